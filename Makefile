@@ -1,0 +1,34 @@
+# The two set-up commands of the README. Both create .venv when it is missing and install the project.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE_YEAR := 2025
+
+.PHONY: report test templates samples report-template clean help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/crimetrends: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+report: $(BIN)/crimetrends ## The annual run on the shipped sample inputs (latest sample year)
+	$(BIN)/crimetrends run --year $(SAMPLE_YEAR) --inputs inputs --outputs outputs
+
+test: $(BIN)/crimetrends ## Run the test suite
+	$(BIN)/python -m pytest -q
+
+templates: $(BIN)/crimetrends ## Submission workbooks for next year into outputs/templates/
+	$(BIN)/crimetrends template --year $$(( $(SAMPLE_YEAR) + 1 ))
+
+samples: $(BIN)/crimetrends ## Re-create the demonstration inputs (deterministic)
+	$(BIN)/python scripts/make_sample_inputs.py --out inputs
+
+report-template: $(BIN)/crimetrends ## Re-build templates/annual_assessment.docx from its script
+	$(BIN)/python templates/build_template.py
+
+clean: ## Remove outputs (keeps the placeholder)
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,161 @@
+"""Aggregate: observations -> the regional and the national tables.
+
+Input: the observations of the submissions in use (`pipeline.validate.OBSERVATION_COLUMNS`) and the
+`Reference`. Output: two DataFrames (`REGIONAL_COLUMNS`, `COUNTRY_COLUMNS`). Pure functions: no I/O.
+
+Conventions (Eurostat and UNODC practice):
+- A regional total is the sum over the states that reported a number, always with n of N, where N
+  is the number of member states in that year. Nothing is imputed: a gap stays a gap.
+- A rate per 100,000 exists only for persons and cases: Σ values / Σ population of the reporting
+  states × 100,000, never a mean of national rates. When the population reference has no figure for
+  the year, the latest earlier one is used and the rate is flagged `e` (`rate_flags`).
+- The change on the previous year is given twice: on the raw regional totals (`change_pct`), and over
+  the states that reported in both years (`change_pct_same_reporters`), the basis to quote.
+- Flags carry over: an aggregate including a provisional value is flagged `p`, an estimated one `e`, etc.
+- Confidential values (flag C or N) are never shown for their country. A regional total that
+  includes one is published only when at least two other states contribute; otherwise it is suppressed
+  (total empty, flag `C`). Suppressed small counts (`<5`) have no number and are not in any total.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pipeline.reference import Reference
+from pipeline.validate import CONFIDENTIAL, REPORTED
+
+REGIONAL_COLUMNS = [
+    "indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "reporting", "population",
+    "rate_per_100k", "change_pct", "n_same_reporters", "change_pct_same_reporters", "flags", "rate_flags",
+]
+COUNTRY_COLUMNS = [
+    "country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "change_pct",
+    "flags", "rate_flags", "population", "population_year", "comment",
+]
+CONFIDENTIALITY_FLAGS = "CN"
+OBSERVATION_FLAG_ORDER = "pebdunmi"
+MIN_OTHER_CONTRIBUTORS = 2  # a total with a confidential value needs this many other contributors
+
+
+def _merge_flags(flag_strings) -> str:
+    """Observation flags of the contributors, each once, in a fixed order (confidentiality dropped)."""
+    seen = "".join(flag_strings)
+    return "".join(code for code in OBSERVATION_FLAG_ORDER if code in seen)
+
+
+def _population_columns(frame: pd.DataFrame, ref: Reference) -> pd.DataFrame:
+    """population, population_year, population_estimated for each (country_iso3, year) row."""
+    figures = [ref.population_for(iso3, int(year)) for iso3, year in zip(frame["country_iso3"], frame["year"], strict=True)]
+    return pd.DataFrame(
+        {
+            "population": [f.population if f else math.nan for f in figures],
+            "population_year": [f.year if f else pd.NA for f in figures],
+            "population_estimated": [bool(f and f.is_estimated) for f in figures],
+        },
+        index=frame.index,
+    )
+
+
+def _takes_rate(indicators: pd.Series, ref: Reference) -> pd.Series:
+    return indicators.map(lambda code: ref.indicator_by_code[code].takes_rate).astype(bool)
+
+
+def build_country_table(observations: pd.DataFrame, ref: Reference) -> pd.DataFrame:
+    """One row per observation: the published value, rate and change, flags, status."""
+    if observations.empty:
+        return pd.DataFrame(columns=COUNTRY_COLUMNS)
+    obs = observations.copy()
+    obs = pd.concat([obs, _population_columns(obs, ref)], axis=1)
+    published = obs["status"] == REPORTED
+    obs["value"] = obs["value"].where(published)  # confidential numbers never leave as a country value
+    takes_rate = _takes_rate(obs["indicator"], ref)
+    obs["rate_per_100k"] = (obs["value"] / obs["population"] * 100_000).where(published & takes_rate)
+    obs["rate_flags"] = ["e" if est and has_rate else "" for est, has_rate in zip(obs["population_estimated"], obs["rate_per_100k"].notna(), strict=True)]
+    obs.loc[obs["rate_per_100k"].isna(), ["population", "population_year"]] = [math.nan, pd.NA]
+
+    previous = obs[["country_iso3", "indicator", "breakdown", "year", "value"]].copy()
+    previous["year"] = previous["year"] + 1
+    previous = previous.rename(columns={"value": "previous_value"})
+    obs = obs.merge(previous, on=["country_iso3", "indicator", "breakdown", "year"], how="left")
+    obs["change_pct"] = _change_pct(obs["value"], obs["previous_value"])
+    obs["population_year"] = obs["population_year"].astype("Int64")
+    return obs[COUNTRY_COLUMNS].sort_values(["indicator", "breakdown", "year", "country_iso3"], kind="stable").reset_index(drop=True)
+
+
+def _change_pct(current: pd.Series, previous: pd.Series) -> pd.Series:
+    """Percentage change; empty when either side is missing or the previous value is 0."""
+    valid = current.notna() & previous.notna() & (previous != 0)
+    return ((current - previous) / previous * 100).where(valid)
+
+
+def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataFrame:
+    """One row per (indicator, breakdown, year) found in the observations."""
+    if observations.empty:
+        return pd.DataFrame(columns=REGIONAL_COLUMNS)
+    obs = observations.copy()
+    obs = pd.concat([obs, _population_columns(obs, ref)], axis=1)
+    # Contributors: reported numbers, and confidential values that carry a number (flag C/N);
+    # suppressed small counts (<5) have no number and contribute nothing.
+    obs["contributes"] = obs["status"].isin([REPORTED, CONFIDENTIAL]) & obs["value"].notna()
+    obs["is_confidential"] = obs["contributes"] & (obs["status"] == CONFIDENTIAL)
+
+    rows = []
+    contributions: dict[tuple[str, str, int], dict[str, float]] = {}
+    for (indicator, breakdown, year), group in obs.groupby(["indicator", "breakdown", "year"], sort=True):
+        takes_rate = ref.indicator_by_code[indicator].takes_rate
+        contrib = group[group["contributes"]]
+        values = dict(zip(contrib["country_iso3"], contrib["value"], strict=True))
+        contributions[(indicator, breakdown, int(year))] = values
+        n = len(contrib)
+        suppressed = bool(contrib["is_confidential"].any()) and n - 1 < MIN_OTHER_CONTRIBUTORS
+        total = math.nan if n == 0 or suppressed else float(contrib["value"].sum())
+        population = rate = math.nan
+        rate_flags = ""
+        if takes_rate and not math.isnan(total) and contrib["population"].notna().all():
+            population = float(contrib["population"].sum())
+            rate = total / population * 100_000
+            rate_flags = "e" if contrib["population_estimated"].any() else ""
+        flags = _merge_flags(contrib["flags"]) + ("C" if suppressed else "")
+        rows.append(
+            {
+                "indicator": indicator,
+                "breakdown": breakdown,
+                "year": int(year),
+                "total": total,
+                "n_reporting": n,
+                "n_expected": len(ref.members_in(int(year))),
+                "reporting": ";".join(sorted(values)),
+                "population": population,
+                "rate_per_100k": rate,
+                "flags": flags,
+                "rate_flags": rate_flags,
+            }
+        )
+    regional = pd.DataFrame(rows)
+    totals = {(r.indicator, r.breakdown, r.year): r.total for r in regional.itertuples(index=False)}
+    changes = [_changes(contributions, totals, row) for row in regional.itertuples(index=False)]
+    regional["change_pct"] = [c[0] for c in changes]
+    regional["n_same_reporters"] = [c[1] for c in changes]
+    regional["change_pct_same_reporters"] = [c[2] for c in changes]
+    return regional[REGIONAL_COLUMNS].reset_index(drop=True)
+
+
+def _changes(contributions, totals, row) -> tuple[float, int, float]:
+    """(raw change %, number of states in both years, change % over those states).
+
+    Nothing is computed against a suppressed (or empty) total, so a change never discloses it.
+    """
+    key_before = (row.indicator, row.breakdown, row.year - 1)
+    previous_total = totals.get(key_before, math.nan)
+    if math.isnan(row.total) or math.isnan(previous_total):
+        return math.nan, 0, math.nan
+    previous = contributions[key_before]
+    current = contributions[(row.indicator, row.breakdown, row.year)]
+    raw = (row.total - previous_total) / previous_total * 100 if previous_total else math.nan
+    same = sorted(set(current) & set(previous))
+    before = sum(previous[c] for c in same)
+    after = sum(current[c] for c in same)
+    same_change = (after - before) / before * 100 if same and before else math.nan
+    return raw, len(same), same_change

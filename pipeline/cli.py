@@ -1,0 +1,157 @@
+"""The `crimetrends` command: the only place where the stages are chained.
+
+    crimetrends template --year 2026                 one submission workbook per member state
+    crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
+
+Exit codes: 0 done, 2 usage error, 3 internal error (with a one-line message).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import __version__
+from pipeline.findings import PipelineError
+
+PROJECT_ROOT = Path.cwd()
+DEFAULT_INPUTS = Path("inputs")
+DEFAULT_OUTPUTS = Path("outputs")
+REPORT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "annual_assessment.docx"
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def _inputs_option(f):
+    return click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Folder holding the submitted workbooks (read recursively, never modified).")(f)
+
+
+def _outputs_option(f):
+    return click.option("--outputs", "outputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUTPUTS, show_default=True, help="Folder the results go to, one sub-folder per year.")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crimetrends")
+def main() -> None:
+    """crimetrends: the BSEC Annual Assessment of the Trends of Transnational Crime.
+
+    \b
+    The yearly cycle:
+      crimetrends template --year 2026     write the submission workbooks
+      (member states fill them in; put the returned files in inputs/)
+      crimetrends run --year 2026          validate, aggregate, draw charts, write the report
+    """
+
+
+@main.command()
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year the workbooks collect.")
+@click.option("--country", "countries", multiple=True, metavar="ISO3", help="Only this member state (repeatable). Default: all 13.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write to. Default: <outputs>/templates/<year>.")
+@_outputs_option
+def template(year: int, countries: tuple[str, ...], out_dir: Path | None, outputs_dir: Path) -> None:
+    """Write one submission workbook per member state.
+
+    \b
+    Example:
+      crimetrends template --year 2026
+      crimetrends template --year 2026 --country GEO --out ~/to_send
+    """
+    from pipeline.reference import load_reference
+    from pipeline.template import write_template
+
+    ref = load_reference()
+    wanted = [c.upper() for c in countries] or ref.members_in(year)
+    unknown = [c for c in wanted if c not in ref.members_in(year)]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} is not a BSEC member state in {year}. Members: {' '.join(ref.members_in(year))}", param_hint="--country")
+    target = out_dir or outputs_dir / "templates" / str(year)
+    for iso3 in wanted:
+        path = write_template(ref, iso3, year, target)
+        click.echo(str(path))
+    stderr.print(f"Wrote {len(wanted)} submission workbook(s) for {year} to {target}")
+
+
+@dataclass
+class RunResult:
+    year_dir: Path
+    report: Path
+    n_errors: int
+
+
+@main.command()
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year of the assessment.")
+@_inputs_option
+@_outputs_option
+def run(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
+    """Run every stage for one reporting year and write <outputs>/<year>/.
+
+    \b
+    Reads every workbook under --inputs (all years: earlier years give the trends), and writes:
+      <outputs>/<year>/BSEC_Annual_Assessment_<year>.docx    the report
+      <outputs>/<year>/data/*.csv                            observations, regional, country,
+                                                             findings, submissions
+      <outputs>/<year>/charts/*.png                          the charts in the report
+    Example:
+      crimetrends run --year 2025
+      crimetrends run --year 2025 --inputs inputs --outputs outputs
+    """
+    if not inputs_dir.is_dir():
+        raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
+    try:
+        result = run_pipeline(year, inputs_dir, outputs_dir)
+    except PipelineError as err:
+        stderr.print(f"[red]crimetrends: {err}[/red]")
+        sys.exit(3)
+    stderr.print(f"Report: {result.report}")
+
+
+def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path) -> RunResult:
+    """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>."""
+    from pipeline import aggregate, charts, ingest, report, store, validate
+    from pipeline.reference import load_reference
+
+    ref = load_reference()
+    files = ingest.discover_files(inputs_dir)
+    raws = [ingest.read_submission(path, inputs_dir, ref) for path in files]
+    submissions = [validate.validate_submission(raw, ref) for raw in raws]
+    validate.resolve_resubmissions(submissions, ref)
+    observations = validate.observations_frame(submissions)
+    submissions_table = validate.submissions_frame(submissions)
+    findings_table = validate.findings_frame(submissions)
+    regional = aggregate.build_regional_table(observations, ref)
+    country = aggregate.build_country_table(observations, ref)
+    is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
+
+    with store.staged_year_dir(outputs_dir, year) as staging:
+        data_dir = staging / store.DATA_DIR
+        store.write_csv(observations, data_dir / "observations.csv")
+        store.write_csv(regional, data_dir / "regional.csv")
+        store.write_csv(country, data_dir / "country.csv")
+        store.write_csv(findings_table, data_dir / "findings.csv")
+        store.write_csv(submissions_table, data_dir / "submissions.csv")
+        chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
+        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration)
+        report_name = report.REPORT_FILENAME.format(year=year)
+        report.render_report(REPORT_TEMPLATE, context, staging / report_name)
+        # The context was built with chart paths inside the staging folder; they move with it.
+
+    year_dir = outputs_dir / str(year)
+    _print_summary(submissions_table, findings_table, year)
+    n_errors = int((findings_table["severity"] == "error").sum())
+    return RunResult(year_dir=year_dir, report=year_dir / report_name, n_errors=n_errors)
+
+
+def _print_summary(submissions, findings, year: int) -> None:
+    table = Table(title=f"Submissions read (report year {year})", show_lines=False)
+    for column in ("file", "country", "year", "status", "values", "errors", "warnings"):
+        table.add_column(column)
+    for row in submissions.itertuples(index=False):
+        table.add_row(row.file, row.country_iso3, "" if row.year is None or str(row.year) == "<NA>" else str(row.year), row.status, str(row.n_values), str(row.n_errors), str(row.n_warnings))
+    stderr.print(table)
+    counts = findings["severity"].value_counts().to_dict()
+    stderr.print(f"Findings: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} info")

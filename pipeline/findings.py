@@ -1,0 +1,72 @@
+"""Findings (bad data, as records) and the exceptions (what is fatal).
+
+Bad data is never an exception: every check returns `Finding` records with a stable kebab-case
+code from `reference/finding_codes.csv`, which also gives the severity and the effect on the data.
+
+Exceptions, for what stops a command::
+
+    PipelineError(Exception)
+      ReferenceDataError(PipelineError, ValueError)   our own reference files contradict each other
+      OutputError(PipelineError, OSError)             an output cannot be written
+      ReportRenderError(PipelineError)                the report template and its context disagree
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from pipeline.reference import Reference
+
+FINDING_COLUMNS = ["code", "severity", "country_iso3", "year", "file", "sheet", "cell", "value", "message"]
+
+
+class PipelineError(Exception):
+    """Base of every fatal error the command line reports in one line."""
+
+
+class ReferenceDataError(PipelineError, ValueError):
+    """The reference files in pipeline/reference are inconsistent."""
+
+
+class OutputError(PipelineError, OSError):
+    """An output folder or file cannot be written."""
+
+
+class ReportRenderError(PipelineError):
+    """The report template uses a variable the context does not supply, or cannot be rendered."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    country_iso3: str
+    year: int | None
+    file: str
+    sheet: str
+    cell: str
+    value: str
+    message: str
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def make_finding(
+    ref: Reference,
+    code: str,
+    message: str,
+    *,
+    file: str,
+    sheet: str = "",
+    cell: str = "",
+    value: object = "",
+    country_iso3: str = "",
+    year: int | None = None,
+) -> Finding:
+    """Build a finding whose severity comes from the code catalogue (so a coordinator can tune it)."""
+    severity = ref.finding_codes[code].severity
+    return Finding(code, severity, country_iso3, year, file, sheet, cell, "" if value is None else str(value), message)
+
+
+assert [f.name for f in fields(Finding)] == FINDING_COLUMNS

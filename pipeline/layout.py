@@ -1,0 +1,50 @@
+"""The submission workbook contract: sheet names, headers and Cover labels.
+
+Written by `pipeline.template`, read by `pipeline.ingest`. Ingest finds sheets and columns by these
+names (case and spacing ignored), never by position, so re-ordered rows and columns still read.
+"""
+
+from __future__ import annotations
+
+TEMPLATE_VERSION = "2026.1"
+KNOWN_TEMPLATE_VERSIONS = frozenset({TEMPLATE_VERSION})
+
+COVER_SHEET = "Cover"
+DATA_SHEET = "Data"
+INSTRUCTIONS_SHEET = "Instructions"
+META_SHEET = "_meta"  # hidden: template version and whether the workbook holds demonstration data
+LISTS_SHEET = "_lists"  # hidden: the flag drop-down list
+
+# Data sheet columns, in template order. Only Value, Flag and Comment are for the submitter.
+COL_CODE = "Code"
+COL_BREAKDOWN = "Breakdown"
+COL_INDICATOR = "Indicator"
+COL_UNIT = "Unit"
+COL_VALUE = "Value"
+COL_FLAG = "Flag"
+COL_COMMENT = "Comment"
+COL_DEFINITION = "Definition"
+DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_INDICATOR, COL_UNIT, COL_VALUE, COL_FLAG, COL_COMMENT, COL_DEFINITION)
+REQUIRED_DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_VALUE)
+EDITABLE_DATA_COLUMNS = (COL_VALUE, COL_FLAG, COL_COMMENT)
+
+# Cover: labels in column A, values in column B. Ingest finds each field by its label.
+COVER_COUNTRY = "Country (ISO3 code)"
+COVER_COUNTRY_NAME = "Country"
+COVER_YEAR = "Reporting year"
+COVER_AGENCY = "Reporting agency"
+COVER_CONTACT = "Contact person"
+COVER_EMAIL = "E-mail"
+COVER_DATE = "Date submitted"
+COVER_LOCKED_FIELDS = (COVER_COUNTRY, COVER_COUNTRY_NAME, COVER_YEAR)
+COVER_FILL_FIELDS = (COVER_AGENCY, COVER_CONTACT, COVER_EMAIL, COVER_DATE)
+
+META_VERSION_KEY = "template_version"
+META_DEMONSTRATION_KEY = "demonstration"
+
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
+
+
+def normalise_label(text: object) -> str:
+    """Header and label matching ignores case, surrounding and repeated spaces and a trailing colon."""
+    return " ".join(str(text).replace("\u00a0", " ").split()).rstrip(":").strip().casefold()

@@ -1,0 +1,241 @@
+"""Submission workbooks: one per member state and reporting year.
+
+Input: the `Reference` and a (country, year). Output: an .xlsx that follows `pipeline.layout`:
+a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data sheet (one row per
+indicator and breakdown; only Value, Flag and Comment editable), Instructions, and hidden sheets with
+the template version and the flag drop-down list. Writing is atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from pipeline import __version__, layout
+from pipeline.reference import Reference
+
+HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
+INPUT_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
+TOTAL_FONT = Font(bold=True)
+UNLOCKED = Protection(locked=False)
+
+COLUMN_WIDTHS = {
+    layout.COL_CODE: 13,
+    layout.COL_BREAKDOWN: 13,
+    layout.COL_INDICATOR: 58,
+    layout.COL_UNIT: 9,
+    layout.COL_VALUE: 14,
+    layout.COL_FLAG: 18,
+    layout.COL_COMMENT: 40,
+    layout.COL_DEFINITION: 80,
+}
+
+
+def template_filename(iso3: str, year: int) -> str:
+    return f"{iso3}_{year}.xlsx"
+
+
+def build_workbook(ref: Reference, iso3: str, year: int) -> Workbook:
+    """The submission workbook for one state and year, in memory."""
+    state = ref.state_by_iso3[iso3]
+    wb = Workbook()
+    cover = wb.active
+    cover.title = layout.COVER_SHEET
+    _write_cover(cover, state.iso3, state.name, year)
+    _write_data(wb.create_sheet(layout.DATA_SHEET), ref, year)
+    _write_instructions(wb.create_sheet(layout.INSTRUCTIONS_SHEET), ref, year)
+    _write_lists(wb, ref)
+    meta = wb.create_sheet(layout.META_SHEET)
+    meta.append([layout.META_VERSION_KEY, layout.TEMPLATE_VERSION])
+    meta.append([layout.META_DEMONSTRATION_KEY, "no"])
+    meta.append(["generated_by", f"crimetrends {__version__}"])
+    meta.sheet_state = "hidden"
+    meta.protection.sheet = True
+    wb.active = wb.worksheets.index(wb[layout.DATA_SHEET])
+    return wb
+
+
+def write_template(ref: Reference, iso3: str, year: int, out_dir: Path) -> Path:
+    """Write `<out_dir>/<ISO3>_<year>.xlsx` atomically and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / template_filename(iso3, year)
+    save_atomically(build_workbook(ref, iso3, year), target)
+    return target
+
+
+def save_atomically(wb: Workbook, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_cover(ws, iso3: str, name: str, year: int) -> None:
+    ws["A1"] = "BSEC Annual Assessment of the Trends of Transnational Crime — submission workbook"
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = "Fill in the yellow cells. Country and reporting year are set by the Secretariat."
+    rows = [
+        (layout.COVER_COUNTRY, iso3),
+        (layout.COVER_COUNTRY_NAME, name),
+        (layout.COVER_YEAR, year),
+        (layout.COVER_AGENCY, None),
+        (layout.COVER_CONTACT, None),
+        (layout.COVER_EMAIL, None),
+        (layout.COVER_DATE, None),
+    ]
+    for offset, (label, value) in enumerate(rows):
+        row = 4 + offset
+        ws.cell(row=row, column=1, value=label).font = Font(bold=True)
+        cell = ws.cell(row=row, column=2, value=value)
+        if label in layout.COVER_FILL_FIELDS:
+            cell.protection = UNLOCKED
+            cell.fill = INPUT_FILL
+        if label == layout.COVER_DATE:
+            cell.number_format = "yyyy-mm-dd"
+            dv = DataValidation(
+                type="date",
+                operator="greaterThan",
+                formula1="36526",  # 2000-01-01 as a spreadsheet serial date
+                showErrorMessage=True,
+                showInputMessage=True,
+                errorStyle="warning",
+                promptTitle="Date submitted",
+                prompt="The date you send this workbook (YYYY-MM-DD). A resubmission needs a later date.",
+                errorTitle="Not a date",
+                error="Enter the date as YYYY-MM-DD.",
+            )
+            ws.add_data_validation(dv)
+            dv.add(cell.coordinate)
+    ws.column_dimensions["A"].width = 24
+    ws.column_dimensions["B"].width = 48
+    ws.protection.sheet = True
+
+
+def _write_data(ws, ref: Reference, year: int) -> None:
+    ws.append(list(layout.DATA_COLUMNS))
+    col = {name: i + 1 for i, name in enumerate(layout.DATA_COLUMNS)}
+    for name, index in col.items():
+        header = ws.cell(row=1, column=index)
+        header.font = Font(bold=True, color="FFFFFFFF")
+        header.fill = HEADER_FILL
+        ws.column_dimensions[header.column_letter].width = COLUMN_WIDTHS[name]
+    count_rows: list[str] = []
+    quantity_rows: list[str] = []
+    row = 1
+    for ind in ref.indicators:
+        for key in ref.breakdowns_of(ind):
+            row += 1
+            label = ind.label if key == "TOTAL" else f"{ind.label}: {ref.breakdown_label(key)}"
+            ws.cell(row=row, column=col[layout.COL_CODE], value=ind.code)
+            ws.cell(row=row, column=col[layout.COL_BREAKDOWN], value=key)
+            ws.cell(row=row, column=col[layout.COL_INDICATOR], value=label)
+            ws.cell(row=row, column=col[layout.COL_UNIT], value=ind.unit)
+            ws.cell(row=row, column=col[layout.COL_DEFINITION], value=ind.definition)
+            if key == "TOTAL":
+                for name in (layout.COL_CODE, layout.COL_INDICATOR):
+                    ws.cell(row=row, column=col[name]).font = TOTAL_FONT
+                ws.cell(row=row, column=col[layout.COL_INDICATOR]).comment = Comment(ind.definition, "BSEC Secretariat")
+            for name in layout.EDITABLE_DATA_COLUMNS:
+                cell = ws.cell(row=row, column=col[name])
+                cell.protection = UNLOCKED
+                cell.fill = INPUT_FILL
+            value_cell = ws.cell(row=row, column=col[layout.COL_VALUE])
+            value_cell.number_format = "#,##0" if ind.is_count else "#,##0.###"
+            (count_rows if ind.is_count else quantity_rows).append(value_cell.coordinate)
+    last = row
+    flag_letter = ws.cell(row=1, column=col[layout.COL_FLAG]).column_letter
+
+    # errorStyle "warning": the submitter may still type ":" (not available) or "<5" after the warning;
+    # ingest is the real gate, these only help at typing time.
+    for kind, cells, message in (
+        ("whole", count_rows, "A whole number, 0 or more. 0 is a real zero; leave blank or type : when not available."),
+        ("decimal", quantity_rows, "A number, 0 or more (decimals allowed). Leave blank or type : when not available."),
+    ):
+        dv = DataValidation(
+            type=kind,
+            operator="greaterThanOrEqual",
+            formula1="0",
+            showErrorMessage=True,
+            showInputMessage=True,
+            errorStyle="warning",
+            promptTitle="Value",
+            prompt=message,
+            errorTitle="Not a valid value",
+            error=message,
+        )
+        ws.add_data_validation(dv)
+        for coordinate in cells:
+            dv.add(coordinate)
+    flag_dv = DataValidation(
+        type="list",
+        formula1="FlagList",
+        allow_blank=True,
+        showErrorMessage=True,
+        showInputMessage=True,
+        errorStyle="warning",
+        promptTitle="Flag",
+        prompt="Optional. Choose a flag, or type codes together (for example bp).",
+        errorTitle="Unknown flag",
+        error="Use a flag from the list, or combine codes such as bp.",
+    )
+    ws.add_data_validation(flag_dv)
+    flag_dv.add(f"{flag_letter}2:{flag_letter}{last}")
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(layout.DATA_COLUMNS)).column_letter}{last}"
+    ws.protection.sheet = True
+    ws.protection.autoFilter = False
+    ws.protection.sort = False
+
+
+def _write_lists(wb: Workbook, ref: Reference) -> None:
+    ws = wb.create_sheet(layout.LISTS_SHEET)
+    for i, flag in enumerate(ref.flags, start=1):
+        ws.cell(row=i, column=1, value=flag.word)
+        ws.cell(row=i, column=2, value=flag.code)
+    wb.defined_names["FlagList"] = DefinedName("FlagList", attr_text=f"'{layout.LISTS_SHEET}'!$A$1:$A${len(ref.flags)}")
+    ws.sheet_state = "hidden"
+    ws.protection.sheet = True
+
+
+def _write_instructions(ws, ref: Reference, year: int) -> None:
+    lines = [
+        (f"How to fill in the submission workbook for {year}", "title"),
+        ("", None),
+        ("1. On the Cover, fill in the reporting agency, contact person, e-mail and the date you send the workbook.", None),
+        (f"2. On the Data sheet, enter each figure for the calendar year {year} in the Value column, one row per indicator and breakdown.", None),
+        ("   The Definition column (and the note on each indicator) says what to count.", None),
+        ("3. Values:", "bold"),
+        ("   • A number, 0 or more. Counts (cases, persons, items, requests) are whole numbers; kg and EUR may have decimals.", None),
+        ("   • 0 means a real zero: there were none.", None),
+        ("   • Leave the cell blank, or type : (colon), when the figure is not available. Never type 0 for 'not available'.", None),
+        ("   • <5 marks a small count that must stay confidential.", None),
+        ("   • Type numbers as numbers, without thousands separators or units.", None),
+        ("4. Flags (optional, column Flag): choose from the drop-down list or type the codes; codes can be combined (bp).", "bold"),
+    ]
+    lines += [(f"   {f.code}  {f.word}: {f.meaning}", None) for f in ref.flags]
+    lines += [
+        ("5. Comment: explain large changes on last year, breaks in series and definitions that differ from ours.", None),
+        ("6. Breakdowns (by sex, age, form of exploitation) should add up to the total when every part is known; use UNK for the unknown part.", None),
+        ("7. Do not rename sheets, or change the Code, Breakdown or header cells: the workbook is read by these.", None),
+        ("8. Send the workbook back to the BSEC Secretariat as .xlsx (an .ods or .xls file saved by LibreOffice is also accepted).", None),
+    ]
+    for row, (text, style) in enumerate(lines, start=1):
+        cell = ws.cell(row=row, column=1, value=text)
+        cell.alignment = Alignment(wrap_text=False)
+        if style == "title":
+            cell.font = Font(bold=True, size=14)
+        elif style == "bold":
+            cell.font = Font(bold=True)
+    ws.column_dimensions["A"].width = 120
+    ws.protection.sheet = True

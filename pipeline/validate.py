@@ -1,0 +1,410 @@
+"""Validate: `RawSubmission` -> `Submission` (typed observations, findings, a status).
+
+Input: what `pipeline.ingest` read, and the `Reference`. Output: per file a `Submission` with the
+observations in long form (one row per indicator and breakdown, keeping file, sheet and cell) and
+the findings. Bad data is never an exception: it is a finding whose code, severity and effect come
+from `reference/finding_codes.csv`. A finding whose effect is `reject` keeps the whole submission out;
+`drop-value` leaves that value out (status `rejected`) and keeps the rest.
+
+Value conventions (UN-CTS, Eurostat and ARQ practice): blank, `:`, `..`, `-`, `--`, `n/a`, `NA` and
+`not known` mean *not available*, never 0; `<5` is a suppressed small count (confidential); a number
+typed as text is read with an info finding unless its meaning is ambiguous.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline import layout
+from pipeline.findings import Finding, make_finding
+from pipeline.ingest import RawSubmission
+from pipeline.reference import TOTAL, Reference
+
+OBSERVATION_COLUMNS = [
+    "country_iso3", "year", "indicator", "breakdown", "value", "status", "flags", "comment",
+    "source_file", "sheet", "cell",
+]
+# Observation statuses: what a value *is*, kept apart from the number itself.
+REPORTED = "reported"
+NOT_AVAILABLE = "not_available"
+NOT_APPLICABLE = "not_applicable"
+CONFIDENTIAL = "confidential"
+REJECTED = "rejected"
+
+NOT_AVAILABLE_TOKENS = frozenset({":", "..", "...", "-", "--", "n/a", "na", "n.a.", "not known", "not available"})
+# Spaces people and spreadsheets put inside numbers: ordinary, no-break, narrow no-break, thin.
+_NUMBER_SPACES = re.compile(r"[ \u00a0\u202f\u2009\u2007']")
+_SUPPRESSED = re.compile(r"^<\s*(\d+)$")
+_PLAIN = re.compile(r"^-?\d+(\.\d+)?$")
+_THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+
+@dataclass(frozen=True)
+class ParsedValue:
+    """A Value cell read under the conventions: a number with its status, or why it is not one."""
+
+    number: float | None
+    status: str  # reported | not_available | confidential | invalid
+    finding_code: str = ""  # "" when nothing to say; else a code from finding_codes.csv
+    note: str = ""
+
+
+def parse_value(raw: object, is_count: bool) -> ParsedValue:
+    """Read one Value cell. Never raises; `status == "invalid"` carries the finding code."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return ParsedValue(None, NOT_AVAILABLE)
+    if isinstance(raw, bool):
+        return ParsedValue(None, "invalid", "value-not-numeric", f"'{raw}' is not a number")
+    if isinstance(raw, int | float):
+        return _checked(float(raw), is_count)
+    if isinstance(raw, dt.date | dt.datetime | dt.time | pd.Timestamp):
+        return ParsedValue(None, "invalid", "value-not-numeric", f"a date ({raw}) is not a number")
+    text = str(raw).strip()
+    if not text or text.casefold() in NOT_AVAILABLE_TOKENS:
+        return ParsedValue(None, NOT_AVAILABLE)
+    suppressed = _SUPPRESSED.match(text)
+    if suppressed:
+        return ParsedValue(None, CONFIDENTIAL, "value-confidential", f"suppressed small count '{text}' kept as confidential")
+    compact = _NUMBER_SPACES.sub("", text)
+    number, ambiguous = _number_from_text(compact, is_count)
+    if ambiguous:
+        return ParsedValue(None, "invalid", "value-ambiguous", f"'{text}' could be read in more than one way")
+    if number is None:
+        return ParsedValue(None, "invalid", "value-not-numeric", f"'{text}' is not a number")
+    checked = _checked(number, is_count)
+    if checked.status == "invalid":
+        return checked
+    return ParsedValue(checked.number, REPORTED, "value-text-number", f"'{text}' was typed as text and read as {_plain(number)}")
+
+
+def _number_from_text(text: str, is_count: bool) -> tuple[float | None, bool]:
+    """(number, ambiguous). A dot or comma followed by exactly three digits is ambiguous unless the
+    kind of value settles it: in a count `1,154` can only be a thousands separator, in a quantity
+    `1.154` only a decimal point."""
+    if _PLAIN.match(text):
+        if is_count and _THOUSANDS_DOT.match(text):
+            return None, True  # 1.154 in a count: 1154, or a mistaken 1.154?
+        return float(text), False
+    if _THOUSANDS_COMMA.match(text):
+        if not is_count and "." not in text:
+            return None, True  # 1,154 kg: 1154 kg, or 1.154 kg written with a decimal comma?
+        return float(text.replace(",", "")), False
+    if _THOUSANDS_DOT.match(text):
+        return float(text.replace(".", "").replace(",", ".")), False
+    if _DECIMAL_COMMA.match(text):
+        return float(text.replace(",", ".")), False
+    return None, False
+
+
+def _checked(number: float, is_count: bool) -> ParsedValue:
+    if math.isnan(number) or math.isinf(number):
+        return ParsedValue(None, "invalid", "value-not-numeric", "not a finite number")
+    if number < 0:
+        return ParsedValue(None, "invalid", "value-negative", f"{_plain(number)} is negative")
+    if is_count and number != int(number):
+        return ParsedValue(None, "invalid", "value-not-whole", f"{_plain(number)} is not a whole number")
+    return ParsedValue(number, REPORTED)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(number)
+
+
+def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
+    """Flag codes in the order entered (`"bp"`), from codes or drop-down words; (codes, is_valid)."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return "", True
+    text = str(raw).strip()
+    if not text:
+        return "", True
+    word = ref.flag_by_word.get(text.casefold())
+    if word:
+        return word, True
+    codes: list[str] = []
+    for token in re.split(r"[,;+/\s]+", text):
+        if not token:
+            continue
+        if token.casefold() in ref.flag_by_word:
+            codes.append(ref.flag_by_word[token.casefold()])
+        elif all(ch in ref.flag_codes for ch in token):
+            codes.extend(token)
+        else:
+            return text, False
+    return "".join(dict.fromkeys(codes)), True
+
+
+@dataclass
+class Submission:
+    """One input file after validation. `status` is what submissions.csv reports."""
+
+    file: str
+    sha256: str
+    country_iso3: str = ""
+    year: int | None = None
+    date_submitted: dt.date | None = None
+    is_demonstration: bool = False
+    status: str = "rejected"  # accepted | accepted-with-warnings | rejected | superseded | ignored
+    reason: str = ""
+    observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def is_used(self) -> bool:
+        return self.status in ("accepted", "accepted-with-warnings")
+
+    @property
+    def n_values(self) -> int:
+        return int(self.observations["status"].isin([REPORTED, CONFIDENTIAL]).sum())
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+def validate_submission(raw: RawSubmission, ref: Reference) -> Submission:
+    """Structure, Cover, then every Data row; the status follows from the findings' effects."""
+    sub = Submission(file=raw.file, sha256=raw.sha256, findings=list(raw.findings))
+    if raw.kind != "workbook":
+        sub.status, sub.reason = "ignored", sub.findings[0].message if sub.findings else "not a workbook"
+        return sub
+    if raw.readable:
+        _check_cover(raw, sub, ref)
+        _check_template_version(raw, sub, ref)
+        sub.is_demonstration = raw.meta.get(layout.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
+        if sub.country_iso3 and sub.year is not None and raw.data_sheet:
+            sub.observations = _observations(raw, sub, ref)
+    sub.findings = [_with_context(f, sub) for f in sub.findings]
+    _set_status(sub, ref)
+    return sub
+
+
+def _with_context(finding: Finding, sub: Submission) -> Finding:
+    if finding.country_iso3 or not sub.country_iso3:
+        return finding
+    return Finding(**{**finding.as_row(), "country_iso3": sub.country_iso3, "year": sub.year})
+
+
+def _set_status(sub: Submission, ref: Reference) -> None:
+    rejecting = [f for f in sub.findings if ref.finding_codes[f.code].effect == "reject"]
+    if rejecting:
+        sub.status = "rejected"
+        sub.reason = "; ".join(dict.fromkeys(f.message for f in rejecting))
+        sub.observations = sub.observations.iloc[0:0]
+    elif sub.count("error") or sub.count("warning"):
+        sub.status = "accepted-with-warnings"
+        dropped = sub.count("error")
+        sub.reason = f"{dropped} value(s) left out because of errors" if dropped else "accepted; see the warnings"
+    else:
+        sub.status = "accepted"
+        sub.reason = ""
+
+
+def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
+    sheet = raw.cover_sheet or layout.COVER_SHEET
+    year_field = raw.cover.get(layout.COVER_YEAR)
+    year = _as_year(year_field.value if year_field else None)
+    if year is None:
+        shown = "" if year_field is None or year_field.value is None else year_field.value
+        sub.findings.append(make_finding(ref, "cover-year-missing", f"The Cover gives no reporting year that can be read as a year ('{shown}').", file=raw.file, sheet=sheet, cell=year_field.cell if year_field else "", value=shown))
+    elif not MIN_YEAR <= year <= MAX_YEAR:
+        sub.findings.append(make_finding(ref, "cover-year-invalid", f"The reporting year {year} on the Cover is outside {MIN_YEAR}–{MAX_YEAR}.", file=raw.file, sheet=sheet, cell=year_field.cell, value=year))
+    else:
+        sub.year = year
+
+    country_field = raw.cover.get(layout.COVER_COUNTRY)
+    iso3 = str(country_field.value).strip().upper() if country_field and country_field.value is not None else ""
+    if not iso3:
+        sub.findings.append(make_finding(ref, "cover-country-missing", "The Cover does not give the country (ISO3 code).", file=raw.file, sheet=sheet, cell=country_field.cell if country_field else ""))
+    elif iso3 not in ref.state_by_iso3:
+        sub.findings.append(make_finding(ref, "cover-country-unknown", f"'{iso3}' on the Cover is not the ISO3 code of a BSEC member state.", file=raw.file, sheet=sheet, cell=country_field.cell, value=iso3))
+    elif sub.year is not None and ref.state_by_iso3[iso3].member_from > sub.year:
+        state = ref.state_by_iso3[iso3]
+        sub.findings.append(make_finding(ref, "cover-country-unknown", f"{state.name} was not a BSEC member state in {sub.year} (member from {state.member_from}).", file=raw.file, sheet=sheet, cell=country_field.cell, value=iso3))
+    else:
+        sub.country_iso3 = iso3
+
+    date_field = raw.cover.get(layout.COVER_DATE)
+    if date_field is not None and date_field.value is not None:
+        sub.date_submitted = _as_date(date_field.value)
+        if sub.date_submitted is None:
+            sub.findings.append(make_finding(ref, "cover-date-invalid", f"The date submitted '{date_field.value}' cannot be read as a date.", file=raw.file, sheet=sheet, cell=date_field.cell, value=date_field.value))
+
+
+def _check_template_version(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
+    version = raw.meta.get(layout.META_VERSION_KEY)
+    if version is None:
+        sub.findings.append(make_finding(ref, "template-version-missing", "The workbook has no template version: it may not be this year's template.", file=raw.file, sheet=layout.META_SHEET))
+    elif version not in layout.KNOWN_TEMPLATE_VERSIONS:
+        sub.findings.append(make_finding(ref, "template-version-unknown", f"Template version '{version}' is not one this release knows ({', '.join(sorted(layout.KNOWN_TEMPLATE_VERSIONS))}).", file=raw.file, sheet=layout.META_SHEET, value=version))
+
+
+def _as_year(value: object) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}(\.0)?\s*", value):
+        return int(float(value))
+    return None
+
+
+def _as_date(value: object) -> dt.date | None:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y"):
+            try:
+                return dt.datetime.strptime(value.strip(), fmt).date()
+            except ValueError:
+                continue
+    return None
+
+
+def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.DataFrame:
+    """One observation per Data row; rows that cannot be placed give findings and no observation."""
+    sheet = raw.data_sheet
+    data = raw.data
+    keys = data["code"].str.upper() + "|" + data["breakdown"].replace("", TOTAL).str.upper()
+    duplicated = keys.duplicated(keep=False)
+    records = []
+    for (_, row), is_duplicate in zip(data.iterrows(), duplicated, strict=True):
+        code = row["code"].strip().upper()
+        breakdown = _normalise_breakdown(row["breakdown"])
+        indicator = ref.indicator_by_code.get(code)
+        where = {"file": raw.file, "sheet": sheet}
+        if indicator is None:
+            sub.findings.append(make_finding(ref, "code-unknown", f"Row {row['row']}: '{row['code']}' is not an indicator code of the catalogue; the row is not used.", cell=row["code_cell"], value=row["code"], **where))
+            continue
+        if breakdown not in ref.breakdowns_of(indicator):
+            sub.findings.append(make_finding(ref, "breakdown-unknown", f"Row {row['row']}: {code} does not take the breakdown '{row['breakdown']}'; the row is not used.", cell=row["code_cell"], value=row["breakdown"], **where))
+            continue
+        if is_duplicate:
+            sub.findings.append(make_finding(ref, "row-duplicate", f"Row {row['row']}: {code} {breakdown} appears in more than one row; none of them is used.", cell=row["code_cell"], value=f"{code} {breakdown}", **where))
+            continue
+
+        parsed = parse_value(row["value"], indicator.is_count)
+        flags, flags_ok = parse_flags(row["flag"], ref)
+        status = parsed.status
+        number = parsed.number
+        if parsed.finding_code:
+            sub.findings.append(make_finding(ref, parsed.finding_code, f"{code} {breakdown}: {parsed.note}.", cell=row["value_cell"], value=row["value"], **where))
+        if not flags_ok:
+            sub.findings.append(make_finding(ref, "flag-unknown", f"{code} {breakdown}: '{flags}' is not a known flag; the value is not used.", cell=row["flag_cell"], value=flags, **where))
+            status, number = "invalid", None
+        if status == "invalid":
+            status, number = REJECTED, None
+        elif status == REPORTED and any(c in flags for c in "CN"):
+            status = CONFIDENTIAL
+        elif status == NOT_AVAILABLE and "m" in flags:
+            status = NOT_APPLICABLE
+        records.append(
+            {
+                "country_iso3": sub.country_iso3,
+                "year": sub.year,
+                "indicator": code,
+                "breakdown": breakdown,
+                "value": number,
+                "status": status,
+                "flags": flags,
+                "comment": row["comment"],
+                "source_file": raw.file,
+                "sheet": sheet,
+                "cell": row["value_cell"],
+            }
+        )
+    frame = pd.DataFrame(records, columns=OBSERVATION_COLUMNS)
+    frame["value"] = frame["value"].astype("float64")
+    frame["year"] = frame["year"].astype("int64")
+    return frame
+
+
+def _normalise_breakdown(text: str) -> str:
+    if not text or text.strip().upper() in (TOTAL, "T"):
+        return TOTAL
+    dim, _, value = text.partition("=")
+    return f"{dim.strip().upper()}={value.strip().upper()}"
+
+
+def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
+    """Several usable files for one country and year: the latest date submitted wins.
+
+    The others are marked `superseded` (listed, never silently dropped). Equal or missing dates
+    leave no winner: all of them are rejected with an error naming the files.
+    """
+    groups: dict[tuple[str, int], list[Submission]] = {}
+    for sub in subs:
+        if sub.is_used:
+            groups.setdefault((sub.country_iso3, sub.year), []).append(sub)
+    for (iso3, year), group in sorted(groups.items()):
+        if len(group) < 2:
+            continue
+        ordered = sorted(group, key=lambda s: (s.date_submitted is not None, s.date_submitted or dt.date.min), reverse=True)
+        latest = ordered[0]
+        tied = [s for s in ordered if s.date_submitted == latest.date_submitted]
+        if latest.date_submitted is None or len(tied) > 1:
+            names = ", ".join(s.file for s in tied)
+            for sub in tied:
+                sub.findings.append(make_finding(ref, "submission-date-conflict", f"{len(tied)} files for {iso3} {year} have the same or no date submitted ({names}); none of them is used.", file=sub.file, sheet=layout.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+                sub.status, sub.reason = "rejected", f"same or no date submitted as {names}"
+            losers = [s for s in ordered if s not in tied]
+        else:
+            losers = ordered[1:]
+        for sub in losers:
+            sub.findings.append(make_finding(ref, "submission-superseded", f"{sub.file} (submitted {sub.date_submitted or 'no date'}) is replaced by {latest.file} (submitted {latest.date_submitted}).", file=sub.file, sheet=layout.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+            sub.status, sub.reason = "superseded", f"replaced by {latest.file}"
+
+
+def observations_frame(subs: list[Submission]) -> pd.DataFrame:
+    """The observations of the submissions in use, in a stable order."""
+    frames = [s.observations for s in subs if s.is_used and len(s.observations)]
+    if not frames:
+        return pd.DataFrame(columns=OBSERVATION_COLUMNS).astype({"value": "float64"})
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values(["year", "country_iso3", "indicator", "breakdown"], kind="stable").reset_index(drop=True)
+
+
+SUBMISSION_COLUMNS = ["file", "country_iso3", "year", "status", "reason", "date_submitted", "n_values", "n_errors", "n_warnings", "sha256"]
+
+
+def submissions_frame(subs: list[Submission]) -> pd.DataFrame:
+    """One row per input file, whatever became of it: nothing is left unaccounted for."""
+    rows = [
+        {
+            "file": s.file,
+            "country_iso3": s.country_iso3,
+            "year": s.year if s.year is not None else pd.NA,
+            "status": s.status,
+            "reason": s.reason,
+            "date_submitted": s.date_submitted.isoformat() if s.date_submitted else "",
+            "n_values": s.n_values if s.is_used else 0,
+            "n_errors": s.count("error"),
+            "n_warnings": s.count("warning"),
+            "sha256": s.sha256,
+        }
+        for s in subs
+    ]
+    frame = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    return frame
+
+
+def findings_frame(subs: list[Submission]) -> pd.DataFrame:
+    """Every finding of every file: errors first, then warnings and infos, each by file in row order."""
+    from pipeline.findings import FINDING_COLUMNS
+
+    frame = pd.DataFrame([f.as_row() for s in subs for f in s.findings], columns=FINDING_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    severity_rank = frame["severity"].map({"error": 0, "warning": 1, "info": 2})
+    return frame.assign(_rank=severity_rank).sort_values(["_rank", "file"], kind="stable").drop(columns="_rank").reset_index(drop=True)
