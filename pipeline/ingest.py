@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from defusedxml import ElementTree as SafeElementTree
 
 from pipeline import layout
 from pipeline.findings import Finding, make_finding
@@ -35,6 +36,20 @@ _OPTIONAL_COLUMNS = {
     layout.COL_FLAG: "flag",
     layout.COL_COMMENT: "comment",
 }
+
+
+class CellError(str):
+    """A cell that holds a spreadsheet error (`#DIV/0!`) or a formula with no cached result.
+
+    pandas reads both as empty, which would turn them into "not available": ingest finds them in the
+    sheet XML and puts this marker in their place so validation can name the cell.
+    """
+
+
+NO_CACHED_RESULT = CellError("formula without a calculated value")
+_XLSX_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,8 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
         raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{layout.DATA_SHEET}' or has a header row with the columns {', '.join(layout.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=layout.DATA_SHEET))
     else:
         raw.data_sheet = data_name
-        raw.data, missing = _read_data(sheets[data_name], header_row)
+        error_cells = _error_cells(path, data_name) if path.suffix.lower() in (".xlsx", ".xlsm") else {}
+        raw.data, missing = _read_data(sheets[data_name], header_row, error_cells)
         for column in missing:
             raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{_column_letter(0)}{header_row + 1}"))
     raw.meta = _read_meta(sheets)
@@ -210,7 +226,33 @@ def cell_ref(row_index: int, column_index: int) -> str:
     return f"{_column_letter(column_index)}{row_index + 1}"
 
 
-def _read_data(frame: pd.DataFrame, header_row: int) -> tuple[pd.DataFrame, list[str]]:
+def _error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
+    """Cells of one xlsx sheet holding an error value or a formula without a cached result."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            workbook = SafeElementTree.fromstring(zf.read("xl/workbook.xml"))
+            rels = SafeElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+            rel_id = next((s.get(f"{_REL_NS}id") for s in workbook.iter(f"{_XLSX_MAIN_NS}sheet") if s.get("name") == sheet_name), None)
+            target = targets.get(rel_id, "")
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            found: dict[str, CellError] = {}
+            with zf.open(member) as stream:
+                for _, element in SafeElementTree.iterparse(stream):
+                    if element.tag != f"{_XLSX_MAIN_NS}c":
+                        continue
+                    value = element.find(f"{_XLSX_MAIN_NS}v")
+                    if element.get("t") == "e":
+                        found[element.get("r", "")] = CellError(value.text if value is not None and value.text else "#ERROR")
+                    elif element.find(f"{_XLSX_MAIN_NS}f") is not None and (value is None or value.text is None):
+                        found[element.get("r", "")] = NO_CACHED_RESULT
+                    element.clear()
+            return found
+    except (KeyError, zipfile.BadZipFile, SafeElementTree.ParseError, OSError, StopIteration):
+        return {}  # the calamine read already succeeded; without the XML scan errors read as blanks
+
+
+def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, CellError]) -> tuple[pd.DataFrame, list[str]]:
     """Data rows keyed by Code and Breakdown, with the raw Value/Flag/Comment and their cells."""
     header = frame.iloc[header_row].tolist() if len(frame) > header_row else []
     positions: dict[str, int] = {}
@@ -236,7 +278,7 @@ def _read_data(frame: pd.DataFrame, header_row: int) -> tuple[pd.DataFrame, list
                 "row": i + 1,
                 "code": str(code).strip(),
                 "breakdown": "" if _is_blank(row[breakdown_j]) else str(row[breakdown_j]).strip(),
-                "value": None if _is_blank(row[value_j]) else row[value_j],
+                "value": error_cells.get(cell_ref(i, value_j)) or (None if _is_blank(row[value_j]) else row[value_j]),
                 "flag": None if flag_j is None or _is_blank(row[flag_j]) else row[flag_j],
                 "comment": "" if comment_j is None or _is_blank(row[comment_j]) else str(row[comment_j]),
                 "value_cell": cell_ref(i, value_j),

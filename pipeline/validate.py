@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipeline import layout
 from pipeline.findings import Finding, make_finding
-from pipeline.ingest import RawSubmission
+from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
 OBSERVATION_COLUMNS = [
@@ -44,6 +44,8 @@ _PLAIN = re.compile(r"^-?\d+(\.\d+)?$")
 _THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+# Error values as spreadsheets show them (Excel) and as LibreOffice writes them into .ods/.xls.
+_ERROR_TEXT = re.compile(r"^(#DIV/0!|#N/A|#VALUE!|#REF!|#NAME\?|#NUM!|#NULL!|#SPILL!|#CALC!|Err:\d{3})$")
 MIN_YEAR = 2000
 MAX_YEAR = 2100
 
@@ -62,6 +64,8 @@ def parse_value(raw: object, is_count: bool) -> ParsedValue:
     """Read one Value cell. Never raises; `status == "invalid"` carries the finding code."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return ParsedValue(None, NOT_AVAILABLE)
+    if isinstance(raw, CellError) or (isinstance(raw, str) and _ERROR_TEXT.match(raw.strip())):
+        return ParsedValue(None, "invalid", "value-error-cell", f"the cell holds {raw!s}, not a value")
     if isinstance(raw, bool):
         return ParsedValue(None, "invalid", "value-not-numeric", f"'{raw}' is not a number")
     if isinstance(raw, int | float):

@@ -1,0 +1,74 @@
+"""Reference files: complete, consistent with each other and with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.reference import REFERENCE_DIR
+
+REQUIRED_CODES = """TIP_OFF TIP_SUS TIP_PRO TIP_CON TIP_VIC SOM_OFF SOM_SUS SOM_CON SOM_MIG DRG_OFF DRG_SUS DRG_SZ_HER
+DRG_SZ_COC DRG_SZ_CNH DRG_SZ_CNR DRG_SZ_ATS DRG_SZ_TAB FA_OFF FA_SZ FA_AMMO TER_OFF TER_SUS TER_CON ML_OFF ML_CON
+ML_STR ML_FRZ ML_CNF COR_OFF COR_CON CYB_OFF OCG_OFF OCG_DIS OCG_MEM VEH_THF VEH_REC EXC_CIG IC_MLA_IN IC_MLA_OUT
+IC_EXT_IN IC_EXT_OUT""".split()
+
+
+def test_thirteen_member_states_with_membership_years(ref):
+    assert [m.iso3 for m in ref.member_states] == "ALB ARM AZE BGR GEO GRC MDA MKD ROU RUS SRB TUR UKR".split()
+    years = {m.iso3: m.member_from for m in ref.member_states}
+    assert years["MKD"] == 2020 and years["SRB"] == 2004
+    assert {y for c, y in years.items() if c not in ("MKD", "SRB")} == {1992}
+    assert len(ref.members_in(2019)) == 12 and len(ref.members_in(2020)) == 13 and "SRB" not in ref.members_in(2003)
+
+
+def test_indicator_catalogue_holds_the_required_codes(ref):
+    codes = [i.code for i in ref.indicators]
+    assert set(REQUIRED_CODES) <= set(codes)
+    assert {i.unit for i in ref.indicators} <= {"cases", "persons", "kg", "items", "EUR", "requests"}
+    assert all(i.definition and i.label for i in ref.indicators)
+    by_code = ref.indicator_by_code
+    assert by_code["DRG_SZ_HER"].kind == "quantity" and by_code["ML_FRZ"].kind == "quantity"
+    assert by_code["TIP_VIC"].is_count and by_code["TIP_VIC"].dimensions == ("SEX", "AGE", "EXPL")
+    assert by_code["TIP_PRO"].dimensions == ("SEX",) and by_code["TIP_CON"].dimensions == ("SEX",)
+    assert by_code["TIP_OFF"].iccs == "0204" and by_code["SOM_OFF"].iccs == "08051"
+
+
+def test_rates_only_for_persons_and_cases(ref):
+    assert {i.unit for i in ref.indicators if i.takes_rate} == {"persons", "cases"}
+
+
+def test_breakdown_keys(ref):
+    keys = ref.breakdowns_of(ref.indicator_by_code["TIP_VIC"])
+    assert keys[0] == "TOTAL"
+    assert {"SEX=F", "SEX=M", "AGE=CHILD", "AGE=ADULT", "EXPL=SEX", "EXPL=LAB", "EXPL=OTH"} <= set(keys)
+
+
+def test_population_covers_every_state_from_2010(ref):
+    for state in ref.member_states:
+        assert ref.population_for(state.iso3, 2010).population > 0
+    assert ref.population_for("GRC", 2020).population == 10698599  # World Bank SP.POP.TOTL
+    figure = ref.population_for("GRC", 2031)
+    assert figure.is_estimated and figure.year == max(y for (c, y) in ref.population if c == "GRC")
+
+
+def test_every_reference_file_is_documented_with_source_and_licence():
+    readme = (REFERENCE_DIR / "README.md").read_text(encoding="utf-8")
+    for path in REFERENCE_DIR.glob("*.csv"):
+        assert f"`{path.name}`" in readme, path.name
+    assert "ODC-PDDL" in readme
+
+
+def test_every_finding_code_used_in_code_is_catalogued_and_vice_versa(ref):
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(REFERENCE_DIR.parent).glob("*.py"))
+    used = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"', source)) & set(_code_shaped(source))
+    catalogued = set(ref.finding_codes)
+    assert used - catalogued == set(), "codes used in code but not in finding_codes.csv"
+    assert catalogued - used == set(), "codes in finding_codes.csv that no code emits"
+
+
+def _code_shaped(source: str) -> list[str]:
+    """Strings passed to make_finding or returned as a parser finding code."""
+    calls = re.findall(r'make_finding\(\s*ref,\s*"([a-z-]+)"', source)
+    parser = re.findall(r'ParsedValue\([^)]*?"(value-[a-z-]+)"', source)
+    problems = re.findall(r'\("(file-[a-z-]+)",', source)
+    return calls + parser + problems
