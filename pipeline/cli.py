@@ -147,11 +147,14 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path) -> RunResult:
 
 
 def _print_summary(submissions, findings, year: int) -> None:
-    table = Table(title=f"Submissions read (report year {year})", show_lines=False)
+    # The report year's files, and any file of another year that was not used as it stands.
+    shown = submissions[(submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"])]
+    table = Table(title=f"Submissions for {year}, and files of other years that need a look", show_lines=False)
     for column in ("file", "country", "year", "status", "values", "errors", "warnings"):
         table.add_column(column)
-    for row in submissions.itertuples(index=False):
+    for row in shown.itertuples(index=False):
         table.add_row(row.file, row.country_iso3, "" if row.year is None or str(row.year) == "<NA>" else str(row.year), row.status, str(row.n_values), str(row.n_errors), str(row.n_warnings))
     stderr.print(table)
     counts = findings["severity"].value_counts().to_dict()
-    stderr.print(f"Findings: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} info")
+    other_years = len(submissions) - len(shown)
+    stderr.print(f"{len(submissions)} file(s) read ({other_years} accepted file(s) of other years not listed). Findings: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} info — see data/findings.csv")

@@ -1,0 +1,622 @@
+"""Report: aggregates, findings and chart paths -> the Word report, through a docxtpl template.
+
+Inputs (pandas DataFrames; no other columns are assumed):
+- `regional`: indicator, breakdown, year, total, n_reporting, n_expected, rate_per_100k,
+  n_same_reporters, change_pct_same_reporters, flags.
+- `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k, change_pct, flags, comment.
+- `submissions`: country_iso3, year, status, reason, file, n_values, n_errors, n_warnings.
+- `findings`: code, severity, country_iso3, year, file, sheet, cell, message.
+- `chart_paths`: {"trend_<CATEGORY>" | "national_<CATEGORY>": PNG path} from `pipeline.charts.render_charts`.
+Outputs: `build_context()` -> a dict of display-ready strings, lists and chart paths (pure: no I/O);
+`render_report()` -> the .docx at `out_path` (written atomically).
+
+All formatting happens here, so the template holds only loops and ifs. The display rules keep
+missing, zero, not applicable and confidential apart everywhere:
+    ":"  not available (not reported, rejected in validation, or no submission)
+    "–"  not applicable (the figure cannot exist; a rate for a unit that takes none)
+    "C"  confidential: the number is never printed, nor a rate or change derived from it
+    "0"  a real zero
+Flags follow the figure they qualify ("1,234 p"), with their legend in Annex A.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePath
+from typing import Any
+
+import jinja2
+import pandas as pd
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+
+from pipeline.charts import ensure_columns, round_half_up
+from pipeline.findings import ReportRenderError
+from pipeline.reference import TOTAL, Category, Indicator, Reference
+from pipeline.settings import DEFAULT_SETTINGS, Settings
+
+REPORT_FILENAME = "BSEC_Annual_Assessment_{year}.docx"
+
+# The columns read here (the input contract); others are ignored.
+REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "rate_per_100k",
+                    "n_same_reporters", "change_pct_same_reporters", "flags")
+COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k",
+                   "change_pct", "flags", "comment")
+SUBMISSION_COLUMNS = ("file", "country_iso3", "year", "status", "reason", "n_values", "n_errors", "n_warnings")
+FINDING_COLUMNS = ("code", "severity", "country_iso3", "year", "file", "sheet", "cell", "message")
+CHART_WIDTH_MM = 160  # A4 text width with 25 mm margins; the charts are drawn at this width
+
+NOT_AVAILABLE = ":"
+NOT_APPLICABLE = "–"  # en dash
+CONFIDENTIAL = "C"
+NBSP = "\u00a0"  # keeps "12.3 %" and "+" with its number on one line
+MINUS = "\u2212"  # typographic minus for negative changes
+CONFIDENTIALITY_FLAGS = frozenset({"C", "N"})
+
+SUBMISSION_STATUS_WORDS = {
+    "accepted": "accepted",
+    "accepted-with-warnings": "accepted with warnings",
+    "rejected": "rejected",
+    "superseded": "superseded",
+    "ignored": "ignored",
+}
+# Which file speaks for a state when it sent several: the one in use, else the rejected one.
+SUBMISSION_PRIORITY = {"accepted": 0, "accepted-with-warnings": 0, "rejected": 1, "superseded": 2, "ignored": 3}
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")  # fixed English names: strftime("%B") follows the locale
+
+SYMBOLS_LEGEND = (
+    {"symbol": NOT_AVAILABLE, "meaning": "Not available: not reported, not collected, rejected in validation, "
+                                         "or no submission received."},
+    {"symbol": NOT_APPLICABLE, "meaning": "Not applicable: the figure cannot exist; rates are given only for "
+                                          "persons and cases."},
+    {"symbol": CONFIDENTIAL, "meaning": "Confidential: the figure is suppressed and not published for the state; "
+                                        "it is neither zero nor missing."},
+    {"symbol": "0", "meaning": "A real zero: nothing was recorded."},
+    {"symbol": "<0.1", "meaning": "More than zero but less than the last digit shown."},
+)
+
+
+# -- formatting (pure, one value in, one string out) -----------------------------------------------
+def _is_number(value: object) -> bool:
+    """A finite number, numpy scalars included (nullable Int64 columns yield numpy.int64); not NaN, NA or bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(value: object) -> str:
+    """Text columns may hold NaN/None from pandas: show those as empty, never as "nan"/"None"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value).strip()
+
+
+def _format_decimal(value: float, decimals: int) -> str:
+    """Thousands separators, half-up rounding; a non-zero value that would print as zero prints "<0.1" (or "<1")."""
+    rounded = round_half_up(abs(value), decimals)
+    if value != 0 and rounded == 0:
+        smallest = "1" if decimals == 0 else "0." + "0" * (decimals - 1) + "1"
+        return ("<" if value > 0 else ">" + MINUS) + smallest
+    text = f"{rounded:,.{decimals}f}"
+    return MINUS + text if value < 0 else text
+
+
+def decimals_for(indicator: Indicator) -> int:
+    """Counts are whole numbers; kilograms get one decimal; euros none."""
+    return 1 if indicator.unit == "kg" else 0
+
+
+def format_count(value: object) -> str:
+    """A whole number: "1,234"; ":" when not a number."""
+    if not _is_number(value):
+        return NOT_AVAILABLE
+    return _format_decimal(float(value), 0)  # type: ignore[arg-type]
+
+
+def format_figure(value: object, indicator: Indicator) -> str:
+    """A count or quantity: "1,234", "0", "12.5" (kg); ":" when not a number."""
+    if not _is_number(value):
+        return NOT_AVAILABLE
+    return _format_decimal(float(value), decimals_for(indicator))  # type: ignore[arg-type]
+
+
+def format_rate(value: object) -> str:
+    """A rate per 100,000, one decimal: "17.6"; ":" when not a number."""
+    if not _is_number(value):
+        return NOT_AVAILABLE
+    return _format_decimal(float(value), 1)  # type: ignore[arg-type]
+
+
+def format_change(pct: object) -> str:
+    """A change in per cent: "+12.3 %", "−4.0 %", "0.0 %"; ":" when not computable."""
+    if not _is_number(pct):
+        return NOT_AVAILABLE
+    rounded = round_half_up(abs(float(pct)), 1)  # type: ignore[arg-type]
+    if rounded == 0:
+        return f"0.0{NBSP}%"
+    sign = "+" if float(pct) > 0 else MINUS  # type: ignore[arg-type]
+    return f"{sign}{rounded:,.1f}{NBSP}%"
+
+
+def format_share(share: float) -> str:
+    """A share as a whole percentage: "50 %"."""
+    return f"{share * 100:.0f}{NBSP}%"
+
+
+def with_flags(figure: str, flags: str) -> str:
+    """The figure followed by its flags: "1,234 p"."""
+    return f"{figure} {flags}" if flags else figure
+
+
+def format_date(day: dt.date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _count_states(n: int) -> str:
+    return _plural(n, "state")
+
+
+def _series_text(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- look-ups on the input frames ------------------------------------------------------------------
+def _rows_by_key(frame: pd.DataFrame, key_columns: list[str]) -> dict[tuple, Any]:
+    """{(key values): row namedtuple}; the last row wins on (unexpected) duplicates."""
+    rows: dict[tuple, Any] = {}
+    for row in frame.itertuples(index=False):
+        rows[tuple(getattr(row, column) for column in key_columns)] = row
+    return rows
+
+
+def _regional_row(regional_rows: dict[tuple, Any], indicator: str, year: int) -> Any | None:
+    return regional_rows.get((indicator, TOTAL, year))
+
+
+def _is_confidential_total(row: Any) -> bool:
+    return row is not None and not _is_number(row.total) and bool(CONFIDENTIALITY_FLAGS & set(_text(row.flags)))
+
+
+# -- regional figures ------------------------------------------------------------------------------
+def _regional_cells(row: Any | None, indicator: Indicator, n_expected: int) -> dict[str, str]:
+    """total, coverage, rate, change, basis of one indicator's regional TOTAL row, as printed."""
+    if row is None:
+        return {
+            "total": NOT_AVAILABLE,
+            "coverage": f"0 of {n_expected}",
+            "rate": NOT_AVAILABLE if indicator.takes_rate else NOT_APPLICABLE,
+            "change": NOT_AVAILABLE,
+            "basis": _count_states(0),
+        }
+    flags = _text(row.flags)
+    expected = int(row.n_expected) if _is_number(row.n_expected) else n_expected
+    reporting = int(row.n_reporting) if _is_number(row.n_reporting) else 0
+    same = int(row.n_same_reporters) if _is_number(row.n_same_reporters) else 0
+    if _is_confidential_total(row):
+        total = CONFIDENTIAL
+        rate = CONFIDENTIAL if indicator.takes_rate else NOT_APPLICABLE
+    else:
+        total = with_flags(format_figure(row.total, indicator), flags) if _is_number(row.total) else NOT_AVAILABLE
+        rate = format_rate(row.rate_per_100k) if indicator.takes_rate else NOT_APPLICABLE
+    return {
+        "total": total,
+        "coverage": f"{reporting} of {expected}",
+        "rate": rate,
+        "change": format_change(row.change_pct_same_reporters),
+        "basis": _count_states(same),
+    }
+
+
+def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: int, settings: Settings) -> str:
+    """One paragraph with the headline figure, its coverage, rate and like-for-like change."""
+    unit = indicator.unit
+    previous = year - 1
+    if row is None or (not _is_number(row.total) and not _is_confidential_total(row)):
+        return f"{indicator.label}: no member state reported a figure for {year}."
+    reporting = int(row.n_reporting) if _is_number(row.n_reporting) else 0
+    expected = int(row.n_expected) if _is_number(row.n_expected) else n_expected
+    if _is_confidential_total(row):
+        return (
+            f"{indicator.label} in {year}: the regional total is confidential ({CONFIDENTIAL}); "
+            f"{reporting} of the {expected} member states reported."
+        )
+    flags = _text(row.flags)
+    flag_note = f" (flags: {flags})" if flags else ""
+    sentences = [
+        f"{indicator.label} in {year}: {format_figure(row.total, indicator)} {unit}{flag_note}, "
+        f"reported by {reporting} of the {expected} member states"
+        + (
+            f"; {format_rate(row.rate_per_100k)} per 100,000 inhabitants of the reporting states."
+            if indicator.takes_rate and _is_number(row.rate_per_100k)
+            else "."
+        )
+    ]
+    same = int(row.n_same_reporters) if _is_number(row.n_same_reporters) else 0
+    if same == 0:
+        sentences.append(f"No member state reported for both {previous} and {year}, so no change is given.")
+    elif _is_number(row.change_pct_same_reporters):
+        who = "the state that" if same == 1 else f"the {same} states that"
+        sentences.append(
+            f"For {who} reported in both {previous} and {year}, the total changed by "
+            f"{format_change(row.change_pct_same_reporters)} on {previous}."
+        )
+    else:
+        sentences.append(
+            f"No change on {previous} can be computed: the comparable total for {previous} is zero or not available."
+        )
+    if expected > 0 and reporting / expected < settings.low_coverage_share:
+        sentences.append(
+            f"Fewer than {format_share(settings.low_coverage_share)} of the member states reported: the total is "
+            "the sum of the reporting states, not an estimate for the region."
+        )
+    return " ".join(sentences)
+
+
+# -- national figures ------------------------------------------------------------------------------
+def _received_states(submissions: pd.DataFrame, year: int) -> dict[str, Any]:
+    """{iso3: the submission row that speaks for the state in `year`}."""
+    chosen: dict[str, Any] = {}
+    rows = submissions[submissions["year"] == year]
+    ordered = sorted(
+        rows.itertuples(index=False),
+        key=lambda r: (SUBMISSION_PRIORITY.get(_text(r.status), 9), _text(r.file)),
+    )
+    for row in ordered:
+        chosen.setdefault(_text(row.country_iso3), row)
+    return chosen
+
+
+def _country_row(row: Any | None, indicator: Indicator, state_name: str, no_row_note: str) -> dict[str, str]:
+    """state, value, rate, change, flags, comment of one state, as printed."""
+    if row is None:
+        return {"state": state_name, "value": NOT_AVAILABLE, "rate": NOT_AVAILABLE if indicator.takes_rate
+                else NOT_APPLICABLE, "change": NOT_AVAILABLE, "flags": "", "comment": no_row_note}
+    status = _text(row.status)
+    flags = _text(row.flags)
+    comment = _text(row.comment)
+    if status == "reported" and _is_number(row.value):
+        value = format_figure(row.value, indicator)
+        rate = format_rate(row.rate_per_100k)
+        change = format_change(row.change_pct)
+    elif status == "not_applicable":
+        value = rate = change = NOT_APPLICABLE
+    elif status == "confidential":
+        # Never the number, nor anything it could be recovered from.
+        value = rate = change = CONFIDENTIAL
+    else:  # not_available, rejected, or reported without a number
+        value = rate = change = NOT_AVAILABLE
+        if status == "rejected":
+            comment = "Value rejected in validation (see Annex B)." + (f" {comment}" if comment else "")
+    if not indicator.takes_rate:
+        rate = NOT_APPLICABLE  # only persons and cases take a rate
+    return {"state": state_name, "value": value, "rate": rate, "change": change, "flags": flags, "comment": comment}
+
+
+def _country_rows(
+    country_rows: dict[tuple, Any], received: dict[str, Any], indicator: Indicator, year: int, ref: Reference
+) -> list[dict[str, str]]:
+    rows = []
+    members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
+    for iso3 in members:
+        submission = received.get(iso3)
+        if submission is None:
+            note = "No submission received."
+        elif SUBMISSION_PRIORITY.get(_text(submission.status), 9) > 0:
+            note = "Submission not used (see Table 1)."
+        else:
+            note = "Not reported."
+        row = country_rows.get((iso3, indicator.code, TOTAL, year))
+        rows.append(_country_row(row, indicator, ref.state_by_iso3[iso3].name, note))
+    return rows
+
+
+# -- submissions and findings ----------------------------------------------------------------------
+def _submission_rows(submissions: pd.DataFrame, year: int, ref: Reference) -> list[dict[str, str]]:
+    received = _received_states(submissions, year)
+    in_year = submissions[submissions["year"] == year]
+    rows = []
+    members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
+    for iso3 in members:
+        name = ref.state_by_iso3[iso3].name
+        chosen = received.get(iso3)
+        if chosen is None:
+            rows.append({"state": name, "received": "no", "status": "not received", "n_values": NOT_APPLICABLE,
+                         "findings": NOT_APPLICABLE})
+            continue
+        status_code = _text(chosen.status)
+        status = SUBMISSION_STATUS_WORDS.get(status_code, status_code)
+        reason = _text(chosen.reason)
+        if status_code == "rejected" and reason:
+            status = f"{status}: {reason}"
+        n_superseded = int((in_year["country_iso3"].eq(iso3) & in_year["status"].eq("superseded")).sum())
+        if n_superseded and status_code != "superseded":
+            status += f" ({n_superseded} earlier file{'s' if n_superseded > 1 else ''} superseded)"
+        values = format_count(chosen.n_values)
+        errors = int(chosen.n_errors) if _is_number(chosen.n_errors) else 0
+        warnings = int(chosen.n_warnings) if _is_number(chosen.n_warnings) else 0
+        rows.append({"state": name, "received": "yes", "status": status, "n_values": values,
+                     "findings": f"{errors} / {warnings}"})
+    return rows
+
+
+def _submissions_summary(rows: list[dict[str, str]], year: int) -> str:
+    n_members = len(rows)
+    received = [r for r in rows if r["received"] == "yes"]
+    accepted = [r for r in received if r["status"].startswith("accepted")]
+    with_warnings = [r for r in accepted if r["status"].startswith("accepted with warnings")]
+    rejected = [r for r in received if r["status"].startswith("rejected")]
+    missing = [r["state"] for r in rows if r["received"] == "no"]
+    text = (
+        f"{len(received)} of the {n_members} member states sent a submission for {year}: "
+        f"{len(accepted)} accepted ({len(with_warnings)} with warnings) and {len(rejected)} rejected."
+    )
+    if missing:
+        text += f" Nothing was received from {_series_text(missing)}."
+    return text
+
+
+def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
+    """Findings of `year`, plus those that could not be tied to a year (an unreadable file has none)."""
+    years = pd.to_numeric(findings["year"], errors="coerce")
+    selected = findings[(years == year) | years.isna()]
+    rows = [
+        {
+            "code": _text(r.code),
+            "severity": _text(r.severity),
+            "state": _text(r.country_iso3) or NOT_APPLICABLE,
+            "file": _text(r.file),
+            "sheet": _text(r.sheet),
+            "cell": _text(r.cell),
+            "message": _text(r.message),
+        }
+        for r in selected.itertuples(index=False)
+    ]
+    # Errors first; within a severity keep the validation's own order (cells in sheet order).
+    rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), r["state"], r["file"]))
+    return rows
+
+
+def _findings_summary(rows: list[dict[str, str]], year: int) -> str:
+    if not rows:
+        return f"The validation of the {year} submissions found nothing to report."
+    counts = {severity: sum(1 for r in rows if r["severity"] == severity) for severity in SEVERITY_ORDER}
+    return (
+        f"The validation of the {year} submissions gave {_plural(counts['error'], 'error')}, "
+        f"{_plural(counts['warning'], 'warning')} and {_plural(counts['info'], 'note')}. "
+        "Errors reject a file or drop a value; warnings and notes do not change "
+        "the figures. The meaning of each code and how to fix it are in the finding-code list sent with the "
+        "feedback workbooks."
+    )
+
+
+# -- the context -----------------------------------------------------------------------------------
+def _category_context(
+    category: Category,
+    number: int,
+    figure_numbers: list[int],
+    table_numbers: list[int],
+    year: int,
+    years: list[int],
+    regional_rows: dict[tuple, Any],
+    country_rows: dict[tuple, Any],
+    received: dict[str, Any],
+    ref: Reference,
+    chart_paths: Mapping[str, Path],
+    settings: Settings,
+) -> dict[str, Any]:
+    """`figure_numbers`/`table_numbers` hold the next number to use and are advanced here."""
+    headline = ref.indicator_by_code[category.headline]
+    n_expected = len(ref.members_in(year))
+    unit = headline.unit
+
+    def next_number(counter: list[int]) -> int:
+        counter[0] += 1
+        return counter[0]
+
+    trend_chart = chart_paths.get(f"trend_{category.code}")
+    national_chart = chart_paths.get(f"national_{category.code}")
+    span = f"{years[0]}–{years[-1]}" if years else str(year)
+    trend_caption = (
+        f"Figure {next_number(figure_numbers)}. {headline.label}: regional total ({unit}), {span}. Labels: member "
+        "states reporting / member states; hollow markers: low coverage; a gap: no regional total."
+        if trend_chart else ""
+    )
+    measure = "rate per 100,000 inhabitants" if headline.takes_rate else unit
+    national_caption = (
+        f"Figure {next_number(figure_numbers)}. {headline.label} by member state, {year} ({measure})."
+        if national_chart else ""
+    )
+    indicator_rows = []
+    for indicator in (i for i in ref.indicators if i.category == category.code):
+        cells = _regional_cells(_regional_row(regional_rows, indicator.code, year), indicator, n_expected)
+        change = cells["change"] if cells["change"] == NOT_AVAILABLE else f"{cells['change']} ({cells['basis']})"
+        indicator_rows.append({
+            "indicator": indicator.label,
+            "unit": indicator.unit,
+            "total": cells["total"],
+            "coverage": cells["coverage"],
+            "rate": cells["rate"],
+            "change": change,
+        })
+    return {
+        "code": category.code,
+        "heading": f"{number}. {category.label}",
+        "key_figures": _key_figures(
+            _regional_row(regional_rows, headline.code, year), headline, year, n_expected, settings
+        ),
+        "trend_chart": trend_chart,
+        "trend_caption": trend_caption,
+        "national_chart": national_chart,
+        "national_caption": national_caption,
+        "indicators_caption": (
+            f"Table {next_number(table_numbers)}. {category.label}: indicators at regional level, {year}"
+        ),
+        "indicators": indicator_rows,
+        "countries_heading": f"{headline.label} by member state",
+        "countries_caption": f"Table {next_number(table_numbers)}. {headline.label} by member state, {year}",
+        "value_heading": f"Value ({unit})",
+        "countries": _country_rows(country_rows, received, headline, year, ref),
+    }
+
+
+def build_context(
+    year: int,
+    regional: pd.DataFrame,
+    country: pd.DataFrame,
+    submissions: pd.DataFrame,
+    findings: pd.DataFrame,
+    ref: Reference,
+    chart_paths: Mapping[str, Path],
+    settings: Settings = DEFAULT_SETTINGS,
+    is_demonstration: bool = False,
+    *,
+    generated_on: dt.date | None = None,
+) -> dict[str, Any]:
+    """Everything the template prints, formatted; chart paths stay `Path`s (or None when absent).
+
+    `generated_on` defaults to today; pass a date for a reproducible report.
+    """
+    # An empty `pd.DataFrame()` (no findings, no submissions yet) stands for "no rows".
+    regional = ensure_columns(regional, REGIONAL_COLUMNS)
+    country = ensure_columns(country, COUNTRY_COLUMNS)
+    submissions = ensure_columns(submissions, SUBMISSION_COLUMNS)
+    findings = ensure_columns(findings, FINDING_COLUMNS)
+    n_expected = len(ref.members_in(year))
+    regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
+    country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
+    received = _received_states(submissions, year)
+    years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
+    table_numbers = [2]  # Tables 1 and 2 are the submissions and the overview
+    figure_numbers = [0]
+
+    submission_rows = _submission_rows(submissions, year, ref)
+    overview_rows = []
+    for category in ref.categories:
+        headline = ref.indicator_by_code[category.headline]
+        cells = _regional_cells(_regional_row(regional_rows, headline.code, year), headline, n_expected)
+        overview_rows.append({"indicator": f"{category.label}: {headline.label}", **cells})
+    categories = [
+        _category_context(
+            category, 3 + index, figure_numbers, table_numbers, year, years,
+            regional_rows, country_rows, received, ref, chart_paths, settings,
+        )
+        for index, category in enumerate(ref.categories)
+    ]
+    finding_rows = _finding_rows(findings, year)
+    previous = year - 1
+    share = format_share(settings.low_coverage_share)
+    return {
+        "title": settings.report_title,
+        "year": str(year),
+        "organisation": settings.organisation,
+        "working_group": settings.working_group,
+        "status_line": settings.status_line,
+        "generated_on": format_date(generated_on or dt.date.today()),
+        "is_demonstration": bool(is_demonstration),
+        "submissions_summary": _submissions_summary(submission_rows, year),
+        "submissions_caption": f"Table 1. Submissions for {year} by member state",
+        "submissions": submission_rows,
+        "overview_summary": (
+            f"The table gives, for each crime area, the regional figure of its headline indicator in {year}. "
+            "Each crime area is presented in its own chapter below."
+        ),
+        "overview_caption": f"Table 2. Headline indicators at regional level, {year}",
+        "overview": overview_rows,
+        "change_heading": f"Change on {previous} (same states)",
+        "change_heading_short": f"Change on {previous}",
+        "reading_notes": [
+            f"A regional total adds up the figures of the member states that reported; “States reporting” gives "
+            f"how many of the {n_expected} member states in {year} did. Totals from different numbers of states "
+            "are not comparable.",
+            "Rates per 100,000 inhabitants are given for persons and cases only, and use the population of the "
+            "reporting states.",
+            f"The change on {previous} compares only the states that reported in both years, so a state that "
+            "starts or stops reporting does not appear as a rise or a fall; “Basis” gives how many states that is.",
+            f"In the charts, a hollow marker shows a year in which fewer than {share} of the member states reported, "
+            "and a gap a year without a regional total. Missing figures are never drawn as zero.",
+            "Symbols (:, –, C) and flags next to figures are explained in Annex A.",
+            settings.source_line + ".",
+        ],
+        "categories": categories,
+        "symbols_legend": [dict(row) for row in SYMBOLS_LEGEND],
+        "flags_legend": [{"code": f.code, "word": f.word, "meaning": f.meaning} for f in ref.flags],
+        "findings_summary": _findings_summary(finding_rows, year),
+        "findings": finding_rows,
+    }
+
+
+# -- rendering -------------------------------------------------------------------------------------
+def make_jinja_env() -> jinja2.Environment:
+    """The one environment for rendering and for checking the template's variables.
+
+    autoescape: names and comments may contain & and <, which would corrupt the XML;
+    StrictUndefined: a missing variable is an error, not an empty string in the report.
+    """
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def _with_images(value: Any, tpl: DocxTemplate) -> Any:
+    """A copy of the context with every path turned into an InlineImage of the text width."""
+    if isinstance(value, PurePath):
+        path = Path(value)
+        if not path.is_file():
+            raise ReportRenderError(f"chart image {path} does not exist")
+        return InlineImage(tpl, str(path), width=Mm(CHART_WIDTH_MM))
+    if isinstance(value, Mapping):
+        return {key: _with_images(item, tpl) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_images(item, tpl) for item in value]
+    return value
+
+
+def render_report(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
+    """Render `context` into the template and write the .docx to `out_path` atomically.
+
+    Raises `ReportRenderError` when the template uses variables the context lacks (their names are
+    in the message), when a chart file is missing, or when Jinja fails.
+    """
+    template_path = Path(template_path)
+    out_path = Path(out_path)
+    if not template_path.is_file():
+        raise ReportRenderError(f"report template {template_path} does not exist")
+    # A fresh template object per render: docxtpl keeps rendering state on the object.
+    tpl = DocxTemplate(str(template_path))
+    env = make_jinja_env()
+    missing = tpl.get_undeclared_template_variables(jinja_env=env, context=context)
+    if missing:
+        raise ReportRenderError(
+            f"the template {template_path.name} uses variables the context does not supply: "
+            + ", ".join(sorted(missing))
+        )
+    rendered_context = _with_images(context, tpl)
+    try:
+        tpl.render(rendered_context, jinja_env=env)
+    except jinja2.TemplateError as err:
+        raise ReportRenderError(f"cannot render {template_path.name}: {err}") from err
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    tpl.docx.core_properties.created = now
+    tpl.docx.core_properties.modified = now
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # Temp file in the same folder, then rename: a reader never sees half a report.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.stem}-", suffix=".docx", dir=out_path.parent)
+    os.close(fd)
+    try:
+        tpl.save(tmp_name)
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the report is meant to be shared
+        os.replace(tmp_name, out_path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return out_path

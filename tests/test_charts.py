@@ -1,0 +1,211 @@
+"""Tests for pipeline.charts: files, determinism, gaps stay gaps, missing is never a zero bar.
+
+The frames are hand-made (4 states, 3 indicators, 3 years); charts are checked through the data
+matplotlib holds (line arrays, bar widths, texts), not pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pytest
+from PIL import Image
+
+from pipeline import charts
+from pipeline.charts import (
+    draw_national_chart,
+    draw_trend_chart,
+    national_chart_data,
+    render_charts,
+    trend_chart_data,
+)
+from pipeline.reference import load_reference
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NAN = math.nan
+YEAR = 2024
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+def regional_row(indicator, year, total, n_reporting, flags=""):
+    """One regional TOTAL row; columns the charts do not read get plausible filler."""
+    return {
+        "indicator": indicator, "breakdown": "TOTAL", "year": year, "total": total,
+        "n_reporting": n_reporting, "n_expected": 13, "reporting": "", "population": NAN,
+        "rate_per_100k": NAN, "change_pct": NAN, "n_same_reporters": 0,
+        "change_pct_same_reporters": NAN, "flags": flags,
+    }
+
+
+@pytest.fixture
+def regional():
+    return pd.DataFrame([
+        # TIP headline: 2023 has no regional total (nobody reported) -> a gap, not a zero.
+        regional_row("TIP_VIC", 2022, 1100.0, 3),
+        regional_row("TIP_VIC", 2023, NAN, 0),
+        regional_row("TIP_VIC", 2024, 1234.0, 2, "p"),
+        # A breakdown row must not leak into the TOTAL line.
+        {**regional_row("TIP_VIC", 2023, 999.0, 2), "breakdown": "SEX=F"},
+        # FA headline: no row at all for 2023 -> also a gap; 2024 is a real zero.
+        regional_row("FA_SZ", 2022, 50.0, 4),
+        regional_row("FA_SZ", 2024, 0.0, 4),
+        # DRG headline present but never with a figure -> no chart.
+        regional_row("DRG_OFF", 2022, NAN, 0),
+        regional_row("DRG_OFF", 2023, NAN, 0),
+        regional_row("DRG_OFF", 2024, NAN, 0),
+    ])
+
+
+def country_row(iso3, indicator, value, status, rate=NAN, flags=""):
+    return {
+        "country_iso3": iso3, "indicator": indicator, "breakdown": "TOTAL", "year": YEAR, "value": value,
+        "status": status, "rate_per_100k": rate, "change_pct": NAN, "flags": flags, "comment": "",
+    }
+
+
+@pytest.fixture
+def country():
+    return pd.DataFrame([
+        country_row("ARM", "TIP_VIC", 1000.0, "reported", rate=1000 / 3_000_000 * 100_000),
+        country_row("GEO", "TIP_VIC", 234.0, "reported", rate=234 / 4_000_000 * 100_000, flags="p"),
+        country_row("MDA", "TIP_VIC", 3.0, "confidential", rate=3 / 2_500_000 * 100_000, flags="C"),
+        country_row("UKR", "TIP_VIC", NAN, "not_available"),
+        country_row("ARM", "FA_SZ", 0.0, "reported"),  # a real zero
+        country_row("GEO", "FA_SZ", NAN, "not_applicable"),
+        country_row("MDA", "FA_SZ", NAN, "rejected"),
+        country_row("UKR", "FA_SZ", 17.0, "reported"),
+        # DRG: only a not-available row -> no national chart.
+        country_row("ARM", "DRG_OFF", NAN, "not_available"),
+    ])
+
+
+def category(ref, code):
+    return ref.category_by_code[code]
+
+
+def texts_of(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+# -- files -----------------------------------------------------------------------------------------
+def test_render_charts_writes_pngs_only_for_categories_with_data(tmp_path, ref, regional, country):
+    paths = render_charts(regional, country, ref, YEAR, tmp_path)
+
+    assert set(paths) == {"trend_TIP", "national_TIP", "trend_FA", "national_FA"}
+    for key, path in paths.items():
+        assert path == tmp_path / f"{key}.png"
+        assert path.read_bytes()[:8] == PNG_MAGIC
+    # Nothing else left behind (no temp files, no empty charts for DRG/SOM/...).
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{k}.png" for k in paths)
+
+
+def test_charts_are_a4_text_width_at_200_dpi(tmp_path, ref, regional, country):
+    paths = render_charts(regional, country, ref, YEAR, tmp_path)
+    with Image.open(paths["trend_TIP"]) as image:
+        # 160 mm at 200 dpi = 1259.8 px; Agg truncates to whole pixels.
+        assert abs(image.size[0] - 160 / 25.4 * 200) < 1
+        assert image.info["dpi"][0] == pytest.approx(200, abs=0.5)
+
+
+def test_two_renders_give_identical_bytes(tmp_path, ref, regional, country):
+    first = render_charts(regional, country, ref, YEAR, tmp_path / "a")
+    second = render_charts(regional, country, ref, YEAR, tmp_path / "b")
+    assert first.keys() == second.keys()
+    for key in first:
+        assert first[key].read_bytes() == second[key].read_bytes(), key
+
+
+def test_process_pool_gives_the_same_files_as_serial(tmp_path, ref, regional, country, monkeypatch):
+    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    pooled = render_charts(regional, country, ref, YEAR, tmp_path / "pooled")
+    assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}
+
+
+def test_drawing_leaves_global_rcparams_alone(tmp_path, ref, regional, country):
+    before = dict(matplotlib.rcParams)
+    render_charts(regional, country, ref, YEAR, tmp_path)
+    assert dict(matplotlib.rcParams) == before
+
+
+# -- trend: gaps stay gaps ------------------------------------------------------------------------
+def test_nan_total_is_a_gap_in_the_line(ref, regional):
+    data = trend_chart_data(regional, ref, category(ref, "TIP"))
+    line = draw_trend_chart(data).axes[0].lines[0]
+
+    assert list(line.get_xdata()) == [2022, 2023, 2024]
+    y = list(line.get_ydata())
+    assert y[0] == 1100.0 and y[2] == 1234.0
+    assert math.isnan(y[1])  # not interpolated, not zero, and not the SEX=F 999
+
+
+def test_year_without_a_row_is_a_gap_and_zero_is_zero(ref, regional):
+    data = trend_chart_data(regional, ref, category(ref, "FA"))
+    fig = draw_trend_chart(data)
+    y = list(fig.axes[0].lines[0].get_ydata())
+
+    assert math.isnan(y[1])
+    assert y[2] == 0.0  # a real zero is plotted as zero
+    assert any(text.startswith("no data") for text in texts_of(fig))
+
+
+def test_points_are_labelled_n_of_n_with_flags(ref, regional):
+    fig = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "TIP")))
+    labels = texts_of(fig)
+    assert "3/13" in labels
+    assert "2/13 p" in labels
+    assert "no data\n0/13" in labels
+
+
+def test_category_without_any_total_has_no_trend_data(ref, regional):
+    assert trend_chart_data(regional, ref, category(ref, "DRG")) is None
+    assert trend_chart_data(regional, ref, category(ref, "SOM")) is None
+
+
+# -- national: missing is named, never a zero bar ----------------------------------------------
+def test_national_chart_draws_bars_only_for_figures(ref, country):
+    data = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
+    fig = draw_national_chart(data)
+    ax = fig.axes[0]
+    bar_widths = [patch.get_width() for patch in ax.patches]
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    texts = texts_of(fig)
+
+    # Rates, largest first: Armenia 33.3, Georgia 5.85.
+    assert bar_widths == pytest.approx([1000 / 30, 234 / 40])
+    assert labels[:2] == ["Armenia", "Georgia"]
+    assert len(labels) == 13  # every member state is listed
+    assert "confidential (C)" in texts and "not available" in texts
+    # The confidential number (3, or its rate 0.1) is nowhere.
+    assert sorted(texts) == sorted(["33.3", "5.9 p", "confidential (C)"] + ["not available"] * 10)
+    assert ax.get_xlabel() == "Rate per 100,000 inhabitants"
+
+
+def test_national_chart_shows_real_zero_as_a_bar_and_unit_without_rate(ref, country):
+    fig = draw_national_chart(national_chart_data(country, ref, category(ref, "FA"), YEAR))
+    ax = fig.axes[0]
+    texts = texts_of(fig)
+
+    assert sorted(patch.get_width() for patch in ax.patches) == [0.0, 17.0]
+    assert "0" in texts and "17" in texts
+    assert "not applicable" in texts
+    assert "not available (value rejected)" in texts
+    assert ax.get_xlabel() == "Items"
+
+
+def test_category_with_only_missing_values_has_no_national_data(ref, country):
+    assert national_chart_data(country, ref, category(ref, "DRG"), YEAR) is None
+    assert national_chart_data(country, ref, category(ref, "SOM"), YEAR) is None
+
+
+def test_empty_inputs_give_no_charts(tmp_path, ref, regional, country):
+    assert render_charts(regional.iloc[0:0], country.iloc[0:0], ref, YEAR, tmp_path) == {}
+    assert render_charts(pd.DataFrame(), pd.DataFrame(), ref, YEAR, tmp_path) == {}
+    assert list(Path(tmp_path).iterdir()) == []

@@ -1,0 +1,123 @@
+"""End to end through the CLI: templates -> filled workbooks -> run -> CSVs and the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import docx
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pipeline import layout
+from pipeline.cli import main
+from pipeline.samples import fill_workbook
+
+pytestmark = pytest.mark.slow
+
+# What three focal points send back: 2024 and 2025, one value error, one not available, one confidential.
+FILLED = {
+    ("GEO", 2024): {("TIP_VIC", "TOTAL"): 12, ("TIP_OFF", "TOTAL"): 9, ("DRG_SZ_HER", "TOTAL"): 1.5},
+    ("ROU", 2024): {("TIP_VIC", "TOTAL"): 640, ("TIP_OFF", "TOTAL"): 900, ("DRG_SZ_HER", "TOTAL"): 20.25},
+    ("GEO", 2025): {("TIP_VIC", "TOTAL"): (15, "p", "Police & NGOs <draft>"), ("TIP_OFF", "TOTAL"): ":", ("DRG_SZ_HER", "TOTAL"): 2.5},
+    ("ROU", 2025): {("TIP_VIC", "TOTAL"): 700, ("TIP_OFF", "TOTAL"): -3, ("DRG_SZ_HER", "TOTAL"): 30.0},
+    ("BGR", 2025): {("TIP_VIC", "TOTAL"): 450, ("TIP_OFF", "TOTAL"): 170, ("DRG_SZ_HER", "TOTAL"): "<5"},
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, ref):
+    root = tmp_path_factory.mktemp("e2e")
+    runner = CliRunner()
+    for year in (2024, 2025):
+        result = runner.invoke(main, ["template", "--year", str(year), "--out", str(root / "templates" / str(year))])
+        assert result.exit_code == 0, result.output
+    inputs = root / "inputs"
+    for (iso3, year), values in FILLED.items():
+        wb = openpyxl.load_workbook(root / "templates" / str(year) / f"{iso3}_{year}.xlsx")
+        fill_workbook(wb, values, cover={"agency": "Ministry of Internal Affairs", "date": dt.date(year + 1, 2, 1)}, demonstration=False)
+        (inputs / str(year)).mkdir(parents=True, exist_ok=True)
+        wb.save(inputs / str(year) / f"{iso3}_{year}.xlsx")
+    (inputs / "covering letter.txt").write_text("Dear colleagues", encoding="utf-8")
+    before = {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()}
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(root / "outputs")])
+    assert result.exit_code == 0, result.output
+    assert {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()} == before, "inputs were modified"
+    return root / "outputs" / "2025"
+
+
+def _csv(run_dir, name):
+    return pd.read_csv(run_dir / "data" / f"{name}.csv", keep_default_na=False, na_values=[""], dtype={"flags": str})
+
+
+def test_template_writes_one_workbook_per_member_state(run_dir):
+    names = sorted(p.name for p in (run_dir.parent.parent / "templates" / "2025").iterdir())
+    assert names == sorted(f"{c}_2025.xlsx" for c in "ALB ARM AZE BGR GEO GRC MDA MKD ROU RUS SRB TUR UKR".split())
+
+
+def test_regional_csv_matches_sums_and_rates_computed_here(run_dir, ref):
+    regional = _csv(run_dir, "regional").set_index(["indicator", "breakdown", "year"])
+    row = regional.loc[("TIP_VIC", "TOTAL", 2025)]
+    population = sum(ref.population_for(c, 2025).population for c in ("BGR", "GEO", "ROU"))
+    assert (row["total"], row["n_reporting"], row["n_expected"], row["reporting"]) == (15 + 700 + 450, 3, 13, "BGR;GEO;ROU")
+    assert row["rate_per_100k"] == pytest.approx((15 + 700 + 450) / population * 100_000, rel=1e-6)
+    assert row["flags"] == "p" and row["rate_flags"] == "e"  # GEO provisional; population of 2024 stands in
+    assert row["change_pct"] == pytest.approx((1165 - 652) / 652 * 100, rel=1e-6)
+    assert row["n_same_reporters"] == 2 and row["change_pct_same_reporters"] == pytest.approx((715 - 652) / 652 * 100, rel=1e-6)
+    # TIP_OFF 2025: GEO not available, ROU negative (left out), BGR 170.
+    off = regional.loc[("TIP_OFF", "TOTAL", 2025)]
+    assert (off["total"], off["n_reporting"], off["reporting"]) == (170, 1, "BGR")
+    heroin = regional.loc[("DRG_SZ_HER", "TOTAL", 2025)]
+    assert heroin["total"] == pytest.approx(32.5) and pd.isna(heroin["rate_per_100k"])
+
+
+def test_observations_keep_file_sheet_cell_and_status(run_dir):
+    obs = _csv(run_dir, "observations").set_index(["country_iso3", "year", "indicator", "breakdown"])
+    geo = obs.loc[("GEO", 2025, "TIP_VIC", "TOTAL")]
+    assert (geo["value"], geo["flags"], geo["comment"], geo["source_file"], geo["sheet"]) == (15, "p", "Police & NGOs <draft>", "2025/GEO_2025.xlsx", "Data")
+    assert geo["cell"].startswith("E")
+    assert obs.loc[("GEO", 2025, "TIP_OFF", "TOTAL"), "status"] == "not_available"
+    assert obs.loc[("ROU", 2025, "TIP_OFF", "TOTAL"), "status"] == "rejected"
+    assert obs.loc[("BGR", 2025, "DRG_SZ_HER", "TOTAL"), "status"] == "confidential"
+
+
+def test_every_input_file_is_in_submissions_and_findings_name_the_cell(run_dir):
+    submissions = _csv(run_dir, "submissions").set_index("file")
+    assert len(submissions) == len(FILLED) + 1
+    assert submissions.loc["covering letter.txt", "status"] == "ignored"
+    assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "accepted-with-warnings"
+    findings = _csv(run_dir, "findings")
+    negative = findings[findings["code"] == "value-negative"].iloc[0]
+    assert (negative["country_iso3"], negative["file"], negative["sheet"], negative["severity"]) == ("ROU", "2025/ROU_2025.xlsx", "Data", "error")
+    ws = openpyxl.load_workbook(run_dir.parent.parent / "inputs" / "2025" / "ROU_2025.xlsx")[layout.DATA_SHEET]
+    assert ws[negative["cell"]].value == -3
+
+
+def test_report_opens_and_holds_the_headline_figures(run_dir):
+    [report] = list(run_dir.glob("BSEC_Annual_Assessment_2025.docx"))
+    document = docx.Document(str(report))
+    text = "\n".join(p.text for p in document.paragraphs)
+    cells = "\n".join(c.text for t in document.tables for r in t.rows for c in r.cells)
+    everything = text + "\n" + cells
+    assert "Annual Assessment of the Trends of Transnational Crime in the BSEC Region — 2025" in everything
+    assert any(s in everything for s in ("1,165", "1 165", "1165"))  # regional TIP_VIC total
+    assert "3 of 13" in everything
+    assert "Police & NGOs <draft>" in everything or "value-negative" in everything
+    assert "Demonstration data" not in everything
+    assert "None" not in everything and "nan" not in everything.lower().split()
+    section = document.sections[0]
+    assert round(section.page_width.mm) == 210 and round(section.page_height.mm) == 297
+
+
+def test_python_m_pipeline_and_help():
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=True)
+    assert "template" in result.stdout and "run" in result.stdout
+
+
+def test_missing_inputs_folder_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(tmp_path / "nowhere"), "--outputs", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a folder" in result.output
