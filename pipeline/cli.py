@@ -120,6 +120,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path) -> RunResult:
     raws = [ingest.read_submission(path, inputs_dir, ref) for path in files]
     submissions = [validate.validate_submission(raw, ref) for raw in raws]
     validate.resolve_resubmissions(submissions, ref)
+    validate.apply_time_rules(submissions, ref)
     observations = validate.observations_frame(submissions)
     submissions_table = validate.submissions_frame(submissions)
     findings_table = validate.findings_frame(submissions)

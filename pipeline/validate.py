@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pipeline import layout
+from pipeline import layout, rules
 from pipeline.findings import Finding, make_finding
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
@@ -160,6 +160,7 @@ class Submission:
     reason: str = ""
     observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
     findings: list[Finding] = field(default_factory=list)
+    blank_keys: set[tuple[str, str]] = field(default_factory=set)  # (indicator, breakdown) left empty, not ":"
 
     @property
     def is_used(self) -> bool:
@@ -185,9 +186,38 @@ def validate_submission(raw: RawSubmission, ref: Reference) -> Submission:
         sub.is_demonstration = raw.meta.get(layout.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
         if sub.country_iso3 and sub.year is not None and raw.data_sheet:
             sub.observations = _observations(raw, sub, ref)
+            _check_content(sub, ref)
     sub.findings = [_with_context(f, sub) for f in sub.findings]
     _set_status(sub, ref)
     return sub
+
+
+def _check_content(sub: Submission, ref: Reference) -> None:
+    """Breakdown sums (errors: the parts are left out) and the justice funnel (warnings)."""
+    found, dropped = rules.check_breakdowns(sub.observations, ref, sub.file)
+    sub.findings.extend(found)
+    sub.findings.extend(rules.check_funnel(sub.observations, ref, sub.file))
+    if dropped:
+        obs = sub.observations
+        mask = pd.Series([key in dropped for key in zip(obs["indicator"], obs["breakdown"], strict=True)], index=obs.index)
+        obs.loc[mask, "status"] = REJECTED
+        obs.loc[mask, "value"] = float("nan")
+
+
+def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.Thresholds | None = None) -> None:
+    """Changes on the previous year, dropped series and unexplained blanks, across the submissions in use.
+
+    Run after `resolve_resubmissions`: each finding goes to the submission of its year, whose status
+    is then brought up to date.
+    """
+    used = [s for s in subs if s.is_used]
+    blank_cells = {(s.country_iso3, s.year, ind, bd) for s in used for ind, bd in s.blank_keys}
+    found = rules.check_time_series(observations_frame(used), ref, thresholds or rules.load_thresholds(), blank_cells)
+    by_file = {s.file: s for s in used}
+    for finding in found:
+        by_file[finding.file].findings.append(finding)
+    for sub in used:
+        _set_status(sub, ref)
 
 
 def _with_context(finding: Finding, sub: Submission) -> Finding:
@@ -298,6 +328,8 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
             sub.findings.append(make_finding(ref, "row-duplicate", f"Row {row['row']}: {code} {breakdown} appears in more than one row; none of them is used.", cell=row["code_cell"], value=f"{code} {breakdown}", **where))
             continue
 
+        if row["value"] is None or (isinstance(row["value"], float) and math.isnan(row["value"])):
+            sub.blank_keys.add((code, breakdown))
         parsed = parse_value(row["value"], indicator.is_count)
         flags, flags_ok = parse_flags(row["flag"], ref)
         status = parsed.status
