@@ -12,7 +12,8 @@ the logic is here.
   different people (a person convicted this year may have been prosecuted last year).
 - Change (T01): more than `change_pct` % and more than max(`change_abs_min`, `change_share_of_mean`
   × the mean of the 3 previous years) on the previous year, with no comment and no flag `b`: warning.
-- Series dropped (T03): a value reported above 0 last year and 0 or not available this year: warning;
+- Series dropped (T03): a value reported above 0 last year and not available this year, or above
+  `change_abs_min` last year and 0 this year, with no comment: warning;
   a blank cell there is an "unexplained blank" (M02).
 """
 
@@ -115,7 +116,9 @@ def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Th
                 continue
             where = {"file": file, "sheet": sheet, "cell": cell, "country_iso3": iso3, "year": int(year)}
             last_value = last[0]
-            dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0))
+            # A fall to 0 from a small count (1 to 0 victims in a breakdown) is ordinary; only a fall
+            # from more than `change_abs_min` warns, as for changes. A fall to "not available" always does.
+            dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0 and last_value > thresholds.change_abs_min))
             if dropped and (iso3, int(year), indicator, breakdown) in blank_cells:
                 findings.append(make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {_plain(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **where))
             elif dropped and not comment.strip():

@@ -63,8 +63,8 @@ def test_large_change_without_comment_warns_and_small_counts_do_not(ref, tmp_pat
 
 
 def test_dropped_series_and_unexplained_blank(ref, tmp_path):
-    write_submission(tmp_path, ref, "GEO", 2024, {("CYB_OFF", "TOTAL"): 100, ("TIP_OFF", "TOTAL"): 50, ("COR_OFF", "TOTAL"): 30})
-    path = write_submission(tmp_path, ref, "GEO", 2025, {("CYB_OFF", "TOTAL"): 0, ("TIP_OFF", "TOTAL"): ":"})  # COR_OFF left blank
+    write_submission(tmp_path, ref, "GEO", 2024, {("CYB_OFF", "TOTAL"): 100, ("TIP_OFF", "TOTAL"): 50, ("COR_OFF", "TOTAL"): 30, ("TER_OFF", "TOTAL"): 2})
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("CYB_OFF", "TOTAL"): 0, ("TIP_OFF", "TOTAL"): ":", ("TER_OFF", "TOTAL"): 0})  # COR_OFF left blank; 2 -> 0 is ordinary
     subs = _run(tmp_path, ref)
     assert _flat(subs, "series-dropped", "value-blank-unexplained") == sorted([
         ("series-dropped", "GEO_2025.xlsx", f"E{_row(path, 'CYB_OFF')}"),
