@@ -87,7 +87,8 @@ class RunResult:
 @click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year of the assessment.")
 @_inputs_option
 @_outputs_option
-def run(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
+@click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error.")
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
@@ -99,18 +100,19 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
+      crimetrends run --year 2025 --strict
     """
     if not inputs_dir.is_dir():
         raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
     try:
-        result = run_pipeline(year, inputs_dir, outputs_dir)
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict)
     except PipelineError as err:
         stderr.print(f"[red]crimetrends: {err}[/red]")
         sys.exit(3)
     stderr.print(f"Report: {result.report}")
 
 
-def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path) -> RunResult:
+def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>."""
     from pipeline import aggregate, charts, ingest, report, store, validate
     from pipeline.reference import load_reference
@@ -118,7 +120,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path) -> RunResult:
     ref = load_reference()
     files = ingest.discover_files(inputs_dir)
     raws = [ingest.read_submission(path, inputs_dir, ref) for path in files]
-    submissions = [validate.validate_submission(raw, ref) for raw in raws]
+    submissions = [validate.validate_submission(raw, ref, strict=strict) for raw in raws]
     validate.resolve_resubmissions(submissions, ref)
     validate.apply_time_rules(submissions, ref)
     observations = validate.observations_frame(submissions)

@@ -161,6 +161,7 @@ class Submission:
     observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
     findings: list[Finding] = field(default_factory=list)
     blank_keys: set[tuple[str, str]] = field(default_factory=set)  # (indicator, breakdown) left empty, not ":"
+    strict: bool = False  # reject on any error, not only on structural ones
 
     @property
     def is_used(self) -> bool:
@@ -174,9 +175,12 @@ class Submission:
         return sum(1 for f in self.findings if f.severity == severity)
 
 
-def validate_submission(raw: RawSubmission, ref: Reference) -> Submission:
-    """Structure, Cover, then every Data row; the status follows from the findings' effects."""
-    sub = Submission(file=raw.file, sha256=raw.sha256, findings=list(raw.findings))
+def validate_submission(raw: RawSubmission, ref: Reference, *, strict: bool = False) -> Submission:
+    """Structure, Cover, then every Data row; the status follows from the findings' effects.
+
+    With `strict`, any error rejects the whole submission (not only the value it concerns).
+    """
+    sub = Submission(file=raw.file, sha256=raw.sha256, findings=list(raw.findings), strict=strict)
     if raw.kind != "workbook":
         sub.status, sub.reason = "ignored", sub.findings[0].message if sub.findings else "not a workbook"
         return sub
@@ -227,7 +231,7 @@ def _with_context(finding: Finding, sub: Submission) -> Finding:
 
 
 def _set_status(sub: Submission, ref: Reference) -> None:
-    rejecting = [f for f in sub.findings if ref.finding_codes[f.code].effect == "reject"]
+    rejecting = [f for f in sub.findings if ref.finding_codes[f.code].effect == "reject" or (sub.strict and f.severity == "error")]
     if rejecting:
         sub.status = "rejected"
         sub.reason = "; ".join(dict.fromkeys(f.message for f in rejecting))

@@ -121,3 +121,12 @@ def test_python_m_pipeline_and_help():
 def test_missing_inputs_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(tmp_path / "nowhere"), "--outputs", str(tmp_path)])
     assert result.exit_code == 2 and "is not a folder" in result.output
+
+
+def test_strict_run_rejects_submissions_with_errors(run_dir, tmp_path):
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--strict"])
+    assert result.exit_code == 0, result.output
+    submissions = _csv(tmp_path / "2025", "submissions").set_index("file")
+    assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "rejected"
+    assert submissions.loc["2025/GEO_2025.xlsx", "status"] == "accepted-with-warnings"  # a warning (TIP_OFF dropped to ":") never rejects

@@ -196,3 +196,11 @@ def test_every_file_is_accounted_for(ref, tmp_path):
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04garbage")
     table = validate.submissions_frame(list(_subs(tmp_path, ref).values()))
     assert dict(zip(table["file"], table["status"], strict=True)) == {"GEO_2025.xlsx": "accepted", "broken.xlsx": "rejected", "notes.txt": "ignored"}
+
+
+def test_strict_rejects_a_submission_with_any_error(ref, tmp_path):
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): -4, ("TIP_OFF", "TOTAL"): 3})
+    raw = ingest.read_submission(path, tmp_path, ref)
+    assert validate.validate_submission(raw, ref).status == "accepted-with-warnings"
+    strict = validate.validate_submission(raw, ref, strict=True)
+    assert strict.status == "rejected" and "negative" in strict.reason and strict.observations.empty
