@@ -4,7 +4,9 @@ Input: a folder. Output: one `RawSubmission` per file (workbook or not), holding
 the Data rows (raw cell contents with their sheet and cell), the hidden template metadata and any
 finding that stopped the file from being read. Workbooks are read with pandas' calamine engine
 (xlsx, xlsm, xls, ods); sheets are found by name or, when renamed, by their content, and columns by
-their header, so re-ordered rows, columns and extra columns still read.
+their header, so re-ordered rows, columns and extra columns still read. Calamine reads error cells
+(#DIV/0!, Err:502) as blanks, so the Data sheet is scanned once more for them: the sheet XML for
+xlsx/xlsm and ods (streamed with defusedxml), xlrd for legacy .xls.
 
 Ingest never raises on a bad file (an unreadable file is one finding) and never writes to inputs.
 It does not judge values: parsing and rules are `pipeline.validate`'s.
@@ -13,13 +15,17 @@ It does not judge values: parsing and rules are `pipeline.validate`'s.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import xlrd
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from pipeline import layout
@@ -50,6 +56,19 @@ NO_CACHED_RESULT = CellError("formula without a calculated value")
 _XLSX_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_TEXT_NS = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODS_CALCEXT_NS = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}"
+_ODS_TABLE = f"{_ODS_TABLE_NS}table"
+_ODS_ROW = f"{_ODS_TABLE_NS}table-row"
+_ODS_CELLS = (f"{_ODS_TABLE_NS}table-cell", f"{_ODS_TABLE_NS}covered-table-cell")
+# What LibreOffice shows in a cell whose formula failed; older files lack calcext:value-type="error".
+_ODS_ERROR_TEXT = re.compile(r"^(#DIV/0!|#N/A|#VALUE!|#REF!|#NAME\?|#NUM!|#NULL!|Err:\d{3})$")
+# An error cell inside a repeated row/column block stands for every copy; past this many copies
+# per direction the block is far outside any Data sheet, and expanding it would only cost time.
+_MAX_REPEAT_EXPANSION = 1000
+# What a damaged or hostile workbook part raises while scanned (the calamine read already passed).
+_SCAN_FAILURES = (KeyError, zipfile.BadZipFile, SafeElementTree.ParseError, DefusedXmlException, OSError, StopIteration)
 
 
 @dataclass(frozen=True)
@@ -125,7 +144,7 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
         raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{layout.DATA_SHEET}' or has a header row with the columns {', '.join(layout.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=layout.DATA_SHEET))
     else:
         raw.data_sheet = data_name
-        error_cells = _error_cells(path, data_name) if path.suffix.lower() in (".xlsx", ".xlsm") else {}
+        error_cells = _error_cells(path, data_name)
         raw.data, missing = _read_data(sheets[data_name], header_row, error_cells)
         for column in missing:
             raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{_column_letter(0)}{header_row + 1}"))
@@ -227,6 +246,22 @@ def cell_ref(row_index: int, column_index: int) -> str:
 
 
 def _error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
+    """Cells of one sheet holding a spreadsheet error (or, in xlsx, a formula without a cached result).
+
+    {} when the kind has no scanner or the scan fails: the calamine read already succeeded, and
+    without the scan error cells read as blanks, as before.
+    """
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _xlsx_error_cells(path, sheet_name)
+    if suffix == ".ods":
+        return _ods_error_cells(path, sheet_name)
+    if suffix == ".xls":
+        return _xls_error_cells(path, sheet_name)
+    return {}
+
+
+def _xlsx_error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
     """Cells of one xlsx sheet holding an error value or a formula without a cached result."""
     try:
         with zipfile.ZipFile(path) as zf:
@@ -248,8 +283,100 @@ def _error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
                         found[element.get("r", "")] = NO_CACHED_RESULT
                     element.clear()
             return found
-    except (KeyError, zipfile.BadZipFile, SafeElementTree.ParseError, OSError, StopIteration):
+    except _SCAN_FAILURES:
         return {}  # the calamine read already succeeded; without the XML scan errors read as blanks
+
+
+def _ods_error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
+    """Cells of one ods sheet holding an error, from the workbook's content.xml."""
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("content.xml") as stream:
+            return scan_ods_content(stream, sheet_name)
+    except _SCAN_FAILURES:
+        return {}  # the calamine read already succeeded; without the XML scan errors read as blanks
+
+
+def _repeat(element, attribute: str) -> int:
+    try:
+        return max(1, int(element.get(f"{_ODS_TABLE_NS}{attribute}", "1")))
+    except ValueError:
+        return 1
+
+
+def scan_ods_content(stream, sheet_name: str) -> dict[str, CellError]:
+    """Error cells of the table `sheet_name` in an ods content.xml stream, by cell reference.
+
+    Streams the XML and drops every element once read, so memory stays flat whatever the size.
+    Positions follow the repeat attributes arithmetically: LibreOffice pads each sheet with an empty
+    row repeated about a million times, which must cost one step, not a million.
+    """
+    found: dict[str, CellError] = {}
+    stack = []  # open elements, to detach each one from its parent once read
+    table_depth = 0  # nested tables (a table inside a cell) are not rows of the sheet
+    in_sheet = False
+    row = column = 0
+    rows_repeated = 1
+    for event, element in SafeElementTree.iterparse(stream, events=("start", "end")):
+        if event == "start":
+            stack.append(element)
+            if element.tag == _ODS_TABLE:
+                table_depth += 1
+                if table_depth == 1:
+                    in_sheet = element.get(f"{_ODS_TABLE_NS}name") == sheet_name
+            elif in_sheet and table_depth == 1 and element.tag == _ODS_ROW:
+                rows_repeated, column = _repeat(element, "number-rows-repeated"), 0
+            continue
+
+        stack.pop()
+        if in_sheet and table_depth == 1 and element.tag in _ODS_CELLS and len(stack) >= 1 and stack[-1].tag == _ODS_ROW:
+            columns_repeated = _repeat(element, "number-columns-repeated")
+            error = _ods_cell_error(element)
+            if error is not None:
+                for i in range(row, row + min(rows_repeated, _MAX_REPEAT_EXPANSION)):
+                    for j in range(column, column + min(columns_repeated, _MAX_REPEAT_EXPANSION)):
+                        found[cell_ref(i, j)] = error
+            column += columns_repeated
+        elif in_sheet and table_depth == 1 and element.tag == _ODS_ROW:
+            row += rows_repeated
+        elif element.tag == _ODS_TABLE:
+            table_depth -= 1
+            if in_sheet and table_depth == 0:
+                break  # the sheet is read; the rest of the workbook does not matter
+        if any(open_element.tag in _ODS_CELLS for open_element in stack):
+            continue  # inside a cell: its paragraphs are read when the cell closes
+        element.clear()
+        if stack:
+            stack[-1].remove(element)  # the only child left, so this is one step
+    return found
+
+
+def _ods_cell_error(cell) -> CellError | None:
+    """The error a cell shows, from LibreOffice's value type or, for formulas, from its text."""
+    text = "\n".join("".join(p.itertext()) for p in cell.findall(f"{_ODS_TEXT_NS}p")).strip()
+    if cell.get(f"{_ODS_CALCEXT_NS}value-type") == "error":
+        return CellError(text or "#ERROR")
+    if cell.get(f"{_ODS_TABLE_NS}formula") is not None and _ODS_ERROR_TEXT.match(text):
+        return CellError(text)
+    return None
+
+
+def _xls_error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
+    """Cells of one legacy .xls (BIFF) sheet holding an error value, read with xlrd."""
+    try:
+        # xlrd writes its warnings to stdout unless given a log file of its own.
+        book = xlrd.open_workbook(file_contents=path.read_bytes(), on_demand=True, logfile=io.StringIO())
+        try:
+            sheet = book.sheet_by_name(sheet_name)
+            found: dict[str, CellError] = {}
+            for i in range(sheet.nrows):
+                for j, ctype in enumerate(sheet.row_types(i)):
+                    if ctype == xlrd.XL_CELL_ERROR:
+                        found[cell_ref(i, j)] = CellError(xlrd.error_text_from_code.get(sheet.cell_value(i, j), "#ERROR"))
+            return found
+        finally:
+            book.release_resources()
+    except Exception:  # noqa: BLE001 - xlrd raises many kinds on a damaged file (XLRDError, CompDocError, struct.error, IndexError); the calamine read already succeeded
+        return {}
 
 
 def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, CellError]) -> tuple[pd.DataFrame, list[str]]:

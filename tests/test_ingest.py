@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
@@ -141,3 +142,63 @@ def test_workbook_saved_again_by_libreoffice_reads_the_same(ref, tmp_path, fmt):
     assert totals.loc[("SOM_OFF", "TOTAL"), "value"] == 0 and totals.loc[("SOM_OFF", "TOTAL"), "status"] == "reported"
     assert totals.loc[("TIP_PRO", "TOTAL"), "status"] == "confidential"
     assert totals.loc[("TIP_VIC", "TOTAL"), "comment"] == "Не окончательные данные & <draft>"
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
+def test_error_cells_computed_by_libreoffice_are_findings_in_every_kind(ref, tmp_path, fmt):
+    soffice = require_soffice()
+    formulas = {("TIP_OFF", "TOTAL"): "=1/0", ("TIP_SUS", "TOTAL"): "=NA()", ("TIP_PRO", "TOTAL"): "=SQRT(-1)"}
+    original = write_submission(tmp_path / "openpyxl", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12, **formulas})
+    rows = ingest.read_submission(original, original.parent, ref).data.set_index(["code", "breakdown"])
+    expected = sorted(("value-error-cell", layout.DATA_SHEET, rows.loc[key, "value_cell"]) for key in formulas)
+    # LibreOffice computes the formulas; calamine alone reads every one of them as a blank.
+    converted = _convert(soffice, original, tmp_path / "lo", fmt, tmp_path / f"profile-{fmt}")
+
+    raw = ingest.read_submission(converted, converted.parent, ref)
+    sub = validate.validate_submission(raw, ref)
+    assert sorted(_codes(sub)) == expected
+    shown = raw.data.set_index(["code", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"]
+    assert isinstance(shown, ingest.CellError) and shown == "#DIV/0!"
+
+
+_ODS_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+  xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+  xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0">
+ <office:body><office:spreadsheet>
+  <table:table table:name="Cover">
+   <table:table-row><table:table-cell table:formula="of:=1/0" calcext:value-type="error"><text:p>#DIV/0!</text:p></table:table-cell></table:table-row>
+  </table:table>
+  <table:table table:name="Data">
+   <table:table-column table:number-columns-repeated="16384"/>
+   <table:table-header-rows><table:table-row><table:table-cell office:value-type="string"><text:p>Code</text:p></table:table-cell></table:table-row></table:table-header-rows>
+   <table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>
+   <table:table-row>
+    <table:table-cell table:number-columns-repeated="2"/>
+    <table:table-cell table:number-columns-spanned="2" table:formula="of:=NA()" office:value-type="string" calcext:value-type="error"><text:p>#N/A</text:p></table:table-cell>
+    <table:covered-table-cell/>
+    <table:table-cell table:formula="of:=[.Z1]" office:value-type="string"><text:p>#REF!</text:p></table:table-cell>
+    <table:table-cell office:value-type="string"><text:p>#N/A typed</text:p><office:annotation><text:p>Err:502</text:p></office:annotation></table:table-cell>
+    <table:table-cell table:number-columns-repeated="1000000000"/>
+   </table:table-row>
+   <table:table-row table:number-rows-repeated="2">
+    <table:table-cell table:formula="of:=SQRT(-1)" calcext:value-type="error"><text:p>Err:502</text:p></table:table-cell>
+   </table:table-row>
+   <table:table-row table:number-rows-repeated="1000000000"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>
+  </table:table>
+  <table:table table:name="Other">
+   <table:table-row><table:table-cell table:formula="of:=1/0" calcext:value-type="error"><text:p>#DIV/0!</text:p></table:table-cell></table:table-row>
+  </table:table>
+ </office:spreadsheet></office:body>
+</office:document-content>
+"""
+
+
+def test_ods_scan_follows_repeats_and_covered_cells_without_expanding_them():
+    # The content repeats a row a billion times: a scan that expanded the repeats would not finish.
+    found = ingest.scan_ods_content(io.BytesIO(_ODS_CONTENT.encode()), "Data")
+    # Row 1 is the header, then 1,048,000 empty rows: the next row is 1,048,002. Column C spans two
+    # columns (D covered), E's formula shows #REF! (no calcext type, as older files), F is typed text.
+    assert found == {"C1048002": "#N/A", "E1048002": "#REF!", "A1048003": "Err:502", "A1048004": "Err:502"}
+    assert all(isinstance(value, ingest.CellError) for value in found.values())
