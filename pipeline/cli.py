@@ -1,9 +1,11 @@
 """The `crimetrends` command: the only place where the stages are chained.
 
     crimetrends template --year 2026                 one submission workbook per member state
+    crimetrends validate GEO_2026.xlsx               ingest -> validate: findings and feedback only
+    crimetrends validate --year 2025                 the same for every submission of a year
     crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
 
-Exit codes: 0 done, 2 usage error, 3 internal error (with a one-line message).
+Exit codes: 0 done, 1 validation errors (validate), 2 usage error, 3 internal error (one-line message).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,6 +21,10 @@ from rich.table import Table
 
 from pipeline import __version__
 from pipeline.findings import PipelineError
+
+if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays instant
+    from pipeline.reference import Reference
+    from pipeline.validate import Submission
 
 PROJECT_ROOT = Path.cwd()
 DEFAULT_INPUTS = Path("inputs")
@@ -44,6 +51,7 @@ def main() -> None:
     The yearly cycle:
       crimetrends template --year 2026     write the submission workbooks
       (member states fill them in; put the returned files in inputs/)
+      crimetrends validate --year 2026     findings and a feedback workbook per submission
       crimetrends run --year 2026          validate, aggregate, draw charts, write the report
     """
 
@@ -74,6 +82,107 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, output
         path = write_template(ref, iso3, year, target)
         click.echo(str(path))
     stderr.print(f"Wrote {len(wanted)} submission workbook(s) for {year} to {target}")
+
+
+@main.command(name="validate")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="Check every submission for this reporting year in --inputs (instead of FILES).")
+@_inputs_option
+@_outputs_option
+@click.option("--strict", is_flag=True, help="Count a submission with any error as rejected.")
+def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path, outputs_dir: Path, strict: bool) -> None:
+    """Check submissions without running the report: findings and a feedback workbook for each.
+
+    \b
+    With FILES: checks those workbooks (a focal point's check before sending). Earlier years'
+    submissions in --inputs, when that folder exists, are used for the checks on changes over time.
+    Writes <outputs>/validation/findings.csv and <outputs>/validation/<ISO3>_<year>_feedback.xlsx.
+    With --year: checks every submission for that year in --inputs, as the run would, and writes
+    <outputs>/<year>/feedback/findings.csv and one <ISO3>_<year>_feedback.xlsx per submission.
+    Prints the findings of each submission. Exit code 1 when a submission in use has an error, else 0.
+    The files checked are only read, never changed.
+    \b
+    Examples:
+      crimetrends validate GEO_2025.xlsx
+      crimetrends validate --year 2025
+      crimetrends validate --year 2025 --inputs inputs --outputs outputs
+    """
+    from pipeline.reference import load_reference
+
+    if bool(files) == (year is not None):
+        raise click.UsageError("Give either workbook FILES or --year, not both and not neither.")
+    if year is not None and not inputs_dir.is_dir():
+        raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
+    ref = load_reference()
+    try:
+        if files:
+            checked, folder = _validate_files(list(files), inputs_dir, ref, strict=strict), outputs_dir / VALIDATION_DIR
+        else:
+            checked, folder = _validate_year(year, inputs_dir, ref, strict=strict), outputs_dir / str(year) / FEEDBACK_DIR
+        from pipeline import store
+
+        with store.staged_dir(folder) as staging:
+            _write_feedback(checked, staging, ref)
+    except PipelineError as err:
+        stderr.print(f"[red]crimetrends: {err}[/red]")
+        sys.exit(3)
+    _print_findings([sub for sub, _ in checked], ref)
+    stderr.print(f"Findings and feedback workbooks: {folder}")
+    if any(sub.count("error") and sub.status != "superseded" for sub, _ in checked):
+        sys.exit(1)
+
+
+VALIDATION_DIR = "validation"
+
+
+def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+    """The named workbooks, checked against the other years' submissions in `inputs_dir` for the time rules."""
+    from pipeline import ingest, validate
+
+    named = _validated([(path, path.parent) for path in files], ref, strict=strict)
+    named_paths = {path.resolve() for path in files}
+    context_files = ingest.discover_files(inputs_dir) if inputs_dir.is_dir() else []
+    context = _validated([(path, inputs_dir) for path in context_files if path.resolve() not in named_paths], ref, strict=strict)
+    # A named file replaces whatever inputs/ holds for its country and year: it is the one being checked.
+    named_keys = {(sub.country_iso3, sub.year) for sub, _ in named}
+    context_subs = [sub for sub, _ in context if (sub.country_iso3, sub.year) not in named_keys]
+    subs = [sub for sub, _ in named]
+    validate.resolve_resubmissions(subs, ref)
+    validate.resolve_resubmissions(context_subs, ref)
+    validate.apply_time_rules(subs + context_subs, ref)
+    return named
+
+
+def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+    """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
+    from pipeline import ingest, validate
+
+    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
+    subs = [sub for sub, _ in read]
+    validate.resolve_resubmissions(subs, ref)
+    validate.apply_time_rules(subs, ref)
+    return _submissions_of_year(read, year)
+
+
+def _print_findings(subs: list[Submission], ref: Reference) -> None:
+    """One block per submission: what became of it, then its findings (errors first)."""
+    from pipeline.feedback import SEVERITY_ORDER, status_text
+
+    out = Console(highlight=False)
+    colours = {"error": "red", "warning": "yellow", "info": "blue"}
+    for sub in sorted(subs, key=lambda s: (s.country_iso3, s.year or 0, s.file)):
+        title = f"{sub.file} — {sub.country_iso3 or 'country not identified'} {sub.year or ''}".rstrip()
+        out.print(f"[bold]{title}[/bold]: {status_text(sub)}")
+        if not sub.findings:
+            continue
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("severity", "code", "cell", "message"):
+            table.add_column(column, overflow="fold")
+        for f in sorted(sub.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
+            where = f"{f.sheet}!{f.cell}" if f.cell else f.sheet
+            table.add_row(f"[{colours.get(f.severity, 'white')}]{f.severity}[/]", f.code, where, f.message)
+        out.print(table)
+        out.print()
 
 
 @dataclass
@@ -118,9 +227,8 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     from pipeline.reference import load_reference
 
     ref = load_reference()
-    files = ingest.discover_files(inputs_dir)
-    raws = [ingest.read_submission(path, inputs_dir, ref) for path in files]
-    submissions = [validate.validate_submission(raw, ref, strict=strict) for raw in raws]
+    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
+    submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
     validate.apply_time_rules(submissions, ref)
     observations = validate.observations_frame(submissions)
@@ -137,6 +245,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         store.write_csv(country, data_dir / "country.csv")
         store.write_csv(findings_table, data_dir / "findings.csv")
         store.write_csv(submissions_table, data_dir / "submissions.csv")
+        _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)
         chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
         context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration)
         report_name = report.REPORT_FILENAME.format(year=year)
@@ -147,6 +256,30 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     _print_summary(submissions_table, findings_table, year)
     n_errors = int((findings_table["severity"] == "error").sum())
     return RunResult(year_dir=year_dir, report=year_dir / report_name, n_errors=n_errors)
+
+
+FEEDBACK_DIR = "feedback"
+
+
+def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+    """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file."""
+    from pipeline import ingest, validate
+
+    return [(validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict), path) for path, base in files]
+
+
+def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:
+    """The workbooks for `year`, and those whose year could not be read (they may be for any year)."""
+    return [(sub, path) for sub, path in read if (sub.year == year or sub.year is None) and sub.status != "ignored"]
+
+
+def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
+    """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
+    from pipeline import feedback, store, validate
+
+    paths = feedback.write_feedback_workbooks(read, folder, ref)
+    store.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
+    return paths
 
 
 def _print_summary(submissions, findings, year: int) -> None:

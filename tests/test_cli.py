@@ -130,3 +130,42 @@ def test_strict_run_rejects_submissions_with_errors(run_dir, tmp_path):
     submissions = _csv(tmp_path / "2025", "submissions").set_index("file")
     assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "rejected"
     assert submissions.loc["2025/GEO_2025.xlsx", "status"] == "accepted-with-warnings"  # a warning (TIP_OFF dropped to ":") never rejects
+
+
+def test_run_writes_a_feedback_workbook_per_submission_of_the_year(run_dir):
+    feedback_dir = run_dir / "feedback"
+    assert sorted(p.name for p in feedback_dir.glob("*.xlsx")) == ["BGR_2025_feedback.xlsx", "GEO_2025_feedback.xlsx", "ROU_2025_feedback.xlsx"]
+    listed = pd.read_csv(feedback_dir / "findings.csv", keep_default_na=False)
+    assert set(listed["file"]) <= {"2025/BGR_2025.xlsx", "2025/GEO_2025.xlsx", "2025/ROU_2025.xlsx"}
+    negative = listed[listed["code"] == "value-negative"].iloc[0]
+    ws = openpyxl.load_workbook(feedback_dir / "ROU_2025_feedback.xlsx")[layout.DATA_SHEET]
+    assert ws[negative["cell"]].fill.start_color.rgb == "FFFFC7CE"
+
+
+def test_validate_a_file_before_sending_it(run_dir, tmp_path):
+    inputs = run_dir.parent.parent / "inputs"
+    runner = CliRunner()
+    bad = runner.invoke(main, ["validate", str(inputs / "2025" / "ROU_2025.xlsx"), "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert bad.exit_code == 1, bad.output
+    assert "value-negative" in bad.output and "ROU_2025.xlsx" in bad.output
+    assert sorted(p.name for p in (tmp_path / "validation").iterdir()) == ["ROU_2025_feedback.xlsx", "findings.csv"]
+    good = runner.invoke(main, ["validate", str(inputs / "2025" / "BGR_2025.xlsx"), "--outputs", str(tmp_path)])
+    assert good.exit_code == 0, good.output
+    assert sorted(p.name for p in (tmp_path / "validation").iterdir()) == ["BGR_2025_feedback.xlsx", "findings.csv"]
+
+
+def test_validate_a_year_writes_the_feedback_folder_and_fails_on_errors(run_dir, tmp_path):
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, ["validate", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in (tmp_path / "2025" / "feedback").glob("*.xlsx")) == ["BGR_2025_feedback.xlsx", "GEO_2025_feedback.xlsx", "ROU_2025_feedback.xlsx"]
+    assert not (tmp_path / "2025" / "data").exists(), "validate writes findings and feedback only"
+    clean = CliRunner().invoke(main, ["validate", "--year", "2024", "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert clean.exit_code == 0, clean.output
+
+
+@pytest.mark.parametrize("args", [[], ["--year", "2025", "x.xlsx"]])
+def test_validate_needs_files_or_a_year(tmp_path, args):
+    (tmp_path / "x.xlsx").write_bytes(b"")
+    result = CliRunner().invoke(main, ["validate", *[str(tmp_path / a) if a.endswith(".xlsx") else a for a in args]])
+    assert result.exit_code == 2 and "either workbook FILES or --year" in result.output

@@ -45,3 +45,22 @@ def test_outputs_moved_aside_by_a_killed_run_are_restored(tmp_path):
     (tmp_path / ".2025.previous" / "report.docx").write_text("kept")
     store.restore_interrupted(tmp_path, 2025)
     assert (tmp_path / "2025" / "report.docx").read_text() == "kept"
+
+
+def test_set_cell_keeps_text_as_text_and_drops_what_xml_cannot_hold():
+    from openpyxl import Workbook
+
+    ws = Workbook().active
+    assert store.set_cell(ws["A1"], "=1+2").data_type == "s"
+    assert store.set_cell(ws["A2"], "bell\x07 ok").value == "bell ok"
+    assert store.set_cell(ws["A3"], 12.5).value == 12.5
+
+
+def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):
+    target = tmp_path / "2025" / "feedback"
+    with store.staged_dir(target) as staging:
+        (staging / "old.xlsx").write_text("old")
+    with store.staged_dir(target) as staging:
+        (staging / "new.xlsx").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.xlsx"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["feedback"]
