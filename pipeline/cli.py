@@ -127,6 +127,11 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
         stderr.print(f"[red]crimetrends: {err}[/red]")
         sys.exit(3)
     _print_findings([sub for sub, _ in checked], ref)
+    if year is not None:
+        received = {sub.country_iso3 for sub, _ in checked}
+        missing = [f"{ref.state_by_iso3[iso3].name} ({iso3})" for iso3 in ref.members_in(year) if iso3 not in received]
+        if missing:
+            stderr.print(f"No submission for {year} from: {', '.join(missing)}")
     stderr.print(f"Findings and feedback workbooks: {folder}")
     if any(sub.count("error") and sub.status != "superseded" for sub, _ in checked):
         sys.exit(1)

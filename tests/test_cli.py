@@ -160,6 +160,7 @@ def test_validate_a_year_writes_the_feedback_folder_and_fails_on_errors(run_dir,
     assert result.exit_code == 1, result.output
     assert sorted(p.name for p in (tmp_path / "2025" / "feedback").glob("*.xlsx")) == ["BGR_2025_feedback.xlsx", "GEO_2025_feedback.xlsx", "ROU_2025_feedback.xlsx"]
     assert not (tmp_path / "2025" / "data").exists(), "validate writes findings and feedback only"
+    assert "No submission for 2025 from: Albania (ALB), Armenia (ARM), Azerbaijan (AZE)" in result.output
     clean = CliRunner().invoke(main, ["validate", "--year", "2024", "--inputs", str(inputs), "--outputs", str(tmp_path)])
     assert clean.exit_code == 0, clean.output
 
