@@ -267,10 +267,10 @@ def status_text(sub: Submission) -> str:
         return f"Not used: {sub.reason}."
     if sub.status == "accepted":
         return "Accepted: nothing to correct. Thank you."
-    parts = ["Accepted"]
+    text = "Accepted."
     if n_errors:
-        parts.append(f"except {n_errors} value(s) with an error, left out until corrected")
-    text = ", ".join(parts) + "."
+        # One error can leave out several values (the parts of a breakdown): name the errors, not a count of values.
+        text = f"Accepted, except the values concerned by the {n_errors} error(s) below: they are left out until corrected."
     if n_warnings:
         text += f" Please confirm or explain the {n_warnings} warning(s)."
     return text

@@ -88,7 +88,7 @@ def test_the_copy_keeps_the_states_workbook_and_links_each_finding(ref, tmp_path
     assert f"'Data'!{_cell_of(geo, 'TIP_OFF')}" in links[0]
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value]
     assert "Georgia (GEO)" in texts
-    assert any(t.startswith("Accepted, except") for t in texts)
+    assert any(t.startswith("Accepted, except the values concerned by the 1 error(s)") for t in texts)
     assert ref.finding_codes["value-negative"].how_to_fix in texts
 
 
