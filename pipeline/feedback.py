@@ -50,7 +50,8 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Info"}
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d{1,7})$")
 FINDING_HEADER = ("Severity", "Code", "Sheet", "Cell", "Value", "What we found", "How to fix")
-FINDING_WIDTHS = (10, 26, 12, 8, 16, 70, 60)
+FINDING_WIDTHS = (15, 26, 12, 8, 16, 70, 60)
+FACT_CHARS_PER_LINE = 180  # about what fits in the merged width of columns B to G
 
 
 def feedback_names(subs: Iterable[Submission]) -> dict[str, str]:
@@ -216,9 +217,13 @@ def _write_findings_sheet(
     ]
     if copy_note:
         facts.append(("Note", copy_note))
-    for offset, (label, value) in enumerate(facts, start=3):
-        ws.cell(row=offset, column=1, value=label).font = Font(bold=True)
-        store.set_cell(ws.cell(row=offset, column=2), value)
+    for row, (label, value) in enumerate(facts, start=3):
+        label_cell = ws.cell(row=row, column=1, value=label)
+        label_cell.font, label_cell.alignment = Font(bold=True), Alignment(vertical="top")
+        # Each fact spans the table's width and wraps, so long reasons stay readable on screen and on paper.
+        store.set_cell(ws.cell(row=row, column=2), str(value)).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(FINDING_HEADER))
+        ws.row_dimensions[row].height = 15 * (1 + len(str(value)) // FACT_CHARS_PER_LINE)
     header_row = 3 + len(facts) + 1
     for col, (label, width) in enumerate(zip(FINDING_HEADER, FINDING_WIDTHS, strict=True), start=1):
         ws.cell(row=header_row, column=col, value=label).font = Font(bold=True)
@@ -237,6 +242,9 @@ def _write_findings_sheet(
         for col, value in enumerate(values, start=1):
             cell = store.set_cell(ws.cell(row=row, column=col), value)
             cell.alignment = Alignment(wrap_text=col >= 6, vertical="top")
+        # openpyxl cannot measure text: size the row for the longest wrapped cell, or lines overlap.
+        lines = max(1 + len(str(value)) // int(width) for value, width in zip(values, FINDING_WIDTHS, strict=True))
+        ws.row_dimensions[row].height = 15 * lines
         severity_cell = ws.cell(row=row, column=1)
         if finding.severity in FILLS:
             severity_cell.fill = FILLS[finding.severity]
@@ -248,6 +256,12 @@ def _write_findings_sheet(
     if not findings:
         ws.cell(row=header_row + 1, column=1, value="No findings: thank you.")
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    # Printed, the list fits the width of a landscape page (focal points print it and tick it off).
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = f"{header_row}:{header_row}"
     if findings:
         ws.auto_filter.ref = f"A{header_row}:G{header_row + len(findings)}"
     # Open on this sheet: deselect the others, or Excel opens them grouped.
