@@ -4,9 +4,11 @@ Inputs (pandas DataFrames; no other columns are assumed):
 - `regional`: indicator, breakdown, year, total, n_reporting, n_expected, rate_per_100k,
   n_same_reporters, change_pct_same_reporters, flags.
 - `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k, change_pct, flags, comment.
-- `submissions`: country_iso3, year, status, reason, file, n_values, n_errors, n_warnings.
+- `submissions`: country_iso3, year, status, reason, file, date_submitted, n_values, n_errors, n_warnings.
 - `findings`: code, severity, country_iso3, year, file, sheet, cell, message.
 - `chart_paths`: {"trend_<CATEGORY>" | "national_<CATEGORY>": PNG path} from `pipeline.charts.render_charts`.
+The data-quality annex (Annex B) is computed from `submissions` and `findings` alone, so every number
+in it can be recomputed from data/submissions.csv and data/findings.csv.
 Outputs: `build_context()` -> a dict of display-ready strings, lists and chart paths (pure: no I/O);
 `render_report()` -> the .docx at `out_path` (written atomically).
 
@@ -47,7 +49,8 @@ REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n
                     "n_same_reporters", "change_pct_same_reporters", "flags")
 COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k",
                    "change_pct", "flags", "comment")
-SUBMISSION_COLUMNS = ("file", "country_iso3", "year", "status", "reason", "n_values", "n_errors", "n_warnings")
+SUBMISSION_COLUMNS = ("file", "country_iso3", "year", "status", "reason", "date_submitted", "n_values", "n_errors",
+                      "n_warnings")
 FINDING_COLUMNS = ("code", "severity", "country_iso3", "year", "file", "sheet", "cell", "message")
 CHART_WIDTH_MM = 160  # A4 text width with 25 mm margins; the charts are drawn at this width
 
@@ -68,6 +71,11 @@ SUBMISSION_STATUS_WORDS = {
 # Which file speaks for a state when it sent several: the one in use, else the rejected one.
 SUBMISSION_PRIORITY = {"accepted": 0, "accepted-with-warnings": 0, "rejected": 1, "superseded": 2, "ignored": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+USED_STATUSES = frozenset({"accepted", "accepted-with-warnings"})
+MAIN_ISSUES_SHOWN = 3  # finding codes named per state in the data-quality table; the rest are counted
+TIMES = f"{NBSP}×{NBSP}"  # "2 × breakdown-sum-mismatch", kept on one line
+FINDINGS_CSV = "data/findings.csv"
+FEEDBACK_NAME = "feedback/<ISO3>_{year}_feedback.xlsx"
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")  # fixed English names: strftime("%B") follows the locale
 
@@ -366,10 +374,24 @@ def _submissions_summary(rows: list[dict[str, str]], year: int) -> str:
     return text
 
 
-def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
+def _year_of(frame: pd.DataFrame) -> pd.Series:
+    """The `year` column as numbers; NA (a file whose year could not be read) stays NaN."""
+    return pd.to_numeric(frame["year"], errors="coerce")
+
+
+def _findings_of_year(findings: pd.DataFrame, year: int) -> pd.DataFrame:
     """Findings of `year`, plus those that could not be tied to a year (an unreadable file has none)."""
-    years = pd.to_numeric(findings["year"], errors="coerce")
-    selected = findings[(years == year) | years.isna()]
+    years = _year_of(findings)
+    return findings[(years == year) | years.isna()]
+
+
+def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
+    """The errors and warnings of `year` (and of files without a year), one row each.
+
+    Notes (info) are left out to keep the annex readable; they are all in data/findings.csv.
+    """
+    selected = _findings_of_year(findings, year)
+    selected = selected[selected["severity"].map(_text).isin(["error", "warning"])]
     rows = [
         {
             "code": _text(r.code),
@@ -387,17 +409,233 @@ def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
     return rows
 
 
-def _findings_summary(rows: list[dict[str, str]], year: int) -> str:
-    if not rows:
+def _findings_summary(findings: pd.DataFrame, year: int) -> str:
+    """Counts over every finding of `year` (notes included), and where the notes are."""
+    selected = _findings_of_year(findings, year)
+    if selected.empty:
         return f"The validation of the {year} submissions found nothing to report."
-    counts = {severity: sum(1 for r in rows if r["severity"] == severity) for severity in SEVERITY_ORDER}
+    severities = selected["severity"].map(_text)
+    counts = {severity: int((severities == severity).sum()) for severity in SEVERITY_ORDER}
+    listed = ("The errors and warnings are listed below" if counts["error"] or counts["warning"]
+              else "There are no errors or warnings to list")
     return (
         f"The validation of the {year} submissions gave {_plural(counts['error'], 'error')}, "
         f"{_plural(counts['warning'], 'warning')} and {_plural(counts['info'], 'note')}. "
-        "Errors reject a file or drop a value; warnings and notes do not change "
-        "the figures. The meaning of each code and how to fix it are in the finding-code list sent with the "
-        "feedback workbooks."
+        "Errors reject a file or drop a value; warnings and notes do not change the figures. "
+        f"{listed}; the notes are in {FINDINGS_CSV}. The meaning of each code and how to fix it are in the "
+        "finding-code list sent with the feedback workbooks."
     )
+
+
+# -- data-quality annex (Annex B): one row per member state ----------------------------------------
+def values_expected(ref: Reference) -> int:
+    """Values a complete submission holds: one per (indicator, breakdown) row of the Data sheet."""
+    return sum(len(ref.breakdowns_of(indicator)) for indicator in ref.indicators)
+
+
+def _format_submitted(value: object) -> str:
+    """`date_submitted` ("2025-02-15", as in submissions.csv) as "15 February 2025"; ":" when absent."""
+    if isinstance(value, dt.datetime):
+        return format_date(value.date())
+    if isinstance(value, dt.date):
+        return format_date(value)
+    text = _text(value)
+    if not text:
+        return NOT_AVAILABLE
+    try:
+        return format_date(dt.date.fromisoformat(text[:10]))
+    except ValueError:
+        return text  # shown as written rather than guessed
+
+
+def _main_issues(state_findings: pd.DataFrame, ref: Reference) -> tuple[str, list[str]]:
+    """("2 × breakdown-sum-mismatch, 1 × change-unexplained", [codes named]) over errors and warnings.
+
+    Errors before warnings, then the most frequent first, then the order of the finding-code list;
+    beyond `MAIN_ISSUES_SHOWN` codes the rest are only counted.
+    """
+    catalogue = list(ref.finding_codes)
+    issues = state_findings[state_findings["severity"].map(_text).isin(["error", "warning"])]
+    if issues.empty:
+        return "none", []
+    summary: dict[str, tuple[int, int]] = {}  # code -> (severity rank, count)
+    for code, severity in zip(issues["code"].map(_text), issues["severity"].map(_text), strict=True):
+        rank, count = summary.get(code, (9, 0))
+        summary[code] = (min(rank, SEVERITY_ORDER.get(severity, 9)), count + 1)
+    ordered = sorted(
+        summary,
+        key=lambda c: (summary[c][0], -summary[c][1], catalogue.index(c) if c in catalogue else len(catalogue), c),
+    )
+    shown = ordered[:MAIN_ISSUES_SHOWN]
+    text = ", ".join(f"{summary[code][1]}{TIMES}{code}" for code in shown)
+    rest = len(ordered) - len(shown)
+    if rest:
+        text += f" and {rest} other code{'s' if rest > 1 else ''}"
+    return text, shown
+
+
+def _quality_rows(
+    submissions: pd.DataFrame, findings: pd.DataFrame, year: int, ref: Reference
+) -> tuple[list[dict[str, str]], list[str]]:
+    """One row per member state of `year`, in the order of the reference (no ranking), and the codes named.
+
+    Findings are those of `year` on the state's files, less the files superseded by a later one (their
+    findings no longer concern the figures; they stay in data/findings.csv). Row keys: state, status,
+    file, date_submitted, values_reported, n_errors, n_warnings, n_info, counts, main_issues.
+    """
+    expected = values_expected(ref)
+    received = _received_states(submissions, year)
+    in_year = submissions[_year_of(submissions) == year]
+    year_findings = findings[_year_of(findings) == year]
+    finding_states = year_findings["country_iso3"].map(_text)
+    finding_files = year_findings["file"].map(_text)
+    rows: list[dict[str, str]] = []
+    codes_named: list[str] = []
+    for iso3 in ref.members_in(year):
+        name = ref.state_by_iso3[iso3].name
+        chosen = received.get(iso3)
+        if chosen is None:
+            rows.append({
+                "state": name, "status": "missing — not received", "file": NOT_APPLICABLE,
+                "date_submitted": NOT_APPLICABLE, "values_reported": f"0 of {expected:,}",
+                "n_errors": NOT_APPLICABLE, "n_warnings": NOT_APPLICABLE, "n_info": NOT_APPLICABLE,
+                "counts": NOT_APPLICABLE, "main_issues": NOT_APPLICABLE,
+            })
+            continue
+        files = in_year[in_year["country_iso3"].map(_text) == iso3]
+        statuses = files["status"].map(_text)
+        superseded = set(files.loc[statuses == "superseded", "file"].map(_text))
+        status_code = _text(chosen.status)
+        status = SUBMISSION_STATUS_WORDS.get(status_code, status_code)
+        if superseded and status_code != "superseded":
+            status += f" ({len(superseded)} earlier file{'s' if len(superseded) > 1 else ''} superseded)"
+        if status_code in USED_STATUSES:
+            shown_files = [_text(chosen.file)]
+        else:  # rejected: every file still in the running (several when their dates tie)
+            shown_files = sorted(set(files.loc[~statuses.isin(["superseded", "ignored"]), "file"].map(_text)))
+        own = year_findings[(finding_states == iso3) & ~finding_files.isin(superseded)]
+        severities = own["severity"].map(_text)
+        n_errors, n_warnings, n_info = (int((severities == s).sum()) for s in ("error", "warning", "info"))
+        issues, named = _main_issues(own, ref)
+        codes_named.extend(named)
+        reported = format_count(chosen.n_values)
+        rows.append({
+            "state": name,
+            "status": status,
+            "file": ", ".join(shown_files) or NOT_AVAILABLE,
+            "date_submitted": _format_submitted(chosen.date_submitted),
+            "values_reported": f"{reported} of {expected:,}" if reported != NOT_AVAILABLE else NOT_AVAILABLE,
+            "n_errors": str(n_errors),
+            "n_warnings": str(n_warnings),
+            "n_info": str(n_info),
+            "counts": f"{n_errors} / {n_warnings} / {n_info}",
+            "main_issues": issues,
+        })
+    return rows, codes_named
+
+
+def _quality_codes(codes: list[str], ref: Reference) -> list[dict[str, str]]:
+    """The meaning of each code named in the data-quality table, in the order of the finding-code list."""
+    catalogue = list(ref.finding_codes)
+    unique = sorted(set(codes), key=lambda c: (catalogue.index(c) if c in catalogue else len(catalogue), c))
+    rows = []
+    for code in unique:
+        entry = ref.finding_codes.get(code)
+        rows.append({
+            "code": code,
+            "severity": entry.severity if entry else NOT_AVAILABLE,
+            "meaning": entry.meaning if entry else "Not in the finding-code list of this release.",
+        })
+    return rows
+
+
+def _unattributed_files(
+    submissions: pd.DataFrame, findings: pd.DataFrame, year: int, ref: Reference
+) -> list[dict[str, str]]:
+    """Files that cannot be put down to a member state in `year`: no readable year, or no member state.
+
+    One row per file (name order) with the reason: the submission's reason, else its first error,
+    else its first finding.
+    """
+    members = set(ref.members_in(year))
+
+    def unattributed(frame: pd.DataFrame) -> pd.DataFrame:
+        years = _year_of(frame)
+        return frame[years.isna() | ((years == year) & ~frame["country_iso3"].map(_text).isin(members))]
+
+    reasons: dict[str, str] = {}
+    for row in unattributed(submissions).itertuples(index=False):
+        reasons.setdefault(_text(row.file), _text(row.reason))
+    loose = unattributed(findings)
+    loose = loose.assign(_rank=loose["severity"].map(lambda s: SEVERITY_ORDER.get(_text(s), 9)))
+    for row in loose.sort_values("_rank", kind="stable").itertuples(index=False):
+        file = _text(row.file)
+        if not reasons.get(file):
+            reasons[file] = _text(row.message)
+    return [{"file": file or NOT_AVAILABLE, "reason": reason or NOT_AVAILABLE}
+            for file, reason in sorted(reasons.items())]
+
+
+def _values_dropped(submissions: pd.DataFrame, findings: pd.DataFrame, year: int, ref: Reference) -> int:
+    """Errors in the files in use for `year`: each left a value (or the parts of a breakdown) out.
+
+    A file in use has no rejecting error (it would have been rejected), so its errors are the
+    `drop-value` ones of reference/finding_codes.csv.
+    """
+    in_year = submissions[(_year_of(submissions) == year)
+                          & submissions["country_iso3"].map(_text).isin(set(ref.members_in(year)))]
+    used_files = set(in_year.loc[in_year["status"].map(_text).isin(USED_STATUSES), "file"].map(_text))
+    year_findings = findings[_year_of(findings) == year]
+    errors = year_findings[year_findings["severity"].map(_text).eq("error")
+                           & year_findings["file"].map(_text).isin(used_files)]
+    return sum(1 for code in errors["code"].map(_text)
+               if (ref.finding_codes[code].effect if code in ref.finding_codes else "drop-value") != "reject")
+
+
+def _superseded_findings(submissions: pd.DataFrame, findings: pd.DataFrame, year: int) -> int:
+    """Findings of `year` on superseded files: listed in the detail, not counted in the state rows."""
+    in_year = submissions[_year_of(submissions) == year]
+    superseded = set(in_year.loc[in_year["status"].map(_text) == "superseded", "file"].map(_text))
+    year_findings = findings[_year_of(findings) == year]
+    return int(year_findings["file"].map(_text).isin(superseded).sum())
+
+
+def _quality_summary(
+    rows: list[dict[str, str]], n_dropped: int, n_superseded_findings: int, year: int, ref: Reference
+) -> str:
+    """The lead paragraph of Annex B: who sent what, what errors cost, and where the full lists are."""
+    n_members = len(rows)
+    statuses = [r["status"] for r in rows]
+    missing = sum(1 for s in statuses if s.startswith("missing"))
+    accepted = sum(1 for s in statuses if s.startswith("accepted"))
+    with_warnings = sum(1 for s in statuses if s.startswith("accepted with warnings"))
+    rejected = sum(1 for s in statuses if s.startswith("rejected"))
+    sentences = [
+        f"{n_members - missing} of the {n_members} member states sent a submission for {year}: {accepted} "
+        f"accepted ({with_warnings} with warnings) and {rejected} rejected; {missing} sent none."
+    ]
+    if n_dropped:
+        sentences.append(
+            f"In the submissions used, {_plural(n_dropped, 'error')} left values out of the figures (one value "
+            "each, or all the parts of a breakdown that does not add up); a rejected submission is left out whole."
+        )
+    else:
+        sentences.append("No value of the submissions used was left out because of an error.")
+    sentences.append(
+        f"For each member state the table gives the file used, the values reported out of the "
+        f"{values_expected(ref):,} the workbook asks for, the errors, warnings and notes (info) on the files in "
+        "use, and the finding codes that occur most, errors first."
+    )
+    if n_superseded_findings:
+        sentences.append(
+            f"Findings on files replaced by a later submission (superseded; {n_superseded_findings} in all) are "
+            "not counted in the table; their errors and warnings are listed at the end of this annex."
+        )
+    sentences.append(
+        f"Every finding, notes included, is in {FINDINGS_CSV}, and each state's own findings, cell by cell, "
+        f"are in its feedback workbook {FEEDBACK_NAME.format(year=year)}."
+    )
+    return " ".join(sentences)
 
 
 # -- the context -----------------------------------------------------------------------------------
@@ -513,7 +751,7 @@ def build_context(
         )
         for index, category in enumerate(ref.categories)
     ]
-    finding_rows = _finding_rows(findings, year)
+    quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
     previous = year - 1
     share = format_share(settings.low_coverage_share)
     return {
@@ -551,8 +789,19 @@ def build_context(
         "categories": categories,
         "symbols_legend": [dict(row) for row in SYMBOLS_LEGEND],
         "flags_legend": [{"code": f.code, "word": f.word, "meaning": f.meaning} for f in ref.flags],
-        "findings_summary": _findings_summary(finding_rows, year),
-        "findings": finding_rows,
+        "quality_summary": _quality_summary(
+            quality_rows,
+            _values_dropped(submissions, findings, year, ref),
+            _superseded_findings(submissions, findings, year),
+            year,
+            ref,
+        ),
+        "quality_caption": f"Table B1. Data quality by member state, {year}",
+        "quality": quality_rows,
+        "quality_codes": _quality_codes(codes_named, ref),
+        "unattributed_files": _unattributed_files(submissions, findings, year, ref),
+        "findings_summary": _findings_summary(findings, year),
+        "findings": _finding_rows(findings, year),
     }
 
 

@@ -2,8 +2,9 @@
 
 Run `python templates/build_template.py` after changing this script; the .docx is generated and
 this script is its source of truth (edit here, not in Word). Output: a docxtpl (Jinja) template,
-A4 with 25 mm margins, named styles in DejaVu Sans (covers Latin, Cyrillic, Greek, Georgian,
-Armenian), a running header with the title and year, page numbers in the footer.
+A4 with 25 mm margins (Annex B, with its wide data-quality table, in landscape), named styles in
+DejaVu Sans (covers Latin, Cyrillic, Greek, Georgian, Armenian), a running header with the title
+and year, page numbers in the footer.
 
 Why in code: docxtpl needs every Jinja tag inside one Word run; typing in Word splits tags across
 runs (spell-check, revision ids). Here each tag is written as one run by construction.
@@ -24,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from docx import Document
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -35,6 +37,7 @@ TEMPLATE_PATH = Path(__file__).with_name("annual_assessment.docx")
 
 FONT = "DejaVu Sans"
 TEXT_WIDTH_MM = 160.0  # A4 210 mm minus two 25 mm margins; charts are inserted at this width
+LANDSCAPE_TEXT_WIDTH_MM = 247.0  # A4 landscape 297 mm minus two 25 mm margins: Annex B's wide tables
 HEADING_COLOUR = RGBColor(0x1F, 0x38, 0x64)
 NOTICE_COLOUR = RGBColor(0xC0, 0x00, 0x00)
 HEADER_FILL = "D9E2F3"
@@ -174,13 +177,13 @@ def _cell_text(cell, text: str, style: str, align=None) -> None:
         paragraph.alignment = align
 
 
-def _loop_table(doc, columns: list[tuple[str, str, float, bool]], loop: str) -> None:
+def _loop_table(doc, columns: list[tuple[str, str, float, bool]], loop: str, text_width: float = TEXT_WIDTH_MM) -> None:
     """A table: header row, then one row per item of `loop` ("row in rows").
 
     `columns`: (heading, field of the row, width in mm, right-aligned?). The `{%tr for %}` and
     `{%tr endfor %}` rows are removed by docxtpl; the row between them repeats.
     """
-    assert abs(sum(width for _, _, width, _ in columns) - TEXT_WIDTH_MM) < 0.01, "columns must fill the text width"
+    assert abs(sum(width for _, _, width, _ in columns) - text_width) < 0.01, "columns must fill the text width"
     item = loop.split(" in ")[0].strip()
     table = doc.add_table(rows=4, cols=len(columns))
     table.style = doc.styles[TABLE_STYLE]
@@ -334,21 +337,74 @@ def _annex(doc) -> None:
         [("Flag", "code", 14, False), ("Name", "word", 36, False), ("Meaning", "meaning", 110, False)],
         "row in flags_legend",
     )
-    _paragraph(doc, "Annex B. Validation findings", "Heading 1", page_break_before=True)
+    _quality_annex(doc)
+
+
+def _landscape_section(doc) -> None:
+    """Start a new page in A4 landscape (same margins, running header and page numbers)."""
+    section = doc.add_section(WD_SECTION.NEW_PAGE)
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width = Mm(297)
+    section.page_height = Mm(210)
+    # The new section copies the cover's "different first page"; its first page is not a cover.
+    section.different_first_page_header_footer = False
+
+
+def _quality_annex(doc) -> None:
+    """Annex B, in landscape for its seven-column table: a data-quality summary per member state,
+    the meaning of the codes it names, the files no state can be given, then the errors and warnings.
+    """
+    wide = LANDSCAPE_TEXT_WIDTH_MM
+    _landscape_section(doc)
+    _paragraph(doc, "Annex B. Data quality and validation findings", "Heading 1")
+    _paragraph(doc, "{{ quality_summary }}")
+    _paragraph(doc, "{{ quality_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Member state", "state", 30, False),
+            ("Status", "status", 36, False),
+            ("File", "file", 40, False),
+            ("Date submitted", "date_submitted", 32, False),
+            ("Values reported", "values_reported", 20, True),
+            ("Errors / warnings / info", "counts", 22, True),
+            ("Main issues", "main_issues", 67, False),
+        ],
+        "row in quality",
+        wide,
+    )
+    _tag(doc, "{%p if quality_codes %}")
+    _paragraph(doc, "")
+    _paragraph(doc, "Finding codes named in the table:", keep_with_next=True)
+    _loop_table(
+        doc,
+        [("Code", "code", 50, False), ("Severity", "severity", 22, False), ("Meaning", "meaning", 175, False)],
+        "row in quality_codes",
+        wide,
+    )
+    _tag(doc, "{%p endif %}")
+    _paragraph(doc, "Files that could not be attributed to a state", "Heading 2")
+    _tag(doc, "{%p if unattributed_files %}")
+    _loop_table(doc, [("File", "file", 80, False), ("Reason", "reason", 167, False)], "row in unattributed_files", wide)
+    _tag(doc, "{%p else %}")
+    _paragraph(doc, "Every file received could be attributed to a member state and year.")
+    _tag(doc, "{%p endif %}")
+    _paragraph(doc, "Errors and warnings", "Heading 2")
     _paragraph(doc, "{{ findings_summary }}")
     _tag(doc, "{%p if findings %}")
     _loop_table(
         doc,
         [
-            ("Code", "code", 27, False),
-            ("Severity", "severity", 19, False),
+            ("Code", "code", 40, False),
+            ("Severity", "severity", 20, False),
             ("State", "state", 15, False),
-            ("File", "file", 28, False),
-            ("Sheet", "sheet", 15, False),
-            ("Cell", "cell", 12, False),
-            ("Message", "message", 44, False),
+            ("File", "file", 42, False),
+            ("Sheet", "sheet", 18, False),
+            ("Cell", "cell", 14, False),
+            ("Message", "message", 98, False),
         ],
         "row in findings",
+        wide,
     )
     _tag(doc, "{%p endif %}")
 

@@ -139,8 +139,10 @@ def finding(code, severity, iso3, year, message, *, file="", sheet="Data", cell=
 @pytest.fixture
 def findings():
     return pd.DataFrame([
-        finding("value-text-number", "info", "GEO", YEAR, "Read “1 154” as 1154 — Коментар <5 & more",
+        finding("change-unexplained", "warning", "GEO", YEAR, "TIP_VIC: 234 against 20 — Коментар <5 & more",
                 file="GEO_2024.xlsx", cell="E12"),
+        finding("value-text-number", "info", "GEO", YEAR, "Read “1 154” as 1154 (INFO-ONLY-NOTE)",
+                file="GEO_2024.xlsx", cell="E13"),
         finding("sheet-missing", "error", "ALB", YEAR, "The Data sheet is missing.", file="ALB_2024.xlsx"),
         finding("file-unreadable", "error", "", None, "junk.xlsx cannot be opened.", file="junk.xlsx", sheet=""),
         finding("value-negative", "error", "SRB", 2023, "OLD-2023-FINDING", file="SRB_2023.xlsx"),
@@ -305,12 +307,16 @@ def test_submissions_table(rendered):
     assert row_of(rows, "Serbia")[1:] == ["no", "not received", "–", "–"]
 
 
-def test_findings_annex_lists_only_the_report_year(rendered):
+def test_findings_annex_lists_only_errors_and_warnings_of_the_report_year(rendered):
     rows = table_after(rendered, "The validation of the 2024 submissions")
     codes = [row[0] for row in rows[1:]]
-    # errors first; the 2023 finding is left out; a file with no year is kept
-    assert codes == ["sheet-missing", "file-unreadable", "value-text-number"]
-    assert "OLD-2023-FINDING" not in all_text(rendered)
+    # errors first; the 2023 finding is left out; a file with no year is kept; the info is left out
+    assert codes == ["sheet-missing", "file-unreadable", "change-unexplained"]
+    text = all_text(rendered)
+    assert "OLD-2023-FINDING" not in text
+    assert "INFO-ONLY-NOTE" not in text
+    # ... but counted, with a pointer to where it is
+    assert "2 errors, 1 warning and 1 note" in text and "the notes are in data/findings.csv" in text
 
 
 def test_flags_legend_lists_every_flag(rendered, ref):
@@ -377,6 +383,200 @@ def test_nullable_integer_columns_are_numbers(tmp_path, ref, regional, country, 
     assert ukraine["n_values"] == ":"
 
 
+# -- the data-quality annex (Annex B) --------------------------------------------------------------
+# Its own small frames, as written to data/submissions.csv and data/findings.csv. By hand, for 2024:
+#   ALB  rejected (Data sheet missing): 1 error                       -> "1 / 0 / 0"
+#   ARM  accepted, no findings, no date on the Cover                  -> "0 / 0 / 0", date ":"
+#   GEO  accepted with warnings; an earlier file superseded (its findings are not counted);
+#        3 errors (2 breakdown-sum-mismatch, 1 value-negative), 3 warnings (2 change-unexplained,
+#        1 funnel-inverted), 1 info                                   -> "3 / 3 / 1"
+#   SRB  a 2023 file only                                             -> missing for 2024
+#   junk.xlsx (no year, no state) and notes.pdf (not a workbook): not attributable to a state.
+# Values expected: one per (indicator, breakdown) row of the template (82 in the first reference data;
+# computed from the reference below, so adding an indicator does not break these tests).
+GEO_FILE = "GEO/შსს & <draft> 2024.xlsx"  # a name with XML specials and Georgian
+
+
+@pytest.fixture
+def dq_submissions():
+    return pd.DataFrame([
+        {**submission("ALB", "rejected", n_values=0, errors=1, reason="The Data sheet is missing.")},
+        {**submission("ARM", "accepted", n_values=82), "date_submitted": ""},
+        {**submission("GEO", "accepted-with-warnings", n_values=78, errors=3, warnings=3, file=GEO_FILE)},
+        {**submission("GEO", "superseded", n_values=0, errors=1, file="GEO_2024_first.xlsx"),
+         "date_submitted": "2025-01-10"},
+        submission("SRB", "accepted", year=2023),
+        {**submission("", "rejected", n_values=0, errors=1, reason="junk.xlsx cannot be opened.", file="junk.xlsx"),
+         "year": None, "date_submitted": ""},
+        {**submission("", "ignored", n_values=0, file="notes.pdf"), "year": None, "date_submitted": ""},
+    ])
+
+
+@pytest.fixture
+def dq_findings():
+    def geo(code, severity, cell):
+        return finding(code, severity, "GEO", YEAR, f"{code} at {cell}", file=GEO_FILE, cell=cell)
+
+    return pd.DataFrame([
+        finding("sheet-missing", "error", "ALB", YEAR, "The Data sheet is missing.", file="ALB_2024.xlsx"),
+        geo("breakdown-sum-mismatch", "error", "E15"),
+        geo("breakdown-sum-mismatch", "error", "E30"),
+        geo("value-negative", "error", "E40"),
+        geo("funnel-inverted", "warning", "E50"),
+        geo("change-unexplained", "warning", "E12"),
+        geo("change-unexplained", "warning", "E13"),
+        geo("value-text-number", "info", "E14"),
+        # the superseded file: not counted for Georgia
+        finding("value-negative", "error", "GEO", YEAR, "old", file="GEO_2024_first.xlsx", cell="E9"),
+        finding("submission-superseded", "info", "GEO", YEAR, "replaced", file="GEO_2024_first.xlsx"),
+        # another year: not counted
+        finding("value-negative", "error", "SRB", 2023, "OLD-2023-FINDING", file="SRB_2023.xlsx"),
+        finding("file-unreadable", "error", "", None, "junk.xlsx cannot be opened.", file="junk.xlsx", sheet=""),
+        finding("file-not-a-workbook", "info", "", None, "notes.pdf is not a workbook & <not read>.",
+                file="notes.pdf", sheet=""),
+    ])
+
+
+@pytest.fixture
+def dq_context(ref, regional, country, dq_submissions, dq_findings):
+    return build_context(YEAR, regional, country, dq_submissions, dq_findings, ref, {},
+                         generated_on=dt.date(2025, 3, 31))
+
+
+def expected_values(ref) -> int:
+    return sum(len(ref.breakdowns_of(indicator)) for indicator in ref.indicators)
+
+
+@pytest.fixture
+def georgia_row(ref):
+    return {
+        "state": "Georgia",
+        "status": "accepted with warnings (1 earlier file superseded)",
+        "file": GEO_FILE,
+        "date_submitted": "15 February 2025",
+        "values_reported": f"78 of {expected_values(ref)}",
+        "n_errors": "3", "n_warnings": "3", "n_info": "1",
+        "counts": "3 / 3 / 1",
+        # errors before warnings, most frequent first; the 4th code is only counted
+        "main_issues": "2\u00a0×\u00a0breakdown-sum-mismatch, 1\u00a0×\u00a0value-negative, "
+                       "2\u00a0×\u00a0change-unexplained and 1 other code",
+    }
+
+
+@pytest.fixture
+def albania_row(ref):
+    return {
+        "state": "Albania", "status": "rejected", "file": "ALB_2024.xlsx", "date_submitted": "15 February 2025",
+        "values_reported": f"0 of {expected_values(ref)}", "n_errors": "1", "n_warnings": "0", "n_info": "0",
+        "counts": "1 / 0 / 0", "main_issues": "1\u00a0×\u00a0sheet-missing",
+    }
+
+
+@pytest.fixture
+def serbia_row(ref):
+    return {
+        "state": "Serbia", "status": "missing — not received", "file": "–", "date_submitted": "–",
+        "values_reported": f"0 of {expected_values(ref)}", "n_errors": "–", "n_warnings": "–", "n_info": "–",
+        "counts": "–", "main_issues": "–",
+    }
+
+
+def test_values_expected_is_the_number_of_template_rows(ref):
+    from pipeline.report import values_expected
+
+    # TOTAL plus one row per breakdown value, for every indicator (TIP_VIC alone: TOTAL, sex, age, exploitation)
+    assert values_expected(ref) == sum(1 + sum(len(ref.breakdown_values[d]) for d in i.dimensions)
+                                       for i in ref.indicators)
+    assert values_expected(ref) >= 82  # the first reference data had 82 rows
+
+
+def test_quality_rows_for_errors_rejected_and_missing(dq_context, georgia_row, albania_row, serbia_row):
+    rows = {row["state"]: row for row in dq_context["quality"]}
+    assert rows["Georgia"] == georgia_row
+    assert rows["Albania"] == albania_row
+    assert rows["Serbia"] == serbia_row
+    armenia = rows["Armenia"]
+    assert (armenia["status"], armenia["date_submitted"], armenia["counts"], armenia["main_issues"]) == (
+        "accepted", ":", "0 / 0 / 0", "none")
+
+
+def test_quality_rows_follow_the_reference_order_one_per_member(dq_context, ref):
+    states = [row["state"] for row in dq_context["quality"]]
+    assert states == [ref.state_by_iso3[iso3].name for iso3 in ref.members_in(YEAR)]
+    assert states.index("Republic of Moldova") < states.index("North Macedonia")  # MDA before MKD, not by name
+
+
+def test_quality_summary_counts_states_dropped_values_and_points_to_the_full_lists(dq_context):
+    summary = dq_context["quality_summary"]
+    assert summary.startswith("3 of the 13 member states sent a submission for 2024: 2 accepted (1 with warnings) "
+                              "and 1 rejected; 10 sent none.")
+    assert "3 errors left values out of the figures" in summary  # Georgia's file in use only
+    assert "(superseded; 2 in all) are not counted" in summary  # Georgia's first file
+    assert "data/findings.csv" in summary and "feedback/<ISO3>_2024_feedback.xlsx" in summary
+
+
+def test_quality_codes_explain_the_codes_named(dq_context, ref):
+    codes = [row["code"] for row in dq_context["quality_codes"]]
+    # the order of the finding-code list; funnel-inverted was not named, so it is not explained
+    assert codes == ["sheet-missing", "value-negative", "breakdown-sum-mismatch", "change-unexplained"]
+    meanings = {row["code"]: row["meaning"] for row in dq_context["quality_codes"]}
+    assert meanings["breakdown-sum-mismatch"] == ref.finding_codes["breakdown-sum-mismatch"].meaning
+
+
+def test_files_without_state_or_year_are_listed_apart(dq_context):
+    assert dq_context["unattributed_files"] == [
+        {"file": "junk.xlsx", "reason": "junk.xlsx cannot be opened."},
+        {"file": "notes.pdf", "reason": "notes.pdf is not a workbook & <not read>."},
+    ]
+
+
+def test_quality_annex_is_computable_from_the_csv_files(tmp_path, ref, regional, country, dq_submissions,
+                                                        dq_findings, dq_context):
+    from pipeline.store import write_csv
+
+    def round_trip(frame, name):
+        path = write_csv(frame, tmp_path / f"{name}.csv")
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+    context = build_context(YEAR, regional, country, round_trip(dq_submissions, "submissions"),
+                            round_trip(dq_findings, "findings"), ref, {}, generated_on=dt.date(2025, 3, 31))
+    for key in ("quality_summary", "quality", "quality_codes", "unattributed_files", "findings"):
+        assert context[key] == dq_context[key], key
+
+
+def test_rendered_quality_annex_table(tmp_path, dq_context, georgia_row, albania_row, serbia_row):
+    out = render_report(TEMPLATE, dq_context, tmp_path / "dq.docx")
+    document = docx.Document(str(out))
+    rows = table_after(document, "Table B1. Data quality by member state, 2024")
+    assert rows[0] == ["Member state", "Status", "File", "Date submitted", "Values reported",
+                       "Errors / warnings / info", "Main issues"]
+    assert len(rows) == 1 + 13
+    columns = ["state", "status", "file", "date_submitted", "values_reported", "counts", "main_issues"]
+    for expected in (georgia_row, albania_row, serbia_row):
+        assert row_of(rows, expected["state"]) == [expected[c] for c in columns]
+    codes = table_after(document, "Finding codes named in the table")
+    assert [row[0] for row in codes[1:]] == ["sheet-missing", "value-negative", "breakdown-sum-mismatch",
+                                            "change-unexplained"]
+    files = table_after(document, "Files that could not be attributed to a state")
+    assert files[1:] == [["junk.xlsx", "junk.xlsx cannot be opened."],
+                         ["notes.pdf", "notes.pdf is not a workbook & <not read>."]]
+    text = all_text(document)
+    assert "feedback/<ISO3>_2024_feedback.xlsx" in text
+    assert "Every file received could be attributed" not in text
+
+
+def test_quality_annex_of_empty_frames(tmp_path, ref):
+    empty = pd.DataFrame()
+    context = build_context(YEAR, empty, empty, empty, empty, ref, {}, generated_on=dt.date(2025, 3, 31))
+    assert all(row["status"] == "missing — not received" for row in context["quality"])
+    assert context["quality_codes"] == [] and context["unattributed_files"] == []
+    document = docx.Document(str(render_report(TEMPLATE, context, tmp_path / "empty.docx")))
+    text = all_text(document)
+    assert "0 of the 13 member states sent a submission for 2024" in text
+    assert "Every file received could be attributed to a member state and year." in text
+    assert "Finding codes named in the table" not in text
+
+
 # -- formatting ------------------------------------------------------------------------------------
 def test_formatting_rules(ref):
     persons = ref.indicator_by_code["TIP_VIC"]
@@ -420,6 +620,16 @@ def test_template_is_a4_with_25_mm_margins():
     assert section.page_height.mm == pytest.approx(297, abs=0.1)
     for margin in (section.left_margin, section.right_margin, section.top_margin, section.bottom_margin):
         assert margin.mm == pytest.approx(25, abs=0.1)
+
+
+def test_annex_b_is_a4_landscape_with_the_running_header():
+    sections = docx.Document(str(TEMPLATE)).sections
+    assert len(sections) == 2
+    annex = sections[1]
+    assert (round(annex.page_width.mm), round(annex.page_height.mm)) == (297, 210)
+    assert annex.left_margin.mm == pytest.approx(25, abs=0.1)
+    assert not annex.different_first_page_header_footer  # its first page is not a cover: header shown
+    assert annex.header.is_linked_to_previous
 
 
 def test_template_styles_use_dejavu_sans():
