@@ -69,4 +69,13 @@ def make_finding(
     return Finding(code, severity, country_iso3, year, file, sheet, cell, "" if value is None else str(value), message)
 
 
+def plain_number(number: float) -> str:
+    """A number as a finding message shows it: whole numbers without ".0", others without float noise.
+
+    >>> plain_number(1154.0), plain_number(1.154), plain_number(0.1 + 0.2)
+    ('1154', '1.154', '0.3')
+    """
+    return str(int(number)) if float(number).is_integer() else f"{number:.15g}"
+
+
 assert [f.name for f in fields(Finding)] == FINDING_COLUMNS

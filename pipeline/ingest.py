@@ -37,7 +37,7 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and also every 
 ZIP_MAGIC = b"PK\x03\x04"
 
 # Raw Data-sheet columns kept per row, and the Cover fields looked up by label.
-RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "value_cell", "flag_cell", "code_cell"]
+RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "unit", "value_cell", "flag_cell", "code_cell", "unit_cell"]
 _OPTIONAL_COLUMNS = {
     layout.COL_FLAG: "flag",
     layout.COL_COMMENT: "comment",
@@ -392,7 +392,7 @@ def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, Cell
         return pd.DataFrame(columns=RAW_COLUMNS), missing
 
     code_j, breakdown_j, value_j = wanted[layout.COL_CODE], wanted[layout.COL_BREAKDOWN], wanted[layout.COL_VALUE]
-    flag_j, comment_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT]
+    flag_j, comment_j, unit_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT], wanted[layout.COL_UNIT]
     records = []
     grid = frame.to_numpy(dtype=object)
     for i in range(header_row + 1, len(grid)):
@@ -408,9 +408,12 @@ def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, Cell
                 "value": error_cells.get(cell_ref(i, value_j)) or (None if _is_blank(row[value_j]) else row[value_j]),
                 "flag": None if flag_j is None or _is_blank(row[flag_j]) else row[flag_j],
                 "comment": "" if comment_j is None or _is_blank(row[comment_j]) else str(row[comment_j]),
+                # A blank Unit cell (or no Unit column) means the catalogue unit; validation compares them.
+                "unit": "" if unit_j is None or _is_blank(row[unit_j]) else str(row[unit_j]).strip(),
                 "value_cell": cell_ref(i, value_j),
                 "flag_cell": cell_ref(i, flag_j) if flag_j is not None else "",
                 "code_cell": cell_ref(i, code_j),
+                "unit_cell": cell_ref(i, unit_j) if unit_j is not None else "",
             }
         )
     return pd.DataFrame(records, columns=RAW_COLUMNS), []

@@ -1,4 +1,4 @@
-"""Reference data: member states, indicators, breakdowns, flags, population, finding codes.
+"""Reference data: member states, indicators, breakdowns, flags, population, finding codes, rules.
 
 Reads the CSV files in `pipeline/reference/` (documented in its README) into one frozen `Reference`.
 Every stage takes the `Reference` it needs as an argument; nothing here reads inputs or writes outputs.
@@ -73,6 +73,21 @@ class FindingCode:
 
 
 @dataclass(frozen=True)
+class ConsistencyPair:
+    """A figure that should not exceed another: `part` <= `whole` (rules V06, V08, V11).
+
+    The finding `code` (and so its severity, and whether the part is left out) comes from
+    `consistency_pairs.csv`; `note` says why the pair holds, for the finding's message.
+    """
+
+    rule: str
+    part: str
+    whole: str
+    code: str
+    note: str
+
+
+@dataclass(frozen=True)
 class PopulationFigure:
     population: int
     year: int
@@ -89,6 +104,9 @@ class Reference:
     finding_codes: dict[str, FindingCode]
     population: dict[tuple[str, int], int] = field(repr=False)
     files: tuple[Path, ...] = field(repr=False, default=())
+    consistency_pairs: tuple[ConsistencyPair, ...] = ()
+    # (from unit, to unit), both `normalise_unit`d -> factor: value in `to` = value in `from` x factor
+    unit_conversions: dict[tuple[str, str], float] = field(repr=False, default_factory=dict)
 
     # -- look-ups -------------------------------------------------------------------------------
     @cached_property
@@ -146,6 +164,11 @@ class Reference:
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in self.files}
 
 
+def normalise_unit(text: object) -> str:
+    """Units compare case-insensitively and ignore repeated spaces: "Thousand  EUR" == "thousand eur"."""
+    return " ".join(str(text).split()).casefold()
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -187,6 +210,11 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         for r in _rows(directory / "finding_codes.csv")
     }
     population = {(r["country_iso3"], int(r["year"])): int(r["population"]) for r in _rows(directory / "population.csv")}
+    pairs = tuple(ConsistencyPair(r["rule"], r["part"], r["whole"], r["code"], r["note"]) for r in _rows(directory / "consistency_pairs.csv"))
+    conversions = {
+        (normalise_unit(r["from_unit"]), normalise_unit(r["to_unit"])): float(r["factor"])
+        for r in _rows(directory / "unit_conversions.csv")
+    }
 
     ref = Reference(
         member_states=member_states,
@@ -197,6 +225,8 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         finding_codes=finding_codes,
         population=population,
         files=tuple(sorted(directory.glob("*.csv"))),
+        consistency_pairs=pairs,
+        unit_conversions=conversions,
     )
     problems = _inconsistencies(ref)
     if problems:
@@ -221,4 +251,15 @@ def _inconsistencies(ref: Reference) -> list[str]:
     for fc in ref.finding_codes.values():
         if fc.severity not in ("error", "warning", "info") or fc.effect not in ("reject", "drop-value", "none"):
             problems.append(f"finding code {fc.code}: bad severity or effect")
+    for pair in ref.consistency_pairs:
+        name = f"consistency pair {pair.part} <= {pair.whole}"
+        problems.extend(f"{name}: unknown indicator {c}" for c in (pair.part, pair.whole) if c not in ref.indicator_by_code)
+        if pair.code not in ref.finding_codes:
+            problems.append(f"{name}: finding code {pair.code} is not in finding_codes.csv")
+    catalogue_units = {normalise_unit(i.unit) for i in ref.indicators}
+    for (source, target), factor in ref.unit_conversions.items():
+        if target not in catalogue_units or source in catalogue_units:
+            problems.append(f"unit conversion {source} -> {target}: must convert another unit into a catalogue unit")
+        if not factor > 0:
+            problems.append(f"unit conversion {source} -> {target}: factor must be above 0")
     return problems

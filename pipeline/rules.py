@@ -2,36 +2,66 @@
 
 Input: observations (`validate.OBSERVATION_COLUMNS`) of one submission, or of all submissions in use
 for the time rules, and the `Reference`. Output: `Finding` records, and for errors the observations
-to leave out. Thresholds come from `reference/rule_thresholds.csv` so a coordinator can tune them;
-the logic is here.
+to leave out. Thresholds come from `reference/rule_thresholds.csv` and the part <= whole pairs from
+`reference/consistency_pairs.csv`, so a coordinator can tune them; the logic is here. The rule IDs
+are those of the domain rule table.
 
+- Units (S06): a Unit cell other than the catalogue unit is converted when
+  `reference/unit_conversions.csv` knows the conversion (flag `e`, info); otherwise the value is left out.
 - Breakdowns (V03/V04): a breakdown whose every part is reported sums to its total (error); a
   partly reported one stays at or below the total (error above it). The parts are left out, the
   total (the headline) is kept.
+- Several forms per victim (V05): forms of exploitation flagged `d` may add up to more than the
+  victims (a victim counted under each form suffered): a warning, the parts are kept.
+- Part and whole (V06, V08, V11): an "of which" figure above its total is an error (the part is left
+  out); a later stage above an earlier one (traced above seized, confiscated above frozen) and more
+  groups dismantled than members arrested are warnings, as the years' flows differ.
 - Justice funnel (V07): convicted ≤ prosecuted ≤ suspected. A warning only: annual flows cover
   different people (a person convicted this year may have been prosecuted last year).
+- Victims without offences (V10): victims reported while 0 offences are recorded: warning.
+- Population (P01): no population figure for the country and year: rates cannot be computed (error
+  on the rate only; the values are used).
+- Cover metadata (M01): reporting agency or contact person blank: warning.
 - Change (T01): more than `change_pct` % and more than max(`change_abs_min`, `change_share_of_mean`
   × the mean of the 3 previous years) on the previous year, with no comment and no flag `b`: warning.
+- Outlier (T02): a robust z-score above `outlier_z` against at least `outlier_min_years` earlier years
+  of the series, the spread taken as at least `outlier_min_spread`, with no comment and no flag `b`,
+  and not on a cell T01 or T03 already warns on.
 - Series dropped (T03): a value reported above 0 last year and not available this year, or above
   `change_abs_min` last year and 0 this year, with no comment: warning;
   a blank cell there is an "unexplained blank" (M02).
+- Break (T04): flag `b` with no comment describing the break: info. The flag silences T01 and T02.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.findings import Finding, make_finding
-from pipeline.reference import REFERENCE_DIR, TOTAL, Reference
+from pipeline import layout
+from pipeline.findings import Finding, make_finding, plain_number
+from pipeline.reference import REFERENCE_DIR, TOTAL, Indicator, Reference, normalise_unit
 
 REPORTED = "reported"
 NOT_AVAILABLE = "not_available"
 # Stages of the justice funnel per crime area: each later stage should not exceed the earlier one.
 FUNNEL_SUFFIXES = ("_SUS", "_PRO", "_CON")
+# Breakdowns whose parts may count one person more than once when the state flags them `d`
+# (GLOTIP "mixed" exploitation: a victim of sexual exploitation and forced labour is counted under both).
+MULTIPLE_COUNT_DIMENSIONS = frozenset({"EXPL"})
+# (victims, offences) of one crime (V10): the offence is recorded where its victims are identified,
+# so victims with 0 offences usually means the offences are counted elsewhere or not at all.
+VICTIMS_AND_OFFENCES = (("TIP_VIC", "TIP_OFF"), ("SOM_MIG", "SOM_OFF"))
+# Consistency constants of the robust z-score: MAD / 0.6745 estimates the standard deviation of a
+# normal distribution; mean absolute deviation × 1.2533 does when the MAD is 0 (Iglewicz & Hoaglin).
+_MAD_SCALE = 0.6745
+_MEAN_AD_SCALE = 1.253314
 
 
 @dataclass(frozen=True)
@@ -39,12 +69,22 @@ class Thresholds:
     change_pct: float = 50.0
     change_abs_min: float = 10.0
     change_share_of_mean: float = 0.05
+    outlier_z: float = 3.5
+    outlier_min_years: int = 4
+    outlier_min_spread: float = 0.1
 
 
 def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thresholds:
+    """The thresholds in `path`, each read as the type of its default (a count of years is an int)."""
+    from pipeline.findings import ReferenceDataError
+
+    kinds = {f.name: type(f.default) for f in fields(Thresholds)}
     with path.open(encoding="utf-8", newline="") as f:
-        values = {row["name"]: float(row["value"]) for row in csv.DictReader(f)}
-    return Thresholds(**values)
+        rows = list(csv.DictReader(f))
+    unknown = [r["name"] for r in rows if r["name"] not in kinds]
+    if unknown:
+        raise ReferenceDataError(f"{path.name}: unknown threshold(s) {', '.join(unknown)}; known: {', '.join(kinds)}")
+    return Thresholds(**{r["name"]: kinds[r["name"]](float(r["value"])) for r in rows})
 
 
 def _number(obs: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -52,12 +92,33 @@ def _number(obs: pd.DataFrame) -> dict[tuple[str, str], float]:
     return dict(zip(zip(reported["indicator"], reported["breakdown"], strict=True), reported["value"], strict=True))
 
 
+def _column(obs: pd.DataFrame, name: str) -> dict[tuple[str, str], object]:
+    return dict(zip(zip(obs["indicator"], obs["breakdown"], strict=True), obs[name], strict=True))
+
+
+def _sheet(obs: pd.DataFrame) -> str:
+    return obs["sheet"].iloc[0] if len(obs) else ""
+
+
+# -- one submission --------------------------------------------------------------------------------
+def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None:
+    """What a value in `unit` is multiplied by to be in the catalogue unit (S06).
+
+    1.0 for a blank Unit cell or the catalogue unit itself; None when no conversion is known.
+    """
+    given, target = normalise_unit(unit), normalise_unit(indicator.unit)
+    if not given or given == target:
+        return 1.0
+    return ref.unit_conversions.get((given, target))
+
+
 def check_breakdowns(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
     """Breakdown sums against totals; returns the findings and the (indicator, breakdown) parts to leave out."""
     values = _number(obs)
-    cells = dict(zip(zip(obs["indicator"], obs["breakdown"], strict=True), obs["cell"], strict=True))
-    statuses = dict(zip(zip(obs["indicator"], obs["breakdown"], strict=True), obs["status"], strict=True))
-    sheet = obs["sheet"].iloc[0] if len(obs) else ""
+    cells = _column(obs, "cell")
+    statuses = _column(obs, "status")
+    flags = _column(obs, "flags")
+    sheet = _sheet(obs)
     findings: list[Finding] = []
     dropped: set[tuple[str, str]] = set()
     for indicator in ref.indicators:
@@ -71,33 +132,110 @@ def check_breakdowns(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list
                 continue
             complete = all(statuses.get(p) == REPORTED for p in parts)
             part_sum = sum(reported.values())
-            where = {"file": file, "sheet": sheet, "cell": cells[(indicator.code, TOTAL)], "value": _plain(part_sum)}
-            if complete and part_sum != total:
-                findings.append(make_finding(ref, "breakdown-sum-mismatch", f"{indicator.code} by {dim}: the parts add up to {_plain(part_sum)}, the total is {_plain(total)}; the parts are not used.", **where))
+            where = {"file": file, "sheet": sheet, "cell": cells[(indicator.code, TOTAL)], "value": plain_number(part_sum)}
+            multiple = dim in MULTIPLE_COUNT_DIMENSIONS and any("d" in flags.get(p, "") for p in reported)
+            if multiple and part_sum > total:
+                findings.append(make_finding(ref, "breakdown-multiple-forms", f"{indicator.code} by {dim}: the parts add up to {plain_number(part_sum)}, more than the total {plain_number(total)}, as flag d says a person may be counted under several of them; the parts are kept.", **where))
+            elif complete and part_sum != total:
+                # With flag d the parts may exceed the total but never fall short of it: every person
+                # has at least one part (the unknown part included).
+                findings.append(make_finding(ref, "breakdown-sum-mismatch", f"{indicator.code} by {dim}: the parts add up to {plain_number(part_sum)}, the total is {plain_number(total)}; the parts are not used.", **where))
                 dropped.update(reported)
             elif not complete and part_sum > total:
-                findings.append(make_finding(ref, "breakdown-exceeds-total", f"{indicator.code} by {dim}: the reported parts add up to {_plain(part_sum)}, more than the total {_plain(total)}; the parts are not used.", **where))
+                findings.append(make_finding(ref, "breakdown-exceeds-total", f"{indicator.code} by {dim}: the reported parts add up to {plain_number(part_sum)}, more than the total {plain_number(total)}; the parts are not used.", **where))
                 dropped.update(reported)
+    return findings, dropped
+
+
+def check_consistency_pairs(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
+    """Each pair of `consistency_pairs.csv`: part <= whole, breakdown by breakdown where both have it.
+
+    Returns the findings and the parts to leave out: those whose finding code has the effect
+    `drop-value` (V06 "of which" errors), so the effect is tuned in `finding_codes.csv`, not here.
+    """
+    values = _number(obs)
+    cells = _column(obs, "cell")
+    sheet = _sheet(obs)
+    findings: list[Finding] = []
+    dropped: set[tuple[str, str]] = set()
+    for pair in ref.consistency_pairs:
+        whole_keys = set(ref.breakdowns_of(ref.indicator_by_code[pair.whole]))
+        for key in ref.breakdowns_of(ref.indicator_by_code[pair.part]):
+            part, whole = values.get((pair.part, key)), values.get((pair.whole, key))
+            if key not in whole_keys or part is None or whole is None or part <= whole:
+                continue
+            drops = ref.finding_codes[pair.code].effect == "drop-value"
+            ask = f"{pair.part} is not used." if drops else "Please confirm or explain in a comment."
+            shown = pair.part if key == TOTAL else f"{pair.part} {key}"
+            findings.append(make_finding(ref, pair.code, f"{shown} ({plain_number(part)}) is above {pair.whole} ({plain_number(whole)}). {pair.note} {ask}", file=file, sheet=sheet, cell=cells[(pair.part, key)], value=plain_number(part)))
+            if drops:
+                dropped.add((pair.part, key))
     return findings, dropped
 
 
 def check_funnel(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
     """Convicted ≤ prosecuted ≤ suspected, for each crime area that has the stages (warning)."""
     values = _number(obs)
-    cells = dict(zip(zip(obs["indicator"], obs["breakdown"], strict=True), obs["cell"], strict=True))
-    sheet = obs["sheet"].iloc[0] if len(obs) else ""
+    cells = _column(obs, "cell")
+    sheet = _sheet(obs)
     findings = []
     for category in ref.categories:
         stages = [f"{category.code}{s}" for s in FUNNEL_SUFFIXES if f"{category.code}{s}" in ref.indicator_by_code]
         present = [(code, values[(code, TOTAL)]) for code in stages if (code, TOTAL) in values]
         for (earlier, before), (later, after) in zip(present, present[1:], strict=False):
             if after > before:
-                findings.append(make_finding(ref, "funnel-inverted", f"{later} ({_plain(after)}) is above {earlier} ({_plain(before)}): later stages of the justice process usually count fewer persons. Please confirm or explain in a comment.", file=file, sheet=sheet, cell=cells[(later, TOTAL)], value=_plain(after)))
+                findings.append(make_finding(ref, "funnel-inverted", f"{later} ({plain_number(after)}) is above {earlier} ({plain_number(before)}): later stages of the justice process usually count fewer persons. Please confirm or explain in a comment.", file=file, sheet=sheet, cell=cells[(later, TOTAL)], value=plain_number(after)))
     return findings
 
 
+def check_victims_without_offences(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
+    """Victims reported above 0 while the crime's offences are reported as 0 (V10, warning).
+
+    "Not available" offences say nothing, so only a reported 0 warns; the finding is on the 0.
+    """
+    values = _number(obs)
+    cells = _column(obs, "cell")
+    findings = []
+    for victims, offences in VICTIMS_AND_OFFENCES:
+        people, recorded = values.get((victims, TOTAL)), values.get((offences, TOTAL))
+        if people is not None and recorded is not None and people > 0 and recorded == 0:
+            findings.append(make_finding(ref, "victims-without-offences", f"{victims} is {plain_number(people)} but {offences} is 0: victims were identified while no offence was recorded. Please confirm or explain in a comment.", file=file, sheet=_sheet(obs), cell=cells[(offences, TOTAL)], value="0"))
+    return findings
+
+
+def check_breaks(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
+    """Flag `b` (break in series) with an empty Comment (T04, info): users need to know what broke."""
+    flagged = obs[obs["flags"].str.contains("b", regex=False) & (obs["comment"].str.strip() == "")]
+    return [
+        make_finding(ref, "break-undescribed", f"{row.indicator} {row.breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=row.sheet, cell=row.cell, value=row.flags)
+        for row in flagged.itertuples(index=False)
+    ]
+
+
+def check_population(ref: Reference, iso3: str, year: int, *, file: str, sheet: str, cell: str) -> list[Finding]:
+    """No population figure for the country in or before the year (P01): its rates cannot be computed."""
+    if ref.population_for(iso3, year) is not None:
+        return []
+    return [make_finding(ref, "population-missing", f"The population reference has no figure for {iso3} in or before {year}: its values are used, but no rate per 100,000 can be computed.", file=file, sheet=sheet, cell=cell, value=iso3)]
+
+
+def check_cover_metadata(cover: Mapping[str, object], ref: Reference, *, file: str, sheet: str) -> list[Finding]:
+    """Reporting agency and contact person filled in on the Cover (M01): one warning per blank field.
+
+    `cover` maps a Cover label to an object with `value` and `cell` (`ingest.CoverField`).
+    """
+    findings = []
+    for label in (layout.COVER_AGENCY, layout.COVER_CONTACT):
+        field = cover.get(label)
+        value = getattr(field, "value", None)
+        if value is None or not str(value).strip():
+            findings.append(make_finding(ref, "cover-metadata-missing", f"The Cover does not give the {label.lower()}.", file=file, sheet=sheet, cell=getattr(field, "cell", "")))
+    return findings
+
+
+# -- across years ----------------------------------------------------------------------------------
 def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Thresholds, blank_cells: set[tuple[str, int, str, str]]) -> list[Finding]:
-    """T01 large unexplained changes, T03 dropped series and M02 unexplained blanks, on all years.
+    """T01 large unexplained changes, T02 outliers, T03 dropped series and M02 unexplained blanks, on all years.
 
     `observations` holds every submission in use; `blank_cells` the (country, year, indicator,
     breakdown) whose Value cell was left empty (not `:`), which makes a dropped series an unexplained blank.
@@ -106,32 +244,72 @@ def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Th
         return []
     keys = ["country_iso3", "indicator", "breakdown"]
     frame = observations.sort_values([*keys, "year"], kind="stable")
-    by_key = {key: group for key, group in frame.groupby(keys, sort=False)}
     findings = []
-    for (iso3, indicator, breakdown), group in by_key.items():
+    for (iso3, indicator, breakdown), group in frame.groupby(keys, sort=False):
         series = dict(zip(group["year"], zip(group["value"], group["status"], group["flags"], group["comment"], group["cell"], group["source_file"], group["sheet"], strict=True), strict=True))
         for year, (value, status, flags, comment, cell, file, sheet) in series.items():
-            last = series.get(year - 1)
-            if last is None or last[1] != REPORTED:
-                continue
             where = {"file": file, "sheet": sheet, "cell": cell, "country_iso3": iso3, "year": int(year)}
-            last_value = last[0]
-            # A fall to 0 from a small count (1 to 0 victims in a breakdown) is ordinary; only a fall
-            # from more than `change_abs_min` warns, as for changes. A fall to "not available" always does.
-            dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0 and last_value > thresholds.change_abs_min))
-            if dropped and (iso3, int(year), indicator, breakdown) in blank_cells:
-                findings.append(make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {_plain(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **where))
-            elif dropped and not comment.strip():
-                now = "0" if status == REPORTED else "not available"
-                findings.append(make_finding(ref, "series-dropped", f"{indicator} {breakdown} is {now} although {_plain(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **where))
-            elif not dropped and status == REPORTED and "b" not in flags and not comment.strip():
-                window = [series[y][0] for y in range(year - 3, year) if y in series and series[y][1] == REPORTED]
-                mean = sum(window) / len(window)
-                change = value - last_value
-                if last_value and abs(change) / last_value * 100 > thresholds.change_pct and abs(change) > max(thresholds.change_abs_min, thresholds.change_share_of_mean * mean):
-                    findings.append(make_finding(ref, "change-unexplained", f"{indicator} {breakdown}: {_plain(value)} against {_plain(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=_plain(value), **where))
+            explained = "b" in flags or bool(comment.strip())
+            found = _change_or_drop(series, int(year), indicator, breakdown, thresholds, blank_cells, iso3, where, ref)
+            if found is None and status == REPORTED and not explained:
+                found = _outlier(series, int(year), indicator, breakdown, thresholds, iso3, where, ref)
+            if found is not None:
+                findings.append(found)
     return findings
 
 
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:.12g}"
+def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, where, ref) -> Finding | None:
+    """T03/M02 (a series dropped, or left blank) or T01 (a large change) on the previous year."""
+    value, status, flags, comment = series[year][:4]
+    last = series.get(year - 1)
+    if last is None or last[1] != REPORTED:
+        return None
+    last_value = last[0]
+    # A fall to 0 from a small count (1 to 0 victims in a breakdown) is ordinary; only a fall
+    # from more than `change_abs_min` warns, as for changes. A fall to "not available" always does.
+    dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0 and last_value > thresholds.change_abs_min))
+    if dropped and (iso3, year, indicator, breakdown) in blank_cells:
+        return make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {plain_number(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **where)
+    if dropped and not comment.strip():
+        now = "0" if status == REPORTED else "not available"
+        return make_finding(ref, "series-dropped", f"{indicator} {breakdown} is {now} although {plain_number(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **where)
+    if not dropped and status == REPORTED and "b" not in flags and not comment.strip():
+        window = [series[y][0] for y in range(year - 3, year) if y in series and series[y][1] == REPORTED]
+        mean = sum(window) / len(window)
+        change = value - last_value
+        if last_value and abs(change) / last_value * 100 > thresholds.change_pct and abs(change) > max(thresholds.change_abs_min, thresholds.change_share_of_mean * mean):
+            return make_finding(ref, "change-unexplained", f"{indicator} {breakdown}: {plain_number(value)} against {plain_number(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=plain_number(value), **where)
+    return None
+
+
+def _outlier(series, year, indicator, breakdown, thresholds, iso3, where, ref) -> Finding | None:
+    """T02: robust z-score of log(1 + value) against the series' earlier reported years.
+
+    The history starts at the latest earlier break (flag `b`): years before it are not comparable.
+    log(1 + x) makes a doubling count the same at any level; the median and MAD are not pulled by
+    the outlier itself. Four or five years of a steady series can have a MAD near 0, which would make
+    an ordinary 10 % change an "outlier": the spread is taken as at least `outlier_min_spread` (in
+    log units, 0.1 ≈ 10 %). As for T01 and T03, a difference of no more than `change_abs_min` units
+    from the median never warns, so small counts (2, 3, 0 victims) stay quiet.
+    """
+    value = series[year][0]
+    earlier = sorted(y for y in series if y < year)
+    breaks = [y for y in earlier if "b" in series[y][2]]
+    start = breaks[-1] if breaks else -math.inf  # the year flagged b opens the comparable series
+    history = [series[y][0] for y in earlier if y >= start and series[y][1] == REPORTED]
+    if len(history) < thresholds.outlier_min_years:
+        return None
+    logs = [math.log1p(v) for v in history]
+    centre = statistics.median(logs)
+    deviations = [abs(x - centre) for x in logs]
+    mad = statistics.median(deviations)
+    spread = mad / _MAD_SCALE if mad > 0 else _MEAN_AD_SCALE * statistics.fmean(deviations)
+    spread = max(spread, thresholds.outlier_min_spread)
+    if spread == 0:
+        return None  # a constant history and no floor: no spread to measure against; T01 covers a jump
+    z = (math.log1p(value) - centre) / spread
+    typical = statistics.median(history)
+    if abs(z) <= thresholds.outlier_z or abs(value - typical) <= thresholds.change_abs_min:
+        return None
+    span = f"{plain_number(min(history))} to {plain_number(max(history))}"
+    return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **where)

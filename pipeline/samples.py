@@ -23,7 +23,9 @@ Nothing here is a real national figure. Magnitudes are plausible, not true:
 * Every random draw comes from `random.Random` seeded with the seed plus the (state, indicator, year)
   it is for, so generating fewer states or years gives the same figures for those that remain.
 * Counts are whole numbers; kg have 3 decimals, EUR 2. Breakdowns add up to their total (largest
-  remainder); within a crime, convicted <= prosecuted <= suspected, also breakdown by breakdown.
+  remainder); within a crime, convicted <= prosecuted <= suspected, also breakdown by breakdown; an
+  "of which" or later-stage figure (COR_BRB, FA_TRC, ML_STRD, ML_CNF, VEH_REC) stays at or below its
+  whole (`CAPPED_BY`).
 
 Deliberate imperfections (`IMPERFECTIONS` holds the same list as data; the tests and
 `inputs/README.md` are built from it). "every year" means every generated year:
@@ -56,6 +58,7 @@ Deliberate imperfections (`IMPERFECTIONS` holds the same list as data; the tests
 | MKD | 2024 | TIP_CON | SEX=F | suppressed | "<5" (the true figure is 1 to 4) |
 | ROU | 2025 | CYB_OFF | TOTAL | jump-no-comment | 1.85 times the 2024 figure, no comment, no flag |
 | AZE | 2024 | TIP_CON | TOTAL | convicted-above-prosecuted | persons convicted 2 above persons prosecuted (TIP_PRO), no comment |
+| AZE | 2022 | COR_BRB | TOTAL | of-which-above-total | bribery offences 5 above all corruption offences (COR_OFF), no comment |
 | SRB | 2023 | CYB_OFF | TOTAL | break-in-series | flag b with comment; level 1.7 times higher from 2023 on |
 | TUR | 2025 | DRG_SZ_ATS | TOTAL | explained-jump | 2.2 times the 2024 figure, with a comment (should not warn) |
 | GEO | 2023 | TIP_VIC | TOTAL | national-language-comment | comment in Georgian |
@@ -155,6 +158,9 @@ DERIVED: dict[str, tuple[str, float]] = {
     "TER_SUS": ("TER_OFF", 1.6),
     "TER_CON": ("TER_SUS", 0.4),
     "ML_CNF": ("ML_FRZ", 0.25),
+    "ML_STRD": ("ML_STR", 0.3),  # FIUs pass on a minority of the reports they receive (assumption)
+    "FA_TRC": ("FA_SZ", 0.3),  # share of seized firearms traced (assumption)
+    "COR_BRB": ("COR_OFF", 0.6),  # bribery is most recorded corruption (assumption)
     "OCG_MEM": ("OCG_DIS", 6.0),
     "VEH_REC": ("VEH_THF", 0.4),
 }
@@ -177,8 +183,9 @@ COUNTRY_FACTORS: dict[str, dict[str, float]] = {
 }
 # Funnels of one crime: each stage is <= the one before it, in total and breakdown by breakdown.
 FUNNELS: tuple[tuple[str, ...], ...] = (("TIP_SUS", "TIP_PRO", "TIP_CON"), ("SOM_SUS", "SOM_CON"), ("TER_SUS", "TER_CON"))
-CAPPED_BY = {"ML_CNF": "ML_FRZ", "VEH_REC": "VEH_THF"}  # never above this one
+CAPPED_BY = {"ML_CNF": "ML_FRZ", "VEH_REC": "VEH_THF", "ML_STRD": "ML_STR", "FA_TRC": "FA_SZ", "COR_BRB": "COR_OFF"}  # never above this one
 DECIMALS = {"kg": 3, "EUR": 2}
+OF_WHICH_EXCESS = 5  # the "of-which-above-total" imperfection: the part is this much above its total
 
 # Cover of each state's workbooks: agency, contact person (invented names), e-mail on example.org.
 COVERS: dict[str, tuple[str, str]] = {
@@ -264,6 +271,8 @@ IMPERFECTIONS: tuple[Imperfection, ...] = (
                  "1.85 times the 2024 figure, without comment or flag", factor=1.85),
     Imperfection("AZE", 2024, "TIP_CON", TOTAL, "convicted-above-prosecuted",
                  "persons convicted 2 above persons prosecuted (TIP_PRO), without comment"),
+    Imperfection("AZE", 2022, "COR_BRB", TOTAL, "of-which-above-total",
+                 "bribery offences (of which) 5 above all corruption offences (COR_OFF), without comment"),
     Imperfection("SRB", 2023, "CYB_OFF", TOTAL, "break-in-series",
                  "flag b with a comment; the level is 1.7 times higher from 2023 on", factor=1.7,
                  text="From 2023 also counts misuse of devices, not counted before."),
@@ -536,6 +545,10 @@ class _Generator:
                 out[lower] = min(out[lower], out[upper])
         for lower, upper in CAPPED_BY.items():
             out[lower] = min(out[lower], out[upper])
+        for imp in imperfections_for(iso3, year):
+            if imp.kind == "of-which-above-total":
+                # A few above the total, not a multiple of the usual part, so that the part does not jump.
+                out[imp.code] = out[CAPPED_BY[imp.code]] + OF_WHICH_EXCESS
         out["OCG_MEM"] = max(out["OCG_MEM"], out["OCG_DIS"])
         if any(i.kind == "convicted-above-prosecuted" for i in imperfections_for(iso3, year)):
             # Lower the prosecuted by 2 rather than raise the convicted, so that neither series jumps.
@@ -737,7 +750,8 @@ def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> 
         lines.append(f"| {imp.iso3} | {year} | {imp.code or '–'} | {breakdown} | {imp.kind} | {what} |")
     lines += [
         "",
-        "Everything else is consistent: breakdowns add up to their totals, persons convicted do not exceed "
+        "Everything else is consistent: breakdowns add up to their totals, \"of which\" figures stay at or below "
+        "their totals, persons convicted do not exceed "
         "persons prosecuted, nor prosecuted the suspected (in total and breakdown by breakdown), and no other "
         "total moves by more than 50 % and more than 10 on the year before (small counts may swing more).",
         "",

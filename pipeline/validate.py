@@ -8,7 +8,9 @@ from `reference/finding_codes.csv`. A finding whose effect is `reject` keeps the
 
 Value conventions (UN-CTS, Eurostat and ARQ practice): blank, `:`, `..`, `-`, `--`, `n/a`, `NA` and
 `not known` mean *not available*, never 0; `<5` is a suppressed small count (confidential); a number
-typed as text is read with an info finding unless its meaning is ambiguous.
+typed as text is read with an info finding unless its meaning is ambiguous. A Unit cell other than the
+catalogue unit is converted when `reference/unit_conversions.csv` knows how (flag `e`); otherwise the
+value is left out. The content and time rules themselves are in `pipeline.rules`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline import layout, rules
-from pipeline.findings import Finding, make_finding
+from pipeline.findings import Finding, make_finding, plain_number
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -87,7 +89,7 @@ def parse_value(raw: object, is_count: bool) -> ParsedValue:
     checked = _checked(number, is_count)
     if checked.status == "invalid":
         return checked
-    return ParsedValue(checked.number, REPORTED, "value-text-number", f"'{text}' was typed as text and read as {_plain(number)}")
+    return ParsedValue(checked.number, REPORTED, "value-text-number", f"'{text}' was typed as text and read as {plain_number(number)}")
 
 
 def _number_from_text(text: str, is_count: bool) -> tuple[float | None, bool]:
@@ -113,14 +115,10 @@ def _checked(number: float, is_count: bool) -> ParsedValue:
     if math.isnan(number) or math.isinf(number):
         return ParsedValue(None, "invalid", "value-not-numeric", "not a finite number")
     if number < 0:
-        return ParsedValue(None, "invalid", "value-negative", f"{_plain(number)} is negative")
+        return ParsedValue(None, "invalid", "value-negative", f"{plain_number(number)} is negative")
     if is_count and number != int(number):
-        return ParsedValue(None, "invalid", "value-not-whole", f"{_plain(number)} is not a whole number")
+        return ParsedValue(None, "invalid", "value-not-whole", f"{plain_number(number)} is not a whole number")
     return ParsedValue(number, REPORTED)
-
-
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else repr(number)
 
 
 def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
@@ -187,6 +185,12 @@ def validate_submission(raw: RawSubmission, ref: Reference, *, strict: bool = Fa
     if raw.readable:
         _check_cover(raw, sub, ref)
         _check_template_version(raw, sub, ref)
+        cover_sheet = raw.cover_sheet or layout.COVER_SHEET
+        if raw.cover_sheet:
+            sub.findings.extend(rules.check_cover_metadata(raw.cover, ref, file=raw.file, sheet=cover_sheet))
+        if sub.country_iso3 and sub.year is not None:
+            year_cell = raw.cover[layout.COVER_YEAR].cell if layout.COVER_YEAR in raw.cover else ""
+            sub.findings.extend(rules.check_population(ref, sub.country_iso3, sub.year, file=raw.file, sheet=cover_sheet, cell=year_cell))
         sub.is_demonstration = raw.meta.get(layout.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
         if sub.country_iso3 and sub.year is not None and raw.data_sheet:
             sub.observations = _observations(raw, sub, ref)
@@ -197,19 +201,29 @@ def validate_submission(raw: RawSubmission, ref: Reference, *, strict: bool = Fa
 
 
 def _check_content(sub: Submission, ref: Reference) -> None:
-    """Breakdown sums (errors: the parts are left out) and the justice funnel (warnings)."""
-    found, dropped = rules.check_breakdowns(sub.observations, ref, sub.file)
+    """The rules within one submission; the values they find wrong (errors) are left out at the end.
+
+    Breakdown sums and "of which" parts (errors: the parts are left out, the totals kept), forms of
+    exploitation counted more than once, later stages above earlier ones, the justice funnel and
+    victims without offences (warnings), breaks in series without a description (info).
+    """
+    obs = sub.observations
+    found, dropped = rules.check_breakdowns(obs, ref, sub.file)
     sub.findings.extend(found)
-    sub.findings.extend(rules.check_funnel(sub.observations, ref, sub.file))
+    found, dropped_parts = rules.check_consistency_pairs(obs, ref, sub.file)
+    sub.findings.extend(found)
+    dropped |= dropped_parts
+    sub.findings.extend(rules.check_funnel(obs, ref, sub.file))
+    sub.findings.extend(rules.check_victims_without_offences(obs, ref, sub.file))
+    sub.findings.extend(rules.check_breaks(obs, ref, sub.file))
     if dropped:
-        obs = sub.observations
         mask = pd.Series([key in dropped for key in zip(obs["indicator"], obs["breakdown"], strict=True)], index=obs.index)
         obs.loc[mask, "status"] = REJECTED
         obs.loc[mask, "value"] = float("nan")
 
 
 def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.Thresholds | None = None) -> None:
-    """Changes on the previous year, dropped series and unexplained blanks, across the submissions in use.
+    """Changes on the previous year, outliers, dropped series and unexplained blanks, across the submissions in use.
 
     Run after `resolve_resubmissions`: each finding goes to the submission of its year, whose status
     is then brought up to date.
@@ -238,8 +252,9 @@ def _set_status(sub: Submission, ref: Reference) -> None:
         sub.observations = sub.observations.iloc[0:0]
     elif sub.count("error") or sub.count("warning"):
         sub.status = "accepted-with-warnings"
-        dropped = sub.count("error")
-        sub.reason = f"{dropped} value(s) left out because of errors" if dropped else "accepted; see the warnings"
+        # An error whose effect is "none" (no population for the rate) leaves no value out.
+        dropped = sum(1 for f in sub.findings if f.severity == "error" and ref.finding_codes[f.code].effect == "drop-value")
+        sub.reason = f"{dropped} value(s) left out because of errors" if dropped else "accepted; see the findings"
     else:
         sub.status = "accepted"
         sub.reason = ""
@@ -334,7 +349,9 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
 
         if row["value"] is None or (isinstance(row["value"], float) and math.isnan(row["value"])):
             sub.blank_keys.add((code, breakdown))
-        parsed = parse_value(row["value"], indicator.is_count)
+        factor = rules.unit_factor(ref, indicator, row["unit"])
+        # A count in another unit (thousand items) may have decimals before it is converted.
+        parsed = parse_value(row["value"], indicator.is_count and factor == 1.0)
         flags, flags_ok = parse_flags(row["flag"], ref)
         status = parsed.status
         number = parsed.number
@@ -343,6 +360,8 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
         if not flags_ok:
             sub.findings.append(make_finding(ref, "flag-unknown", f"{code} {breakdown}: '{flags}' is not a known flag; the value is not used.", cell=row["flag_cell"], value=flags, **where))
             status, number = "invalid", None
+        elif number is not None and factor != 1.0:
+            status, number, flags = _converted(sub, ref, row, indicator, breakdown, factor, number, status, flags, where)
         if status == "invalid":
             status, number = REJECTED, None
         elif status == REPORTED and any(c in flags for c in "CN"):
@@ -368,6 +387,21 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
     frame["value"] = frame["value"].astype("float64")
     frame["year"] = frame["year"].astype("int64")
     return frame
+
+
+def _converted(sub: Submission, ref: Reference, row, indicator, breakdown: str, factor: float | None, number: float, status: str, flags: str, where: dict) -> tuple[str, float | None, str]:
+    """A value whose Unit cell is not the catalogue unit (S06): converted and flagged `e`, or left out."""
+    code = indicator.code
+    if factor is None:
+        sub.findings.append(make_finding(ref, "unit-unknown", f"{code} {breakdown}: the unit '{row['unit']}' is not {indicator.unit} and has no known conversion; the value is not used.", cell=row["unit_cell"], value=row["unit"], **where))
+        return REJECTED, None, flags
+    # Rounded so that 1154 g is 1.154 kg, not 1.1540000000000001 kg.
+    checked = _checked(round(number * factor, 9), indicator.is_count)
+    if checked.status == "invalid":
+        sub.findings.append(make_finding(ref, checked.finding_code, f"{code} {breakdown}: in {indicator.unit}, {checked.note}.", cell=row["value_cell"], value=row["value"], **where))
+        return REJECTED, None, flags
+    sub.findings.append(make_finding(ref, "unit-converted", f"{code} {breakdown}: {plain_number(number)} {row['unit']} converted to {plain_number(checked.number)} {indicator.unit} (cell {row['value_cell']}) and flagged e.", cell=row["unit_cell"], value=row["unit"], **where))
+    return status, checked.number, flags if "e" in flags else flags + "e"
 
 
 def _normalise_breakdown(text: str) -> str:

@@ -10,7 +10,7 @@ from pipeline.reference import REFERENCE_DIR
 REQUIRED_CODES = """TIP_OFF TIP_SUS TIP_PRO TIP_CON TIP_VIC SOM_OFF SOM_SUS SOM_CON SOM_MIG DRG_OFF DRG_SUS DRG_SZ_HER
 DRG_SZ_COC DRG_SZ_CNH DRG_SZ_CNR DRG_SZ_ATS DRG_SZ_TAB FA_OFF FA_SZ FA_AMMO TER_OFF TER_SUS TER_CON ML_OFF ML_CON
 ML_STR ML_FRZ ML_CNF COR_OFF COR_CON CYB_OFF OCG_OFF OCG_DIS OCG_MEM VEH_THF VEH_REC EXC_CIG IC_MLA_IN IC_MLA_OUT
-IC_EXT_IN IC_EXT_OUT""".split()
+IC_EXT_IN IC_EXT_OUT COR_BRB FA_TRC ML_STRD""".split()
 
 
 def test_thirteen_member_states_with_membership_years(ref):
@@ -31,6 +31,37 @@ def test_indicator_catalogue_holds_the_required_codes(ref):
     assert by_code["TIP_VIC"].is_count and by_code["TIP_VIC"].dimensions == ("SEX", "AGE", "EXPL")
     assert by_code["TIP_PRO"].dimensions == ("SEX",) and by_code["TIP_CON"].dimensions == ("SEX",)
     assert by_code["TIP_OFF"].iccs == "0204" and by_code["SOM_OFF"].iccs == "08051"
+
+
+def test_each_of_which_indicator_sits_right_below_its_total(ref):
+    """The template lists indicators in catalogue order, so a part shows beneath its whole."""
+    codes = [i.code for i in ref.indicators]
+    for part, whole in (("COR_BRB", "COR_OFF"), ("FA_TRC", "FA_SZ"), ("ML_STRD", "ML_STR")):
+        assert codes.index(part) == codes.index(whole) + 1, part
+        assert ref.indicator_by_code[part].unit == ref.indicator_by_code[whole].unit
+    assert ref.indicator_by_code["COR_BRB"].iccs == "07031" and ref.indicator_by_code["COR_BRB"].label.startswith("of which")
+
+
+def test_consistency_pairs_name_catalogued_indicators_and_codes(ref):
+    pairs = {(p.rule, p.part, p.whole): p.code for p in ref.consistency_pairs}
+    assert pairs == {
+        ("V06", "COR_BRB", "COR_OFF"): "of-which-exceeds-total",
+        ("V08", "FA_TRC", "FA_SZ"): "later-stage-exceeds-earlier",
+        ("V08", "ML_STRD", "ML_STR"): "later-stage-exceeds-earlier",
+        ("V08", "ML_CNF", "ML_FRZ"): "later-stage-exceeds-earlier",
+        ("V11", "OCG_DIS", "OCG_MEM"): "groups-exceed-members",
+    }
+    codes = ref.finding_codes
+    assert (codes["of-which-exceeds-total"].severity, codes["of-which-exceeds-total"].effect) == ("error", "drop-value")
+    assert {codes[c].severity for c in ("later-stage-exceeds-earlier", "groups-exceed-members")} == {"warning"}
+    assert all(p.note for p in ref.consistency_pairs)
+
+
+def test_unit_conversions_lead_to_catalogue_units(ref):
+    conversions = ref.unit_conversions
+    assert conversions[("g", "kg")] == 0.001 and conversions[("t", "kg")] == 1000 and conversions[("tonnes", "kg")] == 1000
+    assert conversions[("thousand eur", "eur")] == 1000 and conversions[("million eur", "eur")] == 1_000_000
+    assert {target for _, target in conversions} <= {i.unit.casefold() for i in ref.indicators}
 
 
 def test_rates_only_for_persons_and_cases(ref):
@@ -61,6 +92,7 @@ def test_every_reference_file_is_documented_with_source_and_licence():
 def test_every_finding_code_used_in_code_is_catalogued_and_vice_versa(ref):
     source = "\n".join(p.read_text(encoding="utf-8") for p in Path(REFERENCE_DIR.parent).glob("*.py"))
     used = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"', source)) & set(_code_shaped(source))
+    used |= {pair.code for pair in ref.consistency_pairs}  # raised by rules.check_consistency_pairs from the file
     catalogued = set(ref.finding_codes)
     assert used - catalogued == set(), "codes used in code but not in finding_codes.csv"
     assert catalogued - used == set(), "codes in finding_codes.csv that no code emits"

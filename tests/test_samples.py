@@ -310,6 +310,8 @@ def test_each_documented_imperfection_is_in_the_values(ref, all_values, imp):
                 assert value > 1.5 * before and flag is None and comment is None
             elif imp.kind == "convicted-above-prosecuted":
                 assert value > values[("TIP_PRO", "TOTAL")][0]
+            elif imp.kind == "of-which-above-total":
+                assert value == values[("COR_OFF", "TOTAL")][0] + 5 and comment is None
             elif imp.kind == "corrected-in-resubmission":
                 assert comment.startswith("Corrected in the resubmission of 2026-02-24")
 
