@@ -8,7 +8,9 @@ Conventions (Eurostat and UNODC practice):
   is the number of member states in that year. Nothing is imputed: a gap stays a gap.
 - A rate per 100,000 exists only for persons and cases: Σ values / Σ population of the reporting
   states × 100,000, never a mean of national rates. When the population reference has no figure for
-  the year, the latest earlier one is used and the rate is flagged `e` (`rate_flags`).
+  the year, the latest earlier one is used and the rate is flagged `e` (`rate_flags`). A state with no
+  population figure at all (finding `population-missing`) is in the total but not in the rate:
+  `n_rate` says how many states the rate covers.
 - The change on the previous year is given twice: on the raw regional totals (`change_pct`), and over
   the states that reported in both years (`change_pct_same_reporters`), the basis to quote.
 - Flags carry over: an aggregate including a provisional value is flagged `p`, an estimated one `e`, etc.
@@ -28,7 +30,7 @@ from pipeline.validate import CONFIDENTIAL, REPORTED
 
 REGIONAL_COLUMNS = [
     "indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "reporting", "population",
-    "rate_per_100k", "change_pct", "n_same_reporters", "change_pct_same_reporters", "flags", "rate_flags",
+    "rate_per_100k", "n_rate", "change_pct", "n_same_reporters", "change_pct_same_reporters", "flags", "rate_flags",
 ]
 COUNTRY_COLUMNS = [
     "country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "change_pct",
@@ -113,10 +115,11 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
         total = math.nan if n == 0 or suppressed else float(contrib["value"].sum())
         population = rate = math.nan
         rate_flags = ""
-        if takes_rate and not math.isnan(total) and contrib["population"].notna().all():
-            population = float(contrib["population"].sum())
-            rate = total / population * 100_000
-            rate_flags = "e" if contrib["population_estimated"].any() else ""
+        with_population = contrib[contrib["population"].notna()]
+        if takes_rate and not math.isnan(total) and len(with_population):
+            population = float(with_population["population"].sum())
+            rate = float(with_population["value"].sum()) / population * 100_000
+            rate_flags = "e" if with_population["population_estimated"].any() else ""
         flags = _merge_flags(contrib["flags"]) + ("C" if suppressed else "")
         rows.append(
             {
@@ -129,6 +132,7 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
                 "reporting": ";".join(sorted(values)),
                 "population": population,
                 "rate_per_100k": rate,
+                "n_rate": len(with_population) if not math.isnan(rate) else 0,
                 "flags": flags,
                 "rate_flags": rate_flags,
             }

@@ -45,7 +45,7 @@ from pipeline.settings import DEFAULT_SETTINGS, Settings
 REPORT_FILENAME = "BSEC_Annual_Assessment_{year}.docx"
 
 # The columns read here (the input contract); others are ignored.
-REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "rate_per_100k",
+REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "rate_per_100k", "n_rate",
                     "n_same_reporters", "change_pct_same_reporters", "flags")
 COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k",
                    "change_pct", "flags", "comment")
@@ -245,7 +245,7 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
         f"{indicator.label} in {year}: {format_figure(row.total, indicator)} {unit}{flag_note}, "
         f"reported by {reporting} of the {expected} member states"
         + (
-            f"; {format_rate(row.rate_per_100k)} per 100,000 inhabitants of the reporting states."
+            f"; {format_rate(row.rate_per_100k)} per 100,000 inhabitants of the {_rate_basis(row, reporting)}."
             if indicator.takes_rate and _is_number(row.rate_per_100k)
             else "."
         )
@@ -272,6 +272,12 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
 
 
 # -- national figures ------------------------------------------------------------------------------
+def _rate_basis(row: Any, reporting: int) -> str:
+    """Whose inhabitants the rate is per: all reporting states, or fewer when a population figure is missing."""
+    n_rate = int(row.n_rate) if _is_number(row.n_rate) else reporting
+    return "reporting states" if n_rate >= reporting else f"reporting states with a population figure ({n_rate} of {reporting})"
+
+
 def _received_states(submissions: pd.DataFrame, year: int) -> dict[str, Any]:
     """{iso3: the submission row that speaks for the state in `year`}."""
     chosen: dict[str, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -51,6 +52,15 @@ def test_rate_is_sum_of_values_over_sum_of_population_never_mean_of_rates(ref):
     assert row.rate_per_100k == pytest.approx(610 / population * 100_000)
     mean_of_rates = (10 / ref.population[("GEO", 2020)] + 600 / ref.population[("ROU", 2020)]) / 2 * 100_000
     assert row.rate_per_100k != pytest.approx(mean_of_rates)
+
+
+def test_a_state_without_population_is_in_the_total_but_not_in_the_rate(ref):
+    # P01: no population figure for GEO at all (as for a year before the reference series starts).
+    without_geo = dataclasses.replace(ref, population={k: v for k, v in ref.population.items() if k[0] != "GEO"})
+    regional = build_regional_table(obs([("GEO", 2020, "TIP_VIC", 10), ("ROU", 2020, "TIP_VIC", 600)]), without_geo)
+    row = one(regional, "TIP_VIC", 2020)
+    assert (row.total, row.n_reporting, row.n_rate) == (610, 2, 1)
+    assert row.rate_per_100k == pytest.approx(600 / ref.population[("ROU", 2020)] * 100_000)
 
 
 def test_no_rate_for_kg_items_or_eur(ref):

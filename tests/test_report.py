@@ -23,6 +23,7 @@ from docxtpl import DocxTemplate
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline import report
 from pipeline.findings import ReportRenderError
 from pipeline.reference import load_reference
 from pipeline.report import (
@@ -651,3 +652,12 @@ def test_committed_template_is_what_the_script_builds(tmp_path):
     second = builder.build_template(tmp_path / "b.docx").read_bytes()
     assert first == second  # byte-stable
     assert TEMPLATE.read_bytes() == first, "run: python templates/build_template.py"
+
+
+def test_a_rate_over_fewer_states_than_the_total_says_so(ref):
+    indicator = ref.indicator_by_code["TIP_VIC"]
+    row = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 610.0, 2, rate=9.1), "n_rate": 1}]).iloc[0]
+    text = report._key_figures(row, indicator, 2024, 13, DEFAULT_SETTINGS)
+    assert "per 100,000 inhabitants of the reporting states with a population figure (1 of 2)." in text
+    complete = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 610.0, 2, rate=9.1), "n_rate": 2}]).iloc[0]
+    assert "per 100,000 inhabitants of the reporting states." in report._key_figures(complete, indicator, 2024, 13, DEFAULT_SETTINGS)
