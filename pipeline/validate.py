@@ -245,7 +245,12 @@ def _with_context(finding: Finding, sub: Submission) -> Finding:
 
 
 def _set_status(sub: Submission, ref: Reference) -> None:
-    rejecting = [f for f in sub.findings if ref.finding_codes[f.code].effect == "reject" or (sub.strict and f.severity == "error")]
+    # Strict rejects for errors in the data sent; an error with no effect on it (no population figure in
+    # our reference for the rate) is not the state's to fix, so it never rejects.
+    rejecting = [
+        f for f in sub.findings
+        if ref.finding_codes[f.code].effect == "reject" or (sub.strict and f.severity == "error" and ref.finding_codes[f.code].effect != "none")
+    ]
     if rejecting:
         sub.status = "rejected"
         sub.reason = "; ".join(dict.fromkeys(f.message for f in rejecting))

@@ -210,6 +210,14 @@ def test_strict_rejects_a_submission_with_any_error(ref, tmp_path):
     assert strict.status == "rejected" and "negative" in strict.reason and strict.observations.empty
 
 
+
+def test_strict_never_rejects_for_a_missing_population_figure(ref, tmp_path):
+    # The reference has no population before 2010: the rate cannot be computed, which is not the state's error.
+    path = _write(tmp_path, ref, "GEO", 2005, {("TIP_VIC", "TOTAL"): 5})
+    strict = validate.validate_submission(ingest.read_submission(path, tmp_path, ref), ref, strict=True)
+    assert [f.code for f in strict.findings] == ["population-missing"]
+    assert strict.status == "accepted-with-warnings" and strict.n_values == 1
+
 # -- one spec per finding code ---------------------------------------------------------------------
 # Each spec writes a tiny folder of files and returns every finding the whole validation (ingest,
 # validate, resubmissions, time rules) must give on it, as (code, sheet, cell). SPEC_CASES is keyed by
