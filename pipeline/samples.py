@@ -72,21 +72,16 @@ Every workbook has `_meta` demonstration = "yes" and an agency name ending in "(
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
-import os
 import random
-import tempfile
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.writer.excel import ExcelWriter
 
-from pipeline import layout
+from pipeline import layout, store
 from pipeline.reference import TOTAL, Indicator, Reference
 
 DEMO_SEED = 20260201
@@ -442,7 +437,7 @@ def generate_sample_inputs(
                 wb = build_workbook(ref, iso3, year)
                 fill_workbook(wb, values, _cover(iso3, submitted), demonstration=True)
                 target = folder / name
-                _write_deterministic(wb, target, dt.datetime.combine(submitted, dt.time(9, 30)))
+                store.write_workbook(wb, target, dt.datetime.combine(submitted, dt.time(9, 30)))
                 written.append(target)
     return sorted(written)
 
@@ -681,32 +676,6 @@ def _split(total: int, weights: Sequence[float], caps: Sequence[int] | None = No
             parts[i] += move
             excess -= move
     return parts
-
-
-def _write_deterministic(wb: Workbook, target: Path, stamp: dt.datetime) -> None:
-    """Save `wb` with fixed document times and zip entry times, atomically (temporary file, rename)."""
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-    raw = io.BytesIO()
-    # ExcelWriter, not wb.save(): save() stamps `modified` with the current time.
-    ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
-    fixed = io.BytesIO()
-    date_time = stamp.timetuple()[:6]
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(fixed.getvalue())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a submission folder is shared
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> str:
