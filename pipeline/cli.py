@@ -299,3 +299,38 @@ def _print_summary(submissions, findings, year: int) -> None:
     counts = findings["severity"].value_counts().to_dict()
     other_years = len(submissions) - len(shown)
     stderr.print(f"{len(submissions)} file(s) read ({other_years} accepted file(s) of other years not listed). Findings: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} info — see data/findings.csv")
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Inputs folder: the history is written to <inputs>/history/ and read by the run.")
+def import_command(file: Path, inputs_dir: Path) -> None:
+    """Turn a published data file into history the run reads beside the submissions.
+
+    \b
+    Recognises by content the UNODC GLOTIP workbook (data_glotip.xlsx, dataunodc.un.org) and the
+    Eurostat crim_off_cat TSV. Keeps the 13 member states, in the years they are members, and the
+    indicators and breakdowns of the catalogue; writes <inputs>/history/<source>.csv with
+    <source>.json (file name, sha256, rows imported and skipped). Importing again replaces both.
+    A state's own submission wins over history for the same indicator and year.
+    Exit code 2 when the file is not one of these.
+    \b
+    Examples:
+      crimetrends import data_glotip.xlsx
+      crimetrends import estat_crim_off_cat.tsv --inputs inputs
+    """
+    from pipeline import history
+    from pipeline.reference import load_reference
+
+    ref = load_reference()
+    try:
+        imported = history.import_published(file, ref)
+    except history.UnrecognisedFileError as err:
+        stderr.print(f"crimetrends: {err}", style="red", markup=False, soft_wrap=True)
+        sys.exit(2)
+    try:
+        path = history.write_history(imported, inputs_dir)
+    except (PipelineError, OSError) as err:
+        stderr.print(f"crimetrends: {err}", style="red", markup=False, soft_wrap=True)
+        sys.exit(3)
+    stderr.print(f"{imported.summary()}; written to {path}", markup=False, soft_wrap=True)
