@@ -1,7 +1,9 @@
 """Aggregate: observations -> the regional and the national tables.
 
-Input: the observations of the submissions in use (`pipeline.validate.OBSERVATION_COLUMNS`) and the
-`Reference`. Output: two DataFrames (`REGIONAL_COLUMNS`, `COUNTRY_COLUMNS`). Pure functions: no I/O.
+Input: the observations of the submissions in use (`pipeline.validate.OBSERVATION_COLUMNS`), with
+the history from published sources merged under them (`origin`, `source`: see `pipeline.history`),
+and the `Reference`. Output: three DataFrames: regional (`REGIONAL_COLUMNS`), national
+(`COUNTRY_COLUMNS`) and the coverage matrix (`COVERAGE_COLUMNS`). Pure functions: no I/O.
 
 Conventions (Eurostat and UNODC practice):
 - A regional total is the sum over the states that reported a number, always with n of N, where N
@@ -14,6 +16,8 @@ Conventions (Eurostat and UNODC practice):
 - The change on the previous year is given twice: on the raw regional totals (`change_pct`), and over
   the states that reported in both years (`change_pct_same_reporters`), the basis to quote.
 - Flags carry over: an aggregate including a provisional value is flagged `p`, an estimated one `e`, etc.
+- History values count like submitted ones and keep their source: `n_history` and `history_sources`
+  say how many states in a total come from a published source, and which.
 - Confidential values (flag C or N) are never shown for their country. A regional total that
   includes one is published only when at least two other states contribute; otherwise it is suppressed
   (total empty, flag `C`). Suppressed small counts (`<5`) have no number and are not in any total.
@@ -25,17 +29,22 @@ import math
 
 import pandas as pd
 
-from pipeline.reference import Reference
-from pipeline.validate import CONFIDENTIAL, REPORTED
+from pipeline.reference import TOTAL, Reference
+from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED
 
 REGIONAL_COLUMNS = [
     "indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "reporting", "population",
     "rate_per_100k", "n_rate", "change_pct", "n_same_reporters", "change_pct_same_reporters", "flags", "rate_flags",
+    "n_history", "history_sources",
 ]
 COUNTRY_COLUMNS = [
     "country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "change_pct",
-    "flags", "rate_flags", "population", "population_year", "comment",
+    "flags", "rate_flags", "population", "population_year", "comment", "origin", "source",
 ]
+COVERAGE_COLUMNS = ["country_iso3", "year", "indicator", "coverage", "origin", "source"]
+# What the coverage matrix says of a (state, year, indicator): the observation statuses, or no submission.
+NO_SUBMISSION = "no_submission"
+ORIGIN_SUBMISSION = "submission"
 CONFIDENTIALITY_FLAGS = "CN"
 OBSERVATION_FLAG_ORDER = "pebdunmi"
 MIN_OTHER_CONTRIBUTORS = 2  # a total with a confidential value needs this many other contributors
@@ -60,6 +69,17 @@ def _population_columns(frame: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     )
 
 
+def _with_origin(observations: pd.DataFrame) -> pd.DataFrame:
+    """Observations with `origin` and `source` (submissions alone have neither: origin submission, no source)."""
+    obs = observations.copy()
+    if "origin" not in obs:
+        obs["origin"] = ORIGIN_SUBMISSION
+    if "source" not in obs:
+        obs["source"] = ""
+    obs["source"] = obs["source"].fillna("")
+    return obs
+
+
 def _takes_rate(indicators: pd.Series, ref: Reference) -> pd.Series:
     return indicators.map(lambda code: ref.indicator_by_code[code].takes_rate).astype(bool)
 
@@ -68,7 +88,7 @@ def build_country_table(observations: pd.DataFrame, ref: Reference) -> pd.DataFr
     """One row per observation: the published value, rate and change, flags, status."""
     if observations.empty:
         return pd.DataFrame(columns=COUNTRY_COLUMNS)
-    obs = observations.copy()
+    obs = _with_origin(observations)
     obs = pd.concat([obs, _population_columns(obs, ref)], axis=1)
     published = obs["status"] == REPORTED
     obs["value"] = obs["value"].where(published)  # confidential numbers never leave as a country value
@@ -96,7 +116,7 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
     """One row per (indicator, breakdown, year) found in the observations."""
     if observations.empty:
         return pd.DataFrame(columns=REGIONAL_COLUMNS)
-    obs = observations.copy()
+    obs = _with_origin(observations)
     obs = pd.concat([obs, _population_columns(obs, ref)], axis=1)
     # Contributors: reported numbers, and confidential values that carry a number (flag C/N);
     # suppressed small counts (<5) have no number and contribute nothing.
@@ -135,6 +155,8 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
                 "n_rate": len(with_population) if not math.isnan(rate) else 0,
                 "flags": flags,
                 "rate_flags": rate_flags,
+                "n_history": int((contrib["origin"] != ORIGIN_SUBMISSION).sum()),
+                "history_sources": ";".join(sorted(set(contrib.loc[contrib["origin"] != ORIGIN_SUBMISSION, "source"]))),
             }
         )
     regional = pd.DataFrame(rows)
@@ -144,6 +166,36 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
     regional["n_same_reporters"] = [c[1] for c in changes]
     regional["change_pct_same_reporters"] = [c[2] for c in changes]
     return regional[REGIONAL_COLUMNS].reset_index(drop=True)
+
+
+def build_coverage(observations: pd.DataFrame, ref: Reference, years: list[int]) -> pd.DataFrame:
+    """Who reported what: one row per (member state of the year, year, indicator) for each of `years`.
+
+    `coverage` is the status of the state's total for the indicator (reported, confidential,
+    not_available, not_applicable, rejected), or `no_submission` when the state sent nothing for that
+    year (and no published figure stands in); `origin` says whether the figure is the state's own
+    submission or history, and `source` names the published source. A state that submitted but has
+    no row for the indicator (an older template) is not_available.
+    """
+    obs = _with_origin(observations)
+    totals = obs[obs["breakdown"] == TOTAL]
+    by_key = {
+        (row.country_iso3, int(row.year), row.indicator): (row.status, row.origin, row.source)
+        for row in totals[["country_iso3", "year", "indicator", "status", "origin", "source"]].itertuples(index=False)
+    }
+    submitted = set(zip(obs.loc[obs["origin"] == ORIGIN_SUBMISSION, "country_iso3"], obs.loc[obs["origin"] == ORIGIN_SUBMISSION, "year"].astype(int), strict=True))
+    rows = []
+    for year in sorted(years):
+        for iso3 in ref.members_in(year):
+            for indicator in ref.indicators:
+                status, origin, source = by_key.get((iso3, year, indicator.code), (None, "", ""))
+                if status is None:
+                    status = NOT_AVAILABLE if (iso3, year) in submitted else NO_SUBMISSION
+                    origin = ORIGIN_SUBMISSION if (iso3, year) in submitted else ""
+                rows.append({"country_iso3": iso3, "year": year, "indicator": indicator.code, "coverage": status, "origin": origin, "source": source})
+    frame = pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+    frame["year"] = frame["year"].astype("int64")
+    return frame
 
 
 def _changes(contributions, totals, row) -> tuple[float, int, float]:

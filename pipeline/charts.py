@@ -93,7 +93,7 @@ STATUS_WORDS = {
 NO_ROW_WORD = "not available"
 CONFIDENTIALITY_FLAGS = frozenset({"C", "N"})
 # The columns read here (the input contract); others are ignored.
-REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "flags")
+REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "flags", "history_sources")
 COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "flags")
 
 
@@ -186,16 +186,22 @@ def _mm_to_inches(mm: float) -> float:
 
 # -- data selection --------------------------------------------------------------------------------
 def trend_chart_data(
-    regional: pd.DataFrame, ref: Reference, category: Category, settings: Settings = DEFAULT_SETTINGS
+    regional: pd.DataFrame, ref: Reference, category: Category, settings: Settings = DEFAULT_SETTINGS, year: int | None = None
 ) -> TrendChartData | None:
-    """The headline indicator's regional total (breakdown TOTAL) over every year in `regional`.
+    """The headline indicator's regional total (breakdown TOTAL) over the last `settings.trend_years`
+    years up to `year` (default: the latest in `regional`), from the first of them with a total.
 
-    Returns None when no year has a total: there is nothing to draw.
+    Years without a total after that stay in the chart as gaps. Returns None when no year has a
+    total: there is nothing to draw.
     """
     indicator = ref.indicator_by_code[category.headline]
-    years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
     rows = regional[(regional["indicator"] == indicator.code) & (regional["breakdown"] == TOTAL)]
     by_year = {int(r.year): r for r in rows.itertuples(index=False)}
+    all_years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
+    last = year if year is not None else (all_years[-1] if all_years else 0)
+    window = [y for y in all_years if last - settings.trend_years < y <= last]
+    with_data = [y for y in window if y in by_year and _is_number(by_year[y].total)]
+    years = [y for y in window if with_data and y >= with_data[0]] if with_data else window
     totals, n_reporting, n_expected, flags, confidential = [], [], [], [], []
     for year in years:
         row = by_year.get(year)
@@ -216,6 +222,7 @@ def trend_chart_data(
         confidential.append(math.isnan(total) and bool(CONFIDENTIALITY_FLAGS & set(row_flags)))
     if not any(math.isfinite(t) for t in totals):
         return None
+    sources = sorted({s for y in years if y in by_year for s in _text(getattr(by_year[y], "history_sources", "")).split(";") if s})
     return TrendChartData(
         title=f"{indicator.label}: regional total, {years[0]}–{years[-1]}",
         axis_label=UNIT_AXIS_LABELS.get(indicator.unit, indicator.unit),
@@ -227,7 +234,7 @@ def trend_chart_data(
         is_confidential=tuple(confidential),
         decimals=_decimals_for(indicator, plots_rate=False),
         low_coverage_share=settings.low_coverage_share,
-        source_line=settings.source_line,
+        source_line=settings.source_line + (f"; published data: {'; '.join(sources)}" if sources else ""),
     )
 
 
@@ -463,7 +470,7 @@ def chart_jobs(
     regional = ensure_columns(regional, REGIONAL_COLUMNS)
     country = ensure_columns(country, COUNTRY_COLUMNS)
     for category in ref.categories:
-        trend = trend_chart_data(regional, ref, category, settings)
+        trend = trend_chart_data(regional, ref, category, settings, year)
         if trend is not None:
             key = f"trend_{category.code}"
             jobs[key] = ChartJob("trend", trend, out_dir / f"{key}.png")

@@ -228,7 +228,10 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool) -> None:
 
 def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>."""
-    from pipeline import aggregate, charts, ingest, report, store, validate
+    import pandas as pd
+
+    from pipeline import aggregate, charts, history, ingest, report, store, validate
+    from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
     ref = load_reference()
@@ -236,11 +239,13 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
     validate.apply_time_rules(submissions, ref)
-    observations = validate.observations_frame(submissions)
-    submissions_table = validate.submissions_frame(submissions)
-    findings_table = validate.findings_frame(submissions)
+    published, history_findings = history.read_history(inputs_dir, ref)
+    observations = history.merge_history(validate.observations_frame(submissions), published)
+    submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)], ignore_index=True)
+    findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)
     regional = aggregate.build_regional_table(observations, ref)
     country = aggregate.build_country_table(observations, ref)
+    coverage = aggregate.build_coverage(observations, ref, sorted({int(y) for y in observations["year"]} | {year}))
     is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
 
     with store.staged_year_dir(outputs_dir, year) as staging:
@@ -248,6 +253,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         store.write_csv(observations, data_dir / "observations.csv")
         store.write_csv(regional, data_dir / "regional.csv")
         store.write_csv(country, data_dir / "country.csv")
+        store.write_csv(coverage, data_dir / "coverage.csv")
         store.write_csv(findings_table, data_dir / "findings.csv")
         store.write_csv(submissions_table, data_dir / "submissions.csv")
         _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)

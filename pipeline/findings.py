@@ -13,7 +13,10 @@ Exceptions, for what stops a command::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
+
+import pandas as pd
 
 from pipeline.reference import Reference
 
@@ -76,6 +79,14 @@ def plain_number(number: float) -> str:
     ('1154', '1.154', '0.3')
     """
     return str(int(number)) if float(number).is_integer() else f"{number:.15g}"
+
+
+def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Findings as a table (`FINDING_COLUMNS`): errors first, then warnings and infos, each by file in row order."""
+    frame = pd.DataFrame([f.as_row() for f in findings], columns=FINDING_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    severity_rank = frame["severity"].map({"error": 0, "warning": 1, "info": 2})
+    return frame.assign(_rank=severity_rank).sort_values(["_rank", "file"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
 assert [f.name for f in fields(Finding)] == FINDING_COLUMNS

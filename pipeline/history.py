@@ -12,8 +12,10 @@ Output: `import_published` gives a `HistoryImport` (observations in the observat
 writes it to `<inputs>/history/<source_id>.csv` with `<source_id>.json` (provenance: file name,
 sha256, rows imported and skipped, crimetrends version). `read_history` reads those files back for a
 run and checks them: a malformed file or row is a finding (`history-file-invalid`,
-`history-row-invalid`), never a traceback. `merge_history` puts history under the submissions: a
-state's own submission wins for the same state, indicator, breakdown and year.
+`history-row-invalid`), never a traceback; each row keeps the `history_file` it came from, and
+`history_files_frame` lists every file of the history folder for submissions.csv. `merge_history`
+puts history under the submissions: a state's own submission wins for the same state, indicator,
+breakdown and year.
 
 What this module must not do: guess. Only the 13 BSEC member states, in the years they are members,
 and only the indicators and breakdowns of our catalogue whose definition matches are imported; a
@@ -42,6 +44,7 @@ from openpyxl.utils import get_column_letter
 
 from pipeline import __version__
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
+from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
 from pipeline.validate import (
     CONFIDENTIAL,
@@ -51,15 +54,16 @@ from pipeline.validate import (
     NOT_AVAILABLE,
     OBSERVATION_COLUMNS,
     REPORTED,
+    SUBMISSION_COLUMNS,
     parse_value,
 )
 
-HISTORY_DIR = "history"
 HISTORY_COLUMNS = [*OBSERVATION_COLUMNS, "source"]
 KEY_COLUMNS = ["country_iso3", "year", "indicator", "breakdown"]
 HISTORY_STATUSES = frozenset({REPORTED, CONFIDENTIAL, NOT_AVAILABLE, NOT_APPLICABLE})
 ORIGIN_SUBMISSION = "submission"
 ORIGIN_HISTORY = "history"
+STATUS_HISTORY = "history"  # status in submissions.csv of a history CSV whose values were read
 
 GLOTIP_ID = "unodc_glotip"
 EUROSTAT_ID = "eurostat_crim_off_cat"
@@ -573,7 +577,7 @@ def read_history(inputs_dir: Path, ref: Reference) -> tuple[pd.DataFrame, list[F
         if frame is not None:
             frames.append(frame)
     if not frames:
-        return _sorted_frame(pd.DataFrame(columns=HISTORY_COLUMNS)), findings
+        return _sorted_frame(pd.DataFrame(columns=[*HISTORY_COLUMNS, "history_file"])), findings
     history = pd.concat(frames, ignore_index=True)
     repeated = history.duplicated(KEY_COLUMNS, keep=False)
     for (iso3, year, code, breakdown), group in history[repeated].groupby(KEY_COLUMNS, sort=True):
@@ -583,7 +587,8 @@ def read_history(inputs_dir: Path, ref: Reference) -> tuple[pd.DataFrame, list[F
             make_finding(ref, "history-row-invalid", message, file=f, cell=line, value=f"{code} {breakdown}", country_iso3=iso3, year=int(year))
             for f, line in zip(group["_file"], group["_line"], strict=True)
         )
-    return _sorted_frame(history[~repeated][HISTORY_COLUMNS]), findings
+    # `history_file` (which history CSV a row came from) lets the run account for each file.
+    return _sorted_frame(history[~repeated].rename(columns={"_file": "history_file"})[[*HISTORY_COLUMNS, "history_file"]]), findings
 
 
 def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFrame | None, list[Finding]]:
@@ -651,6 +656,37 @@ def _checked_row(row: dict[str, str], ref: Reference) -> tuple[dict[str, object]
     if status in (NOT_AVAILABLE, NOT_APPLICABLE) and number is not None:
         return {}, f"a value that is {status.replace('_', ' ')} has a number"
     return {**row, "country_iso3": iso3, "year": year, "indicator": code, "breakdown": breakdown, "status": status, "flags": flags, "value": number}, ""
+
+
+def history_files_frame(inputs_dir: Path, history: pd.DataFrame, findings: list[Finding]) -> pd.DataFrame:
+    """One row per file under `<inputs>/history/` in the submissions table's columns, so none goes unlisted.
+
+    A history CSV is `history` (its values were read) or `rejected` (`history-file-invalid`); its
+    provenance JSON and any other file there are listed as `ignored`.
+    """
+    folder = Path(inputs_dir) / HISTORY_DIR
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) if folder.is_dir() else []
+    used = history[history["status"].isin([REPORTED, CONFIDENTIAL])]
+    rows = []
+    for path in paths:
+        name = path.relative_to(inputs_dir).as_posix()
+        own = [f for f in findings if f.file == name]
+        rejected = [f for f in own if f.code == "history-file-invalid"]
+        n_values = int((used["history_file"] == name).sum())
+        if path.suffix.lower() == ".csv":
+            status, reason = ("rejected", rejected[0].message) if rejected else (STATUS_HISTORY, f"{n_values} value(s) from a published source")
+        else:
+            status, reason = "ignored", "provenance of an import" if path.suffix.lower() == ".json" else "not a history file (.csv)"
+        rows.append(
+            {
+                "file": name, "country_iso3": "", "year": pd.NA, "status": status, "reason": reason, "date_submitted": "",
+                "n_values": n_values, "n_errors": sum(f.severity == "error" for f in own), "n_warnings": sum(f.severity == "warning" for f in own),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    return frame
 
 
 # -- precedence --------------------------------------------------------------------------------------------

@@ -93,12 +93,17 @@ class RawSubmission:
     findings: list[Finding] = field(default_factory=list)
 
 
+HISTORY_DIR = "history"  # <inputs>/history/: figures imported from published sources, read by pipeline.history
+
+
 def discover_files(inputs_dir: Path) -> list[Path]:
-    """Every file under `inputs_dir`, recursively, in a stable order (hidden folders skipped)."""
+    """Every file under `inputs_dir`, recursively, in a stable order (hidden folders and history/ skipped)."""
     found = []
     for path in inputs_dir.rglob("*"):
         relative = path.relative_to(inputs_dir)
         if any(part.startswith(".") and not part.startswith(".~lock") for part in relative.parts[:-1]):
+            continue
+        if len(relative.parts) > 1 and relative.parts[0] == HISTORY_DIR:
             continue
         if path.is_file() and not path.is_symlink():
             found.append(path)

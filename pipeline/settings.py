@@ -21,6 +21,8 @@ class Settings:
     # Below this share of member states reporting, a regional figure is marked as low coverage
     # (hollow marker in the trend chart, a caution in the key-figures sentence).
     low_coverage_share: float = 0.5
+    # Trend charts show at most this many years up to the reporting year (from the first with data).
+    trend_years: int = 10
 
 
 DEFAULT_SETTINGS = Settings()

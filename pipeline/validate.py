@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline import layout, rules
-from pipeline.findings import Finding, make_finding, plain_number
+from pipeline.findings import Finding, findings_table, make_finding, plain_number
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -481,9 +481,4 @@ def submissions_frame(subs: list[Submission]) -> pd.DataFrame:
 
 def findings_frame(subs: list[Submission]) -> pd.DataFrame:
     """Every finding of every file: errors first, then warnings and infos, each by file in row order."""
-    from pipeline.findings import FINDING_COLUMNS
-
-    frame = pd.DataFrame([f.as_row() for s in subs for f in s.findings], columns=FINDING_COLUMNS)
-    frame["year"] = frame["year"].astype("Int64")
-    severity_rank = frame["severity"].map({"error": 0, "warning": 1, "info": 2})
-    return frame.assign(_rank=severity_rank).sort_values(["_rank", "file"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    return findings_table(f for s in subs for f in s.findings)

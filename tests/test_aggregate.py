@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.aggregate import build_country_table, build_regional_table
+from pipeline.aggregate import build_country_table, build_coverage, build_regional_table
 from pipeline.validate import OBSERVATION_COLUMNS
 
 STATES = ["ALB", "ARM", "BGR", "GEO", "GRC", "ROU"]
@@ -115,6 +115,33 @@ def test_country_rate_and_change(ref):
     assert country.loc[("TIP_VIC", 2024), "rate_per_100k"] == pytest.approx(15 / ref.population[("GEO", 2024)] * 100_000)
     assert country.loc[("TIP_VIC", 2024), "change_pct"] == pytest.approx(50.0)
     assert country.loc[("TIP_OFF", 2024), "value"] == 0 and country.loc[("TIP_OFF", 2024), "rate_per_100k"] == 0
+
+
+def test_history_values_count_and_keep_their_source(ref):
+    frame = obs([("GEO", 2020, "TIP_VIC", 10), ("ROU", 2020, "TIP_VIC", 600), ("BGR", 2020, "TIP_VIC", 90)])
+    frame["origin"] = ["submission", "history", "history"]
+    frame["source"] = ["", "UNODC GLOTIP", "Eurostat crim_off_cat"]
+    row = one(build_regional_table(frame, ref), "TIP_VIC", 2020)
+    assert (row.total, row.n_reporting, row.n_history, row.history_sources) == (700, 3, 2, "Eurostat crim_off_cat;UNODC GLOTIP")
+    country = build_country_table(frame, ref).set_index("country_iso3")
+    assert (country.loc["ROU", "origin"], country.loc["ROU", "source"]) == ("history", "UNODC GLOTIP")
+    assert (country.loc["GEO", "origin"], country.loc["GEO", "source"]) == ("submission", "")
+
+
+def test_coverage_matrix_names_every_member_state_and_indicator(ref):
+    frame = obs([("GEO", 2020, "TIP_VIC", 10), ("GEO", 2020, "TIP_OFF", None), ("GEO", 2020, "TIP_PRO", None, "confidential", "C"),
+                 ("ROU", 2020, "TIP_VIC", 600)])
+    frame["origin"] = ["submission", "submission", "submission", "history"]
+    frame["source"] = ["", "", "", "UNODC GLOTIP"]
+    coverage = build_coverage(frame, ref, [2019, 2020]).set_index(["country_iso3", "year", "indicator"])
+    assert len(coverage) == (12 + 13) * len(ref.indicators)  # MKD is a member from 2020
+    assert coverage.loc[("GEO", 2020, "TIP_VIC"), "coverage"] == "reported"
+    assert coverage.loc[("GEO", 2020, "TIP_OFF"), "coverage"] == "not_available"
+    assert coverage.loc[("GEO", 2020, "TIP_PRO"), "coverage"] == "confidential"
+    assert coverage.loc[("GEO", 2020, "CYB_OFF"), "coverage"] == "not_available"  # submitted, no row
+    assert tuple(coverage.loc[("ROU", 2020, "TIP_VIC")]) == ("reported", "history", "UNODC GLOTIP")
+    assert coverage.loc[("ROU", 2020, "TIP_OFF"), "coverage"] == "no_submission"  # history is not a submission
+    assert coverage.loc[("ALB", 2019, "TIP_VIC"), "coverage"] == "no_submission"
 
 
 # -- properties ------------------------------------------------------------------------------------

@@ -164,6 +164,20 @@ def test_points_are_labelled_n_of_n_with_flags(ref, regional):
     assert "no data\n0/13" in labels
 
 
+def test_trend_shows_the_last_ten_years_from_the_first_with_data_and_names_history(ref):
+    rows = [regional_row("TIP_VIC", y, float(100 + y - 2003), 3) for y in range(2003, 2026)]
+    rows += [regional_row("FA_SZ", y, NAN, 0) for y in range(2016, 2019)] + [regional_row("FA_SZ", y, 5.0, 1) for y in range(2019, 2026)]
+    rows[5] = {**rows[5], "history_sources": "UNODC GLOTIP (data_glotip.xlsx, 30/05/2023)"}  # 2008: outside the window
+    rows[20] = {**rows[20], "history_sources": "Eurostat crim_off_cat"}  # 2023
+    regional = pd.DataFrame(rows)
+    tip = trend_chart_data(regional, ref, category(ref, "TIP"), year=2025)
+    assert tip.years == tuple(range(2016, 2026))
+    assert tip.source_line.endswith("; published data: Eurostat crim_off_cat")
+    assert "2016–2025" in tip.title
+    assert trend_chart_data(regional, ref, category(ref, "FA"), year=2025).years == tuple(range(2019, 2026))
+    assert trend_chart_data(regional, ref, category(ref, "TIP"), year=2010).years == tuple(range(2003, 2011))
+
+
 def test_category_without_any_total_has_no_trend_data(ref, regional):
     assert trend_chart_data(regional, ref, category(ref, "DRG")) is None
     assert trend_chart_data(regional, ref, category(ref, "SOM")) is None

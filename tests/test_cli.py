@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from pipeline.cli import main
 from pipeline.samples import fill_workbook
 
 pytestmark = pytest.mark.slow
+TEST_DATA = Path(__file__).parent / "data"
 
 # What three focal points send back: 2024 and 2025, one value error, one not available, one confidential.
 FILLED = {
@@ -170,3 +172,26 @@ def test_validate_needs_files_or_a_year(tmp_path, args):
     (tmp_path / "x.xlsx").write_bytes(b"")
     result = CliRunner().invoke(main, ["validate", *[str(tmp_path / a) if a.endswith(".xlsx") else a for a in args]])
     assert result.exit_code == 2 and "either workbook FILES or --year" in result.output
+
+
+def test_history_imported_from_published_files_joins_the_run(run_dir, tmp_path):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(run_dir.parent.parent / "inputs", inputs)
+    runner = CliRunner()
+    for excerpt in ("data_glotip_excerpt.xlsx", "estat_crim_off_cat_excerpt.tsv"):
+        result = runner.invoke(main, ["import", str(TEST_DATA / excerpt), "--inputs", str(inputs)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    year_dir = tmp_path / "out" / "2025"
+    submissions = _csv(year_dir, "submissions").set_index("file")
+    assert submissions.loc["history/unodc_glotip.csv", "status"] == "history"
+    assert submissions.loc["history/unodc_glotip.json", "status"] == "ignored"
+    assert not _csv(year_dir, "findings")["file"].str.startswith("history/").any(), "history files are not submissions"
+    obs = _csv(year_dir, "observations").set_index(["country_iso3", "year", "indicator", "breakdown"])
+    rou = obs.loc[("ROU", 2017, "TIP_VIC", "TOTAL")]
+    assert (rou["value"], rou["origin"], rou["source_file"]) == (662, "history", "data_glotip_excerpt.xlsx")
+    assert obs.loc[("ROU", 2025, "TIP_VIC", "TOTAL"), "origin"] == "submission"
+    coverage = _csv(year_dir, "coverage").set_index(["country_iso3", "year", "indicator"])
+    assert tuple(coverage.loc[("ROU", 2017, "TIP_VIC"), ["coverage", "origin"]]) == ("reported", "history")
+    assert coverage.loc[("ARM", 2025, "TIP_VIC"), "coverage"] == "no_submission"

@@ -266,8 +266,9 @@ def test_write_then_read_gives_the_same_observations(glotip, eurostat, ref, tmp_
     assert findings == []
     expected = pd.concat([eurostat.observations, glotip.observations], ignore_index=True)
     expected = expected.sort_values(history.KEY_COLUMNS, kind="stable").reset_index(drop=True)
-    pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(frame[history.HISTORY_COLUMNS], expected, check_dtype=False)
     assert frame["year"].dtype == "int64" and frame["value"].dtype == "float64"
+    assert set(frame["history_file"]) == {"history/unodc_glotip.csv", "history/eurostat_crim_off_cat.csv"}
 
 
 def test_history_files_record_provenance_and_are_replaced_on_reimport(glotip, ref, tmp_path):
@@ -333,7 +334,7 @@ def test_malformed_history_gives_findings_not_tracebacks(ref, tmp_path):
 
 def test_no_history_folder_is_no_history(ref, tmp_path):
     frame, findings = history.read_history(tmp_path, ref)
-    assert frame.empty and list(frame.columns) == history.HISTORY_COLUMNS and findings == []
+    assert frame.empty and list(frame.columns) == [*history.HISTORY_COLUMNS, "history_file"] and findings == []
 
 
 # -- precedence ------------------------------------------------------------------------------------------
