@@ -258,7 +258,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         store.write_csv(submissions_table, data_dir / "submissions.csv")
         _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)
         chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
-        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration)
+        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage)
         report_name = report.REPORT_FILENAME.format(year=year)
         report.render_report(REPORT_TEMPLATE, context, staging / report_name)
         # The context was built with chart paths inside the staging folder; they move with it.

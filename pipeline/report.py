@@ -1,9 +1,11 @@
 """Report: aggregates, findings and chart paths -> the Word report, through a docxtpl template.
 
 Inputs (pandas DataFrames; no other columns are assumed):
-- `regional`: indicator, breakdown, year, total, n_reporting, n_expected, rate_per_100k,
-  n_same_reporters, change_pct_same_reporters, flags.
-- `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k, change_pct, flags, comment.
+- `regional`: indicator, breakdown, year, total, n_reporting, n_expected, rate_per_100k, n_rate,
+  change_pct, n_same_reporters, change_pct_same_reporters, flags, rate_flags, n_history, history_sources.
+- `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k, change_pct, flags,
+  comment, origin, source (a value from published data is marked with its source).
+- `coverage` (optional): country_iso3, year, indicator, coverage, origin, source (data/coverage.csv).
 - `submissions`: country_iso3, year, status, reason, file, date_submitted, n_values, n_errors, n_warnings.
 - `findings`: code, severity, country_iso3, year, file, sheet, cell, message.
 - `chart_paths`: {"trend_<CATEGORY>" | "national_<CATEGORY>": PNG path} from `pipeline.charts.render_charts`.
@@ -46,12 +48,14 @@ REPORT_FILENAME = "BSEC_Annual_Assessment_{year}.docx"
 
 # The columns read here (the input contract); others are ignored.
 REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "rate_per_100k", "n_rate",
-                    "n_same_reporters", "change_pct_same_reporters", "flags")
+                    "change_pct", "n_same_reporters", "change_pct_same_reporters", "flags", "rate_flags", "n_history",
+                    "history_sources")
 COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k",
-                   "change_pct", "flags", "comment")
+                   "change_pct", "flags", "comment", "origin", "source")
 SUBMISSION_COLUMNS = ("file", "country_iso3", "year", "status", "reason", "date_submitted", "n_values", "n_errors",
                       "n_warnings")
 FINDING_COLUMNS = ("code", "severity", "country_iso3", "year", "file", "sheet", "cell", "message")
+COVERAGE_COLUMNS = ("country_iso3", "year", "indicator", "coverage", "origin", "source")
 CHART_WIDTH_MM = 160  # A4 text width with 25 mm margins; the charts are drawn at this width
 
 NOT_AVAILABLE = ":"
@@ -75,6 +79,7 @@ USED_STATUSES = frozenset({"accepted", "accepted-with-warnings"})
 MAIN_ISSUES_SHOWN = 3  # finding codes named per state in the data-quality table; the rest are counted
 TIMES = f"{NBSP}×{NBSP}"  # "2 × breakdown-sum-mismatch", kept on one line
 FINDINGS_CSV = "data/findings.csv"
+COVERAGE_CSV = "data/coverage.csv"
 FEEDBACK_NAME = "feedback/<ISO3>_{year}_feedback.xlsx"
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")  # fixed English names: strftime("%B") follows the locale
@@ -263,6 +268,24 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
         sentences.append(
             f"No change on {previous} can be computed: the comparable total for {previous} is zero or not available."
         )
+    if same and same != reporting and _is_number(row.change_pct):
+        # Coverage differs between the years: the raw total moves with who reported, so it is shown
+        # beside the like-for-like change, never instead of it.
+        sentences.append(
+            f"The raw regional total, over {reporting} states in {year} and a different set in {previous}, changed by "
+            f"{format_change(row.change_pct)}; it is not a like-for-like comparison."
+        )
+    n_history = int(row.n_history) if _is_number(row.n_history) else 0
+    if n_history:
+        sentences.append(
+            f"The figures of {_count_states(n_history)} come from published data ({_text(row.history_sources).replace(';', '; ')}), "
+            "not from a submission."
+        )
+    if indicator.takes_rate and _is_number(row.rate_per_100k) and "e" in _text(row.rate_flags):
+        sentences.append(
+            f"The population reference has no figure for {year} yet for some states: their latest figure is used, "
+            "and the rate is flagged e (estimated)."
+        )
     if expected > 0 and reporting / expected < settings.low_coverage_share:
         sentences.append(
             f"Fewer than {format_share(settings.low_coverage_share)} of the member states reported: the total is "
@@ -314,6 +337,8 @@ def _country_row(row: Any | None, indicator: Indicator, state_name: str, no_row_
             comment = "Value rejected in validation (see Annex B)." + (f" {comment}" if comment else "")
     if not indicator.takes_rate:
         rate = NOT_APPLICABLE  # only persons and cases take a rate
+    if _text(row.origin) == "history":
+        comment = f"Published data: {_text(row.source)}." + (f" {comment}" if comment else "")
     return {"state": state_name, "value": value, "rate": rate, "change": change, "flags": flags, "comment": comment}
 
 
@@ -644,6 +669,44 @@ def _quality_summary(
     return " ".join(sentences)
 
 
+# -- coverage ---------------------------------------------------------------------------------------
+def _coverage_rows(coverage: pd.DataFrame, year: int, ref: Reference) -> list[dict[str, str]]:
+    """Per member state of `year`: what its figures are, from the coverage matrix (data/coverage.csv)."""
+    in_year = coverage[_year_of(coverage) == year]
+    by_state = {iso3: group for iso3, group in in_year.groupby("country_iso3", sort=False)}
+    n_indicators = len(ref.indicators)
+    rows = []
+    for iso3 in sorted(ref.members_in(year), key=lambda c: ref.state_by_iso3[c].name.casefold()):
+        group = by_state.get(iso3, in_year.iloc[0:0])
+        status = group["coverage"].map(_text)
+        origin = group["origin"].map(_text)
+        with_figure = status.isin(["reported", "confidential"])
+        reported_codes = set(group.loc[with_figure, "indicator"].map(_text))
+        without = [c.label for c in ref.categories if not any(i.category == c.code and i.code in reported_codes for i in ref.indicators)]
+        submitted = bool((origin == "submission").any())
+        rows.append({
+            "state": ref.state_by_iso3[iso3].name,
+            "submission": "received" if submitted else "none",
+            "reported": f"{int(with_figure.sum())} of {n_indicators}",
+            "published": str(int((with_figure & (origin == "history")).sum())),
+            "not_available": str(int(status.isin(["not_available", "not_applicable", "rejected"]).sum())),
+            "areas_without": "all" if len(without) == len(ref.categories) else ", ".join(without) or "none",
+        })
+    return rows
+
+
+def _coverage_summary(rows: list[dict[str, str]], year: int, ref: Reference) -> str:
+    submitted = sum(1 for r in rows if r["submission"] == "received")
+    complete = sum(1 for r in rows if r["areas_without"] == "none")
+    return (
+        f"{submitted} of the {len(rows)} member states sent a submission for {year}; {complete} gave at least one "
+        f"figure in every crime area. For each state the table counts the {len(ref.indicators)} indicators of the "
+        "catalogue (totals) with a figure (confidential ones included), those taken from published data (UNODC, "
+        "Eurostat) where the state sent none, and those not available, not applicable or left out in validation. "
+        f"The full matrix, state by indicator and year, is in {COVERAGE_CSV}."
+    )
+
+
 # -- the context -----------------------------------------------------------------------------------
 def _category_context(
     category: Category,
@@ -725,6 +788,7 @@ def build_context(
     settings: Settings = DEFAULT_SETTINGS,
     is_demonstration: bool = False,
     *,
+    coverage: pd.DataFrame | None = None,
     generated_on: dt.date | None = None,
 ) -> dict[str, Any]:
     """Everything the template prints, formatted; chart paths stay `Path`s (or None when absent).
@@ -736,15 +800,17 @@ def build_context(
     country = ensure_columns(country, COUNTRY_COLUMNS)
     submissions = ensure_columns(submissions, SUBMISSION_COLUMNS)
     findings = ensure_columns(findings, FINDING_COLUMNS)
+    coverage = ensure_columns(pd.DataFrame() if coverage is None else coverage, COVERAGE_COLUMNS)
     n_expected = len(ref.members_in(year))
     regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
     country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
     received = _received_states(submissions, year)
     years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
-    table_numbers = [2]  # Tables 1 and 2 are the submissions and the overview
+    table_numbers = [3]  # Tables 1 to 3 are the submissions, the coverage and the overview
     figure_numbers = [0]
 
     submission_rows = _submission_rows(submissions, year, ref)
+    coverage_rows = _coverage_rows(coverage, year, ref)
     overview_rows = []
     for category in ref.categories:
         headline = ref.indicator_by_code[category.headline]
@@ -771,11 +837,14 @@ def build_context(
         "submissions_summary": _submissions_summary(submission_rows, year),
         "submissions_caption": f"Table 1. Submissions for {year} by member state",
         "submissions": submission_rows,
+        "coverage_summary": _coverage_summary(coverage_rows, year, ref),
+        "coverage_caption": f"Table 2. Coverage by member state, {year}: indicators (totals) with a figure",
+        "coverage": coverage_rows,
         "overview_summary": (
             f"The table gives, for each crime area, the regional figure of its headline indicator in {year}. "
             "Each crime area is presented in its own chapter below."
         ),
-        "overview_caption": f"Table 2. Headline indicators at regional level, {year}",
+        "overview_caption": f"Table 3. Headline indicators at regional level, {year}",
         "overview": overview_rows,
         "change_heading": f"Change on {previous} (same states)",
         "change_heading_short": f"Change on {previous}",

@@ -262,6 +262,21 @@ def _submissions(doc) -> None:
         ],
         "row in submissions",
     )
+    _paragraph(doc, "Coverage", "Heading 2")
+    _paragraph(doc, "{{ coverage_summary }}")
+    _paragraph(doc, "{{ coverage_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Member state", "state", 32, False),
+            ("Submission", "submission", 22, False),
+            ("With a figure", "reported", 22, True),
+            ("From published data", "published", 24, True),
+            ("Not available", "not_available", 20, True),
+            ("Crime areas with no figure", "areas_without", 40, False),
+        ],
+        "row in coverage",
+    )
 
 
 def _overview(doc) -> None:

@@ -68,7 +68,8 @@ def regional_row(indicator, year, total, n_reporting, *, rate=NAN, same=0, chang
         "indicator": indicator, "breakdown": "TOTAL", "year": year, "total": total,
         "n_reporting": n_reporting, "n_expected": 13, "reporting": "", "population": NAN,
         "rate_per_100k": rate, "change_pct": NAN, "n_same_reporters": same,
-        "change_pct_same_reporters": change_same, "flags": flags,
+        "change_pct_same_reporters": change_same, "flags": flags, "rate_flags": "", "n_rate": NAN,
+        "n_history": 0, "history_sources": "",
     }
 
 
@@ -248,7 +249,7 @@ def test_report_has_title_with_year_and_running_header(rendered):
 
 
 def test_headline_total_and_rate_are_the_hand_computed_ones(rendered):
-    overview = table_after(rendered, "Table 2.")
+    overview = table_after(rendered, "Table 3.")
     tip = row_of(overview, "Trafficking in persons: Identified victims of trafficking in persons")
     # total with its flag, n of N, rate, change on the same reporters and its basis
     assert tip[1:] == ["1,234 p", "2 of 13", "17.6", "+12.2\u00a0%", "2 states"]
@@ -256,7 +257,7 @@ def test_headline_total_and_rate_are_the_hand_computed_ones(rendered):
 
 
 def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered):
-    tip = table_after(rendered, "Table 4. Identified victims of trafficking in persons by member state")
+    tip = table_after(rendered, "Table 5. Identified victims of trafficking in persons by member state")
     # state, value, rate, change, flags, comment
     assert row_of(tip, "Armenia")[1:4] == ["1,000", "33.3", "+11.1\u00a0%"]
     assert row_of(tip, "Georgia")[1:5] == ["234", "5.9", "+17.0\u00a0%", "p"]
@@ -265,7 +266,7 @@ def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered)
     assert row_of(tip, "Serbia")[1:] == [":", ":", ":", "", "No submission received."]
     assert len(tip) == 1 + 13  # header + every member state
 
-    firearms = table_after(rendered, "Table 10. Firearms seized by member state")
+    firearms = table_after(rendered, "Table 11. Firearms seized by member state")
     assert row_of(firearms, "Armenia")[1:4] == ["0", "–", ":"]  # a real zero; items take no rate
     assert row_of(firearms, "Georgia")[1:5] == ["–", "–", "–", "m"]
     assert row_of(firearms, "Republic of Moldova")[1] == ":"
@@ -273,7 +274,7 @@ def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered)
 
 
 def test_confidential_regional_total_is_c(rendered):
-    tip_indicators = table_after(rendered, "Table 3.")
+    tip_indicators = table_after(rendered, "Table 4.")
     offences = row_of(tip_indicators, "Trafficking in persons offences recorded")
     assert offences[2:5] == ["C", "2 of 13", "C"]
 
@@ -366,7 +367,7 @@ def test_empty_frames_give_a_report_of_colons(tmp_path, ref):
     context = build_context(YEAR, empty, empty, empty, empty, ref, {}, generated_on=dt.date(2025, 3, 31))
     out = render_report(TEMPLATE, context, tmp_path / "empty.docx")
     document = docx.Document(str(out))
-    overview = table_after(document, "Table 2.")
+    overview = table_after(document, "Table 3.")
     assert all(row[1] == ":" and row[2] == "0 of 13" for row in overview[1:])
     assert "found nothing to report" in all_text(document)
     assert len(document.inline_shapes) == 0
@@ -661,3 +662,41 @@ def test_a_rate_over_fewer_states_than_the_total_says_so(ref):
     assert "per 100,000 inhabitants of the reporting states with a population figure (1 of 2)." in text
     complete = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 610.0, 2, rate=9.1), "n_rate": 2}]).iloc[0]
     assert "per 100,000 inhabitants of the reporting states." in report._key_figures(complete, indicator, 2024, 13, DEFAULT_SETTINGS)
+
+
+def test_key_figures_show_the_raw_change_history_sources_and_estimated_population(ref):
+    indicator = ref.indicator_by_code["TIP_VIC"]
+    row = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 700.0, 3, rate=9.1, same=2, change_same=5.0),
+                         "change_pct": 40.0, "rate_flags": "e", "n_history": 1, "history_sources": "UNODC GLOTIP;Eurostat"}]).iloc[0]
+    text = report._key_figures(row, indicator, 2024, 13, DEFAULT_SETTINGS)
+    assert "the total changed by +5.0\u00a0% on 2023" in text
+    assert "The raw regional total, over 3 states in 2024 and a different set in 2023, changed by +40.0\u00a0%" in text
+    assert "The figures of 1 state come from published data (UNODC GLOTIP; Eurostat)" in text
+    assert "their latest figure is used, and the rate is flagged e" in text
+    same_states = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 700.0, 2, same=2, change_same=5.0), "change_pct": 5.0}]).iloc[0]
+    assert "raw regional total" not in report._key_figures(same_states, indicator, 2024, 13, DEFAULT_SETTINGS)
+
+
+def test_a_value_from_published_data_names_its_source(ref):
+    indicator = ref.indicator_by_code["TIP_VIC"]
+    row = pd.DataFrame([{**country_row("ROU", "TIP_VIC", 662.0, "reported"), "origin": "history", "source": "UNODC GLOTIP"}]).iloc[0]
+    assert report._country_row(row, indicator, "Romania", "")["comment"] == "Published data: UNODC GLOTIP."
+
+
+def test_coverage_table_counts_figures_per_state(ref):
+    codes = [i.code for i in ref.indicators]
+    rows = [{"country_iso3": "GEO", "year": 2024, "indicator": c, "coverage": "reported" if c.startswith("TIP") else "not_available", "origin": "submission", "source": ""} for c in codes]
+    rows += [{"country_iso3": "ROU", "year": 2024, "indicator": c, "coverage": "reported" if c == "TIP_VIC" else "no_submission", "origin": "history" if c == "TIP_VIC" else "", "source": ""} for c in codes]
+    by_state = {r["state"]: r for r in report._coverage_rows(pd.DataFrame(rows), 2024, ref)}
+    n_tip = sum(1 for i in ref.indicators if i.category == "TIP")
+    assert by_state["Georgia"]["reported"] == f"{n_tip} of {len(codes)}" and by_state["Georgia"]["submission"] == "received"
+    assert "Trafficking" not in by_state["Georgia"]["areas_without"]
+    assert (by_state["Romania"]["submission"], by_state["Romania"]["published"]) == ("none", "1")
+    assert (by_state["Albania"]["reported"], by_state["Albania"]["areas_without"]) == (f"0 of {len(codes)}", "all")
+    assert len(by_state) == 13
+
+
+def test_rendered_coverage_table_lists_every_member_state(rendered):
+    rows = table_after(rendered, "Table 2. Coverage by member state")
+    assert rows[0][0] == "Member state" and len(rows) == 1 + 13
+    assert row_of(rows, "Albania")[1:3] == ["none", f"0 of {len(load_reference().indicators)}"]
