@@ -669,6 +669,33 @@ def _quality_summary(
     return " ".join(sentences)
 
 
+# -- five-year series -------------------------------------------------------------------------------
+SERIES_YEARS = 5  # the overview's series table: the last five years with data
+
+
+def _series_years(years: list[int], year: int) -> list[int]:
+    """The last `SERIES_YEARS` years up to `year` for which there is any regional row."""
+    return [y for y in years if y <= year][-SERIES_YEARS:]
+
+
+def _series_rows(regional_rows: dict[tuple, Any], series_years: list[int], ref: Reference) -> list[dict[str, str]]:
+    """Per crime area: the headline regional total of each year, with its states reporting (n/N)."""
+    rows = []
+    for category in ref.categories:
+        headline = ref.indicator_by_code[category.headline]
+        row = {"indicator": f"{category.label}: {headline.label}"}
+        for index in range(SERIES_YEARS):
+            if index >= len(series_years):
+                row[f"y{index}"] = ""
+                continue
+            year = series_years[index]
+            cells = _regional_cells(_regional_row(regional_rows, headline.code, year), headline, len(ref.members_in(year)))
+            reporting, _, expected = cells["coverage"].partition(" of ")
+            row[f"y{index}"] = f"{cells['total']} ({reporting}/{expected})"
+        rows.append(row)
+    return rows
+
+
 # -- coverage ---------------------------------------------------------------------------------------
 def _coverage_rows(coverage: pd.DataFrame, year: int, ref: Reference) -> list[dict[str, str]]:
     """Per member state of `year`: what its figures are, from the coverage matrix (data/coverage.csv)."""
@@ -806,10 +833,11 @@ def build_context(
     country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
     received = _received_states(submissions, year)
     years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
-    table_numbers = [3]  # Tables 1 to 3 are the submissions, the coverage and the overview
+    table_numbers = [4]  # Tables 1 to 4: submissions, coverage, the overview and its five-year series
     figure_numbers = [0]
 
     submission_rows = _submission_rows(submissions, year, ref)
+    series_years = _series_years(years, year)
     coverage_rows = _coverage_rows(coverage, year, ref)
     overview_rows = []
     for category in ref.categories:
@@ -846,6 +874,12 @@ def build_context(
         ),
         "overview_caption": f"Table 3. Headline indicators at regional level, {year}",
         "overview": overview_rows,
+        "series_caption": (
+            f"Table 4. Headline indicators at regional level, {series_years[0]}–{series_years[-1]}: regional total "
+            "(member states reporting / member states)" if series_years else f"Table 4. Headline indicators at regional level"
+        ),
+        "series_years": [str(y) for y in series_years] + [""] * (SERIES_YEARS - len(series_years)),
+        "series": _series_rows(regional_rows, series_years, ref),
         "change_heading": f"Change on {previous} (same states)",
         "change_heading_short": f"Change on {previous}",
         "reading_notes": [

@@ -295,6 +295,13 @@ def _overview(doc) -> None:
         ],
         "row in overview",
     )
+    _paragraph(doc, "{{ series_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [("Crime area: headline indicator", "indicator", 45, False)]
+        + [("{{ series_years[" + str(i) + "] }}", f"y{i}", 23, True) for i in range(5)],
+        "row in series",
+    )
     _paragraph(doc, "How to read the figures", "Heading 2")
     _tag(doc, "{%p for note in reading_notes %}")
     _paragraph(doc, "{{ note }}")

@@ -257,7 +257,7 @@ def test_headline_total_and_rate_are_the_hand_computed_ones(rendered):
 
 
 def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered):
-    tip = table_after(rendered, "Table 5. Identified victims of trafficking in persons by member state")
+    tip = table_after(rendered, "Table 6. Identified victims of trafficking in persons by member state")
     # state, value, rate, change, flags, comment
     assert row_of(tip, "Armenia")[1:4] == ["1,000", "33.3", "+11.1\u00a0%"]
     assert row_of(tip, "Georgia")[1:5] == ["234", "5.9", "+17.0\u00a0%", "p"]
@@ -266,7 +266,7 @@ def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered)
     assert row_of(tip, "Serbia")[1:] == [":", ":", ":", "", "No submission received."]
     assert len(tip) == 1 + 13  # header + every member state
 
-    firearms = table_after(rendered, "Table 11. Firearms seized by member state")
+    firearms = table_after(rendered, "Table 12. Firearms seized by member state")
     assert row_of(firearms, "Armenia")[1:4] == ["0", "–", ":"]  # a real zero; items take no rate
     assert row_of(firearms, "Georgia")[1:5] == ["–", "–", "–", "m"]
     assert row_of(firearms, "Republic of Moldova")[1] == ":"
@@ -274,7 +274,7 @@ def test_confidential_not_available_zero_and_not_applicable_stay_apart(rendered)
 
 
 def test_confidential_regional_total_is_c(rendered):
-    tip_indicators = table_after(rendered, "Table 4.")
+    tip_indicators = table_after(rendered, "Table 5.")
     offences = row_of(tip_indicators, "Trafficking in persons offences recorded")
     assert offences[2:5] == ["C", "2 of 13", "C"]
 
@@ -700,3 +700,10 @@ def test_rendered_coverage_table_lists_every_member_state(rendered):
     rows = table_after(rendered, "Table 2. Coverage by member state")
     assert rows[0][0] == "Member state" and len(rows) == 1 + 13
     assert row_of(rows, "Albania")[1:3] == ["none", f"0 of {len(load_reference().indicators)}"]
+
+
+def test_five_year_series_of_the_headline_indicators(rendered):
+    rows = table_after(rendered, "Table 4. Headline indicators at regional level, 2022–2024")
+    assert rows[0][1:4] == ["2022", "2023", "2024"] and rows[0][4:] == ["", ""]
+    tip = row_of(rows, "Trafficking in persons: Identified victims of trafficking in persons")
+    assert tip[1:4] == [": (0/13)", "1,100 (2/13)", "1,234 p (2/13)"]
