@@ -60,26 +60,37 @@ def main() -> None:
 @click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year the workbooks collect.")
 @click.option("--country", "countries", multiple=True, metavar="ISO3", help="Only this member state (repeatable). Default: all 13.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write to. Default: <outputs>/templates/<year>.")
+@click.option("--previous", "previous_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="observations.csv of last year's run, whose accepted <year-1> values pre-fill the Previous year value column. Default: <outputs>/<year-1>/data/observations.csv.")
 @_outputs_option
-def template(year: int, countries: tuple[str, ...], out_dir: Path | None, outputs_dir: Path) -> None:
+def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previous_file: Path | None, outputs_dir: Path) -> None:
     """Write one submission workbook per member state.
 
     \b
+    The Previous year value column is pre-filled with each state's values accepted for year-1
+    (from --previous); when that file does not exist the column is left blank.
     Example:
       crimetrends template --year 2026
       crimetrends template --year 2026 --country GEO --out ~/to_send
+      crimetrends template --year 2026 --previous outputs/2025/data/observations.csv
     """
     from pipeline.reference import load_reference
-    from pipeline.template import write_template
+    from pipeline.template import default_previous_path, read_previous_observations, write_template
 
     ref = load_reference()
     wanted = [c.upper() for c in countries] or ref.members_in(year)
     unknown = [c for c in wanted if c not in ref.members_in(year)]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)} is not a BSEC member state in {year}. Members: {' '.join(ref.members_in(year))}", param_hint="--country")
+    previous_path = previous_file or default_previous_path(outputs_dir, year)
+    try:
+        previous = read_previous_observations(previous_path)
+    except PipelineError as err:
+        raise click.BadParameter(str(err), param_hint="--previous") from err
+    if previous is None:
+        stderr.print(f"No {previous_path}: the Previous year value column is left blank.", markup=False, soft_wrap=True)
     target = out_dir or outputs_dir / "templates" / str(year)
     for iso3 in wanted:
-        path = write_template(ref, iso3, year, target)
+        path = write_template(ref, iso3, year, target, previous=previous)
         click.echo(str(path))
     stderr.print(f"Wrote {len(wanted)} submission workbook(s) for {year} to {target}")
 

@@ -37,10 +37,12 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and also every 
 ZIP_MAGIC = b"PK\x03\x04"
 
 # Raw Data-sheet columns kept per row, and the Cover fields looked up by label.
-RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "unit", "value_cell", "flag_cell", "code_cell", "unit_cell"]
+# `previous_value`/`previous_cell`: the optional Previous year value column (None and "" without it).
+RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "unit", "value_cell", "flag_cell", "code_cell", "unit_cell", "previous_value", "previous_cell"]
 _OPTIONAL_COLUMNS = {
     layout.COL_FLAG: "flag",
     layout.COL_COMMENT: "comment",
+    layout.COL_PREVIOUS: "previous_value",
 }
 
 
@@ -385,7 +387,7 @@ def _xls_error_cells(path: Path, sheet_name: str) -> dict[str, CellError]:
 
 
 def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, CellError]) -> tuple[pd.DataFrame, list[str]]:
-    """Data rows keyed by Code and Breakdown, with the raw Value/Flag/Comment and their cells."""
+    """Data rows keyed by Code and Breakdown, with the raw Value/Previous year value/Flag/Comment and their cells."""
     header = frame.iloc[header_row].tolist() if len(frame) > header_row else []
     positions: dict[str, int] = {}
     for j, label in enumerate(header):
@@ -398,6 +400,7 @@ def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, Cell
 
     code_j, breakdown_j, value_j = wanted[layout.COL_CODE], wanted[layout.COL_BREAKDOWN], wanted[layout.COL_VALUE]
     flag_j, comment_j, unit_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT], wanted[layout.COL_UNIT]
+    previous_j = wanted[layout.COL_PREVIOUS]  # None in workbooks of template version 2026.1
     records = []
     grid = frame.to_numpy(dtype=object)
     for i in range(header_row + 1, len(grid)):
@@ -419,6 +422,8 @@ def _read_data(frame: pd.DataFrame, header_row: int, error_cells: dict[str, Cell
                 "flag_cell": cell_ref(i, flag_j) if flag_j is not None else "",
                 "code_cell": cell_ref(i, code_j),
                 "unit_cell": cell_ref(i, unit_j) if unit_j is not None else "",
+                "previous_value": None if previous_j is None else (error_cells.get(cell_ref(i, previous_j)) or (None if _is_blank(row[previous_j]) else row[previous_j])),
+                "previous_cell": cell_ref(i, previous_j) if previous_j is not None else "",
             }
         )
     return pd.DataFrame(records, columns=RAW_COLUMNS), []

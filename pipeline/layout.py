@@ -6,8 +6,10 @@ names (case and spacing ignored), never by position, so re-ordered rows and colu
 
 from __future__ import annotations
 
-TEMPLATE_VERSION = "2026.1"
-KNOWN_TEMPLATE_VERSIONS = frozenset({TEMPLATE_VERSION})
+TEMPLATE_VERSION = "2026.2"  # 2026.2: the "Previous year value" column (revisions, rule R01)
+# Versions ingest still reads without a finding. 2026.1 has no previous-year column: it reads as
+# a workbook that revises nothing.
+KNOWN_TEMPLATE_VERSIONS = frozenset({"2026.1", TEMPLATE_VERSION})
 
 COVER_SHEET = "Cover"
 DATA_SHEET = "Data"
@@ -15,18 +17,21 @@ INSTRUCTIONS_SHEET = "Instructions"
 META_SHEET = "_meta"  # hidden: template version and whether the workbook holds demonstration data
 LISTS_SHEET = "_lists"  # hidden: the flag drop-down list
 
-# Data sheet columns, in template order. Only Value, Flag and Comment are for the submitter.
+# Data sheet columns, in template order. Only Value, Previous year value, Flag and Comment are for
+# the submitter. Previous year value holds the figure for the year before the reporting year as
+# accepted last year (pre-filled by `crimetrends template`); a state corrects it to revise that figure.
 COL_CODE = "Code"
 COL_BREAKDOWN = "Breakdown"
 COL_INDICATOR = "Indicator"
 COL_UNIT = "Unit"
 COL_VALUE = "Value"
+COL_PREVIOUS = "Previous year value"
 COL_FLAG = "Flag"
 COL_COMMENT = "Comment"
 COL_DEFINITION = "Definition"
-DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_INDICATOR, COL_UNIT, COL_VALUE, COL_FLAG, COL_COMMENT, COL_DEFINITION)
+DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_INDICATOR, COL_UNIT, COL_VALUE, COL_PREVIOUS, COL_FLAG, COL_COMMENT, COL_DEFINITION)
 REQUIRED_DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_VALUE)
-EDITABLE_DATA_COLUMNS = (COL_VALUE, COL_FLAG, COL_COMMENT)
+EDITABLE_DATA_COLUMNS = (COL_VALUE, COL_PREVIOUS, COL_FLAG, COL_COMMENT)
 
 # Cover: labels in column A, values in column B. Ingest finds each field by its label.
 COVER_COUNTRY = "Country (ISO3 code)"

@@ -31,6 +31,10 @@ are those of the domain rule table.
   `change_abs_min` last year and 0 this year, with no comment: warning;
   a blank cell there is an "unexplained blank" (M02).
 - Break (T04): flag `b` with no comment describing the break: info. The flag silences T01 and T02.
+- Revision (R01): a Previous year value cell holding another number than the one accepted for that
+  year (or a number where none was accepted): info, or a warning when it changes a reported figure
+  by more than `revision_warn_pct` %. The revised figure replaces the accepted one
+  (`validate.apply_revisions`, which also writes the revision log).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class Thresholds:
     outlier_z: float = 3.5
     outlier_min_years: int = 4
     outlier_min_spread: float = 0.1
+    revision_warn_pct: float = 20.0
 
 
 def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thresholds:
@@ -313,3 +318,37 @@ def _outlier(series, year, indicator, breakdown, thresholds, iso3, where, ref) -
         return None
     span = f"{plain_number(min(history))} to {plain_number(max(history))}"
     return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **where)
+
+
+# -- revisions -------------------------------------------------------------------------------------
+def is_revision(old_value: float, new_value: float) -> bool:
+    """A previous-year number revises the accepted figure: no number was accepted (NaN), or another one.
+
+    Equal up to the 6 decimals the outputs keep (the template pre-fills from observations.csv).
+    """
+    return math.isnan(old_value) or not math.isclose(old_value, new_value, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def check_revision(ref: Reference, thresholds: Thresholds, indicator: str, breakdown: str, year: int, old_value: float, old_status: str, new_value: float, comment: str, old_where: str, where: Mapping[str, object]) -> tuple[Finding, float]:
+    """R01: the finding for one revised figure of `year`, and its change in % (NaN without an old number or from 0).
+
+    `value-revised-large` (warning) when the change on a figure with a number is above
+    `revision_warn_pct` % (any change from 0 is), else `value-revised` (info). `old_where`: the file
+    and cell of the accepted figure, "" when there is none.
+    """
+    shown = indicator if breakdown == TOTAL else f"{indicator} {breakdown}"
+    if math.isnan(old_value):
+        before = {"": "no value was accepted", NOT_AVAILABLE: "it was not available", "not_applicable": "it was not applicable", "confidential": "it was a confidential small count"}.get(old_status, "its value was left out")
+        change_pct, large = float("nan"), False
+        what = f"{shown} {year}: {plain_number(new_value)} given as the previous year value, where {before}"
+    else:
+        change_pct = (new_value - old_value) / old_value * 100 if old_value else float("nan")
+        large = old_value == 0 or abs(change_pct) > thresholds.revision_warn_pct
+        change = f" ({change_pct:+.1f} %)" if old_value else ""
+        what = f"{shown} {year} revised from {plain_number(old_value)} to {plain_number(new_value)}{change}"
+    replaces = f"; it replaces the figure accepted from {old_where}" if old_where else f"; it becomes the {year} figure"
+    ask = "" if comment.strip() else " Please give the reason for the revision in the Comment column."
+    message = f"{what}{replaces}.{ask}"
+    if large:
+        return make_finding(ref, "value-revised-large", message, value=plain_number(new_value), **where), change_pct
+    return make_finding(ref, "value-revised", message, value=plain_number(new_value), **where), change_pct

@@ -26,6 +26,11 @@ Nothing here is a real national figure. Magnitudes are plausible, not true:
   remainder); within a crime, convicted <= prosecuted <= suspected, also breakdown by breakdown; an
   "of which" or later-stage figure (COR_BRB, FA_TRC, ML_STRD, ML_CNF, VEH_REC) stays at or below its
   whole (`CAPPED_BY`).
+* The Previous year value column holds what validation accepts from the state's workbook of the year
+  before (as `crimetrends template` pre-fills it from last year's run): the number, ":" where it was
+  not available, blank where it was confidential ("<5") or left out, and blank in the first year
+  (`FIRST_YEAR`), which has no year before. So it revises nothing, except where a "revision"
+  imperfection below changes it.
 
 Deliberate imperfections (`IMPERFECTIONS` holds the same list as data; the tests and
 `inputs/README.md` are built from it). "every year" means every generated year:
@@ -65,6 +70,8 @@ Deliberate imperfections (`IMPERFECTIONS` holds the same list as data; the tests
 | ARM | 2024 | TIP_VIC | TOTAL | national-language-comment | comment in Armenian |
 | RUS | 2024 | EXC_CIG | TOTAL | national-language-comment | comment in Russian (Cyrillic) |
 | TUR | 2024 | EXC_CIG | TOTAL | special-characters-comment | comment with "&" and "<" |
+| BGR | 2025 | TIP_OFF | TOTAL | revision | previous year value (2024) 1.04 times the accepted figure (a few cases more), with a comment: an info |
+| MDA | 2025 | CYB_OFF | TOTAL | revision | previous year value (2024) 1.3 times the accepted figure, without comment: a warning |
 
 Every workbook has `_meta` demonstration = "yes" and an agency name ending in "(demonstration)".
 """
@@ -83,9 +90,11 @@ from openpyxl import Workbook
 
 from pipeline import layout, store
 from pipeline.reference import TOTAL, Indicator, Reference
+from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED, parse_value
 
 DEMO_SEED = 20260201
 DEFAULT_YEARS = range(2021, 2026)
+FIRST_YEAR = DEFAULT_YEARS[0]  # the first collection: its workbooks have no previous year to pre-fill
 BASE_YEAR = 2018  # levels below are for this year (mid-point of the GLOTIP averages); trends run from it
 
 # UNODC GLOTIP, data_glotip.xlsx (extract dated 30/05/2023, UNODC Global Report on Trafficking in Persons
@@ -205,7 +214,8 @@ class Imperfection:
     """One deliberate imperfection of the demonstration set.
 
     `year` None: every generated year. `code` "" and `breakdown` "": the whole workbook; `breakdown`
-    "*": every row of the indicator. `factor`: the multiplier of a jump or break. `text`: the value
+    "*": every row of the indicator. `factor`: the multiplier of a jump, a break or (kind "revision")
+    of last year's accepted figure in the Previous year value column. `text`: the value
     typed, the flag, or the comment, depending on `kind`.
     """
 
@@ -288,7 +298,14 @@ IMPERFECTIONS: tuple[Imperfection, ...] = (
                  text="Converted from AZN at the annual average exchange rate."),
     Imperfection("TUR", 2024, "EXC_CIG", TOTAL, "special-characters-comment", "comment with '&' and '<'",
                  text="Customs & Gendarmerie seizures together; seizures of <1,000 sticks are not counted."),
+    Imperfection("BGR", 2025, "TIP_OFF", TOTAL, "revision",
+                 "previous year value (2024) 1.04 times the accepted figure (a few cases more), with a comment: an info",
+                 factor=1.04, text="2024 revised: cases recorded after last year's submission added."),
+    Imperfection("MDA", 2025, "CYB_OFF", TOTAL, "revision",
+                 "previous year value (2024) 1.3 times the accepted figure, without comment: a warning", factor=1.3),
 )
+# Imperfections whose `factor` changes the level of the series itself (not the previous-year column).
+SHOCK_KINDS = frozenset({"jump-no-comment", "break-in-series", "explained-jump"})
 
 # What a cell of `values` holds: (value, flag, comment).
 Cell = tuple[object, str | None, str | None]
@@ -344,7 +361,7 @@ def fill_workbook(
         if cell is None:
             continue
         found.add(key)
-        for column, item, name in zip(targets, cell, layout.EDITABLE_DATA_COLUMNS):
+        for column, item, name in zip(targets, cell, (layout.COL_VALUE, layout.COL_FLAG, layout.COL_COMMENT), strict=True):
             if column is None:
                 if item is not None:
                     raise KeyError(f"Data sheet has no column {name} for {key}")
@@ -433,8 +450,9 @@ def generate_sample_inputs(
                 continue
             folder = out_dir / str(year)
             folder.mkdir(parents=True, exist_ok=True)
+            previous = gen.previous_values(iso3, year)
             for name, values, submitted in gen.submissions(iso3, year):
-                wb = build_workbook(ref, iso3, year)
+                wb = build_workbook(ref, iso3, year, previous)
                 fill_workbook(wb, values, _cover(iso3, submitted), demonstration=True)
                 target = folder / name
                 store.write_workbook(wb, target, dt.datetime.combine(submitted, dt.time(9, 30)))
@@ -445,6 +463,11 @@ def generate_sample_inputs(
 def sample_values(ref: Reference, iso3: str, year: int, seed: int = DEMO_SEED) -> dict[tuple[str, str], Cell]:
     """The (code, breakdown) -> (value, flag, comment) of the final submission of one state and year."""
     return _Generator(ref, seed).submissions(iso3, year)[-1][1]
+
+
+def sample_previous_values(ref: Reference, iso3: str, year: int, seed: int = DEMO_SEED) -> dict[tuple[str, str], object]:
+    """The (code, breakdown) -> Previous year value cell of the workbooks of one state and year (absent: blank)."""
+    return _Generator(ref, seed).previous_values(iso3, year)
 
 
 def imperfections_for(iso3: str, year: int) -> list[Imperfection]:
@@ -477,7 +500,7 @@ class _Generator:
         self.ref = ref
         self.seed = seed
         self.level = cache(self._level)
-        self.shocks = {(i.iso3, i.code): i for i in IMPERFECTIONS if i.factor is not None}
+        self.shocks = {(i.iso3, i.code): i for i in IMPERFECTIONS if i.kind in SHOCK_KINDS}
 
     # -- levels (unrounded totals) ---------------------------------------------------------------
     def _population(self, iso3: str, year: int) -> int:
@@ -622,6 +645,8 @@ class _Generator:
                 cell[1], cell[2] = "b", imp.text
             elif imp.kind in ("explained-jump", "national-language-comment", "special-characters-comment", "comment"):
                 cell[2] = imp.text
+            elif imp.kind == "revision" and imp.text:
+                cell[2] = imp.text
         name = f"{iso3}_{year}.xlsx"
         submitted = _rng(self.seed, iso3, year, "date").randint(14, 57)
         date = dt.date(year + 1, 1, 1) + dt.timedelta(days=submitted)
@@ -641,6 +666,35 @@ class _Generator:
                 f"the first file of {first_date.isoformat()} said {_show(wrong)}."
             )
         return [(name, _freeze(first), first_date), (f"{iso3}_{year}_v2.xlsx", _freeze(values), second_date)]
+
+
+    def previous_values(self, iso3: str, year: int) -> dict[tuple[str, str], object]:
+        """The Previous year value column: what validation accepts from the final `year - 1` workbook.
+
+        As `template.previous_values` writes it from last year's observations: the number, ":" for not
+        available, nothing for a confidential "<5" or a value validation leaves out (an "of which" part
+        above its total). Then the "revision" imperfections of `year` change their cell.
+        """
+        before = year - 1
+        if before < FIRST_YEAR or iso3 not in self.ref.members_in(before) or (iso3, before) == MISSING_SUBMISSION:
+            return {}
+        left_out = {(i.code, i.breakdown) for i in imperfections_for(iso3, before) if i.kind == "of-which-above-total"}
+        shown: dict[tuple[str, str], object] = {}
+        for key, (value, _, _) in self.submissions(iso3, before)[-1][1].items():
+            ind = self.ref.indicator_by_code[key[0]]
+            parsed = parse_value(value, ind.is_count)
+            if key in left_out or parsed.status == CONFIDENTIAL:
+                continue
+            if parsed.status == REPORTED:
+                shown[key] = int(parsed.number) if ind.is_count else parsed.number
+            elif parsed.status == NOT_AVAILABLE:
+                shown[key] = ":"
+        for imp in imperfections_for(iso3, year):
+            if imp.kind == "revision":
+                ind = self.ref.indicator_by_code[imp.code]
+                revised = shown[(imp.code, imp.breakdown)] * imp.factor
+                shown[(imp.code, imp.breakdown)] = int(round(revised)) if ind.is_count else round(revised, DECIMALS.get(ind.unit, 2))
+        return shown
 
 
 def _show(number: float | int) -> str:

@@ -1,24 +1,36 @@
 """Submission workbooks: one per member state and reporting year.
 
-Input: the `Reference` and a (country, year). Output: an .xlsx that follows `pipeline.layout`:
-a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data sheet (one row per
-indicator and breakdown; only Value, Flag and Comment editable), Instructions, and hidden sheets with
-the template version and the flag drop-down list. Writing is atomic (temporary file, then rename).
+Input: the `Reference`, a (country, year) and optionally the observations accepted for the year
+before (`<outputs>/<year-1>/data/observations.csv` of the previous run). Output: an .xlsx that follows
+`pipeline.layout`: a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data
+sheet (one row per indicator and breakdown; only Value, Previous year value, Flag and Comment
+editable), Instructions, and hidden sheets with the template version and the flag drop-down list.
+Writing is atomic (temporary file, then rename).
+
+Previous year value (rule R01, revisions) is pre-filled with what was accepted for year - 1 from the
+state's own submission: the number, or `:` when it was not available (or not applicable). It stays
+blank where nothing was accepted (no submission, a value left out by validation) and where the
+value was a confidential small count (`<5`): the number behind it was never sent. Figures imported
+from published sources (history rows) are not the state's and are not pre-filled.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pipeline import __version__, layout
+from pipeline import __version__, layout, store
+from pipeline.findings import PipelineError
 from pipeline.reference import Reference
 
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
@@ -32,24 +44,80 @@ COLUMN_WIDTHS = {
     layout.COL_INDICATOR: 58,
     layout.COL_UNIT: 9,
     layout.COL_VALUE: 14,
+    layout.COL_PREVIOUS: 16,
     layout.COL_FLAG: 18,
     layout.COL_COMMENT: 40,
     layout.COL_DEFINITION: 80,
 }
 
 
+# What a previous run's observations.csv must hold for the pre-fill.
+PREVIOUS_RUN_COLUMNS = ("country_iso3", "year", "indicator", "breakdown", "value", "status")
+NOT_AVAILABLE_MARK = ":"  # what the pre-fill writes for a value accepted as not available
+
+
 def template_filename(iso3: str, year: int) -> str:
     return f"{iso3}_{year}.xlsx"
 
 
-def build_workbook(ref: Reference, iso3: str, year: int) -> Workbook:
-    """The submission workbook for one state and year, in memory."""
+def default_previous_path(outputs_dir: Path, year: int) -> Path:
+    """Where the previous run wrote the observations the `year` workbooks are pre-filled from."""
+    return outputs_dir / str(year - 1) / store.DATA_DIR / "observations.csv"
+
+
+def read_previous_observations(path: Path) -> pd.DataFrame | None:
+    """The observations of a previous run (`store.write_csv` format), or None when `path` does not exist.
+
+    Raises `PipelineError` when the file exists but lacks a column the pre-fill needs.
+    """
+    if not path.is_file():
+        return None
+    frame = store.read_csv(path)
+    missing = [c for c in PREVIOUS_RUN_COLUMNS if c not in frame.columns]
+    if missing:
+        raise PipelineError(f"{path} is not an observations.csv written by crimetrends run: no column {', '.join(missing)}")
+    return frame
+
+
+def previous_values(observations: pd.DataFrame | None, ref: Reference, iso3: str, year: int) -> dict[tuple[str, str], object]:
+    """(code, breakdown) -> what the Previous year value cell of the `year` workbook shows.
+
+    From the rows of `observations` for `iso3` and `year - 1`: a reported number (or a confidential
+    one whose number is known) as the number, a value not available or not applicable as ":".
+    Left out (the cell stays blank): rejected values, confidential small counts without a number,
+    history rows (column `origin` == "history") and rows the catalogue does not have.
+    """
+    if observations is None or observations.empty:
+        return {}
+    rows = observations[(observations["country_iso3"] == iso3) & (observations["year"].astype("int64") == year - 1)]
+    if "origin" in rows.columns:
+        rows = rows[rows["origin"].fillna("").astype(str) != "history"]
+    found: dict[tuple[str, str], object] = {}
+    for code, breakdown, value, status in zip(rows["indicator"], rows["breakdown"], rows["value"], rows["status"], strict=True):
+        indicator = ref.indicator_by_code.get(code)
+        if indicator is None or breakdown not in ref.breakdowns_of(indicator):
+            continue
+        has_number = value is not None and not (isinstance(value, float) and math.isnan(value))
+        if status in ("reported", "confidential") and has_number:
+            number = float(value)
+            found[(code, breakdown)] = int(number) if indicator.is_count and number.is_integer() else number
+        elif status in ("not_available", "not_applicable"):
+            found[(code, breakdown)] = NOT_AVAILABLE_MARK
+    return found
+
+
+def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple[str, str], object] | None = None) -> Workbook:
+    """The submission workbook for one state and year, in memory.
+
+    `previous` maps (code, breakdown) to what its Previous year value cell shows (`previous_values`);
+    rows it does not name stay blank.
+    """
     state = ref.state_by_iso3[iso3]
     wb = Workbook()
     cover = wb.active
     cover.title = layout.COVER_SHEET
     _write_cover(cover, state.iso3, state.name, year)
-    _write_data(wb.create_sheet(layout.DATA_SHEET), ref, year)
+    _write_data(wb.create_sheet(layout.DATA_SHEET), ref, year, previous or {})
     _write_instructions(wb.create_sheet(layout.INSTRUCTIONS_SHEET), ref, year)
     _write_lists(wb, ref)
     meta = wb.create_sheet(layout.META_SHEET)
@@ -62,11 +130,15 @@ def build_workbook(ref: Reference, iso3: str, year: int) -> Workbook:
     return wb
 
 
-def write_template(ref: Reference, iso3: str, year: int, out_dir: Path) -> Path:
-    """Write `<out_dir>/<ISO3>_<year>.xlsx` atomically and return its path."""
+def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous: pd.DataFrame | None = None) -> Path:
+    """Write `<out_dir>/<ISO3>_<year>.xlsx` atomically and return its path.
+
+    `previous`: observations of a previous run (`read_previous_observations`); the state's accepted
+    values of `year - 1` pre-fill the Previous year value column. None: the column stays blank.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / template_filename(iso3, year)
-    save_atomically(build_workbook(ref, iso3, year), target)
+    save_atomically(build_workbook(ref, iso3, year, previous_values(previous, ref, iso3, year)), target)
     return target
 
 
@@ -122,7 +194,7 @@ def _write_cover(ws, iso3: str, name: str, year: int) -> None:
     ws.protection.sheet = True
 
 
-def _write_data(ws, ref: Reference, year: int) -> None:
+def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str], object]) -> None:
     ws.append(list(layout.DATA_COLUMNS))
     col = {name: i + 1 for i, name in enumerate(layout.DATA_COLUMNS)}
     for name, index in col.items():
@@ -130,8 +202,17 @@ def _write_data(ws, ref: Reference, year: int) -> None:
         header.font = Font(bold=True, color="FFFFFFFF")
         header.fill = HEADER_FILL
         ws.column_dimensions[header.column_letter].width = COLUMN_WIDTHS[name]
+    ws.cell(row=1, column=col[layout.COL_PREVIOUS]).comment = Comment(
+        f"The {year - 1} figure as accepted last year, pre-filled by the Secretariat: a number, or : when it "
+        "was not available. Blank when nothing was accepted, or when the figure was a confidential small "
+        f"count (<5), which is not shown again. Correct it if the {year - 1} figure was revised, and explain "
+        "the revision in the Comment column. Otherwise leave it as it is.",
+        "BSEC Secretariat",
+    )
     count_rows: list[str] = []
     quantity_rows: list[str] = []
+    count_previous: list[str] = []
+    quantity_previous: list[str] = []
     row = 1
     for ind in ref.indicators:
         for key in ref.breakdowns_of(ind):
@@ -153,14 +234,21 @@ def _write_data(ws, ref: Reference, year: int) -> None:
             value_cell = ws.cell(row=row, column=col[layout.COL_VALUE])
             value_cell.number_format = "#,##0" if ind.is_count else "#,##0.###"
             (count_rows if ind.is_count else quantity_rows).append(value_cell.coordinate)
+            previous_cell = ws.cell(row=row, column=col[layout.COL_PREVIOUS])
+            previous_cell.number_format = value_cell.number_format
+            previous_cell.value = previous.get((ind.code, key))
+            (count_previous if ind.is_count else quantity_previous).append(previous_cell.coordinate)
     last = row
     flag_letter = ws.cell(row=1, column=col[layout.COL_FLAG]).column_letter
 
     # errorStyle "warning": the submitter may still type ":" (not available) or "<5" after the warning;
     # ingest is the real gate, these only help at typing time.
-    for kind, cells, message in (
-        ("whole", count_rows, "A whole number, 0 or more. 0 is a real zero; leave blank or type : when not available."),
-        ("decimal", quantity_rows, "A number, 0 or more (decimals allowed). Leave blank or type : when not available."),
+    revise = f"The {year - 1} figure as accepted last year. Correct it only if it was revised, and explain why in the Comment column."
+    for kind, cells, title, message in (
+        ("whole", count_rows, "Value", "A whole number, 0 or more. 0 is a real zero; leave blank or type : when not available."),
+        ("decimal", quantity_rows, "Value", "A number, 0 or more (decimals allowed). Leave blank or type : when not available."),
+        ("whole", count_previous, "Previous year value", f"{revise} A whole number, 0 or more, or : when not available."),
+        ("decimal", quantity_previous, "Previous year value", f"{revise} A number, 0 or more, or : when not available."),
     ):
         dv = DataValidation(
             type=kind,
@@ -169,7 +257,7 @@ def _write_data(ws, ref: Reference, year: int) -> None:
             showErrorMessage=True,
             showInputMessage=True,
             errorStyle="warning",
-            promptTitle="Value",
+            promptTitle=title,
             prompt=message,
             errorTitle="Not a valid value",
             error=message,
@@ -215,6 +303,9 @@ def _write_instructions(ws, ref: Reference, year: int) -> None:
         ("1. On the Cover, fill in the reporting agency, contact person, e-mail and the date you send the workbook.", None),
         (f"2. On the Data sheet, enter each figure for the calendar year {year} in the Value column, one row per indicator and breakdown.", None),
         ("   The Definition column (and the note on each indicator) says what to count.", None),
+        (f"   The column Previous year value shows the {year - 1} figure as accepted last year. If a {year - 1} figure has been revised since,", None),
+        ("   type the revised figure over it and explain the revision in the Comment column; otherwise leave it as it is.", None),
+        ("   It is blank where no figure was accepted, or where it was a confidential small count (<5).", None),
         ("3. Values:", "bold"),
         ("   • A number, 0 or more. Counts (cases, persons, items, requests) are whole numbers; kg and EUR may have decimals.", None),
         ("   • 0 means a real zero: there were none.", None),
@@ -225,7 +316,7 @@ def _write_instructions(ws, ref: Reference, year: int) -> None:
     ]
     lines += [(f"   {f.code}  {f.word}: {f.meaning}", None) for f in ref.flags]
     lines += [
-        ("5. Comment: explain large changes on last year, breaks in series and definitions that differ from ours.", None),
+        ("5. Comment: explain large changes on last year, revised previous-year figures, breaks in series and definitions that differ from ours.", None),
         ("6. Breakdowns (by sex, age, form of exploitation) should add up to the total when every part is known; use UNK for the unknown part.", None),
         ("7. Do not rename sheets, or change the Code, Breakdown or header cells: the workbook is read by these.", None),
         ("8. Send the workbook back to the BSEC Secretariat as .xlsx (an .ods or .xls file saved by LibreOffice is also accepted).", None),

@@ -11,6 +11,12 @@ Value conventions (UN-CTS, Eurostat and ARQ practice): blank, `:`, `..`, `-`, `-
 typed as text is read with an info finding unless its meaning is ambiguous. A Unit cell other than the
 catalogue unit is converted when `reference/unit_conversions.csv` knows how (flag `e`); otherwise the
 value is left out. The content and time rules themselves are in `pipeline.rules`.
+
+Revisions (rule R01): the Previous year value cell of each row is read under the same conventions
+(in the catalogue unit, whatever the Unit cell says: the template pre-fills it in that unit) and
+kept on the `Submission`; `apply_revisions`, run across the submissions in use, compares it with
+the value accepted for the year before, replaces that value when a different number was typed, and
+returns the revision log (`REVISION_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ OBSERVATION_COLUMNS = [
     "country_iso3", "year", "indicator", "breakdown", "value", "status", "flags", "comment",
     "source_file", "sheet", "cell",
 ]
+# A Previous year value cell once read: what the state says the value of the year before is.
+PREVIOUS_COLUMNS = ["indicator", "breakdown", "value", "status", "comment", "sheet", "cell"]
 # Observation statuses: what a value *is*, kept apart from the number itself.
 REPORTED = "reported"
 NOT_AVAILABLE = "not_available"
@@ -158,6 +166,10 @@ class Submission:
     reason: str = ""
     observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
     findings: list[Finding] = field(default_factory=list)
+    # Previous year value cells holding something (`PREVIOUS_COLUMNS`), for `apply_revisions`.
+    previous: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PREVIOUS_COLUMNS))
+    # Observations of year - 1 this submission carries: revised figures of a year with no submission in use.
+    carried: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
     blank_keys: set[tuple[str, str]] = field(default_factory=set)  # (indicator, breakdown) left empty, not ":"
     strict: bool = False  # reject on any error, not only on structural ones
 
@@ -193,7 +205,7 @@ def validate_submission(raw: RawSubmission, ref: Reference, *, strict: bool = Fa
             sub.findings.extend(rules.check_population(ref, sub.country_iso3, sub.year, file=raw.file, sheet=cover_sheet, cell=year_cell))
         sub.is_demonstration = raw.meta.get(layout.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
         if sub.country_iso3 and sub.year is not None and raw.data_sheet:
-            sub.observations = _observations(raw, sub, ref)
+            sub.observations, sub.previous = _observations(raw, sub, ref)
             _check_content(sub, ref)
     sub.findings = [_with_context(f, sub) for f in sub.findings]
     _set_status(sub, ref)
@@ -330,13 +342,17 @@ def _as_date(value: object) -> dt.date | None:
     return None
 
 
-def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.DataFrame:
-    """One observation per Data row; rows that cannot be placed give findings and no observation."""
+def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One observation per Data row, and the Previous year value cells read (`PREVIOUS_COLUMNS`).
+
+    Rows that cannot be placed give findings and neither.
+    """
     sheet = raw.data_sheet
     data = raw.data
     keys = data["code"].str.upper() + "|" + data["breakdown"].replace("", TOTAL).str.upper()
     duplicated = keys.duplicated(keep=False)
     records = []
+    previous = []
     for (_, row), is_duplicate in zip(data.iterrows(), duplicated, strict=True):
         code = row["code"].strip().upper()
         breakdown = _normalise_breakdown(row["breakdown"])
@@ -373,6 +389,9 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
             status = CONFIDENTIAL
         elif status == NOT_AVAILABLE and "m" in flags:
             status = NOT_APPLICABLE
+        read = _previous_value(sub, ref, row, indicator, breakdown, where)
+        if read is not None:
+            previous.append(read)
         records.append(
             {
                 "country_iso3": sub.country_iso3,
@@ -391,7 +410,26 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> pd.Dat
     frame = pd.DataFrame(records, columns=OBSERVATION_COLUMNS)
     frame["value"] = frame["value"].astype("float64")
     frame["year"] = frame["year"].astype("int64")
-    return frame
+    previous_frame = pd.DataFrame(previous, columns=PREVIOUS_COLUMNS).astype({"value": "float64"})
+    return frame, previous_frame
+
+
+def _previous_value(sub: Submission, ref: Reference, row, indicator, breakdown: str, where: dict) -> dict | None:
+    """The row's Previous year value cell read like a Value cell (findings on that cell); None when blank or invalid."""
+    raw_value = row.get("previous_value")
+    if raw_value is None or (isinstance(raw_value, float) and math.isnan(raw_value)):
+        return None
+    if isinstance(raw_value, str) and not raw_value.strip():
+        return None
+    parsed = parse_value(raw_value, indicator.is_count)
+    if parsed.finding_code:
+        message = f"{indicator.code} {breakdown}, previous year value ({sub.year - 1}): {parsed.note}."
+        if parsed.status == "invalid":
+            message += " The revision is not used."
+        sub.findings.append(make_finding(ref, parsed.finding_code, message, cell=row["previous_cell"], value=raw_value, **where))
+    if parsed.status == "invalid":
+        return None
+    return {"indicator": indicator.code, "breakdown": breakdown, "value": parsed.number, "status": parsed.status, "comment": row["comment"], "sheet": where["sheet"], "cell": row["previous_cell"]}
 
 
 def _converted(sub: Submission, ref: Reference, row, indicator, breakdown: str, factor: float | None, number: float, status: str, flags: str, where: dict) -> tuple[str, float | None, str]:
@@ -446,12 +484,99 @@ def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
 
 
 def observations_frame(subs: list[Submission]) -> pd.DataFrame:
-    """The observations of the submissions in use, in a stable order."""
-    frames = [s.observations for s in subs if s.is_used and len(s.observations)]
+    """The observations of the submissions in use (with the revised figures they carry), in a stable order."""
+    frames = [frame for s in subs if s.is_used for frame in (s.observations, s.carried) if len(frame)]
     if not frames:
         return pd.DataFrame(columns=OBSERVATION_COLUMNS).astype({"value": "float64"})
     frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values(["year", "country_iso3", "indicator", "breakdown"], kind="stable").reset_index(drop=True)
+
+
+REVISION_COLUMNS = [
+    "country_iso3", "indicator", "breakdown", "year", "old_value", "old_status", "new_value", "change_pct",
+    "comment", "file", "cell", "old_file", "old_cell",
+]
+
+
+def empty_revision_log() -> pd.DataFrame:
+    """A revision log with no rows, with the dtypes `apply_revisions` gives."""
+    return pd.DataFrame(columns=REVISION_COLUMNS).astype({"year": "int64", "old_value": "float64", "new_value": "float64", "change_pct": "float64"})
+
+
+def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Thresholds | None = None) -> pd.DataFrame:
+    """Rule R01: revised previous-year figures replace the accepted ones; returns the revision log.
+
+    Run once, after `resolve_resubmissions` and before `apply_time_rules` (so the time rules see
+    the revised figures). For each submission in use, of year Y, and each Previous year value cell
+    holding a number (blank, `:` and `<5` revise nothing): the number is compared with the value
+    accepted for Y-1 from the Y-1 submission in use. When it differs, or Y-1 has no number there
+    (not available, left out, confidential without a number, or no Y-1 submission in use):
+
+    - a finding on the Previous year value cell: `value-revised` (info), or `value-revised-large`
+      (warning) when the change is above `revision_warn_pct` % of a reported figure. A missing
+      comment does not raise the severity; the message asks for one;
+    - the revised number replaces the Y-1 observation: same flags (when Y-1 had a number) and
+      status (confidential stays confidential), the row's comment (else the Y-1 one), and the
+      source file and cell of the Previous year value cell. With no Y-1 observation, it becomes one,
+      carried by the Y submission (`Submission.carried`), so keys stay unique in `observations_frame`;
+    - a row of the log (`REVISION_COLUMNS`; `old_value` empty when Y-1 had no number, `old_status`,
+      `old_file` and `old_cell` empty when Y-1 had no observation; `change_pct` empty without an old number or
+      when it was 0).
+    """
+    thresholds = thresholds or rules.load_thresholds()
+    used = sorted((s for s in subs if s.is_used), key=lambda s: (s.year, s.country_iso3, s.file))
+    by_year = {(s.country_iso3, s.year): s for s in used}
+    log = []
+    for sub in used:
+        if sub.previous.empty or sub.year is None:
+            continue
+        year = sub.year - 1
+        target = by_year.get((sub.country_iso3, year))
+        accepted = target.observations if target is not None else pd.DataFrame(columns=OBSERVATION_COLUMNS)
+        rows = dict(zip(zip(accepted["indicator"], accepted["breakdown"], strict=True), accepted.index, strict=True))
+        carried = []
+        for prev in sub.previous.itertuples(index=False):
+            if prev.status != REPORTED:
+                continue
+            i = rows.get((prev.indicator, prev.breakdown))
+            old = None if i is None else accepted.loc[i]
+            old_value = float("nan") if old is None else float(old["value"])
+            if not rules.is_revision(old_value, prev.value):
+                continue
+            old_status = "" if old is None else old["status"]
+            where = {"file": sub.file, "sheet": prev.sheet, "cell": prev.cell, "country_iso3": sub.country_iso3, "year": sub.year}
+            finding, change_pct = rules.check_revision(ref, thresholds, prev.indicator, prev.breakdown, year, old_value, old_status, prev.value, prev.comment, "" if old is None else f"{old['source_file']} {old['cell']}".strip(), where)
+            sub.findings.append(finding)
+            has_number = old_status in (REPORTED, CONFIDENTIAL)
+            revised = {
+                "country_iso3": sub.country_iso3,
+                "year": year,
+                "indicator": prev.indicator,
+                "breakdown": prev.breakdown,
+                "value": float(prev.value),
+                "status": CONFIDENTIAL if old_status == CONFIDENTIAL else REPORTED,
+                "flags": old["flags"] if has_number else "",
+                "comment": prev.comment or ("" if old is None else old["comment"]),
+                "source_file": sub.file,
+                "sheet": prev.sheet,
+                "cell": prev.cell,
+            }
+            if old is None:
+                carried.append(revised)
+            else:
+                accepted.loc[i, list(revised)] = list(revised.values())
+            log.append({
+                "country_iso3": sub.country_iso3, "indicator": prev.indicator, "breakdown": prev.breakdown, "year": year,
+                "old_value": old_value, "old_status": old_status, "new_value": float(prev.value), "change_pct": change_pct,
+                "comment": prev.comment, "file": sub.file, "cell": prev.cell,
+                "old_file": "" if old is None else old["source_file"], "old_cell": "" if old is None else old["cell"],
+            })
+        if carried:
+            sub.carried = pd.DataFrame(carried, columns=OBSERVATION_COLUMNS).astype({"value": "float64", "year": "int64"})
+        _set_status(sub, ref)
+    if not log:
+        return empty_revision_log()
+    return pd.DataFrame(log, columns=REVISION_COLUMNS).astype(empty_revision_log().dtypes.to_dict())
 
 
 SUBMISSION_COLUMNS = ["file", "country_iso3", "year", "status", "reason", "date_submitted", "n_values", "n_errors", "n_warnings", "sha256"]

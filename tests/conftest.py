@@ -23,11 +23,14 @@ def ref() -> Reference:
     return load_reference()
 
 
-def write_submission(folder: Path, ref: Reference, iso3: str, year: int, values: dict, *, name: str | None = None, **cover) -> Path:
-    """A filled submission workbook `folder/<name or ISO3_year.xlsx>`."""
+def write_submission(folder: Path, ref: Reference, iso3: str, year: int, values: dict, *, name: str | None = None, previous: dict | None = None, **cover) -> Path:
+    """A filled submission workbook `folder/<name or ISO3_year.xlsx>`.
+
+    `previous` maps (code, breakdown) to what its Previous year value cell holds (else blank).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     cover = {"date": dt.date(2026, 2, 1), "agency": "Ministry of Interior", "contact": "Nino Beridze", **cover}
-    wb = fill_workbook(build_workbook(ref, iso3, year), values, cover={k: v for k, v in cover.items() if v is not None}, demonstration=False)
+    wb = fill_workbook(build_workbook(ref, iso3, year, previous), values, cover={k: v for k, v in cover.items() if v is not None}, demonstration=False)
     path = folder / (name or f"{iso3}_{year}.xlsx")
     wb.save(path)
     return path

@@ -38,7 +38,7 @@ def test_reads_cover_and_data_with_cells(ref, tmp_path):
     assert raw.cover[layout.COVER_YEAR].value == 2025
     row = raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL")]
     assert (row["value"], row["flag"], row["comment"]) == (12, "p", "police only")
-    assert row["value_cell"] == f"E{row['row']}" and row["flag_cell"] == f"F{row['row']}"
+    assert row["value_cell"] == f"E{row['row']}" and row["flag_cell"] == f"G{row['row']}"
     assert raw.meta[layout.META_VERSION_KEY] == layout.TEMPLATE_VERSION
 
 
@@ -102,6 +102,33 @@ def test_error_cells_and_formulas_without_result_are_marked(ref, tmp_path):
     raw = _read(path, ref)
     value = raw.data.set_index(["code", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"]
     assert isinstance(value, ingest.CellError)
+
+
+def test_previous_year_value_column_is_read_with_its_cells(ref, tmp_path):
+    previous = {("TIP_VIC", "TOTAL"): 12, ("TIP_OFF", "TOTAL"): ":", ("DRG_SZ_HER", "TOTAL"): 1.5, ("TIP_SUS", "TOTAL"): "=1/0"}
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 14}, previous=previous)
+    raw = _read(path, ref)
+    rows = raw.data.set_index(["code", "breakdown"])
+    vic = rows.loc[("TIP_VIC", "TOTAL")]
+    assert (vic["value"], vic["previous_value"], vic["previous_cell"]) == (14, 12, f"F{vic['row']}")
+    assert rows.loc[("TIP_OFF", "TOTAL"), "previous_value"] == ":"
+    assert rows.loc[("DRG_SZ_HER", "TOTAL"), "previous_value"] == 1.5
+    assert isinstance(rows.loc[("TIP_SUS", "TOTAL"), "previous_value"], ingest.CellError)  # a formula without a result
+    assert rows.loc[("TIP_PRO", "TOTAL"), "previous_value"] is None  # blank
+
+
+def test_workbook_without_previous_year_column_still_reads(ref, tmp_path):
+    """Template 2026.1 had no Previous year value column: nothing is missing, nothing is revised."""
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): (12, "p", "police only")}, previous={("TIP_VIC", "TOTAL"): 10})
+    wb = openpyxl.load_workbook(path)
+    wb[layout.DATA_SHEET].delete_cols(6)  # F: Previous year value
+    wb[layout.META_SHEET]["B1"] = "2026.1"
+    wb.save(path)
+    raw = _read(path, ref)
+    assert raw.findings == []
+    row = raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL")]
+    assert (row["value"], row["flag"], row["comment"], row["flag_cell"]) == (12, "p", "police only", f"F{row['row']}")
+    assert row["previous_value"] is None and row["previous_cell"] == ""
 
 
 def _convert(soffice: str, source: Path, target_dir: Path, fmt: str, profile: Path) -> Path:

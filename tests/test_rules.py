@@ -28,6 +28,7 @@ def _row(path, code, breakdown="TOTAL"):
 def _run(folder, ref):
     subs = [validate.validate_submission(ingest.read_submission(p, folder, ref), ref) for p in ingest.discover_files(folder)]
     validate.resolve_resubmissions(subs, ref)
+    validate.apply_revisions(subs, ref)
     validate.apply_time_rules(subs, ref)
     return subs
 
@@ -38,7 +39,7 @@ def _flat(subs, *codes):
 
 def test_thresholds_come_from_the_reference_file():
     thresholds = load_thresholds()
-    assert thresholds == Thresholds(change_pct=50.0, change_abs_min=10.0, change_share_of_mean=0.05, outlier_z=3.5, outlier_min_years=4, outlier_min_spread=0.1)
+    assert thresholds == Thresholds(change_pct=50.0, change_abs_min=10.0, change_share_of_mean=0.05, outlier_z=3.5, outlier_min_years=4, outlier_min_spread=0.1, revision_warn_pct=20.0)
     assert isinstance(thresholds.outlier_min_years, int)
 
 

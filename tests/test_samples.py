@@ -15,13 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import layout
+from pipeline import ingest, layout, validate
 from pipeline.reference import load_reference
 from pipeline.samples import (
     IMPERFECTIONS,
     fill_workbook,
     generate_sample_inputs,
     readme_text,
+    sample_previous_values,
     sample_values,
 )
 from pipeline.template import build_workbook
@@ -118,7 +119,7 @@ def test_fill_workbook_finds_columns_by_header_name_when_reordered(ref, tmp_path
     sheets = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
     body = sheets[layout.DATA_SHEET]
     header = list(body.iloc[0])
-    assert header[0] == "Note" and header[5] == "Comment" and header[7] == " value "  # Value and Comment swapped
+    assert header[0] == "Note" and header[5] == "Comment" and header[8] == " value "  # Value and Comment swapped
     rows = {(r[header.index("Code")], r[header.index("Breakdown")]): r for r in body.iloc[1:].itertuples(index=False)}
     value_col, comment_col, flag_col = header.index(" value "), header.index("Comment"), header.index("Flag")
     assert rows[("TIP_VIC", "TOTAL")][value_col] == 123
@@ -314,6 +315,10 @@ def test_each_documented_imperfection_is_in_the_values(ref, all_values, imp):
                 assert value == values[("COR_OFF", "TOTAL")][0] + 5 and comment is None
             elif imp.kind == "corrected-in-resubmission":
                 assert comment.startswith("Corrected in the resubmission of 2026-02-24")
+            elif imp.kind == "revision":
+                last_year = all_values[(imp.iso3, year - 1)][key][0]
+                assert sample_previous_values(ref, imp.iso3, year)[key] == round(last_year * imp.factor)
+                assert comment == imp.text
 
 
 def test_no_other_jump_above_50_percent(ref, all_values):
@@ -345,3 +350,37 @@ def test_readme_lists_the_imperfections_and_the_command():
     assert "demonstration" in text.lower() and "replace" in text.lower()
     for imp in IMPERFECTIONS:
         assert f"| {imp.iso3} | {'every year' if imp.year is None else imp.year} | {imp.code or '–'} |" in text
+
+
+# -- the Previous year value column ------------------------------------------------------------------
+def _previous_cells(path: Path) -> dict:
+    data = pd.read_excel(path, sheet_name=layout.DATA_SHEET, header=None, engine="calamine", dtype=object)
+    header = list(data.iloc[0])
+    return {(r[header.index("Code")], r[header.index("Breakdown")]): _blank(r[header.index(layout.COL_PREVIOUS)]) for r in data.iloc[1:].itertuples(index=False)}
+
+
+def test_previous_year_column_holds_last_years_accepted_values(ref, sample_dir, all_values):
+    cells = _previous_cells(sample_dir / "2025" / "GEO_2025_v2.xlsx")
+    last_year = all_values[("GEO", 2024)]
+    assert cells[("TIP_VIC", "TOTAL")] == last_year[("TIP_VIC", "TOTAL")][0]
+    assert cells == {key: sample_previous_values(ref, "GEO", 2025).get(key) for key in cells}
+    # The first file and its resubmission carry the same column.
+    assert _previous_cells(sample_dir / "2025" / "GEO_2025.xlsx") == cells
+    mkd = sample_previous_values(ref, "MKD", 2025)
+    assert ("TIP_CON", "SEX=F") not in mkd  # "<5" in 2024: confidential, not shown again
+    assert sample_previous_values(ref, "MDA", 2025)[("TER_OFF", "TOTAL")] == ":"
+    assert sample_previous_values(ref, "BGR", 2024)[("VEH_THF", "TOTAL")] == int(all_values[("BGR", 2023)][("VEH_THF", "TOTAL")][0].replace(" ", ""))
+    assert ("COR_BRB", "TOTAL") not in sample_previous_values(ref, "AZE", 2023)  # left out by validation in 2022
+    assert sample_previous_values(ref, "GEO", 2021) == {}  # the first year has no year before
+
+
+def test_only_the_deliberate_revisions_are_found(ref, sample_dir):
+    files = ingest.discover_files(sample_dir)
+    subs = [validate.validate_submission(ingest.read_submission(p, sample_dir, ref), ref) for p in files]
+    validate.resolve_resubmissions(subs, ref)
+    log = validate.apply_revisions(subs, ref)
+    revised = sorted((f.code, f.country_iso3, f.file) for s in subs for f in s.findings if f.code.startswith("value-revised") and f.year == 2025)
+    assert revised == [("value-revised", "BGR", "2025/BGR_2025.xlsx"), ("value-revised-large", "MDA", "2025/MDA_2025.xlsx")]
+    in_2024 = log[log["year"] == 2024].set_index("country_iso3")
+    assert in_2024.loc["BGR", "indicator"] == "TIP_OFF" and 0 < in_2024.loc["BGR", "change_pct"] < 20 and in_2024.loc["BGR", "comment"]
+    assert in_2024.loc["MDA", "indicator"] == "CYB_OFF" and in_2024.loc["MDA", "change_pct"] > 20 and in_2024.loc["MDA", "comment"] == ""

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline import ingest, layout, validate
 from pipeline.reference import Reference
+from pipeline.rules import Thresholds
 from pipeline.validate import parse_flags, parse_value
 from tests.conftest import write_submission
 
@@ -96,7 +97,7 @@ def test_value_errors_name_the_cell_and_drop_only_that_value(ref, tmp_path):
     assert _flat(sub) == [
         ("value-not-whole", "Data", f"E{rows['TIP_OFF']}"),
         ("value-not-numeric", "Data", f"E{rows['TIP_SUS']}"),
-        ("flag-unknown", "Data", f"F{rows['TIP_PRO']}"),
+        ("flag-unknown", "Data", f"G{rows['TIP_PRO']}"),
         ("value-negative", "Data", f"E{rows['TIP_VIC']}"),
     ]
     assert sub.status == "accepted-with-warnings" and "4 value(s) left out" in sub.reason
@@ -238,6 +239,7 @@ def spec(code: str):
 def _all_findings(folder, ref):
     subs = [validate.validate_submission(ingest.read_submission(p, folder, ref), ref) for p in ingest.discover_files(folder)]
     validate.resolve_resubmissions(subs, ref)
+    validate.apply_revisions(subs, ref)
     validate.apply_time_rules(subs, ref)
     return sorted((f.code, f.sheet, f.cell) for s in subs for f in s.findings)
 
@@ -248,6 +250,10 @@ def _value(path, code, breakdown="TOTAL"):
 
 def _unit_cell(path, code, breakdown="TOTAL"):
     return f"D{_row_of(path, code, breakdown)}"
+
+
+def _previous_cell(path, code, breakdown="TOTAL"):
+    return f"F{_row_of(path, code, breakdown)}"
 
 
 # files that are not a usable workbook (specified in detail in test_ingest.py)
@@ -429,7 +435,7 @@ def _spec_value_confidential(folder, ref):
 @spec("flag-unknown")
 def _spec_flag_unknown(folder, ref):
     path = _one_value(folder, ref, "TIP_SUS", (3, "zz", None))
-    return [("flag-unknown", "Data", f"F{_row_of(path, 'TIP_SUS')}")]
+    return [("flag-unknown", "Data", f"G{_row_of(path, 'TIP_SUS')}")]
 
 
 def _with_unit(folder, ref, code, value, unit):
@@ -551,6 +557,21 @@ def _spec_value_blank_unexplained(folder, ref):
     return [("value-blank-unexplained", "Data", _value(path, "CYB_OFF"))]
 
 
+# revisions of the previous year (R01; behaviour in detail below)
+@spec("value-revised")
+def _spec_value_revised(folder, ref):
+    _write(folder, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): 100})
+    path = _write(folder, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (105, None, "2024 revised: late records added.")}, previous={("TIP_OFF", "TOTAL"): 104})
+    return [("value-revised", "Data", _previous_cell(path, "TIP_OFF"))]  # +4 %: info
+
+
+@spec("value-revised-large")
+def _spec_value_revised_large(folder, ref):
+    _write(folder, ref, "GEO", 2024, {("CYB_OFF", "TOTAL"): 100})
+    path = _write(folder, ref, "GEO", 2025, {("CYB_OFF", "TOTAL"): 130}, previous={("CYB_OFF", "TOTAL"): 130})
+    return [("value-revised-large", "Data", _previous_cell(path, "CYB_OFF"))]  # +30 %, above 20 %: warning
+
+
 @pytest.mark.parametrize("code", sorted(SPEC_CASES))
 def test_spec(ref, tmp_path, code):
     """The whole list of findings, not only those of `code`: a spec also says nothing else is found."""
@@ -573,3 +594,113 @@ def test_every_finding_code_has_a_spec(ref):
     for code, module in SPECIFIED_ELSEWHERE.items():
         path = Path(__file__).parent / module
         assert path.exists() and f'"{code}"' in path.read_text(encoding="utf-8"), f"{code}: no spec in tests/{module}"
+
+
+# -- revisions of the previous year (R01) ------------------------------------------------------------
+def _revised(folder, ref, thresholds=None):
+    subs = [validate.validate_submission(ingest.read_submission(p, folder, ref), ref) for p in ingest.discover_files(folder)]
+    validate.resolve_resubmissions(subs, ref)
+    log = validate.apply_revisions(subs, ref, thresholds)
+    validate.apply_time_rules(subs, ref)
+    return {s.file: s for s in subs}, log
+
+
+def _obs(subs, year, indicator, breakdown="TOTAL"):
+    obs = validate.observations_frame(list(subs.values()))
+    rows = obs[(obs["year"] == year) & (obs["indicator"] == indicator) & (obs["breakdown"] == breakdown)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_revised_value_replaces_last_years_and_is_logged(ref, tmp_path):
+    old = _write(tmp_path, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): (100, "p", "Police only."), ("CYB_OFF", "TOTAL"): 50, ("FA_OFF", "TOTAL"): 8})
+    new = _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (110, None, "2024 revised: prosecutor's cases added."), ("CYB_OFF", "TOTAL"): 52, ("FA_OFF", "TOTAL"): 9},
+                 previous={("TIP_OFF", "TOTAL"): 104, ("CYB_OFF", "TOTAL"): 50, ("FA_OFF", "TOTAL"): ":"})
+    subs, log = _revised(tmp_path, ref)
+    assert [(f.code, f.severity, f.cell, f.year) for f in subs["GEO_2025.xlsx"].findings] == [("value-revised", "info", _previous_cell(new, "TIP_OFF"), 2025)]
+    assert "from 100 to 104 (+4.0 %)" in subs["GEO_2025.xlsx"].findings[0].message
+    assert subs["GEO_2025.xlsx"].status == "accepted" and subs["GEO_2024.xlsx"].findings == []
+    revised = _obs(subs, 2024, "TIP_OFF")
+    assert (revised["value"], revised["status"], revised["flags"]) == (104.0, "reported", "p")  # flags of 2024 kept
+    assert (revised["source_file"], revised["sheet"], revised["cell"]) == ("GEO_2025.xlsx", "Data", _previous_cell(new, "TIP_OFF"))
+    assert revised["comment"] == "2024 revised: prosecutor's cases added."
+    assert _obs(subs, 2024, "CYB_OFF")["value"] == 50 and _obs(subs, 2024, "FA_OFF")["value"] == 8  # same, or ":": nothing
+    assert list(log.columns) == validate.REVISION_COLUMNS
+    assert log.to_dict("records") == [{
+        "country_iso3": "GEO", "indicator": "TIP_OFF", "breakdown": "TOTAL", "year": 2024, "old_value": 100.0, "old_status": "reported",
+        "new_value": 104.0, "change_pct": 4.0, "comment": "2024 revised: prosecutor's cases added.", "file": "GEO_2025.xlsx",
+        "cell": _previous_cell(new, "TIP_OFF"), "old_file": "GEO_2024.xlsx", "old_cell": _value(old, "TIP_OFF"),
+    }]
+
+
+def test_large_revision_is_a_warning_asking_for_a_reason_and_the_threshold_is_tunable(ref, tmp_path):
+    _write(tmp_path, ref, "GEO", 2024, {("CYB_OFF", "TOTAL"): 100})
+    _write(tmp_path, ref, "GEO", 2025, {("CYB_OFF", "TOTAL"): 75}, previous={("CYB_OFF", "TOTAL"): 75})
+    subs, log = _revised(tmp_path, ref)
+    [finding] = subs["GEO_2025.xlsx"].findings
+    assert (finding.code, finding.severity) == ("value-revised-large", "warning") and "reason" in finding.message
+    assert subs["GEO_2025.xlsx"].status == "accepted-with-warnings"
+    assert log["change_pct"].tolist() == [-25.0] and log["comment"].tolist() == [""]
+    subs, _ = _revised(tmp_path, ref, Thresholds(revision_warn_pct=30))
+    assert [(f.code, f.severity) for f in subs["GEO_2025.xlsx"].findings] == [("value-revised", "info")]
+
+
+def test_a_number_where_last_year_had_none(ref, tmp_path):
+    """Not available, confidential "<5", a value left out, a 0: each replaced by the number given."""
+    _write(tmp_path, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): ":", ("TIP_VIC", "SEX=M"): "<5", ("FA_OFF", "TOTAL"): -3, ("CYB_OFF", "TOTAL"): 0, ("TIP_VIC", "TOTAL"): 9})
+    _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 6, ("TIP_VIC", "TOTAL"): 9, ("FA_OFF", "TOTAL"): 4, ("CYB_OFF", "TOTAL"): 3},
+           previous={("TIP_OFF", "TOTAL"): 5, ("TIP_VIC", "SEX=M"): 3, ("FA_OFF", "TOTAL"): 4, ("CYB_OFF", "TOTAL"): 2})
+    subs, log = _revised(tmp_path, ref)
+    found = {(f.code, f.value) for f in subs["GEO_2025.xlsx"].findings}
+    assert found == {("value-revised", "5"), ("value-revised", "3"), ("value-revised", "4"), ("value-revised-large", "2")}  # from 0: warning
+    assert dict(zip(log["indicator"] + " " + log["breakdown"], log["old_status"], strict=True)) == {
+        "TIP_OFF TOTAL": "not_available", "TIP_VIC SEX=M": "confidential", "FA_OFF TOTAL": "rejected", "CYB_OFF TOTAL": "reported"}
+    assert log.set_index("indicator").loc["TIP_OFF", ["old_value", "change_pct"]].isna().all()
+    assert _obs(subs, 2024, "TIP_OFF")[["value", "status"]].tolist() == [5.0, "reported"]
+    assert _obs(subs, 2024, "TIP_VIC", "SEX=M")[["value", "status"]].tolist() == [3.0, "confidential"]  # stays confidential
+    assert _obs(subs, 2024, "FA_OFF")[["value", "status"]].tolist() == [4.0, "reported"]
+
+
+def test_revision_of_a_year_without_submission_is_carried_by_this_years(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (7, None, "2024 from the court registry.")}, previous={("TIP_OFF", "TOTAL"): 6})
+    subs, log = _revised(tmp_path, ref)
+    assert [(f.code, f.cell) for f in subs["GEO_2025.xlsx"].findings] == [("value-revised", _previous_cell(path, "TIP_OFF"))]
+    carried = _obs(subs, 2024, "TIP_OFF")
+    assert (carried["value"], carried["status"], carried["flags"], carried["source_file"]) == (6.0, "reported", "", "GEO_2025.xlsx")
+    obs = validate.observations_frame(list(subs.values()))
+    assert not obs.duplicated(["country_iso3", "year", "indicator", "breakdown"]).any()
+    assert subs["GEO_2025.xlsx"].n_values == 1  # the carried figure is not one of this year's values
+    assert log[["old_status", "old_file", "old_cell"]].values.tolist() == [["", "", ""]]
+
+
+def test_a_bad_previous_year_cell_is_a_finding_on_that_cell_and_revises_nothing(ref, tmp_path):
+    _write(tmp_path, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): 10, ("CYB_OFF", "TOTAL"): 1154})
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 11, ("CYB_OFF", "TOTAL"): 1160}, previous={("TIP_OFF", "TOTAL"): "about 12", ("CYB_OFF", "TOTAL"): "1 154"})
+    subs, log = _revised(tmp_path, ref)
+    assert _flat(subs["GEO_2025.xlsx"]) == [("value-not-numeric", "Data", _previous_cell(path, "TIP_OFF")), ("value-text-number", "Data", _previous_cell(path, "CYB_OFF"))]
+    assert "previous year value (2024)" in subs["GEO_2025.xlsx"].findings[0].message
+    assert log.empty and list(log.columns) == validate.REVISION_COLUMNS
+    assert _obs(subs, 2024, "TIP_OFF")["value"] == 10 and _obs(subs, 2025, "TIP_OFF")["value"] == 11
+
+
+def test_old_template_without_the_column_is_valid_and_revises_nothing(ref, tmp_path):
+    _write(tmp_path, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): 10})
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (11, "p", None)}, previous={("TIP_OFF", "TOTAL"): 12})
+
+    def old_template(wb):
+        wb[layout.DATA_SHEET].delete_cols(6)
+        wb[layout.META_SHEET]["B1"] = "2026.1"
+
+    _edit(path, old_template)
+    subs, log = _revised(tmp_path, ref)
+    sub = subs["GEO_2025.xlsx"]
+    assert sub.status == "accepted" and sub.findings == [] and sub.previous.empty and log.empty
+    assert _obs(subs, 2025, "TIP_OFF")[["value", "flags"]].tolist() == [11.0, "p"]
+    assert _obs(subs, 2024, "TIP_OFF")["value"] == 10
+
+
+def test_empty_revision_log_has_the_columns_and_dtypes():
+    log = validate.empty_revision_log()
+    assert list(log.columns) == validate.REVISION_COLUMNS and log.empty
+    assert str(log["year"].dtype) == "int64" and str(log["change_pct"].dtype) == "float64"
+
