@@ -23,6 +23,8 @@ from pipeline import __version__
 from pipeline.findings import PipelineError
 
 if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays instant
+    import pandas as pd
+
     from pipeline.reference import Reference
     from pipeline.validate import Submission
 
@@ -165,7 +167,7 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
     subs = [sub for sub, _ in named]
     validate.resolve_resubmissions(subs, ref)
     validate.resolve_resubmissions(context_subs, ref)
-    validate.apply_time_rules(subs + context_subs, ref)
+    _across_years(subs + context_subs, ref)
     return named
 
 
@@ -176,7 +178,7 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool)
     read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
     subs = [sub for sub, _ in read]
     validate.resolve_resubmissions(subs, ref)
-    validate.apply_time_rules(subs, ref)
+    _across_years(subs, ref)
     return _submissions_of_year(read, year)
 
 
@@ -249,7 +251,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
-    validate.apply_time_rules(submissions, ref)
+    revisions = _across_years(submissions, ref)
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)], ignore_index=True)
@@ -265,11 +267,12 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         store.write_csv(regional, data_dir / "regional.csv")
         store.write_csv(country, data_dir / "country.csv")
         store.write_csv(coverage, data_dir / "coverage.csv")
+        store.write_csv(revisions, data_dir / "revisions.csv")
         store.write_csv(findings_table, data_dir / "findings.csv")
         store.write_csv(submissions_table, data_dir / "submissions.csv")
         _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)
         chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
-        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage)
+        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage, revisions=revisions)
         report_name = report.REPORT_FILENAME.format(year=year)
         report.render_report(REPORT_TEMPLATE, context, staging / report_name)
         # The context was built with chart paths inside the staging folder; they move with it.
@@ -281,6 +284,16 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
 
 
 FEEDBACK_DIR = "feedback"
+
+
+def _across_years(subs: list[Submission], ref: Reference) -> pd.DataFrame:
+    """The checks that compare years, on submissions already resolved: revisions (which replace last
+    year's figures), then the time rules on the revised figures. Returns the revision log."""
+    from pipeline import validate
+
+    revisions = validate.apply_revisions(subs, ref)
+    validate.apply_time_rules(subs, ref)
+    return revisions
 
 
 def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:

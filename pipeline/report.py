@@ -56,6 +56,8 @@ SUBMISSION_COLUMNS = ("file", "country_iso3", "year", "status", "reason", "date_
                       "n_warnings")
 FINDING_COLUMNS = ("code", "severity", "country_iso3", "year", "file", "sheet", "cell", "message")
 COVERAGE_COLUMNS = ("country_iso3", "year", "indicator", "coverage", "origin", "source")
+REVISION_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "old_value", "old_status", "new_value", "change_pct",
+                    "comment", "file", "cell")
 CHART_WIDTH_MM = 160  # A4 text width with 25 mm margins; the charts are drawn at this width
 
 NOT_AVAILABLE = ":"
@@ -80,6 +82,7 @@ MAIN_ISSUES_SHOWN = 3  # finding codes named per state in the data-quality table
 TIMES = f"{NBSP}×{NBSP}"  # "2 × breakdown-sum-mismatch", kept on one line
 FINDINGS_CSV = "data/findings.csv"
 COVERAGE_CSV = "data/coverage.csv"
+REVISIONS_CSV = "data/revisions.csv"
 FEEDBACK_NAME = "feedback/<ISO3>_{year}_feedback.xlsx"
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")  # fixed English names: strftime("%B") follows the locale
@@ -734,6 +737,54 @@ def _coverage_summary(rows: list[dict[str, str]], year: int, ref: Reference) -> 
     )
 
 
+# -- revisions --------------------------------------------------------------------------------------
+def _revision_rows(revisions: pd.DataFrame, ref: Reference) -> list[dict[str, str]]:
+    """Each revised figure as printed: what was accepted before (or why there was no number), the
+    revised figure, the change and the state's comment, in member-state order."""
+    order = {iso3: i for i, iso3 in enumerate(s.iso3 for s in ref.member_states)}
+    rows = []
+    ordered = sorted(revisions.itertuples(index=False), key=lambda r: (order.get(_text(r.country_iso3), 99), _text(r.indicator), _text(r.breakdown), int(r.year)))
+    for row in ordered:
+        indicator = ref.indicator_by_code.get(_text(row.indicator))
+        if indicator is None:
+            continue
+        state = ref.state_by_iso3.get(_text(row.country_iso3))
+        breakdown = _text(row.breakdown)
+        old_status = _text(row.old_status)
+        if _is_number(row.old_value):
+            old = format_figure(row.old_value, indicator)
+        else:
+            old = {"": "no figure", "confidential": CONFIDENTIAL}.get(old_status, NOT_AVAILABLE)
+        confidential = old_status == "confidential"
+        rows.append({
+            "state": state.name if state else _text(row.country_iso3),
+            "indicator": indicator.label + ("" if breakdown in ("", TOTAL) else f" ({breakdown})"),
+            "year": str(int(row.year)),
+            "old": CONFIDENTIAL if confidential else old,
+            "new": CONFIDENTIAL if confidential else format_figure(row.new_value, indicator),
+            "change": CONFIDENTIAL if confidential else format_change(row.change_pct),
+            "comment": _text(row.comment),
+            "cell": f"{_text(row.file)} {_text(row.cell)}".strip(),
+        })
+    return rows
+
+
+def _revisions_summary(rows: list[dict[str, str]], year: int) -> str:
+    if not rows:
+        return (
+            f"No member state revised a figure of an earlier year in its {year} submission. Revisions are typed in the "
+            "Previous year value column of the submission workbook and listed here and in "
+            f"{REVISIONS_CSV}."
+        )
+    states = len({r["state"] for r in rows})
+    return (
+        f"{_plural(len(rows), 'figure')} of earlier years {'was' if len(rows) == 1 else 'were'} revised by "
+        f"{_count_states(states)} in the {year} submissions, in the Previous year value column of the workbook. "
+        "Each revised figure replaces the one accepted before in every table and chart of this report; the table "
+        f"gives both, with the state's comment. The same list is in {REVISIONS_CSV}."
+    )
+
+
 # -- the context -----------------------------------------------------------------------------------
 def _category_context(
     category: Category,
@@ -816,6 +867,7 @@ def build_context(
     is_demonstration: bool = False,
     *,
     coverage: pd.DataFrame | None = None,
+    revisions: pd.DataFrame | None = None,
     generated_on: dt.date | None = None,
 ) -> dict[str, Any]:
     """Everything the template prints, formatted; chart paths stay `Path`s (or None when absent).
@@ -828,6 +880,8 @@ def build_context(
     submissions = ensure_columns(submissions, SUBMISSION_COLUMNS)
     findings = ensure_columns(findings, FINDING_COLUMNS)
     coverage = ensure_columns(pd.DataFrame() if coverage is None else coverage, COVERAGE_COLUMNS)
+    revisions = ensure_columns(pd.DataFrame() if revisions is None else revisions, REVISION_COLUMNS)
+    revision_rows = _revision_rows(revisions[_year_of(revisions) == year - 1], ref)
     n_expected = len(ref.members_in(year))
     regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
     country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
@@ -909,6 +963,9 @@ def build_context(
         "quality": quality_rows,
         "quality_codes": _quality_codes(codes_named, ref),
         "unattributed_files": _unattributed_files(submissions, findings, year, ref),
+        "revisions_summary": _revisions_summary(revision_rows, year),
+        "revisions_caption": f"Table C1. Figures revised in the {year} submissions",
+        "revisions": revision_rows,
         "findings_summary": _findings_summary(findings, year),
         "findings": _finding_rows(findings, year),
     }

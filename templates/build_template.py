@@ -360,6 +360,7 @@ def _annex(doc) -> None:
         "row in flags_legend",
     )
     _quality_annex(doc)
+    _revisions_annex(doc)
 
 
 def _landscape_section(doc) -> None:
@@ -427,6 +428,30 @@ def _quality_annex(doc) -> None:
         ],
         "row in findings",
         wide,
+    )
+    _tag(doc, "{%p endif %}")
+
+
+def _revisions_annex(doc) -> None:
+    """Annex C, still landscape: every figure of an earlier year that a state revised this year."""
+    _paragraph(doc, "Annex C. Revisions", "Heading 1", page_break_before=True)
+    _paragraph(doc, "{{ revisions_summary }}")
+    _tag(doc, "{%p if revisions %}")
+    _paragraph(doc, "{{ revisions_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Member state", "state", 32, False),
+            ("Indicator", "indicator", 50, False),
+            ("Year", "year", 14, True),
+            ("Accepted before", "old", 24, True),
+            ("Revised", "new", 22, True),
+            ("Change", "change", 18, True),
+            ("Comment", "comment", 55, False),
+            ("File and cell", "cell", 32, False),
+        ],
+        "row in revisions",
+        LANDSCAPE_TEXT_WIDTH_MM,
     )
     _tag(doc, "{%p endif %}")
 

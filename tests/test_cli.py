@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory, ref):
     root = tmp_path_factory.mktemp("e2e")
     runner = CliRunner()
     for year in (2024, 2025):
-        result = runner.invoke(main, ["template", "--year", str(year), "--out", str(root / "templates" / str(year))])
+        result = runner.invoke(main, ["template", "--year", str(year), "--out", str(root / "templates" / str(year)), "--outputs", str(root / "no-outputs")])
         assert result.exit_code == 0, result.output
     inputs = root / "inputs"
     for (iso3, year), values in FILLED.items():

@@ -707,3 +707,23 @@ def test_five_year_series_of_the_headline_indicators(rendered):
     assert rows[0][1:4] == ["2022", "2023", "2024"] and rows[0][4:] == ["", ""]
     tip = row_of(rows, "Trafficking in persons: Identified victims of trafficking in persons")
     assert tip[1:4] == [": (0/13)", "1,100 (2/13)", "1,234 p (2/13)"]
+
+
+def test_revisions_annex_gives_old_and_new_figures_with_the_comment(tmp_path, context, ref):
+    revisions = pd.DataFrame([
+        {"country_iso3": "MDA", "indicator": "CYB_OFF", "breakdown": "TOTAL", "year": 2023, "old_value": 211.0, "old_status": "reported",
+         "new_value": 274.0, "change_pct": 29.85, "comment": "", "file": "2024/MDA_2024.xlsx", "cell": "F76"},
+        {"country_iso3": "BGR", "indicator": "TIP_OFF", "breakdown": "TOTAL", "year": 2023, "old_value": NAN, "old_status": "",
+         "new_value": 151.0, "change_pct": NAN, "comment": "Late police data & <court> records", "file": "2024/BGR_2024.xlsx", "cell": "F2"},
+        {"country_iso3": "GEO", "indicator": "TIP_VIC", "breakdown": "TOTAL", "year": 2022, "old_value": 1.0, "old_status": "reported",
+         "new_value": 2.0, "change_pct": 100.0, "comment": "", "file": "2023/GEO_2023.xlsx", "cell": "F15"},  # another year's
+    ])
+    rows = report._revision_rows(revisions[revisions["year"] == YEAR - 1], ref)
+    assert [(r["state"], r["old"], r["new"], r["change"]) for r in rows] == [
+        ("Bulgaria", "no figure", "151", ":"), ("Republic of Moldova", "211", "274", "+29.9\u00a0%"),
+    ]
+    rendered_context = report.build_context(YEAR, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions)
+    assert rendered_context["revisions_summary"].startswith(f"2 figures of earlier years were revised by 2 states in the {YEAR} submissions")
+    out = render_report(TEMPLATE, rendered_context, tmp_path / "r.docx")
+    rows = table_after(docx.Document(str(out)), "Table C1.")
+    assert row_of(rows, "Bulgaria")[6] == "Late police data & <court> records"
