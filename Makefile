@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_YEAR := 2025
 
-.PHONY: report test templates samples report-template clean help
+.PHONY: report test templates samples history report-template clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,11 @@ templates: $(BIN)/crimetrends ## Submission workbooks for next year into outputs
 
 samples: $(BIN)/crimetrends ## Re-create the demonstration inputs (deterministic)
 	$(BIN)/python scripts/make_sample_inputs.py --out inputs
+
+RAW ?= ../shared/realdata/raw
+history: $(BIN)/crimetrends ## Re-import inputs/history/ from the published UNODC and Eurostat files (RAW=folder)
+	$(BIN)/crimetrends import $(RAW)/data_glotip.xlsx --inputs inputs
+	$(BIN)/crimetrends import $(RAW)/estat_crim_off_cat.tsv --inputs inputs
 
 report-template: $(BIN)/crimetrends ## Re-build templates/annual_assessment.docx from its script
 	$(BIN)/python templates/build_template.py

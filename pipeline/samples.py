@@ -778,5 +778,14 @@ def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> 
         "persons prosecuted, nor prosecuted the suspected (in total and breakdown by breakdown), and no other "
         "total moves by more than 50 % and more than 10 on the year before (small counts may swing more).",
         "",
+        "## history/: real published figures",
+        "",
+        "`history/` is not demonstration data: it holds real figures imported from published files with "
+        "`crimetrends import` (`make history`), UNODC GLOTIP (trafficking in persons, to 2021) and Eurostat "
+        "`crim_off_cat` (seven member states, to 2022), each with a `.json` naming the file imported and its "
+        "sha256. The run uses them for the years and states no workbook covers, so the trend charts reach "
+        "back ten years; a workbook always wins for its own state, indicator and year. Keep this folder "
+        "when the demonstration workbooks are replaced, and import newer published files into it.",
+        "",
     ]
     return "\n".join(lines)
