@@ -10,6 +10,7 @@ Exit codes: 0 done, 1 validation errors (validate), 2 usage error, 3 internal er
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,8 +244,9 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>."""
     import pandas as pd
 
-    from pipeline import aggregate, charts, history, ingest, report, store, validate
+    from pipeline import aggregate, charts, history, ingest, provenance, report, store, validate
     from pipeline.findings import findings_table as make_findings_table
+    from pipeline.settings import DEFAULT_SETTINGS
     from pipeline.reference import load_reference
 
     ref = load_reference()
@@ -275,6 +277,26 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage, revisions=revisions)
         report_name = report.REPORT_FILENAME.format(year=year)
         report.render_report(REPORT_TEMPLATE, context, staging / report_name)
+        manifest = provenance.build_manifest(
+            year=year,
+            inputs_dir=inputs_dir,
+            input_hashes=dict(zip(submissions_table["file"], submissions_table["sha256"], strict=True)),
+            settings=DEFAULT_SETTINGS,
+            counts={
+                "files": len(submissions_table),
+                "submissions_used": sum(s.is_used for s in submissions),
+                "observations": len(observations),
+                "observations_from_history": int((observations["origin"] == history.ORIGIN_HISTORY).sum()),
+                "revisions": len(revisions),
+                "findings_error": int((findings_table["severity"] == "error").sum()),
+                "findings_warning": int((findings_table["severity"] == "warning").sum()),
+                "findings_info": int((findings_table["severity"] == "info").sum()),
+                "regional_rows": len(regional),
+                "charts": len(chart_paths),
+            },
+            options={"strict": strict},
+        )
+        (staging / provenance.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         # The context was built with chart paths inside the staging folder; they move with it.
 
     year_dir = outputs_dir / str(year)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import docx
@@ -195,3 +198,14 @@ def test_history_imported_from_published_files_joins_the_run(run_dir, tmp_path):
     coverage = _csv(year_dir, "coverage").set_index(["country_iso3", "year", "indicator"])
     assert tuple(coverage.loc[("ROU", 2017, "TIP_VIC"), ["coverage", "origin"]]) == ("reported", "history")
     assert coverage.loc[("ARM", 2025, "TIP_VIC"), "coverage"] == "no_submission"
+
+
+def test_manifest_names_every_input_with_its_sha256(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    inputs = run_dir.parent.parent / "inputs"
+    listed = {entry["file"]: entry["sha256"] for entry in manifest["inputs"]}
+    on_disk = {p.relative_to(inputs).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs.rglob("*") if p.is_file()}
+    assert listed == on_disk
+    assert manifest["reporting_year"] == 2025 and manifest["counts"]["files"] == len(on_disk)
+    assert manifest["counts"]["findings_error"] == int((_csv(run_dir, "findings")["severity"] == "error").sum())
+
