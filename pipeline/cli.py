@@ -209,6 +209,8 @@ class RunResult:
     year_dir: Path
     report: Path
     n_errors: int
+    pdf: Path | None = None
+    pdf_note: str = ""
 
 
 @main.command()
@@ -216,35 +218,46 @@ class RunResult:
 @_inputs_option
 @_outputs_option
 @click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error.")
-def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool) -> None:
+@click.option("--pdf/--no-pdf", "make_pdf", default=True, show_default=True, help="Also write the report as PDF (needs LibreOffice; without it the run says so and goes on).")
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
     Reads every workbook under --inputs (all years: earlier years give the trends), and writes:
       <outputs>/<year>/BSEC_Annual_Assessment_<year>.docx    the report
-      <outputs>/<year>/data/*.csv                            observations, regional, country,
-                                                             findings, submissions
+      <outputs>/<year>/BSEC_Annual_Assessment_<year>.pdf     the report as PDF (LibreOffice)
+      <outputs>/<year>/BSEC_Annual_Assessment_<year>_data.xlsx   the data annex (a sheet per CSV)
+      <outputs>/<year>/data/*.csv                            observations, regional, country, coverage,
+                                                             revisions, findings, submissions
+      <outputs>/<year>/feedback/                             one annotated workbook per submission
+      <outputs>/<year>/manifest.json                         what the run was made from (sha256)
       <outputs>/<year>/charts/*.png                          the charts in the report
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
       crimetrends run --year 2025 --strict
+      crimetrends run --year 2025 --no-pdf
     """
     if not inputs_dir.is_dir():
         raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
     try:
-        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict)
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf)
     except PipelineError as err:
         stderr.print(f"[red]crimetrends: {err}[/red]")
         sys.exit(3)
     stderr.print(f"Report: {result.report}")
+    if result.pdf is not None:
+        stderr.print(f"PDF: {result.pdf} ({result.pdf_note})")
+    elif make_pdf:
+        stderr.print(f"PDF skipped: {result.pdf_note}")
 
 
-def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False) -> RunResult:
-    """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>."""
+def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False) -> RunResult:
+    """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
+    then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole)."""
     import pandas as pd
 
-    from pipeline import aggregate, charts, history, ingest, provenance, report, store, validate
+    from pipeline import aggregate, annex, charts, history, ingest, provenance, report, store, validate
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.settings import DEFAULT_SETTINGS
     from pipeline.reference import load_reference
@@ -272,6 +285,11 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         store.write_csv(revisions, data_dir / "revisions.csv")
         store.write_csv(findings_table, data_dir / "findings.csv")
         store.write_csv(submissions_table, data_dir / "submissions.csv")
+        annex.write_data_annex(
+            annex.annex_path(staging, year), year=year, regional=regional, country=country, observations=observations,
+            coverage=coverage, findings=findings_table, revisions=revisions, submissions=submissions_table,
+            ref=ref, is_demonstration=is_demonstration,
+        )
         _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)
         chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
         context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage, revisions=revisions)
@@ -302,7 +320,24 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     year_dir = outputs_dir / str(year)
     _print_summary(submissions_table, findings_table, year)
     n_errors = int((findings_table["severity"] == "error").sum())
-    return RunResult(year_dir=year_dir, report=year_dir / report_name, n_errors=n_errors)
+    result = RunResult(year_dir=year_dir, report=year_dir / report_name, n_errors=n_errors)
+    if make_pdf:
+        result.pdf, result.pdf_note = _make_pdf(result.report)
+    return result
+
+
+def _make_pdf(report_path: Path) -> tuple[Path | None, str]:
+    """The report as PDF beside it, or (None, why not) when LibreOffice is not installed.
+
+    Runs after the year folder is in place, so a failed conversion (PdfError) keeps the .docx and data.
+    """
+    from pipeline import pdf
+
+    soffice = pdf.find_soffice()
+    if soffice is None:
+        return None, "LibreOffice (soffice) is not installed; install it for the PDF, or pass --no-pdf"
+    made = pdf.convert_to_pdf(report_path, soffice=soffice)
+    return made.path, f"{made.pages} pages, {made.note}"
 
 
 FEEDBACK_DIR = "feedback"

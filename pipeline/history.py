@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from pipeline import __version__
+from pipeline import __version__, store
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
@@ -597,6 +597,7 @@ def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFr
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
         message = f"{name} cannot be read as a history CSV ({type(err).__name__}: {str(err)[:200]}); none of it is used."
         return None, [make_finding(ref, "history-file-invalid", message, file=name)]
+    raw = store.restore_text_columns(raw)  # write_csv quoted text that a spreadsheet would run (CWE-1236)
     missing = [c for c in HISTORY_COLUMNS if c not in raw.columns]
     if missing:
         message = f"{name} lacks the column(s) {', '.join(missing)}; none of it is used. Import the published file again with `crimetrends import`."

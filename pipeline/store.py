@@ -8,6 +8,15 @@ that fails or is killed half-way leaves the previous outputs whole.
 CSV conventions (a contract the tests and other tools rely on): UTF-8, comma-separated, a header
 row; an empty cell is "no number" (the `status` column says why); whole numbers are written without a
 decimal part; rates and changes keep 6 decimals; flags are kept verbatim as a string column.
+
+Text that a spreadsheet would run as a formula (CWE-1236, "CSV injection"): a text cell starting with
+`=`, `+`, `-`, `@`, a tab or a carriage return is written with one single quote in front (OWASP's
+advice), so Excel and LibreOffice show it as text: a comment `=HYPERLINK(...)` is written
+`'=HYPERLINK(...)`. Numbers are never quoted (-3 is written -3), nor is text that is only a number
+("-3", "+1": a spreadsheet reads it as that number, nothing runs). Text that already starts with
+quotes before such a character gets one more, so `read_csv` can remove exactly the one added and a
+round trip gives the original text. Read these files with `read_csv` (or `restore_text_columns`),
+not bare `pd.read_csv`, or the added quotes stay.
 """
 
 from __future__ import annotations
@@ -16,15 +25,17 @@ import datetime as dt
 import io
 import math
 import os
+import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
+from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.workbook import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
@@ -46,21 +57,39 @@ def number_text(value: object) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write `frame` to `path` atomically with the number conventions above."""
+    """Write `frame` to `path` atomically with the number and text conventions above."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = frame.copy()
     for column in text.columns:
         if pd.api.types.is_float_dtype(text[column]) or text[column].dtype == object:
-            text[column] = [number_text(v) if isinstance(v, float) or v is None or v is pd.NA else v for v in text[column]]
+            text[column] = [number_text(v) if isinstance(v, float) or v is None or v is pd.NA else _csv_text(v) if isinstance(v, str) else v for v in text[column]]
+        elif pd.api.types.is_string_dtype(text[column]):
+            text[column] = [_csv_text(v) if isinstance(v, str) else v for v in text[column]]
+    content = text.to_csv(index=False, lineterminator="\n")
+    if _CR_MARK in content:
+        content = content.replace(_CR_MARK, "\r")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
-    os.close(fd)
     try:
-        text.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+# Python's csv writer (under pandas) quotes a field holding "\n" but not one holding a lone "\r" when
+# lines end in "\n": readers would break the row there, and text after the CR would start a line of
+# its own (a formula, for a spreadsheet). So each CR is written as this mark, whose newline makes the
+# writer quote the field, and turned back into "\r" in the written text. U+FDD0 is a Unicode
+# noncharacter, reserved for such internal use: no submitted text holds it.
+_CR_MARK = "\n\ufdd0"
+
+
+def _csv_text(value: str) -> str:
+    text = inert_text(value)
+    return text.replace("\r", _CR_MARK) if "\r" in text else text
 
 
 def set_cell(cell: Cell, value: object) -> Cell:
@@ -109,8 +138,12 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read back a CSV written by `write_csv` (text stays text: flags such as 'p' are not parsed)."""
-    return pd.read_csv(path, dtype={"flags": str, "rate_flags": str, "comment": str, "cell": str, "value": float}, keep_default_na=False, na_values=[""])
+    """Read back a CSV written by `write_csv` (text stays text: flags such as 'p' are not parsed).
+
+    The quote `write_csv` put before formula-like text is removed again (`restore_text`).
+    """
+    frame = pd.read_csv(path, dtype={"flags": str, "rate_flags": str, "comment": str, "cell": str, "value": float}, keep_default_na=False, na_values=[""])
+    return restore_text_columns(frame)
 
 
 def _previous_dir(final: Path) -> Path:
@@ -154,3 +187,71 @@ def staged_dir(final: Path) -> Iterator[Path]:
         os.rename(final, previous)
     os.rename(staging, final)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+# -- inert text in CSV (CWE-1236) ------------------------------------------------------------------
+# What a spreadsheet takes as the start of a formula: = + - @, and tab / carriage return (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")  # formula-like, possibly after quotes a reader may strip
+_QUOTED = re.compile(r"'+[=+\-@\t\r]")  # what `inert_text` wrote: one quote more than the text had
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_FIRST_CHARS = "".join(FORMULA_STARTS) + "'"
+
+
+def inert_text(text: str) -> str:
+    """Text as `write_csv` writes it: a quote in front when a spreadsheet would run it as a formula.
+
+    >>> inert_text("=1+1"), inert_text("-x"), inert_text("'=x"), inert_text("-3"), inert_text("a-b")
+    ("'=1+1", "'-x", "''=x", '-3', 'a-b')
+    """
+    if text and text[0] in _FIRST_CHARS and _NEEDS_QUOTE.match(text) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def restore_text(value: object) -> object:
+    """The inverse of `inert_text`: removes the one quote it added (other values unchanged).
+
+    >>> restore_text("'=1+1"), restore_text("''=x"), restore_text("'quoted'"), restore_text(-3.0)
+    ('=1+1', "'=x", "'quoted'", -3.0)
+    """
+    if isinstance(value, str) and value[:1] == "'" and _QUOTED.match(value):
+        return value[1:]
+    return value
+
+
+def restore_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (read from a `write_csv` file) with `restore_text` applied to its text columns, in place."""
+    for column in frame.columns:
+        series = frame[column]
+        if (series.dtype == object or pd.api.types.is_string_dtype(series)) and any(isinstance(v, str) and v[:1] == "'" for v in series):
+            frame[column] = [restore_text(v) for v in series]
+    return frame
+
+
+def text_for_append(ws) -> Callable[[str], object]:
+    """For rows appended to a write-only worksheet: each text as `append` must get it to store it as text.
+
+    `append` binds a plain str like a cell assignment: "=1+1" would become a formula, "#N/A" an error
+    value, a control character an exception. So a text goes as a cell made by `set_cell`, unless
+    openpyxl itself stores it as that very text (asked once per distinct text, on a probe cell):
+    then the str goes as it is, which writes the same cell at a fraction of the cost (most texts in a
+    table repeat: codes, labels, statuses). '' is an empty cell (None).
+    """
+    probe = WriteOnlyCell(ws)
+    plain: dict[str, bool] = {}
+
+    def text(value: str) -> object:
+        if not value:
+            return None
+        is_plain = plain.get(value)
+        if is_plain is None:
+            try:
+                probe.value = value
+                is_plain = probe.data_type == "s" and probe.value == value
+            except IllegalCharacterError:
+                is_plain = False
+            plain[value] = is_plain
+        return value if is_plain else set_cell(WriteOnlyCell(ws), value)
+
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from click.testing import CliRunner
 from pipeline import layout
 from pipeline.cli import main
 from pipeline.samples import fill_workbook
+from tests.conftest import require_soffice
 
 pytestmark = pytest.mark.slow
 TEST_DATA = Path(__file__).parent / "data"
@@ -49,7 +51,7 @@ def run_dir(tmp_path_factory, ref):
         wb.save(inputs / str(year) / f"{iso3}_{year}.xlsx")
     (inputs / "covering letter.txt").write_text("Dear colleagues", encoding="utf-8")
     before = {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()}
-    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(root / "outputs")])
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(root / "outputs"), "--no-pdf"])
     assert result.exit_code == 0, result.output
     assert {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()} == before, "inputs were modified"
     return root / "outputs" / "2025"
@@ -130,7 +132,7 @@ def test_missing_inputs_folder_is_a_usage_error(tmp_path):
 
 def test_strict_run_rejects_submissions_with_errors(run_dir, tmp_path):
     inputs = run_dir.parent.parent / "inputs"
-    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--strict"])
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--strict", "--no-pdf"])
     assert result.exit_code == 0, result.output
     submissions = _csv(tmp_path / "2025", "submissions").set_index("file")
     assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "rejected"
@@ -184,7 +186,7 @@ def test_history_imported_from_published_files_joins_the_run(run_dir, tmp_path):
     for excerpt in ("data_glotip_excerpt.xlsx", "estat_crim_off_cat_excerpt.tsv"):
         result = runner.invoke(main, ["import", str(TEST_DATA / excerpt), "--inputs", str(inputs)])
         assert result.exit_code == 0, result.output
-    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out"), "--no-pdf"])
     assert result.exit_code == 0, result.output
     year_dir = tmp_path / "out" / "2025"
     submissions = _csv(year_dir, "submissions").set_index("file")
@@ -209,3 +211,33 @@ def test_manifest_names_every_input_with_its_sha256(run_dir):
     assert manifest["reporting_year"] == 2025 and manifest["counts"]["files"] == len(on_disk)
     assert manifest["counts"]["findings_error"] == int((_csv(run_dir, "findings")["severity"] == "error").sum())
 
+
+
+def test_no_pdf_without_libreoffice_is_one_line_not_an_error(run_dir, tmp_path, monkeypatch):
+    from pipeline import pdf
+
+    monkeypatch.setattr(pdf, "find_soffice", lambda: None)
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "PDF skipped: LibreOffice (soffice) is not installed" in result.output
+    assert not list((tmp_path / "2025").glob("*.pdf")) and (tmp_path / "2025" / "BSEC_Annual_Assessment_2025.docx").exists()
+
+
+@pytest.mark.libreoffice
+def test_the_sample_report_as_pdf_holds_the_headline_figures_and_every_member_state(tmp_path, ref):
+    require_soffice()
+    repo = Path(__file__).resolve().parent.parent
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(repo / "inputs"), "--outputs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    year_dir = tmp_path / "2025"
+    pdf_path = year_dir / "BSEC_Annual_Assessment_2025.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf_path)], capture_output=True, text=True, check=True).stdout).group(1))
+    assert 20 <= pages <= 150
+    for iso3 in ref.members_in(2025):
+        assert ref.state_by_iso3[iso3].name in text
+    regional = _csv(year_dir, "regional").set_index(["indicator", "breakdown", "year"])
+    headline = regional.loc[("TIP_VIC", "TOTAL", 2025), "total"]
+    assert f"{int(headline):,}" in text
+    assert "Demonstration data" in text and "None" not in text.split()

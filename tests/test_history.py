@@ -7,6 +7,7 @@ importer's output.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -386,3 +387,11 @@ def test_import_command_refuses_an_unknown_file_with_exit_2(tmp_path):
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "notes.txt is not a published file" in result.stderr
     assert not (tmp_path / "inputs").exists()
+
+
+def test_text_a_spreadsheet_would_run_survives_the_history_file(glotip, ref, tmp_path):
+    imp = dataclasses.replace(glotip, observations=glotip.observations.assign(comment='=HYPERLINK("http://x")'))
+    path = history.write_history(imp, tmp_path)
+    assert "'=HYPERLINK" in path.read_text(encoding="utf-8")  # inert in a spreadsheet (CWE-1236)
+    frame, findings = history.read_history(tmp_path, ref)
+    assert findings == [] and set(frame["comment"]) == {'=HYPERLINK("http://x")'}
