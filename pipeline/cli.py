@@ -135,7 +135,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
             checked, folder = _validate_year(year, inputs_dir, ref, strict=strict), outputs_dir / str(year) / FEEDBACK_DIR
         from pipeline import store
 
-        with store.staged_dir(folder) as staging:
+        with store.outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR), store.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
     except PipelineError as err:
         stderr.print(f"[red]crimetrends: {err}[/red]")
@@ -254,7 +254,17 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
 
 def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
-    then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole)."""
+    then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole).
+
+    The whole run holds the lock on <outputs>/<year>, so two runs never write the same outputs at once.
+    """
+    from pipeline import store
+
+    with store.outputs_lock(outputs_dir, year):
+        return _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf)
+
+
+def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool) -> RunResult:
     import pandas as pd
 
     from pipeline import aggregate, annex, charts, history, ingest, provenance, report, store, validate

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -241,3 +242,30 @@ def test_the_sample_report_as_pdf_holds_the_headline_figures_and_every_member_st
     headline = regional.loc[("TIP_VIC", "TOTAL", 2025), "total"]
     assert f"{int(headline):,}" in text
     assert "Demonstration data" in text and "None" not in text.split()
+
+
+@pytest.mark.parametrize("kill_after", [0.5, 2.0])
+def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_path, kill_after):
+    inputs = run_dir.parent.parent / "inputs"
+    outputs = tmp_path / "outputs"
+    shutil.copytree(run_dir, outputs / "2025")
+    before = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    run.kill()  # SIGKILL: no clean-up code runs
+    run.wait()
+    after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
+    if run.returncode != 0:  # killed: between the swap's two renames the old folder waits beside, put back
+        from pipeline import store
+
+        store.restore_interrupted(outputs, 2025)
+        after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
+    # Whole: the complete set of files, each complete (the same inputs give the same CSVs, so a run that
+    # reached the swap just before the kill leaves equal ones).
+    assert after.keys() == before.keys()
+    assert all(after[name] == before[name] for name in before if name.endswith(".csv"))
+    # and a new run goes through: no stale lock, no half-written staging folder in the way
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"], "a killed run's staging folder is cleared"
