@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import layout
+from pipeline import layout, store
 from pipeline.cli import main
 from pipeline.samples import fill_workbook
-from tests.conftest import require_soffice
+from tests.conftest import require_soffice, write_submission
 
 pytestmark = pytest.mark.slow
 TEST_DATA = Path(__file__).parent / "data"
@@ -269,3 +269,31 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"], "a killed run's staging folder is cleared"
+
+
+MIXED_TEXT = "Police & NGOs <draft> \"quoted\" — Полиция, Πολιτεία, საქართველო, Հայաստան, שלום, مرحبا 🚓"
+
+
+@pytest.mark.libreoffice
+def test_text_from_submissions_comes_out_intact_in_every_output(tmp_path, ref):
+    require_soffice()
+    inputs = tmp_path / "inputs"
+    write_submission(inputs, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): (15, "p", MIXED_TEXT), ("TIP_OFF", "TOTAL"): (9, "", "@SUM(A1) not a formula")},
+                     agency="Министерство внутренних дел")
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    year_dir = tmp_path / "out" / "2025"
+    observations = store.read_csv(year_dir / "data" / "observations.csv").set_index(["indicator", "breakdown"])
+    assert observations.loc[("TIP_VIC", "TOTAL"), "comment"] == MIXED_TEXT
+    assert observations.loc[("TIP_OFF", "TOTAL"), "comment"] == "@SUM(A1) not a formula"
+    assert "'@SUM(A1) not a formula" in (year_dir / "data" / "observations.csv").read_text(encoding="utf-8")  # inert (CWE-1236)
+    document = docx.Document(str(year_dir / "BSEC_Annual_Assessment_2025.docx"))
+    cells = "\n".join(c.text for t in document.tables for r in t.rows for c in r.cells)
+    assert MIXED_TEXT in cells
+    annex = openpyxl.load_workbook(year_dir / "BSEC_Annual_Assessment_2025_data.xlsx")
+    texts = {c.value: c.data_type for row in annex["Observations"].iter_rows() for c in row if isinstance(c.value, str)}
+    assert MIXED_TEXT in texts and texts["@SUM(A1) not a formula"] == "s"
+    pdf_text = subprocess.run(["pdftotext", str(year_dir / "BSEC_Annual_Assessment_2025.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(pdf_text.split())
+    for word in ("Police & NGOs <draft>", "Полиция", "Πολιτεία", "საქართველო", "Հայաստան"):
+        assert word in flat, word
