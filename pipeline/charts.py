@@ -1,14 +1,24 @@
-"""Charts: one regional trend chart and one national chart per crime category, as PNG files.
+"""Charts: a regional trend chart and a national chart per crime category, and a profile chart per
+member state, as PNG files.
 
 Inputs (pandas DataFrames, the aggregate stage's contract; no other columns are assumed):
 - `regional`: indicator, breakdown, year, total, n_reporting, n_expected, flags (+ others unused here).
-- `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k (+ others unused).
-Output: `render_charts()` writes `trend_<CATEGORY>.png` and `national_<CATEGORY>.png` into `out_dir`
-and returns `{"trend_<CATEGORY>": path, "national_<CATEGORY>": path, ...}` for the charts it wrote.
+- `country`: country_iso3, indicator, breakdown, year, value, status, rate_per_100k, flags, origin,
+  source (+ others unused).
+Output: `render_charts()` writes `trend_<CATEGORY>.png`, `national_<CATEGORY>.png` and
+`profile_<ISO3>.png` into `out_dir` and returns `{"trend_<CATEGORY>": path, "national_<CATEGORY>": path,
+"profile_<ISO3>": path, ...}` for the charts it wrote.
 
 A chart with no data at all is skipped, not drawn empty. Missing is never drawn as zero: a year
 without a regional total is a gap in the line, and a state without a value gets the words
 "not available" (or "not applicable", "confidential") instead of a bar; a real 0 is a zero bar.
+
+A profile chart is a small multiple: one panel per crime area with the state's headline figure
+over the last years, each panel in its own unit; a figure from published data (UNODC, Eurostat) is
+a hollow marker, a confidential year a "C" at the foot of the panel.
+
+One style for all: the Okabe-Ito colour-blind-safe palette, DejaVu Sans, drawn at the A4 text width
+at 200 dpi, units on the axes and a source line under each chart.
 
 Drawing is split from data selection: `*_chart_data()` turns frames into small frozen dataclasses of
 plain tuples, `draw_*_chart()` turns those into a `matplotlib.figure.Figure` (never pyplot, so no
@@ -46,6 +56,8 @@ TREND_HEIGHT_MM = 75.0
 NATIONAL_BASE_HEIGHT_MM = 22.0
 NATIONAL_ROW_HEIGHT_MM = 5.5
 SOURCE_LINE_HEIGHT_MM = 7.0
+PROFILE_HEIGHT_MM = 100.0
+PROFILE_COLUMNS = 3
 DPI = 200
 MM_PER_INCH = 25.4
 
@@ -94,7 +106,8 @@ NO_ROW_WORD = "not available"
 CONFIDENTIALITY_FLAGS = frozenset({"C", "N"})
 # The columns read here (the input contract); others are ignored.
 REGIONAL_COLUMNS = ("indicator", "breakdown", "year", "total", "n_reporting", "n_expected", "flags", "history_sources")
-COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "flags")
+COUNTRY_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "rate_per_100k", "flags",
+                   "origin", "source")
 
 
 # -- plain data handed to the drawing functions (picklable for the process pool) -----------------
@@ -130,9 +143,27 @@ class NationalChartData:
 
 
 @dataclass(frozen=True)
+class ProfilePanel:
+    title: str  # the crime area
+    axis_label: str  # the unit of its headline indicator
+    values: tuple[float, ...]  # one per year of the chart; NaN: no figure, drawn as a gap
+    published: tuple[bool, ...]  # the figure comes from published data (hollow marker)
+    confidential: tuple[bool, ...]  # the figure is confidential: a gap with "C" at the foot
+    decimals: int
+
+
+@dataclass(frozen=True)
+class ProfileChartData:
+    title: str
+    years: tuple[int, ...]
+    panels: tuple[ProfilePanel, ...]  # one per crime area, in the catalogue's order
+    source_line: str
+
+
+@dataclass(frozen=True)
 class ChartJob:
-    kind: str  # "trend" or "national"
-    data: TrendChartData | NationalChartData
+    kind: str  # "trend", "national" or "profile"
+    data: TrendChartData | NationalChartData | ProfileChartData
     path: Path
 
 
@@ -287,6 +318,66 @@ def national_chart_data(
     )
 
 
+def profile_chart_data(
+    country: pd.DataFrame, ref: Reference, iso3: str, year: int, settings: Settings = DEFAULT_SETTINGS
+) -> ProfileChartData | None:
+    """One member state's headline figure of each crime area (breakdown TOTAL) over the last
+    `settings.trend_years` years up to `year`, from its first year of membership and from the first
+    year with any figure. Returns None when the state has no figure in any of those years.
+
+    The values are the state's own (never rates: one state, one population); a confidential figure is
+    never carried, only the fact that it is confidential.
+    """
+    state = ref.state_by_iso3[iso3]
+    first = max(year - settings.trend_years + 1, state.member_from)
+    window = list(range(first, year + 1))
+    rows = country[(country["country_iso3"] == iso3) & (country["breakdown"] == TOTAL)]
+    by_key = {(str(r.indicator), int(r.year)): r for r in rows.itertuples(index=False) if _is_number(r.year)}
+    raw_panels = []
+    sources: set[str] = set()
+    for category in ref.categories:
+        indicator = ref.indicator_by_code[category.headline]
+        values, published, confidential = [], [], []
+        for y in window:
+            row = by_key.get((indicator.code, y))
+            status = _text(row.status) if row is not None else ""
+            is_conf = row is not None and (status == "confidential" or bool(CONFIDENTIALITY_FLAGS & set(_text(row.flags))))
+            if row is not None and status == "reported" and not is_conf and _is_number(row.value):
+                values.append(float(row.value))
+                from_history = _text(getattr(row, "origin", "")) == "history"
+                published.append(from_history)
+                if from_history and _text(getattr(row, "source", "")):
+                    # The short name: "UNODC GLOTIP (data_glotip.xlsx, 30/05/2023)" -> "UNODC GLOTIP".
+                    sources.add(_text(row.source).split(" (")[0])
+            else:
+                values.append(math.nan)
+                published.append(False)
+            confidential.append(is_conf)
+        raw_panels.append((category, indicator, values, published, confidential))
+    with_data = [i for i, y in enumerate(window) if any(math.isfinite(p[2][i]) for p in raw_panels)]
+    if not with_data:
+        return None
+    start = with_data[0]
+    years = window[start:]
+    panels = tuple(
+        ProfilePanel(
+            title=category.label,
+            axis_label=indicator.unit,
+            values=tuple(values[start:]),
+            published=tuple(published[start:]),
+            confidential=tuple(confidential[start:]),
+            decimals=_decimals_for(indicator, plots_rate=False),
+        )
+        for category, indicator, values, published, confidential in raw_panels
+    )
+    return ProfileChartData(
+        title=f"{state.name}: headline indicator of each crime area, {years[0]}–{years[-1]}",
+        years=tuple(years),
+        panels=panels,
+        source_line=settings.source_line + (f"; published data: {'; '.join(sorted(sources))}" if sources else ""),
+    )
+
+
 # -- drawing ---------------------------------------------------------------------------------------
 def _new_figure(height_mm: float) -> Figure:
     fig = Figure(figsize=(_mm_to_inches(CHART_WIDTH_MM), _mm_to_inches(height_mm)), dpi=DPI)
@@ -419,6 +510,78 @@ def draw_national_chart(data: NationalChartData) -> Figure:
     return fig
 
 
+def _compact(value: float, _position: object) -> str:
+    """Small-panel ticks: "12k", "1.5M", "250", "0.5"."""
+    magnitude = abs(value)
+    if magnitude >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if magnitude >= 10_000:
+        return f"{value / 1000:g}k"
+    return f"{value:,.0f}" if magnitude >= 1000 else f"{value:g}"
+
+
+def draw_profile_chart(data: ProfileChartData) -> Figure:
+    """Small multiples: one panel per crime area, each on its own scale from zero and in its own unit.
+
+    A missing year is a gap (and a year alone between gaps still shows as a marker); a figure from
+    published data is a hollow marker; a confidential year gets a "C" at the foot of the panel.
+    """
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(_CHART_RC)
+        fig = _new_figure(PROFILE_HEIGHT_MM)
+        n_rows = math.ceil(len(data.panels) / PROFILE_COLUMNS)
+        axes = fig.subplots(n_rows, PROFILE_COLUMNS, squeeze=False)
+        years = list(data.years)
+        published_seen = False
+        for index, ax in enumerate(axes.flat):
+            if index >= len(data.panels):
+                ax.set_axis_off()
+                continue
+            panel = data.panels[index]
+            values = list(panel.values)
+            ax.plot(years, values, color=COLOUR_MAIN, linewidth=1.2, marker="o", markersize=2.6, clip_on=False)
+            hollow = [(y, v) for y, v, p in zip(years, values, panel.published, strict=True) if p and math.isfinite(v)]
+            if hollow:
+                published_seen = True
+                ax.plot(
+                    [y for y, _ in hollow], [v for _, v in hollow], linestyle="none", marker="o", markersize=3.6,
+                    markerfacecolor="white", markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, clip_on=False,
+                )
+            for y, confidential in zip(years, panel.confidential, strict=True):
+                if confidential:
+                    ax.annotate("C", (y, 0.03), xycoords=ax.get_xaxis_transform(), ha="center", va="bottom",
+                                fontsize=6, color=COLOUR_TEXT_MUTED)
+            finite = [v for v in values if math.isfinite(v)]
+            top = max(finite) if finite else 0.0
+            ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+            if not finite:
+                ax.text(0.5, 0.5, "no figure", transform=ax.transAxes, ha="center", va="center",
+                        fontsize=6.5, fontstyle="italic", color=COLOUR_TEXT_MUTED)
+                ax.set_yticks([])
+            else:
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=panel.decimals == 0))
+                ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+            ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
+            ticks = [years[0], years[-1]] if len(years) > 1 else years
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([str(y) for y in ticks])
+            ax.tick_params(labelsize=6, length=2, pad=1.5)
+            ax.set_title(panel.title, loc="left", fontsize=6.8, pad=2)
+            ax.set_ylabel(panel.axis_label, fontsize=6, labelpad=1.5)
+            ax.grid(axis="y", color="#dddddd", linewidth=0.5)
+            ax.set_axisbelow(True)
+        fig.suptitle(data.title, x=0.01, ha="left", fontsize=9)
+        if published_seen:
+            handle = Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                            markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, markersize=4)
+            # Top right, level with the title: the foot of the figure holds the source line.
+            fig.legend([handle], ["from published data"], loc="upper right", bbox_to_anchor=(0.995, 0.995),
+                       frameon=False, fontsize=6.5, borderpad=0.2)
+        _add_source_line(fig, data.source_line)
+    return fig
+
+
 def save_png(fig: Figure, path: Path) -> Path:
     """Write `fig` as PNG at `path`, atomically, with no software/date metadata (identical bytes per run)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -441,6 +604,8 @@ def _draw_and_save(job: ChartJob) -> Path:
     """Module-level so `ProcessPoolExecutor` can pickle it; takes and returns plain data only."""
     if job.kind == "trend":
         fig = draw_trend_chart(job.data)  # type: ignore[arg-type]
+    elif job.kind == "profile":
+        fig = draw_profile_chart(job.data)  # type: ignore[arg-type]
     else:
         fig = draw_national_chart(job.data)  # type: ignore[arg-type]
     return save_png(fig, job.path)
@@ -465,7 +630,8 @@ def chart_jobs(
     out_dir: Path,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> dict[str, ChartJob]:
-    """Every chart that has data, keyed `trend_<CATEGORY>` / `national_<CATEGORY>`, in category order."""
+    """Every chart that has data, keyed `trend_<CATEGORY>` / `national_<CATEGORY>` in category order,
+    then `profile_<ISO3>` for each member state of `year` in the reference's order."""
     jobs: dict[str, ChartJob] = {}
     regional = ensure_columns(regional, REGIONAL_COLUMNS)
     country = ensure_columns(country, COUNTRY_COLUMNS)
@@ -478,6 +644,11 @@ def chart_jobs(
         if national is not None:
             key = f"national_{category.code}"
             jobs[key] = ChartJob("national", national, out_dir / f"{key}.png")
+    for iso3 in ref.members_in(year):
+        profile = profile_chart_data(country, ref, iso3, year, settings)
+        if profile is not None:
+            key = f"profile_{iso3}"
+            jobs[key] = ChartJob("profile", profile, out_dir / f"{key}.png")
     return jobs
 
 
@@ -491,7 +662,8 @@ def render_charts(
 ) -> dict[str, Path]:
     """Write the PNG of every chart that has data into `out_dir`; return {key: path} of those written.
 
-    Charts without data are skipped (the report then shows the tables only). More than
+    Charts without data are skipped (the report then shows the tables only): a trend and a national
+    chart per crime area, and a profile chart per member state of `year`. More than
     `PARALLEL_CHART_THRESHOLD` charts are drawn in a pool of min(2, cpu_count) processes.
     """
     jobs = chart_jobs(regional, country, ref, year, Path(out_dir), settings)

@@ -8,11 +8,20 @@ Inputs (pandas DataFrames; no other columns are assumed):
 - `coverage` (optional): country_iso3, year, indicator, coverage, origin, source (data/coverage.csv).
 - `submissions`: country_iso3, year, status, reason, file, date_submitted, n_values, n_errors, n_warnings.
 - `findings`: code, severity, country_iso3, year, file, sheet, cell, message.
-- `chart_paths`: {"trend_<CATEGORY>" | "national_<CATEGORY>": PNG path} from `pipeline.charts.render_charts`.
+- `chart_paths`: {"trend_<CATEGORY>" | "national_<CATEGORY>" | "profile_<ISO3>": PNG path} from
+  `pipeline.charts.render_charts`.
+- `revisions` (optional): data/revisions.csv.
 The data-quality annex (Annex B) is computed from `submissions` and `findings` alone, so every number
 in it can be recomputed from data/submissions.csv and data/findings.csv.
-Outputs: `build_context()` -> a dict of display-ready strings, lists and chart paths (pure: no I/O);
-`render_report()` -> the .docx at `out_path` (written atomically).
+Outputs: `build_context()` -> a dict of display-ready strings, lists and chart paths (pure: no I/O),
+whose keys are the template's variables (listed in README.md, "Customising the report template");
+`render_report()` -> the .docx at `out_path` (written atomically), with the table of contents filled in.
+
+The report: cover; contents (a Word TOC field); 1 key findings (`key_findings()`: sentences written
+from the figures, each with its number and basis); 2 scope and methodology; 3 regional overview; one
+chapter per crime area (international cooperation with requests received beside sent); Annexes A
+flags and symbols, B data quality, C revisions, D indicator definitions, E one profile per member
+state. Language stays neutral: states are listed by name, never ranked.
 
 All formatting happens here, so the template holds only loops and ifs. The display rules keep
 missing, zero, not applicable and confidential apart everywhere:
@@ -29,17 +38,20 @@ import datetime as dt
 import math
 import numbers
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
 import pandas as pd
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 
-from pipeline.charts import ensure_columns, round_half_up
+from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
@@ -785,22 +797,589 @@ def _revisions_summary(rows: list[dict[str, str]], year: int) -> str:
     )
 
 
+# -- flag footnotes ---------------------------------------------------------------------------------
+_SUBMITTER_NOTE = re.compile(r"\s*\(say [^)]*\)")  # "(say why in the comment)": meant for the workbook
+
+
+def flags_note(flag_texts: Iterable[str], ref: Reference) -> str:
+    """The footnote under a table: each flag that occurs in `flag_texts`, in the order of the flag list,
+    with its meaning ("Flags: p — Provisional value: it may be revised next year."); "" when none occurs.
+
+    Flags combine ("bp"), so each character counts on its own. A code outside the list (validation
+    rejects those) is named with a pointer to Annex A rather than left unexplained.
+    """
+    present = {character for text in flag_texts for character in _text(text) if not character.isspace()}
+    if not present:
+        return ""
+    known = [flag for flag in ref.flags if flag.code in present]
+    parts = [f"{flag.code} — {_SUBMITTER_NOTE.sub('', flag.meaning).rstrip('.')}." for flag in known]
+    parts += [f"{code} — see Annex A." for code in sorted(present - {flag.code for flag in known})]
+    return "Flags: " + " ".join(parts)
+
+
+# -- key findings -----------------------------------------------------------------------------------
+def _lower_first(label: str) -> str:
+    """"Identified victims" -> "identified victims"; an acronym ("ATS ...", "FIU") keeps its capitals."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def _counted(figure: str, indicator: Indicator) -> str:
+    """"2,517 cybercrime offences", "12.5 kg of heroin seized": a figure with what it counts.
+
+    A label names what is counted ("Thefts of motor vehicles recorded" -> "thefts of motor
+    vehicles"); quantities keep their unit ("kg of ...", "EUR of ...").
+    """
+    label = _lower_first(indicator.label)
+    if label.endswith(" recorded"):
+        label = label[: -len(" recorded")]
+    if indicator.kind == "quantity":
+        return f"{figure} {indicator.unit} of {label}"
+    return f"{figure} {label}"
+
+
+def _format_pct_size(pct: float) -> str:
+    """The size of a change without its sign: "12.2 %"."""
+    return f"{round_half_up(abs(pct), 1):,.1f}{NBSP}%"
+
+
+def _direction(pct: float) -> int:
+    """+1, −1 or 0 as the change is printed (to one decimal): "0.0 %" counts as unchanged."""
+    rounded = round_half_up(abs(pct), 1)
+    if rounded == 0:
+        return 0
+    return 1 if pct > 0 else -1
+
+
+def _share_text(share: float) -> str:
+    return f"{share * 100:.0f}{NBSP}%"
+
+
+def _is_confidential_value(row: Any) -> bool:
+    return _text(row.status) == "confidential" or bool(CONFIDENTIALITY_FLAGS & set(_text(row.flags)))
+
+
+def _reported_number(row: Any | None) -> float | None:
+    """A state's figure that may be printed: reported, a number, not confidential."""
+    if row is None or _text(row.status) != "reported" or _is_confidential_value(row) or not _is_number(row.value):
+        return None
+    return float(row.value)
+
+
+def _coverage_finding(year: int, country: pd.DataFrame, received: dict[str, Any], ref: Reference) -> str:
+    members = ref.members_in(year)
+    n_members = len(members)
+    sent = sum(1 for iso3 in members if iso3 in received)
+    in_year = country[(_year_of(country) == year) & (country["breakdown"].map(_text) == TOTAL)]
+    with_figure = in_year[in_year["status"].map(_text).isin(["reported", "confidential"])
+                          & in_year["country_iso3"].map(_text).isin(members)]
+    states = set(with_figure["country_iso3"].map(_text))
+    own = set(with_figure.loc[with_figure["origin"].map(_text) != "history", "country_iso3"].map(_text))
+    published_only = len(states - own)
+    text = (
+        f"{sent} of the {n_members} member states sent a submission for {year}; {len(states)} of the {n_members} "
+        f"have at least one figure for {year}"
+    )
+    if published_only:
+        text += f", {published_only} of them only from published data (UNODC, Eurostat)"
+    return text + "."
+
+
+def _headline_coverage_finding(year: int, regional_rows: dict[tuple, Any], ref: Reference, settings: Settings) -> str:
+    n_members = len(ref.members_in(year))
+    counts = []
+    for category in ref.categories:
+        row = _regional_row(regional_rows, category.headline, year)
+        n = int(row.n_reporting) if row is not None and _is_number(row.n_reporting) else 0
+        counts.append((category, n))
+    low, high = min(n for _, n in counts), max(n for _, n in counts)
+    span = f"{low}" if low == high else f"{low} to {high}"
+    share = _share_text(settings.low_coverage_share)
+    below = [(c, n) for c, n in counts if n_members and n / n_members < settings.low_coverage_share]
+    if not below:
+        return (
+            f"The headline indicator of every crime area was reported by at least {share} of the member states "
+            f"for {year} ({span} of {n_members})."
+        )
+    listed = _series_text([f"{c.label.lower()} ({n} of {n_members})" for c, n in below])
+    return (
+        f"The headline indicators of the {len(counts)} crime areas were reported by {span} of the {n_members} "
+        f"member states for {year}; coverage is below {share} for {listed}, whose regional totals cover only "
+        "the states that reported."
+    )
+
+
+def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Reference) -> str:
+    previous = year - 1
+    ups = downs = flats = none = 0
+    bases: list[int] = []
+    for category in ref.categories:
+        row = _regional_row(regional_rows, category.headline, year)
+        same = int(row.n_same_reporters) if row is not None and _is_number(row.n_same_reporters) else 0
+        if row is None or _is_confidential_total(row) or not same or not _is_number(row.change_pct_same_reporters):
+            none += 1
+            continue
+        bases.append(same)
+        direction = _direction(float(row.change_pct_same_reporters))
+        ups += direction > 0
+        downs += direction < 0
+        flats += direction == 0
+    n = len(ref.categories)
+    if not bases:
+        return (
+            f"No headline indicator can be compared with {previous} on a same-reporters basis: no member state "
+            f"reported it for both {previous} and {year}."
+        )
+    parts = [f"{ups} of the {n} headline indicators increased on {previous}", f"{downs} decreased"]
+    if flats:
+        parts.append(f"{flats} did not change")
+    text = "On a same-reporters basis, " + _series_text(parts)
+    span = f"{min(bases)}" if min(bases) == max(bases) else f"{min(bases)} to {max(bases)}"
+    text += f" (each compared over the {span} member states that reported it in both years)"
+    if none:
+        text += f"; for {none} no change can be computed"
+    return text + "."
+
+
+def _regional_change_findings(
+    year: int, regional_rows: dict[tuple, Any], ref: Reference, settings: Settings
+) -> list[str]:
+    """The largest same-reporters changes, at most one per crime area, largest first."""
+    previous = year - 1
+    n_members = len(ref.members_in(year))
+    order = {indicator.code: index for index, indicator in enumerate(ref.indicators)}
+    best: dict[str, tuple[float, Indicator, Any]] = {}
+    for indicator in ref.indicators:
+        if indicator.label.lower().startswith("of which"):
+            continue  # a part of another indicator: its total's change is the one to quote
+        row = _regional_row(regional_rows, indicator.code, year)
+        if row is None or _is_confidential_total(row) or not _is_number(row.total):
+            continue
+        same = int(row.n_same_reporters) if _is_number(row.n_same_reporters) else 0
+        if same < settings.key_findings_min_states or not _is_number(row.change_pct_same_reporters):
+            continue
+        change = float(row.change_pct_same_reporters)
+        if _direction(change) == 0:
+            continue
+        current = best.get(indicator.category)
+        if current is None or abs(change) > abs(current[0]):
+            best[indicator.category] = (change, indicator, row)
+    chosen = sorted(best.values(), key=lambda item: (-abs(item[0]), order[item[1].code]))
+    sentences = []
+    for change, indicator, row in chosen[: settings.key_findings_regional]:
+        verb = "increased" if change > 0 else "decreased"
+        reporting = int(row.n_reporting) if _is_number(row.n_reporting) else 0
+        flags = _text(row.flags)
+        flag_text = f"; flags: {flags}" if flags else ""
+        sentences.append(
+            f"{indicator.label} {verb} by {_format_pct_size(change)} on {previous} among the "
+            f"{int(row.n_same_reporters)} member states that reported in both years; the {year} regional total is "
+            f"{format_figure(row.total, indicator)} {indicator.unit} ({reporting} of {n_members} states "
+            f"reporting{flag_text})."
+        )
+    if not sentences:
+        sentences.append(
+            f"No regional change on {previous} is quoted: no indicator was reported for both years by at least "
+            f"{settings.key_findings_min_states} member states."
+        )
+    return sentences
+
+
+def _national_change_findings(
+    year: int, country_rows: dict[tuple, Any], ref: Reference, settings: Settings, first_chapter: int
+) -> list[str]:
+    """Large changes in a state's headline figure, with the state's own comment. The largest are chosen,
+    then printed in the order of the crime areas and of the state names: a list, not a ranking."""
+    previous = year - 1
+    threshold = settings.national_change_pct
+    names = {iso3: ref.state_by_iso3[iso3].name for iso3 in ref.members_in(year)}
+    notable = []
+    for area_index, category in enumerate(ref.categories):
+        indicator = ref.indicator_by_code[category.headline]
+        for iso3, name in names.items():
+            row = country_rows.get((iso3, indicator.code, TOTAL, year))
+            current = _reported_number(row)
+            before = _reported_number(country_rows.get((iso3, indicator.code, TOTAL, previous)))
+            if current is None or before is None or before == 0 or not _is_number(row.change_pct):
+                continue
+            change = float(row.change_pct)
+            if abs(change) < threshold or abs(current - before) < settings.national_change_min:
+                continue
+            notable.append((change, area_index, name, indicator, row, before))
+    notable.sort(key=lambda item: (-abs(item[0]), item[1], item[2].casefold()))
+    shown = sorted(notable[: settings.key_findings_national], key=lambda item: (item[1], item[2].casefold()))
+    size = f"{threshold:g}{NBSP}%"
+    if not shown:
+        return [
+            f"No member state's headline figure changed by {size} or more (and by at least "
+            f"{settings.national_change_min:g}) between {previous} and {year}."
+        ]
+    sentences = []
+    for change, _, name, indicator, row, before in shown:
+        text = (
+            f"{name} recorded {_counted(format_figure(row.value, indicator), indicator)} in {year} "
+            f"({format_change(change)} on {previous}, when it recorded {format_figure(before, indicator)})"
+        )
+        flags = _text(row.flags)
+        if flags:
+            text += f", flagged {flags}"
+        if _text(row.origin) == "history":
+            text += f" (published data: {_text(row.source)})"
+        comment = _text(row.comment)
+        text += f"; the state's comment: “{comment.rstrip('.')}”." if comment else "."
+        sentences.append(text)
+    rest = len(notable) - len(shown)
+    if rest:
+        last_chapter = first_chapter + len(ref.categories) - 1
+        sentences.append(
+            f"{rest} further change{'s' if rest > 1 else ''} of {size} or more in a state's headline figure "
+            f"{'are' if rest > 1 else 'is'} in the country tables of chapters {first_chapter} to {last_chapter}."
+        )
+    return sentences
+
+
+def key_findings(
+    year: int,
+    regional: pd.DataFrame,
+    country: pd.DataFrame,
+    submissions: pd.DataFrame,
+    ref: Reference,
+    settings: Settings = DEFAULT_SETTINGS,
+    first_chapter: int = 4,
+) -> list[str]:
+    """5–10 sentences written from the figures, each with its number and its basis, in a fixed order:
+    who reported; the coverage of the headline indicators; how many went up or down on a
+    same-reporters basis; the largest regional changes (same reporters, at least
+    `settings.key_findings_min_states` states, one per crime area); large changes in a state's
+    headline figure (at least `settings.national_change_pct` % and `settings.national_change_min`),
+    with the state's comment. States are never ranked: national changes are listed by crime area and name.
+    """
+    regional = ensure_columns(regional, REGIONAL_COLUMNS)
+    country = ensure_columns(country, COUNTRY_COLUMNS)
+    submissions = ensure_columns(submissions, SUBMISSION_COLUMNS)
+    regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
+    country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
+    received = _received_states(submissions, year)
+    return [
+        _coverage_finding(year, country, received, ref),
+        _headline_coverage_finding(year, regional_rows, ref, settings),
+        _directions_finding(year, regional_rows, ref),
+        *_regional_change_findings(year, regional_rows, ref, settings),
+        *_national_change_findings(year, country_rows, ref, settings, first_chapter),
+    ]
+
+
+# -- scope and methodology --------------------------------------------------------------------------
+def _history_sources(regional: pd.DataFrame, years: list[int]) -> list[str]:
+    """Published sources of the figures shown (the report year and the charts' years), short names."""
+    sources: set[str] = set()
+    in_years = regional[_year_of(regional).isin(years)]
+    for text in in_years["history_sources"].map(_text):
+        sources.update(s.strip().split(" (")[0] for s in text.split(";") if s.strip())
+    return sorted(sources)
+
+
+def _methodology(
+    year: int,
+    regional: pd.DataFrame,
+    country: pd.DataFrame,
+    ref: Reference,
+    settings: Settings,
+    chart_years: list[int],
+) -> list[dict[str, Any]]:
+    """Sections 2.2 onwards of the scope and methodology chapter: {heading, paragraphs}."""
+    previous = year - 1
+    n_members = len(ref.members_in(year))
+    share = _share_text(settings.low_coverage_share)
+    with_iccs = sum(1 for i in ref.indicators if i.iccs)
+    units = _series_text(sorted({i.unit for i in ref.indicators}))
+    in_year = country[(_year_of(country) == year) & (country["breakdown"].map(_text) == TOTAL)]
+    present = set("".join(in_year["flags"].map(_text)))
+    flags_used = [f.code for f in ref.flags if f.code in present]
+    pop_years = sorted({y for (_, y) in ref.population})
+    last_pop = pop_years[-1] if pop_years else None
+    sources = _history_sources(regional, chart_years)
+    if last_pop is None:
+        population_year = "No population figures are loaded, so no rate can be computed."
+    elif year > last_pop:
+        population_year = (
+            f"The series ends in {last_pop}: for {year} the {last_pop} figure of each state is used, and rates built "
+            "on a figure of an earlier year are flagged e (estimated)."
+        )
+    else:
+        population_year = f"The series covers {pop_years[0]}–{last_pop}, so the {year} rates use {year} figures."
+    comparability = [
+        "National definitions, recording stages and counting rules differ: one state counts offences when they "
+        "are reported to the police, another when an investigation is opened or a case is sent to court, and "
+        "some count persons where others count cases. Figures are therefore more comparable over time within "
+        "a state than across states, and a rate is not a measure of how much crime a state has: recorded crime "
+        "reflects law-enforcement activity and reporting as much as crime itself.",
+        "Flags and comments submitted with the values say where a figure departs from the definition (flag d), "
+        "breaks its series (flag b) or is provisional (flag p); the country tables print them beside the figure.",
+    ]
+    if sources:
+        comparability.append(
+            f"For years without a submission, figures published by {_series_text(sources)} are used where they exist "
+            "(the country tables name the source). Their definitions may differ from the BSEC ones; where they "
+            "are known to, the figure is flagged d. A state's own submission always takes precedence over published "
+            "data for the same indicator and year."
+        )
+    comparability.append(
+        "Figures of earlier years revised by a state in its latest submission replace the figures accepted before, "
+        "in every table and chart; Annex C lists them."
+    )
+    return [
+        {
+            "heading": "2.2 Indicators and definitions",
+            "paragraphs": [
+                f"The assessment covers {len(ref.indicators)} indicators in {len(ref.categories)} crime areas. Their "
+                "definitions follow the United Nations Survey of Crime Trends and Operations of Criminal Justice "
+                f"Systems (UN-CTS) and, for {with_iccs} of them, the International Classification of Crime for "
+                "Statistical Purposes (ICCS). Each indicator is counted in one unit: "
+                f"{units}. Annex D gives the code, unit, ICCS code and definition of every indicator.",
+                "Each crime area has a headline indicator, the one shown in the overview, the charts and the member-state "
+                "profiles; the other indicators of the area are in its chapter.",
+            ],
+        },
+        {
+            "heading": "2.3 Missing figures, confidentiality and flags",
+            "paragraphs": [
+                "Missing, zero, not applicable and confidential are kept apart throughout: “:” means not available "
+                "(not reported, rejected in validation, or no submission), “–” not applicable, “C” confidential (the "
+                "figure is never printed, nor a rate or change derived from it) and “0” a real zero.",
+                "Flags follow the figure they qualify (“1,234 p”) and are listed under each table that uses them; "
+                "Annex A explains every symbol and flag."
+                + (
+                    f" In the {year} figures the flag{'s' if len(flags_used) > 1 else ''} {_series_text(flags_used)} "
+                    f"occur{'' if len(flags_used) > 1 else 's'}."
+                    if flags_used else ""
+                ),
+            ],
+        },
+        {
+            "heading": "2.4 Population",
+            "paragraphs": [
+                f"Rates per 100,000 inhabitants use the resident population from the {settings.population_source}. "
+                + population_year
+                + " Eurostat and UNODC use other population figures, so their published national rates can differ "
+                "from these by a few per cent.",
+            ],
+        },
+        {
+            "heading": "2.5 Regional totals, rates and changes",
+            "paragraphs": [
+                "A regional total is the sum of the figures of the member states that reported; nothing is estimated "
+                f"for the others. Every total is given with “n of N”: how many of the {n_members} member states in "
+                f"{year} reported. Totals from different numbers of states are not comparable.",
+                "A regional rate is the sum of the values divided by the sum of the population of the same reporting "
+                "states, times 100,000 (Σ values / Σ population × 100,000), never an average of national rates. Rates "
+                "are given for persons and cases only.",
+                f"The change on {previous} compares only the states that reported in both years (same-reporters "
+                "basis), so a state that starts or stops reporting does not appear as a rise or a fall; “Basis” gives "
+                "how many states that is. Where the set of states differs, the raw change of the totals is given "
+                "beside it, never instead of it.",
+                f"A regional total that would let a confidential figure be worked out (fewer than two other states in "
+                "it) is suppressed (C). In the charts a hollow marker shows a year in which fewer than "
+                f"{share} of the member states reported, and a gap a year without a regional total; missing figures "
+                "are never drawn as zero.",
+                settings.source_line + ".",
+            ],
+        },
+        {"heading": "2.6 Comparability", "paragraphs": comparability},
+    ]
+
+
+# -- international cooperation ----------------------------------------------------------------------
+# (label, received, sent): each pair is shown side by side in the chapter of its crime area.
+COOPERATION_FLOWS = (
+    ("Mutual legal assistance requests", "IC_MLA_IN", "IC_MLA_OUT"),
+    ("Extradition requests", "IC_EXT_IN", "IC_EXT_OUT"),
+)
+
+
+def _flows_of(category: Category, ref: Reference) -> list[tuple[str, Indicator, Indicator]]:
+    flows = []
+    for label, received, sent in COOPERATION_FLOWS:
+        inbound, outbound = ref.indicator_by_code.get(received), ref.indicator_by_code.get(sent)
+        if inbound and outbound and inbound.category == category.code == outbound.category:
+            flows.append((label, inbound, outbound))
+    return flows
+
+
+def _cooperation_rows(
+    flows: list[tuple[str, Indicator, Indicator]], regional_rows: dict[tuple, Any], year: int, n_expected: int
+) -> list[dict[str, str]]:
+    rows = []
+    for label, inbound, outbound in flows:
+        received = _regional_cells(_regional_row(regional_rows, inbound.code, year), inbound, n_expected)
+        sent = _regional_cells(_regional_row(regional_rows, outbound.code, year), outbound, n_expected)
+        rows.append({
+            "flow": label,
+            "received": received["total"],
+            "received_coverage": received["coverage"],
+            "received_change": received["change"],
+            "sent": sent["total"],
+            "sent_coverage": sent["coverage"],
+            "sent_change": sent["change"],
+        })
+    return rows
+
+
+def _cooperation_state_rows(
+    flows: list[tuple[str, Indicator, Indicator]], country_rows: dict[tuple, Any], year: int, ref: Reference
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Per member state (name order): received and sent of the first two flows, with their flags."""
+    rows, flags = [], []
+    members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
+    keys = (("in1", "out1"), ("in2", "out2"))
+    for iso3 in members:
+        name = ref.state_by_iso3[iso3].name
+        row = {"state": name, "in1": NOT_APPLICABLE, "out1": NOT_APPLICABLE, "in2": NOT_APPLICABLE,
+               "out2": NOT_APPLICABLE}
+        for (in_key, out_key), (_, inbound, outbound) in zip(keys, flows, strict=False):
+            for key, indicator in ((in_key, inbound), (out_key, outbound)):
+                cells = _country_row(country_rows.get((iso3, indicator.code, TOTAL, year)), indicator, name, "")
+                row[key] = with_flags(cells["value"], cells["flags"] if cells["value"] != CONFIDENTIAL else "")
+                flags.append(cells["flags"])
+        rows.append(row)
+    return rows, flags
+
+
+# -- comments ---------------------------------------------------------------------------------------
+def _comment_rows(
+    category: Category, country: pd.DataFrame, year: int, ref: Reference
+) -> list[dict[str, str]]:
+    """The comments states wrote next to the other indicators of the area (the headline's are in the
+    country table), in catalogue order, then by state name; breakdown rows included."""
+    codes = [i.code for i in ref.indicators if i.category == category.code and i.code != category.headline]
+    if not codes:
+        return []
+    members = set(ref.members_in(year))
+    rows = country[(_year_of(country) == year) & country["indicator"].map(_text).isin(codes)
+                   & country["country_iso3"].map(_text).isin(members)]
+    out = []
+    for row in rows.itertuples(index=False):
+        comment = _text(row.comment)
+        if not comment:
+            continue
+        indicator = ref.indicator_by_code[_text(row.indicator)]
+        breakdown = _text(row.breakdown)
+        out.append({
+            "state": ref.state_by_iso3[_text(row.country_iso3)].name,
+            "indicator": indicator.label + ("" if breakdown in ("", TOTAL) else f" ({ref.breakdown_label(breakdown)})"),
+            "comment": comment,
+            "_order": (codes.index(indicator.code), ref.state_by_iso3[_text(row.country_iso3)].name.casefold(), breakdown),
+        })
+    out.sort(key=lambda r: r["_order"])
+    for row in out:
+        del row["_order"]
+    return out
+
+
+# -- annex D: indicator definitions ------------------------------------------------------------------
+def _definition_rows(ref: Reference) -> list[dict[str, str]]:
+    """Every indicator of the catalogue, in its order: code, label, crime area, unit, ICCS code, definition."""
+    return [
+        {
+            "code": indicator.code,
+            "label": indicator.label,
+            "area": ref.category_by_code[indicator.category].label,
+            "unit": indicator.unit,
+            "iccs": indicator.iccs or NOT_APPLICABLE,
+            "definition": indicator.definition or NOT_AVAILABLE,
+        }
+        for indicator in ref.indicators
+    ]
+
+
+# -- annex E: member-state profiles ------------------------------------------------------------------
+def _profiles(
+    year: int,
+    country_rows: dict[tuple, Any],
+    received: dict[str, Any],
+    coverage_rows: list[dict[str, str]],
+    ref: Reference,
+    chart_paths: Mapping[str, Path],
+) -> list[dict[str, Any]]:
+    """One profile per member state of `year`, in name order (no ranking): its headline figures, its
+    submission and coverage, and its chart `profile_<ISO3>` (None when it has no figure to draw)."""
+    coverage_by_state = {row["state"]: row for row in coverage_rows}
+    members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
+    profiles = []
+    for number, iso3 in enumerate(members, start=1):
+        name = ref.state_by_iso3[iso3].name
+        submission = received.get(iso3)
+        if submission is None:
+            sent = f"No submission for {year} was received."
+            note = "No submission received."
+        else:
+            status_code = _text(submission.status)
+            status = SUBMISSION_STATUS_WORDS.get(status_code, status_code)
+            submitted = _format_submitted(submission.date_submitted)
+            sent = f"Submission for {year}: {status} ({_text(submission.file)}"
+            sent += f", submitted {submitted})." if submitted != NOT_AVAILABLE else ")."
+            note = "Not reported." if status_code in USED_STATUSES else "Submission not used."
+        cover = coverage_by_state.get(name)
+        if cover is not None:
+            areas = cover["areas_without"]
+            sent += (
+                f" Indicators (totals) with a figure for {year}: {cover['reported']}"
+                + (f", {cover['published']} of them from published data" if cover["published"] not in ("", "0") else "")
+                + f"; crime areas without a figure: {areas}."
+            )
+        rows, flags = [], []
+        for category in ref.categories:
+            indicator = ref.indicator_by_code[category.headline]
+            cells = _country_row(country_rows.get((iso3, indicator.code, TOTAL, year)), indicator, name, note)
+            flags.append(cells["flags"])
+            rows.append({
+                "indicator": indicator.label,
+                "unit": indicator.unit,
+                "value": cells["value"],
+                "rate": cells["rate"],
+                "change": cells["change"],
+                "flags": cells["flags"],
+            })
+        chart = chart_paths.get(f"profile_{iso3}")
+        profiles.append({
+            "heading": name,
+            "summary": sent,
+            "table_caption": f"Table E{number}. {name}: headline indicator of each crime area, {year}",
+            "rows": rows,
+            "flags_note": flags_note(flags, ref),
+            "chart": chart,
+            "chart_caption": (
+                f"Figure E{number}. {name}: headline indicator of each crime area up to {year}, in the order and units of "
+                "the table above, each panel on its own scale (hollow markers: published data; a gap: no figure; "
+                "C: confidential)."
+                if chart else f"{name} has no figure to chart for the years up to {year}."
+            ),
+        })
+    return profiles
+
+
 # -- the context -----------------------------------------------------------------------------------
+FIRST_AREA_CHAPTER = 4  # 1 key findings, 2 scope and methodology, 3 regional overview, then the crime areas
+
+
 def _category_context(
     category: Category,
     number: int,
     figure_numbers: list[int],
     table_numbers: list[int],
     year: int,
-    years: list[int],
+    trend_years: tuple[int, ...],
     regional_rows: dict[tuple, Any],
     country_rows: dict[tuple, Any],
+    country: pd.DataFrame,
     received: dict[str, Any],
     ref: Reference,
     chart_paths: Mapping[str, Path],
     settings: Settings,
 ) -> dict[str, Any]:
-    """`figure_numbers`/`table_numbers` hold the next number to use and are advanced here."""
+    """`figure_numbers`/`table_numbers` hold the last number used and are advanced here, in the order
+    the tables and figures appear in the chapter. `trend_years`: the years the trend chart shows."""
     headline = ref.indicator_by_code[category.headline]
     n_expected = len(ref.members_in(year))
     unit = headline.unit
@@ -811,7 +1390,7 @@ def _category_context(
 
     trend_chart = chart_paths.get(f"trend_{category.code}")
     national_chart = chart_paths.get(f"national_{category.code}")
-    span = f"{years[0]}–{years[-1]}" if years else str(year)
+    span = f"{trend_years[0]}–{trend_years[-1]}" if trend_years else str(year)
     trend_caption = (
         f"Figure {next_number(figure_numbers)}. {headline.label}: regional total ({unit}), {span}. Labels: member "
         "states reporting / member states; hollow markers: low coverage; a gap: no regional total."
@@ -823,8 +1402,12 @@ def _category_context(
         if national_chart else ""
     )
     indicator_rows = []
+    indicator_flags = []
     for indicator in (i for i in ref.indicators if i.category == category.code):
-        cells = _regional_cells(_regional_row(regional_rows, indicator.code, year), indicator, n_expected)
+        row = _regional_row(regional_rows, indicator.code, year)
+        cells = _regional_cells(row, indicator, n_expected)
+        if row is not None and cells["total"] not in (NOT_AVAILABLE, CONFIDENTIAL):
+            indicator_flags.append(_text(row.flags))
         change = cells["change"] if cells["change"] == NOT_AVAILABLE else f"{cells['change']} ({cells['basis']})"
         indicator_rows.append({
             "indicator": indicator.label,
@@ -834,6 +1417,11 @@ def _category_context(
             "rate": cells["rate"],
             "change": change,
         })
+    indicators_caption = f"Table {next_number(table_numbers)}. {category.label}: indicators at regional level, {year}"
+    countries_caption = f"Table {next_number(table_numbers)}. {headline.label} by member state, {year}"
+    countries = _country_rows(country_rows, received, headline, year, ref)
+    flows = _flows_of(category, ref)
+    cooperation_states, cooperation_flags = _cooperation_state_rows(flows, country_rows, year, ref) if flows else ([], [])
     return {
         "code": category.code,
         "heading": f"{number}. {category.label}",
@@ -844,14 +1432,35 @@ def _category_context(
         "trend_caption": trend_caption,
         "national_chart": national_chart,
         "national_caption": national_caption,
-        "indicators_caption": (
-            f"Table {next_number(table_numbers)}. {category.label}: indicators at regional level, {year}"
-        ),
+        "indicators_caption": indicators_caption,
         "indicators": indicator_rows,
+        "indicators_flags_note": flags_note(indicator_flags, ref),
         "countries_heading": f"{headline.label} by member state",
-        "countries_caption": f"Table {next_number(table_numbers)}. {headline.label} by member state, {year}",
+        "countries_caption": countries_caption,
         "value_heading": f"Value ({unit})",
-        "countries": _country_rows(country_rows, received, headline, year, ref),
+        "countries": countries,
+        "countries_flags_note": flags_note([row["flags"] for row in countries], ref),
+        "comments": _comment_rows(category, country, year, ref),
+        "cooperation_note": (
+            "Each state reports the requests it received and those it sent, to and from any state: a request "
+            "between two member states is counted once by each, and requests to or from states outside the "
+            "region are included, so the totals received and sent are not expected to match. Change: on "
+            f"{year - 1}, among the states that reported in both years."
+            if flows else ""
+        ),
+        "cooperation_caption": (
+            f"Table {next_number(table_numbers)}. Requests received and sent at regional level, {year}" if flows else ""
+        ),
+        "cooperation": _cooperation_rows(flows, regional_rows, year, n_expected) if flows else [],
+        "cooperation_states_caption": (
+            f"Table {next_number(table_numbers)}. Requests received and sent by member state, {year}" if flows else ""
+        ),
+        # Column headings of the state table: received and sent of the first two flows.
+        "cooperation_headings": [
+            f"{label}: {way}" for label, _, _ in flows[:2] for way in ("received", "sent")
+        ] + [""] * (4 - 2 * len(flows[:2])),
+        "cooperation_states": cooperation_states,
+        "cooperation_flags_note": flags_note(cooperation_flags, ref),
     }
 
 
@@ -873,6 +1482,7 @@ def build_context(
     """Everything the template prints, formatted; chart paths stay `Path`s (or None when absent).
 
     `generated_on` defaults to today; pass a date for a reproducible report.
+    The keys are the template's variables, documented in README.md ("Customising the report template").
     """
     # An empty `pd.DataFrame()` (no findings, no submissions yet) stands for "no rows".
     regional = ensure_columns(regional, REGIONAL_COLUMNS)
@@ -894,20 +1504,26 @@ def build_context(
     series_years = _series_years(years, year)
     coverage_rows = _coverage_rows(coverage, year, ref)
     overview_rows = []
+    overview_flags = []
     for category in ref.categories:
         headline = ref.indicator_by_code[category.headline]
-        cells = _regional_cells(_regional_row(regional_rows, headline.code, year), headline, n_expected)
+        row = _regional_row(regional_rows, headline.code, year)
+        cells = _regional_cells(row, headline, n_expected)
+        if row is not None and cells["total"] not in (NOT_AVAILABLE, CONFIDENTIAL):
+            overview_flags.append(_text(row.flags))
         overview_rows.append({"indicator": f"{category.label}: {headline.label}", **cells})
-    categories = [
-        _category_context(
-            category, 3 + index, figure_numbers, table_numbers, year, years,
-            regional_rows, country_rows, received, ref, chart_paths, settings,
-        )
-        for index, category in enumerate(ref.categories)
-    ]
+    categories = []
+    for index, category in enumerate(ref.categories):
+        # The caption names the years the chart shows (the same selection as pipeline.charts).
+        trend = trend_chart_data(regional, ref, category, settings, year) if f"trend_{category.code}" in chart_paths else None
+        categories.append(_category_context(
+            category, FIRST_AREA_CHAPTER + index, figure_numbers, table_numbers, year, trend.years if trend else (),
+            regional_rows, country_rows, country, received, ref, chart_paths, settings,
+        ))
+    last_area_chapter = FIRST_AREA_CHAPTER + len(ref.categories) - 1
     quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
     previous = year - 1
-    share = format_share(settings.low_coverage_share)
+    chart_years = [y for y in years if year - settings.trend_years < y <= year]
     return {
         "title": settings.report_title,
         "year": str(year),
@@ -916,18 +1532,37 @@ def build_context(
         "status_line": settings.status_line,
         "generated_on": format_date(generated_on or dt.date.today()),
         "is_demonstration": bool(is_demonstration),
+        "key_findings_intro": (
+            f"The findings below are worked out from the figures in this report, as the member states submitted them "
+            f"for {year}. Each gives its number and its basis: how many member states it covers and which years it "
+            "compares. Changes compare the same states in both years. Recorded figures reflect the activity of "
+            "law-enforcement and judicial authorities and how they record it, as well as crime itself, so they "
+            "describe what was recorded, not how much crime there is."
+        ),
+        "key_findings": key_findings(year, regional, country, submissions, ref, settings, FIRST_AREA_CHAPTER),
+        "scope_summary": (
+            f"This assessment covers the {n_expected} member states of BSEC in {year} and "
+            f"{len(ref.categories)} crime areas, with the figures the states submitted for {year} and earlier years "
+            "and, for years without a submission, figures published by UNODC and Eurostat. This chapter says who "
+            "reported, how the indicators are defined, how missing and confidential figures are shown, and how "
+            "regional totals, rates and changes are worked out."
+        ),
         "submissions_summary": _submissions_summary(submission_rows, year),
         "submissions_caption": f"Table 1. Submissions for {year} by member state",
         "submissions": submission_rows,
         "coverage_summary": _coverage_summary(coverage_rows, year, ref),
         "coverage_caption": f"Table 2. Coverage by member state, {year}: indicators (totals) with a figure",
         "coverage": coverage_rows,
+        "methodology": _methodology(year, regional, country, ref, settings, chart_years),
         "overview_summary": (
-            f"The table gives, for each crime area, the regional figure of its headline indicator in {year}. "
-            "Each crime area is presented in its own chapter below."
+            f"The table gives, for each crime area, the regional figure of its headline indicator in {year}: the "
+            "total, how many member states it covers, the rate per 100,000 inhabitants and the change on "
+            f"{previous} among the states that reported in both years. Each crime area has its own chapter "
+            f"({FIRST_AREA_CHAPTER} to {last_area_chapter})."
         ),
         "overview_caption": f"Table 3. Headline indicators at regional level, {year}",
         "overview": overview_rows,
+        "overview_flags_note": flags_note(overview_flags, ref),
         "series_caption": (
             f"Table 4. Headline indicators at regional level, {series_years[0]}–{series_years[-1]}: regional total "
             "(member states reporting / member states)" if series_years else f"Table 4. Headline indicators at regional level"
@@ -936,19 +1571,6 @@ def build_context(
         "series": _series_rows(regional_rows, series_years, ref),
         "change_heading": f"Change on {previous} (same states)",
         "change_heading_short": f"Change on {previous}",
-        "reading_notes": [
-            f"A regional total adds up the figures of the member states that reported; “States reporting” gives "
-            f"how many of the {n_expected} member states in {year} did. Totals from different numbers of states "
-            "are not comparable.",
-            "Rates per 100,000 inhabitants are given for persons and cases only, and use the population of the "
-            "reporting states.",
-            f"The change on {previous} compares only the states that reported in both years, so a state that "
-            "starts or stops reporting does not appear as a rise or a fall; “Basis” gives how many states that is.",
-            f"In the charts, a hollow marker shows a year in which fewer than {share} of the member states reported, "
-            "and a gap a year without a regional total. Missing figures are never drawn as zero.",
-            "Symbols (:, –, C) and flags next to figures are explained in Annex A.",
-            settings.source_line + ".",
-        ],
         "categories": categories,
         "symbols_legend": [dict(row) for row in SYMBOLS_LEGEND],
         "flags_legend": [{"code": f.code, "word": f.word, "meaning": f.meaning} for f in ref.flags],
@@ -968,6 +1590,21 @@ def build_context(
         "revisions": revision_rows,
         "findings_summary": _findings_summary(findings, year),
         "findings": _finding_rows(findings, year),
+        "definitions_summary": (
+            f"The {len(ref.indicators)} indicators of the catalogue, by crime area, as defined in the submission "
+            "workbook (its Definition column). The ICCS code is that of the International Classification of Crime "
+            "for Statistical Purposes (UNODC, 2015); “–” means the indicator is not an offence category."
+        ),
+        "definitions_caption": "Table D1. Indicator definitions",
+        "definitions": _definition_rows(ref),
+        "profiles_summary": (
+            f"One page per member state of {year}, in alphabetical order: its submission, how many indicators it "
+            "gave figures for, its headline figure in each crime area with the rate and the change on "
+            f"{previous}, and a chart of those figures over the years. Figures are the state's own, as submitted "
+            "(or as published by UNODC or Eurostat where marked); they are not compared with other states."
+        ),
+        # Without a coverage matrix the profiles say nothing about coverage rather than "0 of 44".
+        "profiles": _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths),
     }
 
 
@@ -995,6 +1632,76 @@ def _with_images(value: Any, tpl: DocxTemplate) -> Any:
     return value
 
 
+TOC_LEVELS = {"Heading 1": 1, "Heading 2": 2, "Heading 3": 3}  # the levels the TOC field collects ("1-3")
+
+
+def fill_toc(document: Any) -> int:
+    """Put the rendered headings into the result of the table-of-contents field; returns how many.
+
+    The field is marked dirty and settings.xml asks Word to update fields on opening, so Word
+    rebuilds it with page numbers; LibreOffice rebuilds it when its indexes are updated (the PDF
+    export). Until then, or in a plain `soffice --convert-to`, the reader sees the headings (without
+    page numbers) instead of a placeholder. One paragraph per heading, styled `toc 1`/`toc 2`/`toc 3`.
+    """
+    body = document.element.body
+    instruction = next((el for el in body.iter(qn("w:instrText")) if (el.text or "").strip().startswith("TOC ")), None)
+    if instruction is None:
+        return 0
+    field_paragraph = instruction.getparent().getparent()
+    runs = list(field_paragraph.iter(qn("w:r")))
+    kinds = [next((c.get(qn("w:fldCharType")) for c in run.iter(qn("w:fldChar"))), None) for run in runs]
+    if "separate" not in kinds or "end" not in kinds:
+        return 0
+    separate, end = kinds.index("separate"), kinds.index("end")
+    entries = []
+    seen_field = False
+    for paragraph in document.paragraphs:
+        if paragraph._p is field_paragraph:
+            seen_field = True
+            continue
+        level = TOC_LEVELS.get(paragraph.style.name if paragraph.style is not None else "")
+        if seen_field and level and paragraph.text.strip():
+            entries.append((level, paragraph.text.strip()))
+    if not entries:
+        return 0
+    for run in runs[separate + 1:end]:
+        run.getparent().remove(run)
+    end_run = runs[end]
+    end_run.getparent().remove(end_run)
+
+    def entry_run(text: str):
+        run = OxmlElement("w:r")
+        t = OxmlElement("w:t")
+        t.text = text
+        t.set(qn("xml:space"), "preserve")
+        run.append(t)
+        return run
+
+    def set_style(paragraph, level: int) -> None:
+        ppr = paragraph.find(qn("w:pPr"))
+        if ppr is None:
+            ppr = OxmlElement("w:pPr")
+            paragraph.insert(0, ppr)
+        style = ppr.find(qn("w:pStyle"))
+        if style is None:
+            style = OxmlElement("w:pStyle")
+            ppr.insert(0, style)
+        style.set(qn("w:val"), f"TOC{level}")
+
+    (first_level, first_text), rest = entries[0], entries[1:]
+    set_style(field_paragraph, first_level)
+    field_paragraph.append(entry_run(first_text))
+    previous = field_paragraph
+    for level, text in rest:
+        paragraph = OxmlElement("w:p")
+        set_style(paragraph, level)
+        paragraph.append(entry_run(text))
+        previous.addnext(paragraph)
+        previous = paragraph
+    previous.append(end_run)
+    return len(entries)
+
+
 def render_report(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
@@ -1019,9 +1726,12 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
         tpl.render(rendered_context, jinja_env=env)
     except jinja2.TemplateError as err:
         raise ReportRenderError(f"cannot render {template_path.name}: {err}") from err
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    tpl.docx.core_properties.created = now
-    tpl.docx.core_properties.modified = now
+    fill_toc(tpl.docx)
+    # The day, not the second: the report says "generated on <date>", and two runs on the same inputs
+    # on one day give identical document parts.
+    day = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    tpl.docx.core_properties.created = day
+    tpl.docx.core_properties.modified = day
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Temp file in the same folder, then rename: a reader never sees half a report.

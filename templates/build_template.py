@@ -1,10 +1,19 @@
 """Build the Word template of the annual report: `templates/annual_assessment.docx`.
 
-Run `python templates/build_template.py` after changing this script; the .docx is generated and
-this script is its source of truth (edit here, not in Word). Output: a docxtpl (Jinja) template,
-A4 with 25 mm margins (Annex B, with its wide data-quality table, in landscape), named styles in
+Run `python templates/build_template.py` (or `make report-template`) after changing this script;
+the .docx is generated and this script is its source of truth. Output: a docxtpl (Jinja) template,
+A4 with 25 mm margins (Annexes B, C and D, with their wide tables, in landscape), named styles in
 DejaVu Sans (covers Latin, Cyrillic, Greek, Georgian, Armenian), a running header with the title
-and year, page numbers in the footer.
+and year, page numbers in the footer, and a Word table-of-contents field (`TOC \\o "1-3" \\h \\z \\u`,
+marked dirty, with `w:updateFields` in settings.xml so Word rebuilds it on opening).
+
+Reading order: cover; contents; 1 key findings; 2 scope and methodology (who reported, definitions,
+symbols and flags, population, totals/rates/changes, comparability); 3 regional overview; one
+chapter per crime area (the last is international cooperation, with requests received and sent);
+Annex A flags and symbols; B data quality; C revisions; D indicator definitions; E member-state
+profiles. Headings carry their numbers in their text; the numbers of the crime-area chapters come
+from the context. Subsections inside a crime-area chapter use the `Subheading` style, which is not
+an outline level, so the contents list the chapters without twelve copies of the same subheadings.
 
 Why in code: docxtpl needs every Jinja tag inside one Word run; typing in Word splits tags across
 runs (spell-check, revision ids). Here each tag is written as one run by construction.
@@ -28,7 +37,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
@@ -44,6 +53,11 @@ HEADER_FILL = "D9E2F3"
 TABLE_STYLE = "BSEC Table"
 TABLE_TEXT = "Table Text"
 TABLE_HEADING = "Table Heading"
+TABLE_NOTE = "Table Note"
+CELL_MARGIN_MM = 1.3
+SUBHEADING = "Subheading"
+TOC_INSTRUCTION = ' TOC \\o "1-3" \\h \\z \\u '
+TOC_PLACEHOLDER = "The table of contents is built when the document is opened in Word (or: right-click, Update Field)."
 # Zip entries and document properties get these instead of "now", for identical bytes per build.
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 FIXED_DOC_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -110,6 +124,42 @@ def _style_paragraphs(doc) -> None:
     styles["Normal"].paragraph_format.line_spacing = 1.1
     for name in ("Heading 1", "Heading 2"):
         styles[name].paragraph_format.keep_with_next = True
+    # The contents page: its own heading (not an outline level, so not listed in itself) and the
+    # entry styles Word and LibreOffice use for the TOC field's result.
+    contents_heading = styles["TOC Heading"]
+    _set_font(contents_heading.element, FONT)
+    contents_heading.font.size = Pt(15)
+    contents_heading.font.bold = True
+    contents_heading.font.color.rgb = HEADING_COLOUR
+    for level, (size, bold, before, indent) in enumerate(((10, True, 6, 0), (9.5, False, 1, 6), (9, False, 0, 12)), 1):
+        # Word's built-in names are lower case ("toc 1"); the style id is what the TOC field writes.
+        toc = styles.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH)
+        toc.element.set(qn("w:styleId"), f"TOC{level}")
+        toc.base_style = styles["Normal"]
+        _set_font(toc.element, FONT)
+        toc.font.size = Pt(size)
+        toc.font.bold = bold
+        toc.paragraph_format.space_before = Pt(before)
+        toc.paragraph_format.space_after = Pt(1)
+        toc.paragraph_format.left_indent = Mm(indent)
+        toc.paragraph_format.tab_stops.add_tab_stop(Mm(TEXT_WIDTH_MM), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
+
+    subheading = styles.add_style(SUBHEADING, WD_STYLE_TYPE.PARAGRAPH)
+    subheading.base_style = styles["Normal"]
+    subheading.next_paragraph_style = styles["Normal"]
+    _set_font(subheading.element, FONT)
+    subheading.font.size = Pt(10.5)
+    subheading.font.bold = True
+    subheading.font.color.rgb = HEADING_COLOUR
+    subheading.paragraph_format.space_before = Pt(8)
+    subheading.paragraph_format.space_after = Pt(3)
+    subheading.paragraph_format.keep_with_next = True
+
+    bullet = styles["List Bullet"]
+    _set_font(bullet.element, FONT)
+    bullet.font.size = Pt(10)
+    bullet.paragraph_format.space_after = Pt(5)
+    bullet.paragraph_format.line_spacing = 1.1
 
     table_text = styles.add_style(TABLE_TEXT, WD_STYLE_TYPE.PARAGRAPH)
     table_text.base_style = styles["Normal"]
@@ -122,6 +172,15 @@ def _style_paragraphs(doc) -> None:
     table_heading = styles.add_style(TABLE_HEADING, WD_STYLE_TYPE.PARAGRAPH)
     table_heading.base_style = table_text
     table_heading.font.bold = True
+
+    table_note = styles.add_style(TABLE_NOTE, WD_STYLE_TYPE.PARAGRAPH)
+    table_note.base_style = styles["Normal"]
+    _set_font(table_note.element, FONT)
+    table_note.font.size = Pt(7.5)
+    table_note.font.color.rgb = RGBColor(0x33, 0x33, 0x33)
+    table_note.paragraph_format.space_before = Pt(2)
+    table_note.paragraph_format.space_after = Pt(8)
+    table_note.paragraph_format.line_spacing = 1.0
 
     table_style = styles.add_style(TABLE_STYLE, WD_STYLE_TYPE.TABLE)
     table_style.base_style = styles["Table Grid"]
@@ -203,6 +262,25 @@ def _loop_table(doc, columns: list[tuple[str, str, float, bool]], loop: str, tex
         _cell_text(loop_end.cells[index], "", TABLE_TEXT)
     _cell_text(loop_start.cells[0], "{%tr for " + loop + " %}", TABLE_TEXT)
     _cell_text(loop_end.cells[0], "{%tr endfor %}", TABLE_TEXT)
+    # No `w:cantSplit` on the rows: LibreOffice 7.4 drops rows of such a table when it breaks near the
+    # foot of a page (seen in the PDF), which is worse than a row split over two pages.
+    _narrow_cell_margins(table)
+
+
+def _narrow_cell_margins(table) -> None:
+    """Left and right cell margins of CELL_MARGIN_MM instead of Word's 1.9 mm: room for long numbers."""
+    tbl_pr = table._tbl.tblPr
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("w:left", "w:right"):
+        margin = OxmlElement(side)
+        margin.set(qn("w:w"), str(round(CELL_MARGIN_MM / 25.4 * 1440)))
+        margin.set(qn("w:type"), "dxa")
+        margins.append(margin)
+    look = tbl_pr.find(qn("w:tblLook"))  # the schema puts tblCellMar just before tblLook
+    if look is not None:
+        look.addprevious(margins)
+    else:
+        tbl_pr.append(margins)
 
 
 def _page_number_field(paragraph) -> None:
@@ -237,6 +315,7 @@ def _page_setup(doc) -> None:
 def _cover(doc) -> None:
     _paragraph(doc, "{{ title }} — {{ year }}", "Title")
     _paragraph(doc, "{{ organisation }}", "Subtitle")
+    _paragraph(doc, "Reporting year {{ year }}", bold=True)
     _paragraph(doc, "{{ working_group }}")
     _paragraph(doc, "{{ status_line }}", bold=True)
     _paragraph(doc, "Generated on {{ generated_on }}")
@@ -247,8 +326,58 @@ def _cover(doc) -> None:
     _tag(doc, "{%p endif %}")
 
 
-def _submissions(doc) -> None:
-    _paragraph(doc, "1. Submissions received", "Heading 1", page_break_before=True)
+def _toc_field(paragraph) -> None:
+    """A TOC field over heading levels 1-3 (`\\h` links, `\\z` no page numbers on the web, `\\u` outline
+    levels), marked dirty so Word rebuilds it; its result is a one-line placeholder until then, which
+    `pipeline.report.fill_toc` replaces with the rendered headings."""
+    def run_with(child):
+        run = OxmlElement("w:r")
+        run.append(child)
+        paragraph._p.append(run)
+
+    begin = OxmlElement("w:fldChar")
+    begin.set(qn("w:fldCharType"), "begin")
+    begin.set(qn("w:dirty"), "true")
+    run_with(begin)
+    instruction = OxmlElement("w:instrText")
+    instruction.set(qn("xml:space"), "preserve")
+    instruction.text = TOC_INSTRUCTION
+    run_with(instruction)
+    separate = OxmlElement("w:fldChar")
+    separate.set(qn("w:fldCharType"), "separate")
+    run_with(separate)
+    text = OxmlElement("w:t")
+    text.text = TOC_PLACEHOLDER
+    run_with(text)
+    end = OxmlElement("w:fldChar")
+    end.set(qn("w:fldCharType"), "end")
+    run_with(end)
+
+
+def _contents(doc) -> None:
+    _paragraph(doc, "Contents", "TOC Heading", page_break_before=True)
+    _toc_field(_paragraph(doc, "", "toc 1"))
+
+
+def _key_findings(doc) -> None:
+    _paragraph(doc, "1. Key findings", "Heading 1", page_break_before=True)
+    _paragraph(doc, "{{ key_findings_intro }}")
+    _tag(doc, "{%p for finding in key_findings %}")
+    _paragraph(doc, "{{ finding }}", "List Bullet")
+    _tag(doc, "{%p endfor %}")
+
+
+def _flags_note(doc, variable: str) -> None:
+    """The flags footnote under a table, only when the table holds a flag."""
+    _tag(doc, "{%p if " + variable + " %}")
+    _paragraph(doc, "{{ " + variable + " }}", TABLE_NOTE)
+    _tag(doc, "{%p endif %}")
+
+
+def _methodology(doc) -> None:
+    _paragraph(doc, "2. Scope and methodology", "Heading 1", page_break_before=True)
+    _paragraph(doc, "{{ scope_summary }}")
+    _paragraph(doc, "2.1 Who reported", "Heading 2")
     _paragraph(doc, "{{ submissions_summary }}")
     _paragraph(doc, "{{ submissions_caption }}", "Caption", keep_with_next=True)
     _loop_table(
@@ -262,14 +391,14 @@ def _submissions(doc) -> None:
         ],
         "row in submissions",
     )
-    _paragraph(doc, "Coverage", "Heading 2")
+    _paragraph(doc, "")
     _paragraph(doc, "{{ coverage_summary }}")
     _paragraph(doc, "{{ coverage_caption }}", "Caption", keep_with_next=True)
     _loop_table(
         doc,
         [
-            ("Member state", "state", 32, False),
-            ("Submission", "submission", 22, False),
+            ("Member state", "state", 30, False),
+            ("Submission", "submission", 24, False),
             ("With a figure", "reported", 22, True),
             ("From published data", "published", 24, True),
             ("Not available", "not_available", 20, True),
@@ -277,35 +406,39 @@ def _submissions(doc) -> None:
         ],
         "row in coverage",
     )
+    _tag(doc, "{%p for section in methodology %}")
+    _paragraph(doc, "{{ section.heading }}", "Heading 2")
+    _tag(doc, "{%p for paragraph in section.paragraphs %}")
+    _paragraph(doc, "{{ paragraph }}")
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p endfor %}")
 
 
 def _overview(doc) -> None:
-    _paragraph(doc, "2. Regional overview", "Heading 1")
+    _paragraph(doc, "3. Regional overview", "Heading 1", page_break_before=True)
     _paragraph(doc, "{{ overview_summary }}")
     _paragraph(doc, "{{ overview_caption }}", "Caption", keep_with_next=True)
     _loop_table(
         doc,
         [
-            ("Crime area: headline indicator", "indicator", 50, False),
-            ("Regional total", "total", 24, True),
-            ("States reporting", "coverage", 20, True),
-            ("Rate per 100,000", "rate", 20, True),
-            ("{{ change_heading }}", "change", 22, True),
+            ("Crime area: headline indicator", "indicator", 45, False),
+            ("Regional total", "total", 30, True),
+            ("States reporting", "coverage", 19, True),
+            ("Rate per 100,000", "rate", 18, True),
+            ("{{ change_heading }}", "change", 24, True),
             ("Basis of change", "basis", 24, False),
         ],
         "row in overview",
     )
+    _flags_note(doc, "overview_flags_note")
+    _paragraph(doc, "")
     _paragraph(doc, "{{ series_caption }}", "Caption", keep_with_next=True)
     _loop_table(
         doc,
-        [("Crime area: headline indicator", "indicator", 45, False)]
-        + [("{{ series_years[" + str(i) + "] }}", f"y{i}", 23, True) for i in range(5)],
+        [("Crime area: headline indicator", "indicator", 35, False)]
+        + [("{{ series_years[" + str(i) + "] }}", f"y{i}", 25, True) for i in range(5)],
         "row in series",
     )
-    _paragraph(doc, "How to read the figures", "Heading 2")
-    _tag(doc, "{%p for note in reading_notes %}")
-    _paragraph(doc, "{{ note }}")
-    _tag(doc, "{%p endfor %}")
 
 
 def _categories(doc) -> None:
@@ -317,34 +450,73 @@ def _categories(doc) -> None:
         _paragraph(doc, "{{ cat." + chart + "_chart }}", align=WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True)
         _paragraph(doc, "{{ cat." + chart + "_caption }}", "Caption")
         _tag(doc, "{%p endif %}")
-    _paragraph(doc, "Indicators at regional level", "Heading 2")
+    _paragraph(doc, "Indicators at regional level", SUBHEADING)
     _paragraph(doc, "{{ cat.indicators_caption }}", "Caption", keep_with_next=True)
     _loop_table(
         doc,
         [
-            ("Indicator", "indicator", 52, False),
-            ("Unit", "unit", 18, False),
-            ("Regional total", "total", 24, True),
-            ("States reporting", "coverage", 20, True),
-            ("Rate per 100,000", "rate", 20, True),
-            ("{{ change_heading }}", "change", 26, True),
+            ("Indicator", "indicator", 44, False),
+            ("Unit", "unit", 16, False),
+            ("Regional total", "total", 30, True),
+            ("States reporting", "coverage", 19, True),
+            ("Rate per 100,000", "rate", 18, True),
+            ("{{ change_heading }}", "change", 33, True),
         ],
         "row in cat.indicators",
     )
-    _paragraph(doc, "{{ cat.countries_heading }}", "Heading 2")
+    _flags_note(doc, "cat.indicators_flags_note")
+    _paragraph(doc, "{{ cat.countries_heading }}", SUBHEADING)
     _paragraph(doc, "{{ cat.countries_caption }}", "Caption", keep_with_next=True)
     _loop_table(
         doc,
         [
-            ("Member state", "state", 34, False),
-            ("{{ cat.value_heading }}", "value", 22, True),
-            ("Rate per 100,000", "rate", 20, True),
-            ("{{ change_heading_short }}", "change", 20, True),
-            ("Flags", "flags", 14, False),
-            ("Comment", "comment", 50, False),
+            ("Member state", "state", 32, False),
+            ("{{ cat.value_heading }}", "value", 27, True),
+            ("Rate per 100,000", "rate", 18, True),
+            ("{{ change_heading_short }}", "change", 19, True),
+            ("Flags", "flags", 12, False),
+            ("Comment", "comment", 52, False),
         ],
         "row in cat.countries",
     )
+    _flags_note(doc, "cat.countries_flags_note")
+    # International cooperation: requests received beside requests sent.
+    _tag(doc, "{%p if cat.cooperation %}")
+    _paragraph(doc, "Requests received and sent", SUBHEADING)
+    _paragraph(doc, "{{ cat.cooperation_note }}")
+    _paragraph(doc, "{{ cat.cooperation_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Requests", "flow", 34, False),
+            ("Received", "received", 20, True),
+            ("States reporting", "received_coverage", 20, True),
+            ("{{ change_heading_short }}", "received_change", 22, True),
+            ("Sent", "sent", 20, True),
+            ("States reporting", "sent_coverage", 20, True),
+            ("{{ change_heading_short }}", "sent_change", 24, True),
+        ],
+        "row in cat.cooperation",
+    )
+    _paragraph(doc, "")
+    _paragraph(doc, "{{ cat.cooperation_states_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [("Member state", "state", 40, False)]
+        + [("{{ cat.cooperation_headings[" + str(i) + "] }}", key, 30, True)
+           for i, key in enumerate(("in1", "out1", "in2", "out2"))],
+        "row in cat.cooperation_states",
+    )
+    _flags_note(doc, "cat.cooperation_flags_note")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p if cat.comments %}")
+    _paragraph(doc, "Comments from member states on the other indicators", SUBHEADING)
+    _loop_table(
+        doc,
+        [("Member state", "state", 34, False), ("Indicator", "indicator", 52, False), ("Comment", "comment", 74, False)],
+        "row in cat.comments",
+    )
+    _tag(doc, "{%p endif %}")
     _tag(doc, "{%p endfor %}")
 
 
@@ -361,6 +533,9 @@ def _annex(doc) -> None:
     )
     _quality_annex(doc)
     _revisions_annex(doc)
+    _definitions_annex(doc)
+    _portrait_section(doc)
+    _profiles_annex(doc)
 
 
 def _landscape_section(doc) -> None:
@@ -370,6 +545,15 @@ def _landscape_section(doc) -> None:
     section.page_width = Mm(297)
     section.page_height = Mm(210)
     # The new section copies the cover's "different first page"; its first page is not a cover.
+    section.different_first_page_header_footer = False
+
+
+def _portrait_section(doc) -> None:
+    """Back to A4 portrait on a new page, after the landscape annexes."""
+    section = doc.add_section(WD_SECTION.NEW_PAGE)
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width = Mm(210)
+    section.page_height = Mm(297)
     section.different_first_page_header_footer = False
 
 
@@ -456,6 +640,76 @@ def _revisions_annex(doc) -> None:
     _tag(doc, "{%p endif %}")
 
 
+def _definitions_annex(doc) -> None:
+    """Annex D, still landscape: every indicator of the catalogue with its definition."""
+    _paragraph(doc, "Annex D. Indicator definitions", "Heading 1", page_break_before=True)
+    _paragraph(doc, "{{ definitions_summary }}")
+    _paragraph(doc, "{{ definitions_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Code", "code", 28, False),
+            ("Indicator", "label", 62, False),
+            ("Unit", "unit", 18, False),
+            ("ICCS", "iccs", 16, False),
+            ("Definition", "definition", 123, False),
+        ],
+        "row in definitions",
+        LANDSCAPE_TEXT_WIDTH_MM,
+    )
+
+
+def _profile_body(doc) -> None:
+    _paragraph(doc, "{{ prof.summary }}")
+    _paragraph(doc, "{{ prof.table_caption }}", "Caption", keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Headline indicator of the crime area", "indicator", 75, False),
+            ("Unit", "unit", 17, False),
+            ("Value", "value", 22, True),
+            ("Rate per 100,000", "rate", 17, True),
+            ("{{ change_heading_short }}", "change", 17, True),
+            ("Flags", "flags", 12, False),
+        ],
+        "row in prof.rows",
+    )
+    _flags_note(doc, "prof.flags_note")
+    _tag(doc, "{%p if prof.chart %}")
+    chart = _paragraph(doc, "{{ prof.chart }}", align=WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True)
+    chart.paragraph_format.space_before = Pt(6)
+    _tag(doc, "{%p endif %}")
+    _paragraph(doc, "{{ prof.chart_caption }}", "Caption")
+
+
+def _profiles_annex(doc) -> None:
+    """Annex E, portrait again: one page per member state; the first shares the annex's first page."""
+    _paragraph(doc, "Annex E. Member-state profiles", "Heading 1")
+    _paragraph(doc, "{{ profiles_summary }}")
+    _tag(doc, "{%p for prof in profiles %}")
+    _tag(doc, "{%p if loop.first %}")
+    _paragraph(doc, "{{ prof.heading }}", "Heading 2")
+    _tag(doc, "{%p else %}")
+    _paragraph(doc, "{{ prof.heading }}", "Heading 2", page_break_before=True)
+    _tag(doc, "{%p endif %}")
+    _profile_body(doc)
+    _tag(doc, "{%p endfor %}")
+
+
+def _update_fields_on_open(doc) -> None:
+    """`<w:updateFields w:val="true"/>` in settings.xml: Word offers to update the fields (the TOC)
+    when the document is opened. Placed before `w:compat`, as the schema orders settings."""
+    settings = doc.settings.element
+    update = OxmlElement("w:updateFields")
+    update.set(qn("w:val"), "true")
+    successors = ("w:hdrShapeDefaults", "w:footnotePr", "w:endnotePr", "w:compat", "w:docVars", "w:rsids")
+    following = next((settings.find(qn(tag)) for tag in successors if settings.find(qn(tag)) is not None), None)
+    if following is not None:
+        following.addprevious(update)
+    else:
+        settings.append(update)
+
+
 def _fix_properties(doc) -> None:
     props = doc.core_properties
     # docxtpl renders Jinja in document properties too, so the report's title is filled in.
@@ -489,10 +743,13 @@ def build_template_bytes() -> bytes:
     # Document() starts with no body paragraphs but a section; fill it in reading order.
     _page_setup(doc)
     _cover(doc)
-    _submissions(doc)
+    _contents(doc)
+    _key_findings(doc)
+    _methodology(doc)
     _overview(doc)
     _categories(doc)
     _annex(doc)
+    _update_fields_on_open(doc)
     _fix_properties(doc)
     raw = io.BytesIO()
     doc.save(raw)

@@ -17,8 +17,10 @@ from PIL import Image
 from pipeline import charts
 from pipeline.charts import (
     draw_national_chart,
+    draw_profile_chart,
     draw_trend_chart,
     national_chart_data,
+    profile_chart_data,
     render_charts,
     trend_chart_data,
 )
@@ -98,7 +100,10 @@ def texts_of(fig):
 def test_render_charts_writes_pngs_only_for_categories_with_data(tmp_path, ref, regional, country):
     paths = render_charts(regional, country, ref, YEAR, tmp_path)
 
-    assert set(paths) == {"trend_TIP", "national_TIP", "trend_FA", "national_FA"}
+    # Profiles: the states with a figure to draw (ARM 1,000 and a real 0, GEO 234, UKR 17); MDA has
+    # only a confidential and a rejected value, the other states nothing.
+    assert set(paths) == {"trend_TIP", "national_TIP", "trend_FA", "national_FA",
+                          "profile_ARM", "profile_GEO", "profile_UKR"}
     for key, path in paths.items():
         assert path == tmp_path / f"{key}.png"
         assert path.read_bytes()[:8] == PNG_MAGIC
@@ -223,3 +228,75 @@ def test_empty_inputs_give_no_charts(tmp_path, ref, regional, country):
     assert render_charts(regional.iloc[0:0], country.iloc[0:0], ref, YEAR, tmp_path) == {}
     assert render_charts(pd.DataFrame(), pd.DataFrame(), ref, YEAR, tmp_path) == {}
     assert list(Path(tmp_path).iterdir()) == []
+
+
+# -- member-state profiles: one panel per crime area, gaps stay gaps ------------------------------------
+def profile_row(iso3, indicator, year, value, status="reported", flags="", origin="submission", source=""):
+    return {**country_row(iso3, indicator, value, status, flags=flags), "year": year, "origin": origin, "source": source}
+
+
+@pytest.fixture
+def profile_country():
+    return pd.DataFrame([
+        # Georgia: TIP_VIC from published data in 2021, nothing in 2022 (a gap), its own figures after;
+        # DRG_OFF confidential in 2023; everything else missing.
+        profile_row("GEO", "TIP_VIC", 2021, 90.0, origin="history", source="UNODC GLOTIP (data_glotip.xlsx, 30/05/2023)"),
+        profile_row("GEO", "TIP_VIC", 2023, 120.0),
+        profile_row("GEO", "TIP_VIC", 2024, 0.0),  # a real zero
+        profile_row("GEO", "DRG_OFF", 2023, 3.0, status="confidential", flags="C"),
+        profile_row("GEO", "DRG_OFF", 2024, 2500.0),
+        {**profile_row("GEO", "TIP_VIC", 2024, 60.0), "breakdown": "SEX=F"},  # not the total
+        # North Macedonia is a member from 2020: its 2019 figure is not drawn.
+        profile_row("MKD", "TIP_VIC", 2019, 5.0),
+        profile_row("MKD", "TIP_VIC", 2021, 6.0),
+        profile_row("MKD", "TIP_VIC", 2024, 7.0),
+    ])
+
+
+def test_profile_data_has_every_crime_area_with_gaps_and_published_figures_marked(ref, profile_country):
+    data = profile_chart_data(profile_country, ref, "GEO", YEAR)
+    assert data.years == (2021, 2022, 2023, 2024)  # from the first year with a figure
+    assert [panel.title for panel in data.panels] == [c.label for c in ref.categories]
+    tip, drg = data.panels[0], data.panels[2]
+    assert tip.axis_label == "persons" and drg.axis_label == "cases"
+    assert tip.values[0] == 90.0 and math.isnan(tip.values[1]) and tip.values[2:] == (120.0, 0.0)
+    assert tip.published == (True, False, False, False)
+    # the confidential 3 is never carried, only the fact
+    assert math.isnan(drg.values[2]) and drg.confidential == (False, False, True, False)
+    assert all(math.isnan(v) for v in data.panels[1].values)  # no smuggling figure at all
+    assert data.source_line.endswith("; published data: UNODC GLOTIP")
+    assert data.title == "Georgia: headline indicator of each crime area, 2021–2024"
+
+
+def test_profile_starts_at_membership_and_needs_a_figure(ref, profile_country):
+    mkd = profile_chart_data(profile_country, ref, "MKD", YEAR)
+    assert mkd.years == (2021, 2022, 2023, 2024)  # not 2019: a member from 2020; from its first figure
+    assert mkd.panels[0].values[0] == 6.0
+    assert profile_chart_data(profile_country, ref, "ALB", YEAR) is None
+    only_confidential = profile_country[profile_country["indicator"] == "DRG_OFF"].iloc[:1]
+    assert profile_chart_data(only_confidential, ref, "GEO", YEAR) is None
+
+
+def test_profile_chart_draws_one_panel_per_area_with_units_gaps_and_markers(ref, profile_country):
+    fig = draw_profile_chart(profile_chart_data(profile_country, ref, "GEO", YEAR))
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == len(ref.categories)
+    tip = panels[0]
+    y = list(tip.lines[0].get_ydata())
+    assert y[0] == 90.0 and math.isnan(y[1]) and y[3] == 0.0  # a gap, and a zero drawn as zero
+    assert list(tip.lines[1].get_xdata()) == [2021]  # the hollow marker: published data
+    assert tip.get_ylabel() == "persons" and tip.get_title(loc="left") == "Trafficking in persons"
+    assert "C" in [t.get_text() for t in panels[2].texts]  # confidential year of drug trafficking
+    assert "no figure" in [t.get_text() for t in panels[1].texts]
+    assert any(t.get_text().startswith("Source: ") for t in fig.texts)
+
+
+def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, ref, regional, profile_country,
+                                                                      monkeypatch):
+    serial = render_charts(regional, profile_country, ref, YEAR, tmp_path / "serial")
+    assert {"profile_GEO", "profile_MKD"} <= set(serial) and "profile_ALB" not in serial
+    with Image.open(serial["profile_GEO"]) as image:
+        assert abs(image.size[0] - 160 / 25.4 * 200) < 1
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    pooled = render_charts(regional, profile_country, ref, YEAR, tmp_path / "pooled")
+    assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}

@@ -297,3 +297,20 @@ def test_text_from_submissions_comes_out_intact_in_every_output(tmp_path, ref):
     flat = " ".join(pdf_text.split())
     for word in ("Police & NGOs <draft>", "Полиция", "Πολιτεία", "საქართველო", "Հայաստան"):
         assert word in flat, word
+
+
+def test_two_runs_on_the_same_inputs_give_identical_csvs_and_document_parts(run_dir, tmp_path):
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "2025"
+    for csv in sorted((run_dir / "data").glob("*.csv")):
+        assert csv.read_bytes() == (again / "data" / csv.name).read_bytes(), csv.name
+    for png in sorted((run_dir / "charts").glob("*.png")):
+        assert png.read_bytes() == (again / "charts" / png.name).read_bytes(), png.name
+    first, second = (zipfile.ZipFile(d / "BSEC_Annual_Assessment_2025.docx") for d in (run_dir, again))
+    assert first.namelist() == second.namelist()
+    for name in first.namelist():
+        assert first.read(name) == second.read(name), name
+    for workbook in sorted((run_dir / "feedback").glob("*.xlsx")):
+        assert workbook.read_bytes() == (again / "feedback" / workbook.name).read_bytes(), workbook.name

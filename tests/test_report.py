@@ -73,8 +73,7 @@ def regional_row(indicator, year, total, n_reporting, *, rate=NAN, same=0, chang
     }
 
 
-@pytest.fixture
-def regional():
+def make_regional():
     return pd.DataFrame([
         regional_row("TIP_VIC", 2022, NAN, 0),  # nobody reported
         regional_row("TIP_VIC", 2023, 1100.0, 2, rate=1100 / 7_000_000 * 100_000),
@@ -89,6 +88,11 @@ def regional():
     ])
 
 
+@pytest.fixture
+def regional():
+    return make_regional()
+
+
 def country_row(iso3, indicator, value, status, *, rate=NAN, change=NAN, flags="", comment=""):
     return {
         "country_iso3": iso3, "indicator": indicator, "breakdown": "TOTAL", "year": YEAR, "value": value,
@@ -96,8 +100,7 @@ def country_row(iso3, indicator, value, status, *, rate=NAN, change=NAN, flags="
     }
 
 
-@pytest.fixture
-def country():
+def make_country():
     return pd.DataFrame([
         country_row("ARM", "TIP_VIC", 1000.0, "reported", rate=1000 / 3_000_000 * 100_000,
                     change=(1000 - 900) / 900 * 100, comment=COMMENT_ESCAPES),
@@ -110,6 +113,11 @@ def country():
         country_row("GEO", "FA_SZ", NAN, "not_applicable", flags="m"),
         country_row("MDA", "FA_SZ", NAN, "rejected"),
     ])
+
+
+@pytest.fixture
+def country():
+    return make_country()
 
 
 def submission(iso3, status, *, year=YEAR, n_values=40, errors=0, warnings=0, reason="", file=None):
@@ -151,11 +159,12 @@ def findings():
     ])
 
 
-@pytest.fixture
-def chart_paths(tmp_path, ref, regional, country):
+@pytest.fixture(scope="module")
+def chart_paths(tmp_path_factory, ref):
+    """Drawn once for the module (the PNGs are only read); a test that changes them draws its own."""
     from pipeline.charts import render_charts
 
-    return render_charts(regional, country, ref, YEAR, tmp_path / "charts")
+    return render_charts(make_regional(), make_country(), ref, YEAR, tmp_path_factory.mktemp("charts"))
 
 
 @pytest.fixture
@@ -182,11 +191,17 @@ def all_text(document) -> str:
     return "\n".join(parts)
 
 
+def is_toc_entry(paragraph) -> bool:
+    """An entry of the table of contents (it repeats the heading texts)."""
+    return paragraph.style is not None and paragraph.style.name.startswith("toc ")
+
+
 def table_after(document, caption_start: str) -> list[list[str]]:
-    """Rows (cell texts) of the first table after the paragraph that starts with `caption_start`."""
+    """Rows (cell texts) of the first table after the paragraph that starts with `caption_start`
+    (entries of the table of contents are skipped)."""
     blocks = body_blocks(document)
     for index, block in enumerate(blocks):
-        if isinstance(block, Paragraph) and block.text.startswith(caption_start):
+        if isinstance(block, Paragraph) and block.text.startswith(caption_start) and not is_toc_entry(block):
             table = next(b for b in blocks[index + 1:] if isinstance(b, Table))
             return [[cell.text for cell in row.cells] for row in table.rows]
     raise AssertionError(f"no paragraph starts with {caption_start!r}")
@@ -296,7 +311,9 @@ def test_no_python_placeholders_leak(rendered):
 
 def test_charts_are_inserted_at_text_width(rendered, chart_paths):
     shapes = rendered.inline_shapes
-    assert len(shapes) == len(chart_paths) == 4
+    # trend and national charts of TIP and FA; the profiles of the two states with a figure to draw
+    assert set(chart_paths) == {"trend_TIP", "national_TIP", "trend_FA", "national_FA", "profile_ARM", "profile_GEO"}
+    assert len(shapes) == len(chart_paths)
     assert all(abs(shape.width.mm - 160) < 0.1 for shape in shapes)
 
 
@@ -356,8 +373,12 @@ def test_render_is_atomic_and_repeatable(tmp_path, context):
         assert archive.testzip() is None
 
 
-def test_missing_chart_file_is_a_render_error(tmp_path, context, chart_paths):
-    chart_paths["trend_TIP"].unlink()
+def test_missing_chart_file_is_a_render_error(tmp_path, ref, regional, country, submissions, findings):
+    from pipeline.charts import render_charts
+
+    own_charts = render_charts(regional, country, ref, YEAR, tmp_path / "charts")
+    context = build_context(YEAR, regional, country, submissions, findings, ref, own_charts)
+    own_charts["trend_TIP"].unlink()
     with pytest.raises(ReportRenderError, match="trend_TIP.png"):
         render_report(TEMPLATE, context, tmp_path / "x.docx")
 
@@ -624,14 +645,16 @@ def test_template_is_a4_with_25_mm_margins():
         assert margin.mm == pytest.approx(25, abs=0.1)
 
 
-def test_annex_b_is_a4_landscape_with_the_running_header():
+def test_annexes_b_to_d_are_a4_landscape_and_the_profiles_portrait_with_the_running_header():
     sections = docx.Document(str(TEMPLATE)).sections
-    assert len(sections) == 2
-    annex = sections[1]
-    assert (round(annex.page_width.mm), round(annex.page_height.mm)) == (297, 210)
-    assert annex.left_margin.mm == pytest.approx(25, abs=0.1)
-    assert not annex.different_first_page_header_footer  # its first page is not a cover: header shown
-    assert annex.header.is_linked_to_previous
+    assert len(sections) == 3  # body (portrait), Annexes B-D (landscape), Annex E (portrait)
+    landscape, portrait = sections[1], sections[2]
+    assert (round(landscape.page_width.mm), round(landscape.page_height.mm)) == (297, 210)
+    assert (round(portrait.page_width.mm), round(portrait.page_height.mm)) == (210, 297)
+    for annex in (landscape, portrait):
+        assert annex.left_margin.mm == pytest.approx(25, abs=0.1)
+        assert not annex.different_first_page_header_footer  # its first page is not a cover: header shown
+        assert annex.header.is_linked_to_previous
 
 
 def test_template_styles_use_dejavu_sans():
@@ -727,3 +750,400 @@ def test_revisions_annex_gives_old_and_new_figures_with_the_comment(tmp_path, co
     out = render_report(TEMPLATE, rendered_context, tmp_path / "r.docx")
     rows = table_after(docx.Document(str(out)), "Table C1.")
     assert row_of(rows, "Bulgaria")[6] == "Late police data & <court> records"
+
+
+# -- key findings ----------------------------------------------------------------------------------
+# A hand-made year (2024 on 2023), 13 member states:
+#   regional (same-reporters change, states in both years):
+#     TIP_VIC  +12.2 % over 4 (headline)     TIP_OFF  −40.0 % over 3 -> the TIP change quoted
+#     DRG_OFF  +25.0 % over 9 (headline)     SOM_OFF   +5.0 % over 3 (headline)
+#     FA_SZ   +300.0 % over 2 (headline): fewer than 3 states -> never quoted
+#     COR_BRB  +90.0 % over 5: an "of which" part -> never quoted
+#   -> quoted, largest first: TIP_OFF, DRG_OFF, SOM_OFF; headline directions: 4 up, 0 down, 8 without.
+#   national headline changes of 50 % or more and at least 10:
+#     GEO TIP_VIC 100 -> 234 (+134.0 %, with a comment)    UKR TIP_VIC 200 -> 50 (−75.0 %)
+#     TUR DRG_OFF 18 -> 30 (+66.7 %)
+#     not notable: BGR DRG_OFF 5 -> 12 (+140 % but only 7 more), ARM TIP_VIC 900 -> 1,000 (+11.1 %),
+#     MDA TIP_VIC confidential (never quoted, whatever its change).
+KF_COMMENT = "New referral mechanism & <NGO> reports."
+
+
+@pytest.fixture
+def kf_regional():
+    return pd.DataFrame([
+        regional_row("TIP_VIC", YEAR, 1234.0, 4, same=4, change_same=12.18, flags="p"),
+        regional_row("TIP_OFF", YEAR, 300.0, 4, same=3, change_same=-40.0),
+        regional_row("DRG_OFF", YEAR, 5000.0, 10, same=9, change_same=25.0),
+        regional_row("SOM_OFF", YEAR, 80.0, 3, same=3, change_same=5.0),
+        regional_row("FA_SZ", YEAR, 50.0, 2, same=2, change_same=300.0),
+        regional_row("COR_BRB", YEAR, 900.0, 5, same=5, change_same=90.0),
+    ])
+
+
+@pytest.fixture
+def kf_country():
+    def pair(iso3, indicator, before, now, *, comment="", origin="submission", status="reported"):
+        change = (now - before) / before * 100
+        return [
+            {**country_row(iso3, indicator, before, "reported"), "year": YEAR - 1, "origin": origin},
+            {**country_row(iso3, indicator, now, status, change=change, comment=comment), "origin": origin},
+        ]
+
+    return pd.DataFrame(
+        pair("GEO", "TIP_VIC", 100.0, 234.0, comment=KF_COMMENT)
+        + pair("UKR", "TIP_VIC", 200.0, 50.0)
+        + pair("ARM", "TIP_VIC", 900.0, 1000.0)
+        + pair("MDA", "TIP_VIC", 300.0, 7.0, status="confidential")
+        + pair("TUR", "DRG_OFF", 18.0, 30.0)
+        + pair("BGR", "DRG_OFF", 5.0, 12.0, origin="history")
+    )
+
+
+@pytest.fixture
+def kf_submissions():
+    return pd.DataFrame([submission(iso3, "accepted") for iso3 in ("ARM", "GEO", "MDA", "TUR", "UKR")])
+
+
+def test_key_findings_sentences_for_a_hand_made_year(ref, kf_regional, kf_country, kf_submissions):
+    findings = report.key_findings(YEAR, kf_regional, kf_country, kf_submissions, ref)
+    assert findings == [
+        # who reported: BGR has a figure from published data only
+        "5 of the 13 member states sent a submission for 2024; 6 of the 13 have at least one figure for 2024, "
+        "1 of them only from published data (UNODC, Eurostat).",
+        findings[1],  # the coverage sentence, checked below
+        "On a same-reporters basis, 4 of the 12 headline indicators increased on 2023 and 0 decreased (each "
+        "compared over the 2 to 9 member states that reported it in both years); for 8 no change can be computed.",
+        "Trafficking in persons offences recorded decreased by 40.0\u00a0% on 2023 among the 3 member states that "
+        "reported in both years; the 2024 regional total is 300 cases (4 of 13 states reporting).",
+        "Drug trafficking offences recorded increased by 25.0\u00a0% on 2023 among the 9 member states that reported "
+        "in both years; the 2024 regional total is 5,000 cases (10 of 13 states reporting).",
+        "Migrant smuggling offences recorded increased by 5.0\u00a0% on 2023 among the 3 member states that reported "
+        "in both years; the 2024 regional total is 80 cases (3 of 13 states reporting).",
+        # national: by crime area, then name (not by size)
+        "Georgia recorded 234 identified victims of trafficking in persons in 2024 (+134.0\u00a0% on 2023, when it "
+        "recorded 100); the state's comment: “New referral mechanism & <NGO> reports”.",
+        "Ukraine recorded 50 identified victims of trafficking in persons in 2024 (\u221275.0\u00a0% on 2023, when it "
+        "recorded 200).",
+        "Türkiye recorded 30 drug trafficking offences in 2024 (+66.7\u00a0% on 2023, when it recorded 18).",
+    ]
+    assert findings[1].startswith("The headline indicators of the 12 crime areas were reported by 0 to 10 of the 13 "
+                                  "member states for 2024; coverage is below 50\u00a0% for trafficking in persons "
+                                  "(4 of 13), smuggling of migrants (3 of 13), firearms trafficking (2 of 13), "
+                                  "terrorism (0 of 13)")
+    assert "drug trafficking" not in findings[1]  # 10 of 13 is not low coverage
+    assert 5 <= len(findings) <= 10
+
+
+def test_key_findings_quote_only_the_largest_national_changes_and_count_the_rest(
+        ref, kf_regional, kf_country, kf_submissions):
+    from dataclasses import replace
+
+    settings = replace(DEFAULT_SETTINGS, key_findings_national=2)
+    findings = report.key_findings(YEAR, kf_regional, kf_country, kf_submissions, ref, settings)
+    national = findings[-3:]
+    assert [sentence.split(" recorded")[0] for sentence in national[:2]] == ["Georgia", "Ukraine"]  # the 2 largest
+    assert national[2] == ("1 further change of 50\u00a0% or more in a state's headline figure is in the country "
+                           "tables of chapters 4 to 15.")
+
+
+def test_key_findings_are_deterministic_neutral_and_never_print_a_confidential_figure(
+        ref, kf_regional, kf_country, kf_submissions):
+    first = report.key_findings(YEAR, kf_regional, kf_country, kf_submissions, ref)
+    shuffled = report.key_findings(YEAR, kf_regional.sample(frac=1, random_state=1),
+                                   kf_country.sample(frac=1, random_state=2),
+                                   kf_submissions.sample(frac=1, random_state=3), ref)
+    assert shuffled == first
+    text = " ".join(first).lower()
+    for word in ("best", "worst", "rank", "good", "bad", "poor", "fail", "highest", "lowest"):
+        assert not re.search(rf"\b{word}\b", text), word
+    assert "moldova" not in text  # its figure is confidential
+    assert "bulgaria" not in text  # +140 % but only 7 more: not notable
+
+
+def test_key_findings_of_empty_frames_say_what_cannot_be_computed(ref):
+    empty = pd.DataFrame()
+    findings = report.key_findings(YEAR, empty, empty, empty, ref)
+    assert findings[0] == "0 of the 13 member states sent a submission for 2024; 0 of the 13 have at least one figure for 2024."
+    assert "no member state reported it for both 2023 and 2024" in findings[2]
+    assert findings[3].startswith("No regional change on 2023 is quoted")
+    assert findings[4].startswith("No member state's headline figure changed by 50\u00a0% or more")
+
+
+def test_key_findings_chapter_is_rendered_before_the_methodology(rendered):
+    headings = [p.text for p in rendered.paragraphs if p.style.name == "Heading 1"]
+    assert headings[:3] == ["1. Key findings", "2. Scope and methodology", "3. Regional overview"]
+    assert headings[3] == "4. Trafficking in persons"
+    assert headings[-5:] == ["Annex A. Flags and symbols", "Annex B. Data quality and validation findings",
+                             "Annex C. Revisions", "Annex D. Indicator definitions", "Annex E. Member-state profiles"]
+    bullets = [p.text for p in rendered.paragraphs if p.style.name == "List Bullet"]
+    assert 5 <= len(bullets) <= 10
+    # ALB (rejected), ARM, GEO, MDA, UKR sent one; ARM, GEO and MDA (confidential) have a figure
+    assert bullets[0] == "5 of the 13 member states sent a submission for 2024; 3 of the 13 have at least one figure for 2024."
+
+
+# -- table of contents -------------------------------------------------------------------------------
+def test_template_has_a_dirty_toc_field_and_word_updates_fields_on_opening():
+    with zipfile.ZipFile(TEMPLATE) as archive:
+        document = archive.read("word/document.xml").decode()
+        settings = archive.read("word/settings.xml").decode()
+    assert '<w:instrText xml:space="preserve"> TOC \\o "1-3" \\h \\z \\u </w:instrText>' in document
+    assert '<w:fldChar w:fldCharType="begin" w:dirty="true"/>' in document
+    assert '<w:updateFields w:val="true"/>' in settings
+    # the TOC comes after the cover and before chapter 1
+    assert document.index("Contents") < document.index("TOC \\o") < document.index("1. Key findings")
+
+
+def test_rendered_report_keeps_the_field_and_lists_the_headings_in_it(tmp_path, context):
+    out = render_report(TEMPLATE, context, tmp_path / "toc.docx")
+    with zipfile.ZipFile(out) as archive:
+        xml = archive.read("word/document.xml").decode()
+        assert '<w:updateFields w:val="true"/>' in archive.read("word/settings.xml").decode()
+    assert xml.count('w:fldCharType="begin" w:dirty="true"') == 1 and 'TOC \\o "1-3"' in xml
+    document = docx.Document(str(out))
+    entries = [(p.style.name, p.text) for p in document.paragraphs if is_toc_entry(p)]
+    assert entries[:3] == [("toc 1", "1. Key findings"), ("toc 1", "2. Scope and methodology"),
+                           ("toc 2", "2.1 Who reported")]
+    assert ("toc 1", "Annex E. Member-state profiles") in entries and ("toc 2", "Georgia") in entries
+    headings = [p.text for p in document.paragraphs if p.style.name in ("Heading 1", "Heading 2")]
+    assert [text for _, text in entries] == headings  # one entry per heading, in order
+    # the field's begin, separate and end stay in order around the entries
+    assert xml.index('fldCharType="separate"') < xml.index("1. Key findings") < xml.index('fldCharType="end"')
+
+
+# -- flag footnotes ----------------------------------------------------------------------------------
+def test_flags_note_lists_only_the_flags_present_in_the_order_of_the_list(ref):
+    assert report.flags_note(["", "bp", None, "p", NAN], ref) == (
+        "Flags: p — Provisional value: it may be revised next year. "
+        "b — Break in time series: not comparable with earlier years."
+    )
+    assert report.flags_note(["", None, NAN], ref) == ""
+    assert report.flags_note(["x"], ref) == "Flags: x — see Annex A."
+
+
+def test_country_tables_are_followed_by_the_meaning_of_their_flags(rendered, ref):
+    def note_after(caption_start):
+        blocks = body_blocks(rendered)
+        start = next(i for i, b in enumerate(blocks) if isinstance(b, Paragraph) and b.text.startswith(caption_start)
+                     and not is_toc_entry(b))
+        following = next(b for b in blocks[start + 2:] if isinstance(b, Paragraph))
+        return following.text
+
+    # TIP: Georgia's p and Moldova's C
+    confidential = next(f for f in ref.flags if f.code == "C").meaning.rstrip(".")
+    assert note_after("Table 6. Identified victims") == (
+        f"Flags: p — Provisional value: it may be revised next year. C — {confidential}.")
+    # firearms: only Georgia's m
+    assert note_after("Table 12. Firearms seized by member state") == (
+        "Flags: m — Missing because the value cannot exist (not applicable).")
+
+
+def test_a_table_without_flags_has_no_footnote(context):
+    smuggling = next(c for c in context["categories"] if c["code"] == "SOM")
+    assert smuggling["countries_flags_note"] == "" and smuggling["indicators_flags_note"] == ""
+
+
+# -- scope and methodology ---------------------------------------------------------------------------
+def test_methodology_explains_population_totals_rates_and_comparability(context, ref):
+    sections = {s["heading"]: " ".join(s["paragraphs"]) for s in context["methodology"]}
+    assert list(sections) == ["2.2 Indicators and definitions", "2.3 Missing figures, confidentiality and flags",
+                              "2.4 Population", "2.5 Regional totals, rates and changes", "2.6 Comparability"]
+    last_population_year = max(y for _, y in ref.population)
+    assert "SP.POP.TOTL" in sections["2.4 Population"]
+    if YEAR > last_population_year:
+        assert f"for {YEAR} the {last_population_year} figure of each state is used" in sections["2.4 Population"]
+    assert "Σ values / Σ population × 100,000" in sections["2.5 Regional totals, rates and changes"]
+    assert "n of N" in sections["2.5 Regional totals, rates and changes"]
+    assert "Annex D" in sections["2.2 Indicators and definitions"]
+    assert f"{len(ref.indicators)} indicators in {len(ref.categories)} crime areas" in sections["2.2 Indicators and definitions"]
+    assert "In the 2024 figures the flags p, m and C occur." in sections["2.3 Missing figures, confidentiality and flags"]
+    assert "recording stages" in sections["2.6 Comparability"]
+
+
+def test_comparability_names_the_published_sources_used(ref):
+    regional = pd.DataFrame([{**regional_row("TIP_VIC", 2020, 10.0, 1), "history_sources": "UNODC GLOTIP (data_glotip.xlsx, 30/05/2023);Eurostat crim_off_cat"}])
+    context = build_context(YEAR, regional, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), ref, {})
+    comparability = " ".join(context["methodology"][-1]["paragraphs"])
+    assert "figures published by Eurostat crim_off_cat and UNODC GLOTIP are used" in comparability
+
+
+# -- international cooperation -----------------------------------------------------------------------
+def test_cooperation_chapter_shows_requests_received_beside_sent(tmp_path, ref):
+    regional = pd.DataFrame([
+        regional_row("IC_MLA_IN", YEAR, 500.0, 3, same=3, change_same=10.0),
+        regional_row("IC_MLA_OUT", YEAR, 420.0, 2, same=2, change_same=-5.0),
+        regional_row("IC_EXT_IN", YEAR, 40.0, 3),
+        regional_row("IC_EXT_OUT", YEAR, NAN, 2, flags="C"),
+    ])
+    country = pd.DataFrame([
+        country_row("ARM", "IC_MLA_IN", 300.0, "reported", flags="p"),
+        country_row("ARM", "IC_MLA_OUT", 250.0, "reported"),
+        country_row("ARM", "IC_EXT_IN", 0.0, "reported"),
+        country_row("ARM", "IC_EXT_OUT", 3.0, "confidential", flags="C"),
+    ])
+    context = build_context(YEAR, regional, country, pd.DataFrame(), pd.DataFrame(), ref, {})
+    ic = next(c for c in context["categories"] if c["code"] == "IC")
+    assert ic["cooperation"] == [
+        {"flow": "Mutual legal assistance requests", "received": "500", "received_coverage": "3 of 13",
+         "received_change": "+10.0\u00a0%", "sent": "420", "sent_coverage": "2 of 13", "sent_change": "\u22125.0\u00a0%"},
+        {"flow": "Extradition requests", "received": "40", "received_coverage": "3 of 13", "received_change": ":",
+         "sent": "C", "sent_coverage": "2 of 13", "sent_change": ":"},
+    ]
+    armenia = next(r for r in ic["cooperation_states"] if r["state"] == "Armenia")
+    assert armenia == {"state": "Armenia", "in1": "300 p", "out1": "250", "in2": "0", "out2": "C"}
+    assert len(ic["cooperation_states"]) == 13
+    assert ic["cooperation_headings"][0] == "Mutual legal assistance requests: received"
+    assert all(c["cooperation"] == [] for c in context["categories"] if c["code"] != "IC")
+    document = docx.Document(str(render_report(TEMPLATE, context, tmp_path / "ic.docx")))
+    rows = table_after(document, "Table 30. Requests received and sent by member state")
+    assert row_of(rows, "Armenia") == ["Armenia", "300 p", "250", "0", "C"]
+    assert table_after(document, "Table 29. Requests received and sent at regional level")[1][:2] == [
+        "Mutual legal assistance requests", "500"]
+
+
+# -- comments ----------------------------------------------------------------------------------------
+def test_comments_on_the_other_indicators_of_an_area_are_listed(ref):
+    country = pd.DataFrame([
+        country_row("GEO", "TIP_OFF", 12.0, "reported", comment="Police data & court records"),
+        {**country_row("ARM", "TIP_SUS", 5.0, "reported", comment="Women only"), "breakdown": "SEX=F"},
+        country_row("ARM", "TIP_OFF", 3.0, "reported", comment="Provisional"),
+        country_row("ARM", "TIP_VIC", 3.0, "reported", comment="Headline: in the country table"),
+        {**country_row("ARM", "TIP_OFF", 3.0, "reported", comment="Last year"), "year": YEAR - 1},
+    ])
+    context = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {})
+    tip = next(c for c in context["categories"] if c["code"] == "TIP")
+    assert tip["comments"] == [
+        {"state": "Armenia", "indicator": "Trafficking in persons offences recorded", "comment": "Provisional"},
+        {"state": "Georgia", "indicator": "Trafficking in persons offences recorded", "comment": "Police data & court records"},
+        {"state": "Armenia", "indicator": f"Persons suspected or arrested for trafficking in persons ({ref.breakdown_label('SEX=F')})",
+         "comment": "Women only"},
+    ]
+
+
+# -- annex D: definitions ------------------------------------------------------------------------------
+def test_definitions_annex_has_one_row_per_indicator_of_the_catalogue(rendered, context, ref):
+    assert [row["code"] for row in context["definitions"]] == [i.code for i in ref.indicators]
+    rows = table_after(rendered, "Table D1. Indicator definitions")
+    assert rows[0] == ["Code", "Indicator", "Unit", "ICCS", "Definition"]
+    assert len(rows) == 1 + len(ref.indicators)
+    tip_off = row_of(rows, "TIP_OFF")
+    indicator = ref.indicator_by_code["TIP_OFF"]
+    assert tip_off == ["TIP_OFF", indicator.label, indicator.unit, indicator.iccs, indicator.definition]
+    assert row_of(rows, "TIP_VIC")[3] == "–"  # no ICCS code
+
+
+# -- annex E: member-state profiles --------------------------------------------------------------------
+def test_one_profile_per_member_state_of_the_year_with_its_chart(context, chart_paths, ref):
+    profiles = context["profiles"]
+    names = sorted((ref.state_by_iso3[iso3].name for iso3 in ref.members_in(YEAR)), key=str.casefold)
+    assert [p["heading"] for p in profiles] == names
+    by_name = {p["heading"]: p for p in profiles}
+    assert by_name["Armenia"]["chart"] == chart_paths["profile_ARM"]
+    assert by_name["Georgia"]["chart"] == chart_paths["profile_GEO"]
+    assert by_name["Serbia"]["chart"] is None
+    assert by_name["Serbia"]["chart_caption"] == "Serbia has no figure to chart for the years up to 2024."
+    georgia = by_name["Georgia"]
+    assert len(georgia["rows"]) == len(ref.categories)
+    assert georgia["rows"][0] == {"indicator": "Identified victims of trafficking in persons", "unit": "persons",
+                                  "value": "234", "rate": "5.9", "change": "+17.0\u00a0%", "flags": "p"}
+    assert georgia["flags_note"].startswith("Flags: p — ")
+    assert georgia["summary"].startswith("Submission for 2024: accepted with warnings (GEO_2024.xlsx, submitted 15 February 2025).")
+    moldova = by_name["Republic of Moldova"]["rows"][0]
+    assert (moldova["value"], moldova["rate"], moldova["change"]) == ("C", "C", "C")
+    assert by_name["Serbia"]["summary"].startswith("No submission for 2024 was received.")
+
+
+def test_rendered_profiles_each_on_their_own_page(rendered):
+    blocks = body_blocks(rendered)
+    start = next(i for i, b in enumerate(blocks) if isinstance(b, Paragraph) and b.text == "Annex E. Member-state profiles"
+                 and not is_toc_entry(b))
+    headings = [b for b in blocks[start:] if isinstance(b, Paragraph) and b.style.name == "Heading 2"]
+    assert len(headings) == 13
+    assert not headings[0].paragraph_format.page_break_before  # shares the annex's first page
+    assert all(h.paragraph_format.page_break_before for h in headings[1:])
+    rows = table_after(rendered, "Table E5. Georgia: headline indicator of each crime area, 2024")
+    assert rows[1] == ["Identified victims of trafficking in persons", "persons", "234", "5.9", "+17.0\u00a0%", "p"]
+
+
+# -- the README documents the template -----------------------------------------------------------------
+KEYWORDS = {"for", "in", "if", "not", "endif", "endfor", "else", "elif", "and", "or", "is", "loop"}
+
+
+def template_fields(path: Path) -> set[str]:
+    """Every variable and row field the template uses: "title", "categories[].countries[].value", ...
+
+    Tags are read in document order; `for X in Y` opens a loop whose rows are named X, closed by endfor.
+    """
+    with zipfile.ZipFile(path) as archive:
+        xml = "".join(archive.read(name).decode() for name in archive.namelist()
+                      if re.fullmatch(r"word/(document|header\d*|footer\d*)\.xml", name))
+    loops: list[tuple[str, str]] = []
+    used = set()
+
+    def resolve(expression: str) -> str | None:
+        head, *rest = re.findall(r"\w+", expression)
+        for name, path_ in reversed(loops):
+            if name == head:
+                return f"{path_}[].{rest[0]}" if rest and not rest[0].isdigit() else None  # None: the row itself
+        return head
+
+    for tag in re.findall(r"\{[{%](.*?)[}%]\}", xml):
+        tag = re.sub(r"^\s*(tr|tc|p|r)\s", " ", tag).strip()
+        loop = re.fullmatch(r"for (\w+) in ([\w.]+)", tag)
+        if loop:
+            path_ = resolve(loop.group(2))
+            used.add(path_)
+            loops.append((loop.group(1), path_))
+        elif tag == "endfor":
+            loops.pop()
+        else:
+            for expression in re.findall(r"[A-Za-z_]\w*(?:\.\w+|\[\d+\])*", tag):
+                if expression.split(".")[0].split("[")[0] not in KEYWORDS and (found := resolve(expression)):
+                    used.add(found)
+    assert not loops, "unbalanced for/endfor"
+    return used
+
+
+def readme_template_names() -> set[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Customising the report template\n", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([^`]+)`", first_cell))
+    return names
+
+
+def context_fields(value, path="") -> set[str]:
+    """Every key the context supplies, with rows of lists written as `name[]`."""
+    fields = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else key
+            fields.add(name)
+            fields |= context_fields(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            fields |= context_fields(item, f"{path}[]")
+    return fields
+
+
+def test_readme_documents_every_template_variable_and_nothing_else():
+    declared = DocxTemplate(str(TEMPLATE)).get_undeclared_template_variables(jinja_env=make_jinja_env())
+    documented = {name for name in readme_template_names() if "[]" not in name}
+    assert documented == declared, (sorted(declared - documented), sorted(documented - declared))
+
+
+def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the_context_has(context, ref):
+    documented = {name for name in readme_template_names() if "[]" in name}
+    used = {name for name in template_fields(TEMPLATE) if "[]" in name}
+    assert used <= documented, sorted(used - documented)
+    # The fixture's context has no revision and no comment on a non-headline indicator: add a context
+    # that has both, so every kind of row is there.
+    country = pd.DataFrame([country_row("GEO", "TIP_OFF", 12.0, "reported", comment="Police data")])
+    revisions = pd.DataFrame([{"country_iso3": "MDA", "indicator": "CYB_OFF", "breakdown": "TOTAL", "year": YEAR - 1,
+                               "old_value": 211.0, "old_status": "reported", "new_value": 274.0, "change_pct": 29.85,
+                               "comment": "", "file": "MDA.xlsx", "cell": "F76"}])
+    other = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions)
+    supplied = context_fields(context) | context_fields(other)
+    assert documented <= supplied, sorted(documented - supplied)
