@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_YEAR := 2025
 
-.PHONY: report test templates samples history report-template clean help
+.PHONY: report test templates samples history report-template readme-pages clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ history: $(BIN)/crimetrends ## Re-import inputs/history/ from the published UNOD
 
 report-template: $(BIN)/crimetrends ## Re-build templates/annual_assessment.docx from its script
 	$(BIN)/python templates/build_template.py
+
+readme-pages: report ## Re-render the two report pages the README shows (docs/*.png) from the sample PDF
+	pdftoppm -r 60 -png -f 3 -l 3 -singlefile outputs/$(SAMPLE_YEAR)/BSEC_Annual_Assessment_$(SAMPLE_YEAR).pdf docs/report_page_key_findings
+	pdftoppm -r 60 -png -f 9 -l 9 -singlefile outputs/$(SAMPLE_YEAR)/BSEC_Annual_Assessment_$(SAMPLE_YEAR).pdf docs/report_page_chapter
 
 clean: ## Remove outputs (keeps the placeholder)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
