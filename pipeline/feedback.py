@@ -33,7 +33,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline import __version__, store
+from pipeline import __version__, ingest, store
 from pipeline.findings import Finding
 from pipeline.reference import Reference
 from pipeline.validate import Submission
@@ -98,8 +98,15 @@ def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out
 
 
 def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference) -> Path:
-    """Write the feedback workbook of one submission to `target` (atomically); `source` is only read."""
-    wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
+    """Write the feedback workbook of one submission to `target` (atomically); `source` is only read.
+
+    A file ingest refused (a bomb, a huge or unsafe workbook) is never opened again here: its feedback
+    holds the findings only.
+    """
+    if any(f.code in ingest.REFUSAL_CODES for f in sub.findings):
+        wb, copy_note = _findings_only()
+    else:
+        wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
     findings = sorted(sub.findings, key=_finding_order)
     on_cells = _annotate(wb, findings)
     _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
@@ -133,9 +140,13 @@ def _copy_of(content: bytes, suffix: str) -> tuple[Workbook, str]:
             "places, but formatting, drop-downs and protection are not kept. Correct your own file."
         )
     except Exception:  # noqa: BLE001 - the file could not be read at all: the findings say why
-        wb = Workbook()
-        wb.remove(wb.active)
-        return wb, "Your file could not be read, so this workbook holds the findings only."
+        return _findings_only()
+
+
+def _findings_only() -> tuple[Workbook, str]:
+    wb = Workbook()
+    wb.remove(wb.active)
+    return wb, "Your file could not be read, so this workbook holds the findings only."
 
 
 def _value_copy(content: bytes) -> Workbook:

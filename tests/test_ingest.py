@@ -229,3 +229,32 @@ def test_ods_scan_follows_repeats_and_covered_cells_without_expanding_them():
     # columns (D covered), E's formula shows #REF! (no calcext type, as older files), F is typed text.
     assert found == {"C1048002": "#N/A", "E1048002": "#REF!", "A1048003": "Err:502", "A1048004": "Err:502"}
     assert all(isinstance(value, ingest.CellError) for value in found.values())
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
+def test_merged_value_cells_are_found_in_every_kind(ref, tmp_path, fmt):
+    """A merge over Value cells of three rows: one warning naming the range, the top-left value kept."""
+    soffice = require_soffice()
+    original = write_submission(tmp_path / "openpyxl", ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 7})
+    wb = openpyxl.load_workbook(original)
+    ws = wb[layout.DATA_SHEET]
+    first = next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == ("TIP_OFF", "TOTAL"))
+    ws.merge_cells(f"E{first}:E{first + 2}")
+    ws.merge_cells(f"C{first}:C{first + 2}")  # the Indicator column is not read: no finding
+    wb.save(original)
+    converted = _convert(soffice, original, tmp_path / "lo", fmt, tmp_path / f"profile-{fmt}")
+    raw = ingest.read_submission(converted, converted.parent, ref)
+    assert _codes(raw) == [("cells-merged", layout.DATA_SHEET, f"E{first}:E{first + 2}")]
+    assert raw.data.set_index(["code", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"] == 7
+
+
+def test_the_template_sits_far_inside_every_limit(ref, tmp_path):
+    """The real template sits far inside every limit: its inspection finds its five sheets and their extents."""
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
+    shape = ingest.inspect_workbook(path, path.read_bytes())
+    assert shape.kind == "xlsx" and not shape.macros
+    assert set(shape.extents) == {layout.COVER_SHEET, layout.DATA_SHEET, layout.INSTRUCTIONS_SHEET, layout.LISTS_SHEET, layout.META_SHEET}
+    rows, columns = shape.extents[layout.DATA_SHEET]
+    assert rows * 100 < ingest.MAX_SHEET_ROWS and columns * 100 < ingest.MAX_SHEET_COLUMNS
+    assert path.stat().st_size * 100 < ingest.MAX_FILE_BYTES

@@ -286,6 +286,14 @@ def _spec_file_lock_file(folder, ref):
 
 
 # structure and Cover
+@spec("cells-merged")
+def _spec_cells_merged(folder, ref):
+    path = _write(folder, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 3})
+    first = _row_of(path, "TIP_OFF")
+    _edit(path, lambda wb: wb[layout.DATA_SHEET].merge_cells(f"E{first}:E{first + 2}"))  # one value over three rows
+    return [("cells-merged", "Data", f"E{first}:E{first + 2}")]
+
+
 @spec("sheet-missing")
 def _spec_sheet_missing(folder, ref):
     _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb.remove(wb[layout.DATA_SHEET]))
@@ -583,6 +591,11 @@ def test_spec(ref, tmp_path, code):
 SPECIFIED_ELSEWHERE = {
     "history-file-invalid": "test_history.py",
     "history-row-invalid": "test_history.py",
+    # hostile files, built byte by byte there (issue 6)
+    "file-too-large": "test_hostile.py",
+    "sheet-too-large": "test_hostile.py",
+    "file-unsafe-xml": "test_hostile.py",
+    "file-has-macros": "test_hostile.py",
 }
 
 
