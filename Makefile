@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_YEAR := 2025
 
-.PHONY: report test templates samples history report-template readme-pages clean help
+.PHONY: report test templates samples history report-template readme-pages clean help doctor status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,12 @@ report: $(BIN)/crimetrends ## The annual run on the shipped sample inputs (lates
 
 test: $(BIN)/crimetrends ## Run the test suite
 	$(BIN)/python -m pytest -q
+
+doctor: $(BIN)/crimetrends ## Check this machine: Python, packages, LibreOffice, fonts, folders, settings
+	$(BIN)/crimetrends doctor
+
+status: $(BIN)/crimetrends ## The submission tracker of the sample year (outputs/<year>/status.csv)
+	$(BIN)/crimetrends status --year $(SAMPLE_YEAR) --inputs inputs --outputs outputs
 
 templates: $(BIN)/crimetrends ## Submission workbooks for next year into outputs/templates/
 	$(BIN)/crimetrends template --year $$(( $(SAMPLE_YEAR) + 1 ))
@@ -41,3 +47,8 @@ readme-pages: report ## Re-render the two report pages the README shows (docs/*.
 
 clean: ## Remove outputs (keeps the placeholder)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+.PHONY: bench
+BENCH_ARGS ?=
+bench: $(BIN)/crimetrends ## Time each stage, the whole run and 100/300/1,000 workbooks against openpyxl (BENCH_ARGS=--quick)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from pipeline.reference import TOTAL, Reference
@@ -125,38 +126,56 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
 
     rows = []
     contributions: dict[tuple[str, str, int], dict[str, float]] = {}
-    for (indicator, breakdown, year), group in obs.groupby(["indicator", "breakdown", "year"], sort=True):
+    # The groups of groupby(sort=True), each in its original row order, walked over numpy arrays: a
+    # pandas frame per group cost ~1 ms each. Sums are numpy sums of the same values in the same
+    # order as Series.sum(), so every figure is the same to the last bit.
+    codes = obs.groupby(["indicator", "breakdown", "year"], sort=True).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    starts = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)]
+    column = {name: obs[name].to_numpy()[order] for name in ("indicator", "breakdown", "year", "country_iso3", "flags", "origin", "source")}
+    contributes = obs["contributes"].to_numpy(dtype=bool)[order]
+    is_confidential = obs["is_confidential"].to_numpy(dtype=bool)[order]
+    value = obs["value"].to_numpy(dtype="float64")[order]
+    population_of = obs["population"].to_numpy(dtype="float64")[order]
+    estimated = obs["population_estimated"].to_numpy(dtype=bool)[order]
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        if a == b:
+            continue
+        indicator, breakdown, year = column["indicator"][a], column["breakdown"][a], int(column["year"][a])
         takes_rate = ref.indicator_by_code[indicator].takes_rate
-        contrib = group[group["contributes"]]
-        values = dict(zip(contrib["country_iso3"], contrib["value"], strict=True))
-        contributions[(indicator, breakdown, int(year))] = values
+        contrib = a + np.flatnonzero(contributes[a:b])
+        contrib_values = value[contrib]
+        values = dict(zip(column["country_iso3"][contrib].tolist(), contrib_values.tolist(), strict=True))
+        contributions[(indicator, breakdown, year)] = values
         n = len(contrib)
-        suppressed = bool(contrib["is_confidential"].any()) and n - 1 < MIN_OTHER_CONTRIBUTORS
-        total = math.nan if n == 0 or suppressed else float(contrib["value"].sum())
+        suppressed = bool(is_confidential[contrib].any()) and n - 1 < MIN_OTHER_CONTRIBUTORS
+        total = math.nan if n == 0 or suppressed else float(contrib_values.sum())
         population = rate = math.nan
         rate_flags = ""
-        with_population = contrib[contrib["population"].notna()]
+        with_population = contrib[~np.isnan(population_of[contrib])]
         if takes_rate and not math.isnan(total) and len(with_population):
-            population = float(with_population["population"].sum())
-            rate = float(with_population["value"].sum()) / population * 100_000
-            rate_flags = "e" if with_population["population_estimated"].any() else ""
-        flags = _merge_flags(contrib["flags"]) + ("C" if suppressed else "")
+            population = float(population_of[with_population].sum())
+            rate = float(value[with_population].sum()) / population * 100_000
+            rate_flags = "e" if estimated[with_population].any() else ""
+        flags = _merge_flags(column["flags"][contrib].tolist()) + ("C" if suppressed else "")
+        from_history = contrib[column["origin"][contrib] != ORIGIN_SUBMISSION]
         rows.append(
             {
                 "indicator": indicator,
                 "breakdown": breakdown,
-                "year": int(year),
+                "year": year,
                 "total": total,
                 "n_reporting": n,
-                "n_expected": len(ref.members_in(int(year))),
+                "n_expected": len(ref.members_in(year)),
                 "reporting": ";".join(sorted(values)),
                 "population": population,
                 "rate_per_100k": rate,
                 "n_rate": len(with_population) if not math.isnan(rate) else 0,
                 "flags": flags,
                 "rate_flags": rate_flags,
-                "n_history": int((contrib["origin"] != ORIGIN_SUBMISSION).sum()),
-                "history_sources": ";".join(sorted(set(contrib.loc[contrib["origin"] != ORIGIN_SUBMISSION, "source"]))),
+                "n_history": len(from_history),
+                "history_sources": ";".join(sorted(set(column["source"][from_history].tolist()))),
             }
         )
     regional = pd.DataFrame(rows)

@@ -1,70 +1,291 @@
 """The `crimetrends` command: the only place where the stages are chained.
 
     crimetrends template --year 2026                 one submission workbook per member state
+    crimetrends status --year 2026                   the submission tracker: who sent what, when, late?
     crimetrends validate GEO_2026.xlsx               ingest -> validate: findings and feedback only
     crimetrends validate --year 2025                 the same for every submission of a year
     crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
+    crimetrends report --year 2025                   charts, report, annex and PDF again from the stored data
+    crimetrends import data_glotip.xlsx              published history beside the submissions
+    crimetrends doctor                               is this machine ready? what to install
 
-Exit codes: 0 done, 1 validation errors (validate), 2 usage error, 3 internal error (one-line message).
+Global options (before or after the command name): --settings FILE (else ./crimetrends.toml, else the
+defaults: pipeline/settings.py), -q/--quiet, -v/--verbose. Commands with a year (status, validate
+--year, run, report) append to the log file <outputs>/<year>/run.log.
+
+Exit codes: 0 done, 1 validation errors (validate, run), 2 usage error (a wrong option, setting or
+folder), 3 internal error (a one-line message ending with the log file's path).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
-import sys
-from dataclasses import dataclass
+import logging
+import shutil
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline import __version__
 from pipeline.findings import PipelineError
+from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError
 
-if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays instant
+if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays quick
     import pandas as pd
 
     from pipeline.reference import Reference
+    from pipeline.rules import Thresholds
     from pipeline.validate import Submission
 
-PROJECT_ROOT = Path.cwd()
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
 REPORT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "annual_assessment.docx"
+LOG_NAME = "run.log"
+STATUS_NAME = "status.csv"
+FEEDBACK_DIR = "feedback"
+VALIDATION_DIR = "validation"
+EXIT_VALIDATION_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
 stderr = Console(stderr=True, highlight=False)
+log = logging.getLogger(__name__)
+package_log = logging.getLogger("pipeline")  # the handlers go here: every pipeline.* logger ends up in them
+
+
+# -- session: global options, logging, errors ------------------------------------------------------
+@dataclass
+class Session:
+    """What the global options set, shared by the group and the command (click's ctx.obj)."""
+
+    settings_file: Path | None = None
+    quiet: bool = False
+    verbose: bool = False
+    log_path: Path | None = None  # <outputs>/<year>/run.log once the command knows its year folder
+    handlers: list[logging.Handler] = field(default_factory=list)
+    loaded: Settings | None = None
+
+    def settings(self) -> Settings:
+        """The settings (--settings FILE, else ./crimetrends.toml, else the defaults), read once."""
+        if self.loaded is None:
+            from pipeline.settings import load_settings
+
+            self.loaded = load_settings(self.settings_file, Path.cwd())
+            if self.loaded.file:
+                log.info("Settings: %s", self.loaded.file)
+        return self.loaded
+
+
+def _session() -> Session:
+    return click.get_current_context().ensure_object(Session)
+
+
+def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        # Given before and after the command name, either counts: only a given value is kept.
+        if value:
+            setattr(ctx.ensure_object(Session), name, value)
+
+    return callback
+
+
+def _global_options(f):
+    f = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_remember("verbose"), help="Say more on stderr: every step, and the traceback of an internal error. Example: crimetrends -v run --year 2025")(f)
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_remember("quiet"), help="Only warnings and errors on stderr; no progress bars, no summary table. Example: crimetrends -q run --year 2025")(f)
+    f = click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), expose_value=False, callback=_remember("settings_file"),
+                     metavar="FILE", help="Settings file (TOML). Default: crimetrends.toml in the current folder when there is one, else the built-in defaults. Example: --settings crimetrends.toml")(f)
+    return f
+
+
+class _ConsoleHandler(logging.Handler):
+    """Log records as plain lines on stderr (through the rich console, so they print above a progress bar)."""
+
+    STYLES = {logging.ERROR: "red", logging.WARNING: "yellow"}
+
+    def __init__(self, level: int, tracebacks: bool) -> None:
+        super().__init__(level)
+        self.tracebacks = tracebacks
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and self.tracebacks:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        stderr.print(text, style=self.STYLES.get(record.levelno), markup=False, highlight=False, soft_wrap=True)
+
+
+class _LogFile(logging.Handler):
+    """Appends each record to `path`, opening it for every record.
+
+    Opened per record, not held open: `run` and `report` swap the whole year folder, and a held file
+    would go on writing into the folder moved aside. When the folder is missing (in the instant of the
+    swap) the record is dropped rather than creating a folder that would stop the swap.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.DEBUG)
+        self.path = path
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(self.format(record) + "\n")
+        except OSError:
+            pass
+
+
+def _start_logging(session: Session) -> None:
+    level = logging.WARNING if session.quiet else logging.DEBUG if session.verbose else logging.INFO
+    handler = _ConsoleHandler(level, tracebacks=session.verbose)
+    package_log.addHandler(handler)
+    package_log.setLevel(logging.DEBUG)
+    package_log.propagate = False
+    session.handlers.append(handler)
+
+
+def _stop_logging(session: Session) -> None:
+    for handler in session.handlers:
+        package_log.removeHandler(handler)
+    session.handlers.clear()
+
+
+def _open_log(year_dir: Path) -> Path:
+    """Append to <year_dir>/run.log from now on, starting with a header line: time, version, command."""
+    session = _session()
+    year_dir.mkdir(parents=True, exist_ok=True)
+    path = year_dir / LOG_NAME
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"==== {now} crimetrends {__version__}: {_command_line(click.get_current_context())} (in {Path.cwd()})\n")
+    handler = _LogFile(path)
+    package_log.addHandler(handler)
+    session.handlers.append(handler)
+    session.log_path = path
+    return path
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as it ran, options with their values (defaults included), from click's parameters."""
+    words = ["crimetrends", ctx.info_name or ""]
+    session = ctx.find_object(Session)
+    if session and session.settings_file:
+        words += ["--settings", str(session.settings_file)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None:
+            continue
+        if not isinstance(param, click.Option):
+            words += [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
+        elif param.is_flag and getattr(param, "secondary_opts", None):
+            words.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.is_flag:
+            words += [param.opts[-1]] if value else []
+        elif isinstance(value, tuple):
+            for item in value:
+                words += [param.opts[-1], str(item)]
+        else:
+            words += [param.opts[-1], str(value)]
+    return " ".join(words)
+
+
+def _log_hint(session: Session) -> str:
+    return f" (details in {session.log_path})" if session.log_path else " (run again with -v for details)"
+
+
+def _stop(message: str, code: int) -> None:
+    """End the command with `message` on stderr in one line and exit `code`."""
+    stderr.print(f"crimetrends: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    click.get_current_context().exit(code)
+
+
+def _guarded(f):
+    """The command's body, with logging set up and every fatal error turned into its exit code:
+    a settings error is a usage error (2); a PipelineError and any unexpected exception are internal
+    errors (3) in one line ending with the log path, the traceback in the log (and on stderr with -v)."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        session = _session()
+        _start_logging(session)
+        try:
+            return f(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except SettingsError as err:
+            _stop(str(err), EXIT_USAGE)
+        except PipelineError as err:
+            log.debug("%s: %s", type(err).__name__, err, exc_info=True)
+            _stop(f"{err}{_log_hint(session)}", EXIT_INTERNAL)
+        except Exception as err:  # a defect: say so in one line, keep the traceback in the log
+            log.debug("internal error", exc_info=True)
+            _stop(f"internal error: {type(err).__name__}: {err}{_log_hint(session)}", EXIT_INTERNAL)
+        finally:
+            _stop_logging(session)
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    """Progress bars on stderr for the long steps; shown only on a terminal and without -q."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=stderr, transient=True, disable=_session().quiet or not stderr.is_terminal)
 
 
 def _inputs_option(f):
-    return click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Folder holding the submitted workbooks (read recursively, never modified).")(f)
+    return click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Folder holding the submitted workbooks (read recursively, never modified). Example: --inputs inputs")(f)
 
 
 def _outputs_option(f):
-    return click.option("--outputs", "outputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUTPUTS, show_default=True, help="Folder the results go to, one sub-folder per year.")(f)
+    return click.option("--outputs", "outputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUTPUTS, show_default=True, help="Folder the results go to, one sub-folder per year. Example: --outputs outputs")(f)
+
+
+def _year_option(what: str):
+    return click.option("--year", type=click.IntRange(2000, 2100), required=True, help=f"{what} Example: --year 2025")
+
+
+def _require_folder(folder: Path, hint: str) -> None:
+    if not folder.is_dir():
+        raise click.BadParameter(f"{folder} is not a folder", param_hint=hint)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crimetrends")
+@_global_options
 def main() -> None:
     """crimetrends: the BSEC Annual Assessment of the Trends of Transnational Crime.
 
     \b
     The yearly cycle:
-      crimetrends template --year 2026     write the submission workbooks
+      crimetrends template --year 2026     write the submission workbooks; send them
       (member states fill them in; put the returned files in inputs/)
-      crimetrends validate --year 2026     findings and a feedback workbook per submission
+      crimetrends status --year 2026       who sent what, when, and what became of it
+      crimetrends validate --year 2026     findings and a feedback workbook per submission; send them
       crimetrends run --year 2026          validate, aggregate, draw charts, write the report
+      crimetrends report --year 2026       the report again after editing the template or the settings
+      crimetrends doctor                   check this machine (Python, packages, LibreOffice, fonts)
+    Settings: crimetrends.toml in the current folder, or --settings FILE (crimetrends.example.toml
+    lists every key). Exit codes: 0 done, 1 validation errors, 2 usage error, 3 internal error.
+    Example:
+      crimetrends --settings crimetrends.toml run --year 2025 -q
     """
 
 
+# -- template ----------------------------------------------------------------------------------------
 @main.command()
-@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year the workbooks collect.")
-@click.option("--country", "countries", multiple=True, metavar="ISO3", help="Only this member state (repeatable). Default: all 13.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write to. Default: <outputs>/templates/<year>.")
-@click.option("--previous", "previous_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="observations.csv of last year's run, whose accepted <year-1> values pre-fill the Previous year value column. Default: <outputs>/<year-1>/data/observations.csv.")
+@_year_option("Reporting year the workbooks collect.")
+@click.option("--country", "countries", multiple=True, metavar="ISO3", help="Only this member state (repeatable). Default: all members of the year. Example: --country GEO")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write to. Default: <outputs>/templates/<year>. Example: --out ~/to_send")
+@click.option("--previous", "previous_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="observations.csv of last year's run, whose accepted <year-1> values pre-fill the Previous year value column. Default: <outputs>/<year-1>/data/observations.csv. Example: --previous outputs/2025/data/observations.csv")
 @_outputs_option
+@_global_options
+@_guarded
 def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previous_file: Path | None, outputs_dir: Path) -> None:
     """Write one submission workbook per member state.
 
@@ -90,20 +311,91 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
     except PipelineError as err:
         raise click.BadParameter(str(err), param_hint="--previous") from err
     if previous is None:
-        stderr.print(f"No {previous_path}: the Previous year value column is left blank.", markup=False, soft_wrap=True)
+        log.info("No %s: the Previous year value column is left blank.", previous_path)
     target = out_dir or outputs_dir / "templates" / str(year)
     for iso3 in wanted:
         path = write_template(ref, iso3, year, target, previous=previous)
         click.echo(str(path))
-    stderr.print(f"Wrote {len(wanted)} submission workbook(s) for {year} to {target}")
+    log.info("Wrote %d submission workbook(s) for %d to %s", len(wanted), year, target)
 
 
-@main.command(name="validate")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="Check every submission for this reporting year in --inputs (instead of FILES).")
+# -- status ------------------------------------------------------------------------------------------
+@main.command(name="status")
+@_year_option("Reporting year to track.")
 @_inputs_option
 @_outputs_option
-@click.option("--strict", is_flag=True, help="Count a submission with any error as rejected.")
+@_global_options
+@_guarded
+def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
+    """The submission tracker: every member state expected for the year and what it sent.
+
+    \b
+    Reads and checks every workbook in --inputs (as `validate --year` does, without writing feedback)
+    and prints one row per member state of the year: status (valid, with-warnings, with-errors,
+    rejected, missing), file, date submitted (the Cover's), days late against the deadline of the
+    settings ([collection] deadline), errors and warnings; then the files no member state could be
+    given. Days late for a missing state count from the deadline to today. Also written as
+    <outputs>/<year>/status.csv (the rest of that folder is left as it is). Exit code 0.
+    Example:
+      crimetrends status --year 2025
+      crimetrends status --year 2025 --inputs inputs --outputs outputs
+    """
+    from pipeline import status, store, validate
+    from pipeline.reference import load_reference
+
+    _require_folder(inputs_dir, "--inputs")
+    settings = _session().settings()
+    _open_log(outputs_dir / str(year))
+    ref = load_reference()
+    checked = _validate_year(year, inputs_dir, ref, strict=False, thresholds=_thresholds(settings))
+    deadline = settings.deadline_for(year)
+    tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, deadline, dt.date.today())
+    _print_status(tracker, year, deadline, settings, n_expected=len(ref.members_in(year)))
+    with store.outputs_lock(outputs_dir, year):
+        path = store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
+    log.info("Status: %s", path)
+
+
+def _print_status(tracker: pd.DataFrame, year: int, deadline: dt.date, settings: Settings, *, n_expected: int) -> None:
+    from rich import box
+
+    from pipeline.status import status_counts
+
+    colours = {"valid": "green", "with-warnings": "yellow", "with-errors": "red", "rejected": "red", "missing": "magenta"}
+    title = f"Submissions for {year} — deadline {deadline.day} {deadline:%B} {deadline.year}" + (f" — {settings.coordinator}" if settings.coordinator else "")
+    table = Table(title=title, caption="late: days after the deadline (a missing state: until today); err, warn: errors and warnings", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    # On a narrow screen the status and the date keep their line; names, files and notes fold.
+    for column, width in (("state", 10), ("status", None), ("file", 12), ("submitted", None), ("late", None), ("err", None), ("warn", None), ("note", 8)):
+        table.add_column(column, overflow="fold", no_wrap=width is None, min_width=width)
+    for row in tracker.itertuples(index=False):
+        table.add_row(
+            row.state or "not identified", f"[{colours.get(row.status, 'white')}]{row.status}[/]", row.file, row.date_submitted,
+            *("" if _missing(v) else str(v) for v in (row.days_late, row.n_errors, row.n_warnings)), row.note,
+        )
+    out = Console(highlight=False)
+    if not out.is_terminal:  # into a file or a pipe: no screen to fit, so one line per state
+        out = Console(highlight=False, width=160)
+    out.print(table)
+    counts = ", ".join(f"{n} {word}" for word, n in status_counts(tracker).items() if n)
+    unattributed = len(tracker) - n_expected
+    log.info("%d member state(s) expected for %d: %s%s", n_expected, year, counts, f" (of which {unattributed} file(s) not attributed to a member state)" if unattributed else "")
+
+
+def _missing(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+# -- validate ----------------------------------------------------------------------------------------
+@main.command(name="validate")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="Check every submission for this reporting year in --inputs (instead of FILES). Example: --year 2025")
+@_inputs_option
+@_outputs_option
+@click.option("--strict", is_flag=True, help="Count a submission with any error as rejected. Example: --strict")
+@_global_options
+@_guarded
 def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path, outputs_dir: Path, strict: bool) -> None:
     """Check submissions without running the report: findings and a feedback workbook for each.
 
@@ -112,7 +404,8 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     submissions in --inputs, when that folder exists, are used for the checks on changes over time.
     Writes <outputs>/validation/findings.csv and <outputs>/validation/<ISO3>_<year>_feedback.xlsx.
     With --year: checks every submission for that year in --inputs, as the run would, and writes
-    <outputs>/<year>/feedback/findings.csv and one <ISO3>_<year>_feedback.xlsx per submission.
+    <outputs>/<year>/feedback/findings.csv, one <ISO3>_<year>_feedback.xlsx per submission and
+    <outputs>/<year>/status.csv (the tracker of `crimetrends status`).
     Prints the findings of each submission. Exit code 1 when a submission in use has an error, else 0.
     The files checked are only read, never changed.
     \b
@@ -121,40 +414,51 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
       crimetrends validate --year 2025
       crimetrends validate --year 2025 --inputs inputs --outputs outputs
     """
+    from pipeline import status, store, validate
     from pipeline.reference import load_reference
 
     if bool(files) == (year is not None):
         raise click.UsageError("Give either workbook FILES or --year, not both and not neither.")
-    if year is not None and not inputs_dir.is_dir():
-        raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
+    if year is not None:
+        _require_folder(inputs_dir, "--inputs")
+    settings = _session().settings()
+    thresholds = _thresholds(settings)
+    if year is not None:
+        _open_log(outputs_dir / str(year))
     ref = load_reference()
-    try:
-        if files:
-            checked, folder = _validate_files(list(files), inputs_dir, ref, strict=strict), outputs_dir / VALIDATION_DIR
-        else:
-            checked, folder = _validate_year(year, inputs_dir, ref, strict=strict), outputs_dir / str(year) / FEEDBACK_DIR
-        from pipeline import store
-
-        with store.outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR), store.staged_dir(folder) as staging:
+    if files:
+        checked, folder = _validate_files(list(files), inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / VALIDATION_DIR
+    else:
+        checked, folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
+    with store.outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
+        with store.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
-    except PipelineError as err:
-        stderr.print(f"[red]crimetrends: {err}[/red]")
-        sys.exit(3)
+        if year is not None:
+            tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, settings.deadline_for(year), dt.date.today())
+            store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     _print_findings([sub for sub, _ in checked], ref)
     if year is not None:
         received = {sub.country_iso3 for sub, _ in checked}
         missing = [f"{ref.state_by_iso3[iso3].name} ({iso3})" for iso3 in ref.members_in(year) if iso3 not in received]
         if missing:
-            stderr.print(f"No submission for {year} from: {', '.join(missing)}")
-    stderr.print(f"Findings and feedback workbooks: {folder}")
-    if any(sub.count("error") and sub.status != "superseded" for sub, _ in checked):
-        sys.exit(1)
+            log.info("No submission for %d from: %s", year, ", ".join(missing))
+    log.info("Findings and feedback workbooks: %s", folder)
+    if _has_errors([sub for sub, _ in checked]):
+        click.get_current_context().exit(EXIT_VALIDATION_ERRORS)
 
 
-VALIDATION_DIR = "validation"
+def _has_errors(subs: Iterable[Submission]) -> bool:
+    """A submission of the year that is not superseded (in use, or rejected) has an error: exit code 1."""
+    return any(sub.count("error") and sub.status != "superseded" for sub in subs)
 
 
-def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+def _thresholds(settings: Settings) -> Thresholds:
+    from pipeline import rules
+
+    return settings.thresholds(rules.load_thresholds())
+
+
+def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
     """The named workbooks, checked against the other years' submissions in `inputs_dir` for the time rules."""
     from pipeline import ingest, validate
 
@@ -168,18 +472,18 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
     subs = [sub for sub, _ in named]
     validate.resolve_resubmissions(subs, ref)
     validate.resolve_resubmissions(context_subs, ref)
-    _across_years(subs + context_subs, ref)
+    _across_years(subs + context_subs, ref, thresholds)
     return named
 
 
-def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
     """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
     from pipeline import ingest, validate
 
     read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
     subs = [sub for sub, _ in read]
     validate.resolve_resubmissions(subs, ref)
-    _across_years(subs, ref)
+    _across_years(subs, ref, thresholds)
     return _submissions_of_year(read, year)
 
 
@@ -204,6 +508,7 @@ def _print_findings(subs: list[Submission], ref: Reference) -> None:
         out.print()
 
 
+# -- run and report ----------------------------------------------------------------------------------
 @dataclass
 class RunResult:
     year_dir: Path
@@ -211,15 +516,68 @@ class RunResult:
     n_errors: int
     pdf: Path | None = None
     pdf_note: str = ""
+    has_errors: bool = False  # a submission of the year (not superseded) has an error: exit code 1
+
+
+@dataclass
+class YearTables:
+    """The tables of one year as `run` writes them to <outputs>/<year>/data/ and `report` reads them back."""
+
+    observations: pd.DataFrame
+    regional: pd.DataFrame
+    country: pd.DataFrame
+    coverage: pd.DataFrame
+    revisions: pd.DataFrame
+    findings: pd.DataFrame
+    submissions: pd.DataFrame
+
+    @staticmethod
+    def names() -> list[str]:
+        return ["observations", "regional", "country", "coverage", "revisions", "findings", "submissions"]
+
+    def write(self, data_dir: Path) -> None:
+        from pipeline import store
+
+        for name in self.names():
+            store.write_csv(getattr(self, name), data_dir / f"{name}.csv")
+
+    # Tables whose every column is text but these whole numbers: read back as text, so that an empty
+    # cell is "" as in the frames the run built (store.read_csv reads `value` as a number, and findings
+    # quote the cell's text there).
+    TEXT_TABLES = {"findings": ("year",), "submissions": ("year", "n_values", "n_errors", "n_warnings")}
+
+    @classmethod
+    def read(cls, data_dir: Path) -> YearTables:
+        """The tables as `write` stored them, read back with the types the run built them with."""
+        import pandas as pd
+
+        from pipeline import store
+
+        tables = {}
+        for name in cls.names():
+            path = data_dir / f"{name}.csv"
+            if name in cls.TEXT_TABLES:
+                frame = store.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
+                for column in cls.TEXT_TABLES[name]:
+                    frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
+                tables[name] = frame
+            else:
+                tables[name] = store.read_csv(path)
+        return cls(**tables)
+
+
+_PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Also write the report as PDF (needs LibreOffice; without it the command says so and goes on). Default: [outputs] pdf of the settings (true). Example: --no-pdf")
 
 
 @main.command()
-@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="Reporting year of the assessment.")
+@_year_option("Reporting year of the assessment.")
 @_inputs_option
 @_outputs_option
-@click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error.")
-@click.option("--pdf/--no-pdf", "make_pdf", default=True, show_default=True, help="Also write the report as PDF (needs LibreOffice; without it the run says so and goes on).")
-def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool) -> None:
+@click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error. Example: --strict")
+@_PDF_OPTION
+@_global_options
+@_guarded
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
@@ -230,29 +588,39 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
       <outputs>/<year>/data/*.csv                            observations, regional, country, coverage,
                                                              revisions, findings, submissions
       <outputs>/<year>/feedback/                             one annotated workbook per submission
+      <outputs>/<year>/status.csv                            the submission tracker (crimetrends status)
       <outputs>/<year>/manifest.json                         what the run was made from (sha256)
       <outputs>/<year>/charts/*.png                          the charts in the report
+      <outputs>/<year>/run.log                               the log of every command on this year
+    Exit code 1 when a submission of the year has an error (everything is written all the same), else 0.
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
       crimetrends run --year 2025 --strict
-      crimetrends run --year 2025 --no-pdf
+      crimetrends --settings final.toml run --year 2025 --no-pdf
     """
-    if not inputs_dir.is_dir():
-        raise click.BadParameter(f"{inputs_dir} is not a folder", param_hint="--inputs")
-    try:
-        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf)
-    except PipelineError as err:
-        stderr.print(f"[red]crimetrends: {err}[/red]")
-        sys.exit(3)
-    stderr.print(f"Report: {result.report}")
+    _require_folder(inputs_dir, "--inputs")
+    settings = _session().settings()
+    wanted_pdf = settings.pdf if make_pdf is None else make_pdf
+    _open_log(outputs_dir / str(year))
+    with _progress() as progress:
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress)
+    _say_written(result, wanted_pdf)
+    if result.has_errors:
+        log.info("Exit code 1: submissions for %d have errors (see data/findings.csv and feedback/).", year)
+        click.get_current_context().exit(EXIT_VALIDATION_ERRORS)
+
+
+def _say_written(result: RunResult, wanted_pdf: bool) -> None:
+    log.info("Report: %s", result.report)
     if result.pdf is not None:
-        stderr.print(f"PDF: {result.pdf} ({result.pdf_note})")
-    elif make_pdf:
-        stderr.print(f"PDF skipped: {result.pdf_note}")
+        log.info("PDF: %s (%s)", result.pdf, result.pdf_note)
+    elif wanted_pdf:
+        log.warning("PDF skipped: %s", result.pdf_note)
 
 
-def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False) -> RunResult:
+def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False,
+                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
     then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole).
 
@@ -261,55 +629,54 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     from pipeline import store
 
     with store.outputs_lock(outputs_dir, year):
-        return _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf)
+        return _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress or Progress(disable=True))
 
 
-def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool) -> RunResult:
+def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress) -> RunResult:
     import pandas as pd
 
-    from pipeline import aggregate, annex, charts, history, ingest, provenance, report, store, validate
+    from pipeline import aggregate, history, ingest, provenance, rules, status, store, validate
     from pipeline.findings import findings_table as make_findings_table
-    from pipeline.settings import DEFAULT_SETTINGS
     from pipeline.reference import load_reference
 
     ref = load_reference()
-    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
+    thresholds = settings.thresholds(rules.load_thresholds())
+    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress)
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
-    revisions = _across_years(submissions, ref)
+    revisions = _across_years(submissions, ref, thresholds)
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)], ignore_index=True)
     findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)
-    regional = aggregate.build_regional_table(observations, ref)
-    country = aggregate.build_country_table(observations, ref)
-    coverage = aggregate.build_coverage(observations, ref, sorted({int(y) for y in observations["year"]} | {year}))
+    tables = YearTables(
+        observations=observations,
+        regional=aggregate.build_regional_table(observations, ref),
+        country=aggregate.build_country_table(observations, ref),
+        coverage=aggregate.build_coverage(observations, ref, sorted({int(y) for y in observations["year"]} | {year})),
+        revisions=revisions,
+        findings=findings_table,
+        submissions=submissions_table,
+    )
+    of_year = _submissions_of_year(read, year)
     is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
+    tracker = status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today())
+    year_dir = outputs_dir / str(year)
 
     with store.staged_year_dir(outputs_dir, year) as staging:
-        data_dir = staging / store.DATA_DIR
-        store.write_csv(observations, data_dir / "observations.csv")
-        store.write_csv(regional, data_dir / "regional.csv")
-        store.write_csv(country, data_dir / "country.csv")
-        store.write_csv(coverage, data_dir / "coverage.csv")
-        store.write_csv(revisions, data_dir / "revisions.csv")
-        store.write_csv(findings_table, data_dir / "findings.csv")
-        store.write_csv(submissions_table, data_dir / "submissions.csv")
-        annex.write_data_annex(
-            annex.annex_path(staging, year), year=year, regional=regional, country=country, observations=observations,
-            coverage=coverage, findings=findings_table, revisions=revisions, submissions=submissions_table,
-            ref=ref, is_demonstration=is_demonstration,
-        )
-        _write_feedback(_submissions_of_year(read, year), staging / FEEDBACK_DIR, ref)
-        chart_paths = charts.render_charts(regional, country, ref, year, staging / "charts")
-        context = report.build_context(year, regional, country, submissions_table, findings_table, ref, chart_paths, is_demonstration=is_demonstration, coverage=coverage, revisions=revisions)
-        report_name = report.REPORT_FILENAME.format(year=year)
-        report.render_report(REPORT_TEMPLATE, context, staging / report_name)
+        tables.write(staging / store.DATA_DIR)
+        # The charts, report and annex are drawn from the tables as stored (rates rounded to 6
+        # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
+        tables = YearTables.read(staging / store.DATA_DIR)
+        if settings.feedback:
+            _write_feedback(of_year, staging / FEEDBACK_DIR, ref)
+        store.write_csv(tracker, staging / STATUS_NAME)
+        report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
             input_hashes=dict(zip(submissions_table["file"], submissions_table["sha256"], strict=True)),
-            settings=DEFAULT_SETTINGS,
+            settings=settings,
             counts={
                 "files": len(submissions_table),
                 "submissions_used": sum(s.is_used for s in submissions),
@@ -319,24 +686,135 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
                 "findings_error": int((findings_table["severity"] == "error").sum()),
                 "findings_warning": int((findings_table["severity"] == "warning").sum()),
                 "findings_info": int((findings_table["severity"] == "info").sum()),
-                "regional_rows": len(regional),
+                "regional_rows": len(tables.regional),
                 "charts": len(chart_paths),
             },
-            options={"strict": strict},
+            options={"strict": strict, "pdf": make_pdf},
         )
-        (staging / provenance.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        # The context was built with chart paths inside the staging folder; they move with it.
+        # What `report` needs to render the same report again and is in no CSV.
+        manifest["is_demonstration"] = is_demonstration
+        _write_manifest(manifest, staging)
+        _carry_log(year_dir, staging)  # last: nothing is logged between this copy and the swap
 
-    year_dir = outputs_dir / str(year)
-    _print_summary(submissions_table, findings_table, year)
-    n_errors = int((findings_table["severity"] == "error").sum())
-    result = RunResult(year_dir=year_dir, report=year_dir / report_name, n_errors=n_errors)
+    _print_summary(submissions_table, findings_table, year, table=not _session_quiet())
+    result = RunResult(year_dir=year_dir, report=year_dir / report_path.name, n_errors=int((findings_table["severity"] == "error").sum()),
+                       has_errors=_has_errors(sub for sub, _ in of_year))
     if make_pdf:
-        result.pdf, result.pdf_note = _make_pdf(result.report)
+        result.pdf, result.pdf_note = _make_pdf(result.report, progress)
     return result
 
 
-def _make_pdf(report_path: Path) -> tuple[Path | None, str]:
+def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress) -> tuple[Path, dict[str, Path]]:
+    """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
+    report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
+    re-rendered report is the one the run would write with the same tables and settings.
+    Returns the report's path and the charts' paths."""
+    from pipeline import annex, charts, report
+
+    if settings.data_annex:
+        annex.write_data_annex(
+            annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
+            coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
+            ref=ref, is_demonstration=is_demonstration, settings=settings,
+        )
+    task = progress.add_task("Drawing the charts", total=None)
+    chart_paths = charts.render_charts(tables.regional, tables.country, ref, year, folder / "charts", settings)
+    progress.remove_task(task)
+    log.debug("%d chart(s) drawn", len(chart_paths))
+    task = progress.add_task("Writing the report", total=None)
+    context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, chart_paths, settings,
+                                   is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year))
+    progress.remove_task(task)
+    return report_path, chart_paths
+
+
+def _write_manifest(manifest: dict[str, Any], folder: Path) -> None:
+    from pipeline import provenance
+
+    (folder / provenance.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _carry_log(year_dir: Path, staging: Path) -> None:
+    """The year's run.log into the staging folder that is about to replace the year folder."""
+    if (year_dir / LOG_NAME).is_file():
+        shutil.copy2(year_dir / LOG_NAME, staging / LOG_NAME)
+
+
+def _session_quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    session = ctx.find_object(Session) if ctx else None
+    return bool(session and session.quiet) or ctx is None
+
+
+@main.command(name="report")
+@_year_option("Reporting year whose stored outputs are rendered again.")
+@_outputs_option
+@_PDF_OPTION
+@_global_options
+@_guarded
+def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
+    """Render the report, its charts, the data annex and the PDF again from the stored outputs.
+
+    \b
+    After editing the report template or the settings (title, status line, chart years...): reads
+    <outputs>/<year>/data/*.csv as the last run wrote them and writes the charts, the .docx, the data
+    annex and the PDF again; the inputs are not read, and data/, feedback/ and status.csv stay as they
+    are (the manifest records the new settings). To take in new or corrected workbooks, use `run`.
+    Exit code 2 when <outputs>/<year> holds no stored data.
+    Example:
+      crimetrends report --year 2025
+      crimetrends --settings final.toml report --year 2025 --no-pdf
+    """
+    from pipeline import provenance, report, store
+    from pipeline.reference import load_reference
+
+    year_dir = outputs_dir / str(year)
+    data_dir = year_dir / store.DATA_DIR
+    absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
+    if absent:
+        _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)
+    settings = _session().settings()
+    wanted_pdf = settings.pdf if make_pdf is None else make_pdf
+    _open_log(year_dir)
+    ref = load_reference()
+    with store.outputs_lock(outputs_dir, year), _progress() as progress:
+        tables = YearTables.read(data_dir)
+        manifest_path = year_dir / provenance.MANIFEST_NAME
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+        if "is_demonstration" not in manifest:
+            log.warning("%s does not say whether the data are demonstration data (a run of an older version): taken as not", manifest_path)
+        is_demonstration = bool(manifest.get("is_demonstration", False))
+        pdf_name = Path(report.REPORT_FILENAME.format(year=year)).with_suffix(".pdf").name
+        rendered = {"charts", report.REPORT_FILENAME.format(year=year), pdf_name, _annex_name(year), provenance.MANIFEST_NAME, LOG_NAME}
+        if (year_dir / pdf_name).is_file() and not wanted_pdf:
+            # A PDF of the previous rendering would no longer match the report.
+            log.info("The previous %s is removed: it no longer matches the report (make it again without --no-pdf).", pdf_name)
+        with store.staged_year_dir(outputs_dir, year) as staging:
+            for item in year_dir.iterdir():
+                if item.name not in rendered and not item.name.startswith("."):
+                    (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
+            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
+            if manifest:
+                manifest["settings"] = asdict(settings)
+                manifest["options"] = {**manifest.get("options", {}), "pdf": wanted_pdf}
+                manifest["counts"] = {**manifest.get("counts", {}), "charts": len(chart_paths)}
+                manifest["report_rendered_utc"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+                _write_manifest(manifest, staging)
+            _carry_log(year_dir, staging)
+        result = RunResult(year_dir=year_dir, report=year_dir / report_path.name, n_errors=0)
+        if wanted_pdf:
+            result.pdf, result.pdf_note = _make_pdf(result.report, progress)
+    _say_written(result, wanted_pdf)
+
+
+def _annex_name(year: int) -> str:
+    from pipeline import annex
+
+    return annex.annex_path(Path("."), year).name
+
+
+def _make_pdf(report_path: Path, progress: Progress | None = None) -> tuple[Path | None, str]:
     """The report as PDF beside it, or (None, why not) when LibreOffice is not installed.
 
     Runs after the year folder is in place, so a failed conversion (PdfError) keeps the .docx and data.
@@ -346,28 +824,37 @@ def _make_pdf(report_path: Path) -> tuple[Path | None, str]:
     soffice = pdf.find_soffice()
     if soffice is None:
         return None, "LibreOffice (soffice) is not installed; install it for the PDF, or pass --no-pdf"
+    progress = progress or Progress(disable=True)
+    task = progress.add_task("Writing the PDF (LibreOffice)", total=None)
     made = pdf.convert_to_pdf(report_path, soffice=soffice)
+    progress.remove_task(task)
     return made.path, f"{made.pages} pages, {made.note}"
 
 
-FEEDBACK_DIR = "feedback"
-
-
-def _across_years(subs: list[Submission], ref: Reference) -> pd.DataFrame:
+def _across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds | None = None) -> pd.DataFrame:
     """The checks that compare years, on submissions already resolved: revisions (which replace last
     year's figures), then the time rules on the revised figures. Returns the revision log."""
     from pipeline import validate
 
-    revisions = validate.apply_revisions(subs, ref)
-    validate.apply_time_rules(subs, ref)
+    revisions = validate.apply_revisions(subs, ref, thresholds)
+    validate.apply_time_rules(subs, ref, thresholds)
     return revisions
 
 
-def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool) -> list[tuple[Submission, Path]]:
+def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None) -> list[tuple[Submission, Path]]:
     """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file."""
     from pipeline import ingest, validate
 
-    return [(validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict), path) for path, base in files]
+    progress = progress or Progress(disable=True)
+    task = progress.add_task("Reading the workbooks", total=len(files))
+    read = []
+    for path, base in files:
+        sub = validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict)
+        log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
+        read.append((sub, path))
+        progress.advance(task)
+    progress.remove_task(task)
+    return read
 
 
 def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:
@@ -384,23 +871,32 @@ def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Refe
     return paths
 
 
-def _print_summary(submissions, findings, year: int) -> None:
-    # The report year's files, and any file of another year that was not used as it stands.
+def _print_summary(submissions, findings, year: int, *, table: bool) -> None:
+    """With `table`, the report year's files, and any file of another year not used as it stands; then the counts."""
     shown = submissions[(submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"])]
+    other_years = len(submissions) - len(shown)
+    if table:
+        _print_files(shown, year)
+    counts = findings["severity"].value_counts().to_dict()
+    log.info("%d file(s) read (%d accepted file(s) of other years not listed). Findings: %d error(s), %d warning(s), %d info — see data/findings.csv",
+             len(submissions), other_years, counts.get("error", 0), counts.get("warning", 0), counts.get("info", 0))
+
+
+def _print_files(shown, year: int) -> None:
     table = Table(title=f"Submissions for {year}, and files of other years that need a look", show_lines=False)
     for column in ("file", "country", "year", "status", "values", "errors", "warnings"):
         table.add_column(column)
     for row in shown.itertuples(index=False):
         table.add_row(row.file, row.country_iso3, "" if row.year is None or str(row.year) == "<NA>" else str(row.year), row.status, str(row.n_values), str(row.n_errors), str(row.n_warnings))
     stderr.print(table)
-    counts = findings["severity"].value_counts().to_dict()
-    other_years = len(submissions) - len(shown)
-    stderr.print(f"{len(submissions)} file(s) read ({other_years} accepted file(s) of other years not listed). Findings: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), {counts.get('info', 0)} info — see data/findings.csv")
 
 
+# -- import ------------------------------------------------------------------------------------------
 @main.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Inputs folder: the history is written to <inputs>/history/ and read by the run.")
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INPUTS, show_default=True, help="Inputs folder: the history is written to <inputs>/history/ and read by the run. Example: --inputs inputs")
+@_global_options
+@_guarded
 def import_command(file: Path, inputs_dir: Path) -> None:
     """Turn a published data file into history the run reads beside the submissions.
 
@@ -423,11 +919,52 @@ def import_command(file: Path, inputs_dir: Path) -> None:
     try:
         imported = history.import_published(file, ref)
     except history.UnrecognisedFileError as err:
-        stderr.print(f"crimetrends: {err}", style="red", markup=False, soft_wrap=True)
-        sys.exit(2)
+        _stop(str(err), EXIT_USAGE)
     try:
         path = history.write_history(imported, inputs_dir)
-    except (PipelineError, OSError) as err:
-        stderr.print(f"crimetrends: {err}", style="red", markup=False, soft_wrap=True)
-        sys.exit(3)
-    stderr.print(f"{imported.summary()}; written to {path}", markup=False, soft_wrap=True)
+    except OSError as err:
+        _stop(str(err), EXIT_INTERNAL)
+    log.info("%s; written to %s", imported.summary(), path)
+
+
+# -- doctor ------------------------------------------------------------------------------------------
+@main.command()
+@_inputs_option
+@_outputs_option
+@_global_options
+@_guarded
+def doctor(inputs_dir: Path, outputs_dir: Path) -> None:
+    """Check that this machine is ready for the annual run, and say what to install for each gap.
+
+    \b
+    One line per check: OK, MISSING (essential: the commands fail without it) or WARNING (optional:
+    the PDF, its page numbers, the fonts LibreOffice uses, the test tools). Checks the Python version,
+    the packages crimetrends needs and their versions, the settings file, the report template, that
+    --inputs is readable and --outputs writable, the chart font, LibreOffice and its Python bridge,
+    fontconfig's DejaVu Sans and poppler-utils. Exit code 0 when every essential check passes, else 1.
+    Example:
+      crimetrends doctor
+      crimetrends doctor --inputs inputs --outputs outputs
+    """
+    from pipeline import doctor as checks
+
+    results = checks.run_checks(inputs_dir=inputs_dir, outputs_dir=outputs_dir, report_template=REPORT_TEMPLATE,
+                                settings_path=_session().settings_file, cwd=Path.cwd())
+    out = Console(highlight=False)
+    colours = {"OK": "green", "MISSING": "red", "WARNING": "yellow"}
+    for check in results:
+        line = f"[{colours[check.word]}]{check.word:<8}[/] {check.name}: {_escape(check.detail)}"
+        if not check.ok and check.fix:
+            line += f" — {_escape(check.fix)}"
+        out.print(line, soft_wrap=True)
+    missing = [c.name for c in results if not c.ok and c.essential]
+    if missing:
+        log.warning("Not ready: %s missing.", ", ".join(missing))
+        click.get_current_context().exit(1)
+    log.info("Ready for the annual run%s.", "" if all(c.ok for c in results) else " (see the warnings for the optional parts)")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -25,6 +25,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
 import python_calamine
@@ -37,6 +38,9 @@ from pipeline import __version__, ingest, store
 from pipeline.findings import Finding
 from pipeline.reference import Reference
 from pipeline.validate import Submission
+
+if TYPE_CHECKING:
+    from pipeline.cache import BlobCache
 
 FINDINGS_SHEET = "Findings"
 TITLE = "Feedback on your submission"
@@ -85,33 +89,54 @@ def _safe(text: str) -> str:
     return cleaned or "file"
 
 
-def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference) -> list[Path]:
+def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference, cache: BlobCache | None = None) -> list[Path]:
     """One feedback workbook per (submission, the file it was read from) into `out_dir`.
 
     Files that are not workbooks (a note, a lock file) are skipped: they are not submissions, and
-    submissions.csv lists them.
+    submissions.csv lists them. With a `cache` (`pipeline.cache.BlobCache`), a workbook made before
+    from the same file, findings and status is copied from it instead of being made again.
     """
     selected = [(sub, source) for sub, source in submissions if sub.status != "ignored"]
     names = feedback_names([sub for sub, _ in selected])
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_feedback(sub, source, out_dir / names[sub.file], ref) for sub, source in selected]
+    return [write_feedback(sub, source, out_dir / names[sub.file], ref, cache) for sub, source in selected]
 
 
-def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference) -> Path:
+def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference, cache: BlobCache | None = None) -> Path:
     """Write the feedback workbook of one submission to `target` (atomically); `source` is only read.
 
     A file ingest refused (a bomb, a huge or unsafe workbook) is never opened again here: its feedback
     holds the findings only.
     """
-    if any(f.code in ingest.REFUSAL_CODES for f in sub.findings):
+    refused = any(f.code in ingest.REFUSAL_CODES for f in sub.findings)
+    content = b"" if refused else _read_bytes(source)
+    key = feedback_key(sub, content, source.suffix.lower(), refused) if cache is not None else ""
+    if cache is not None and cache.copy_to(key, target):
+        return target
+    if refused:
         wb, copy_note = _findings_only()
     else:
-        wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
+        wb, copy_note = _copy_of(content, source.suffix.lower())
     findings = sorted(sub.findings, key=_finding_order)
     on_cells = _annotate(wb, findings)
     _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
     store.write_workbook(wb, target, _stamp(sub))
+    if cache is not None:
+        cache.put(key, target.read_bytes())
     return target
+
+
+def feedback_key(sub: Submission, content: bytes, suffix: str, refused: bool) -> str:
+    """The cache key of a feedback workbook: everything its bytes are made from (the file's content,
+    the submission's facts and findings, the reference data, this module's and `store`'s source and
+    the versions of the libraries that read and write it)."""
+    import hashlib
+
+    from pipeline.cache import digest, library_versions, reference_hash, source_hash
+
+    facts = [sub.file, sub.country_iso3, sub.year, sub.status, sub.reason, sub.date_submitted, [f.as_row() for f in sub.findings]]
+    context = [__version__, source_hash("feedback", "store"), reference_hash(), library_versions("openpyxl", "python-calamine")]
+    return digest("feedback", context, hashlib.sha256(content).hexdigest(), suffix, refused, facts)
 
 
 def _read_bytes(source: Path) -> bytes:

@@ -55,6 +55,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 import pandas as pd
@@ -65,6 +66,9 @@ from defusedxml import ElementTree as SafeElementTree
 from pipeline import layout
 from pipeline.findings import Finding, make_finding
 from pipeline.reference import Reference
+
+if TYPE_CHECKING:
+    from pipeline.cache import ParseCache
 
 HEADER_SEARCH_ROWS = 30  # the header row may sit below a title block; look this far down for it
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and also every encrypted OOXML file
@@ -240,11 +244,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmission:
-    """Read one file; every problem that stops it being read becomes a finding on the result."""
+def read_submission(path: Path, inputs_dir: Path, ref: Reference, cache: ParseCache | None = None) -> RawSubmission:
+    """Read one file; every problem that stops it being read becomes a finding on the result.
+
+    With a `cache` (`pipeline.cache.ParseCache`), a file read before (same sha256, same name, same
+    crimetrends version and reference data) is taken from it instead of being parsed again; a file
+    parsed here is put in it, unless it changed while it was read.
+    """
     relative = path.relative_to(inputs_dir).as_posix()
+    sha256 = _sha256(path)
+    if cache is not None:
+        cached = cache.get(sha256, relative)
+        if cached is not None:
+            return cached
+    raw = _read_file(path, relative, sha256, ref)
+    if cache is not None and _sha256(path) == sha256:
+        cache.put(raw)
+    return raw
+
+
+def _read_file(path: Path, relative: str, sha256: str, ref: Reference) -> RawSubmission:
     size = path.stat().st_size
-    raw = RawSubmission(file=relative, sha256=_sha256(path), kind=classify(path))
+    raw = RawSubmission(file=relative, sha256=sha256, kind=classify(path))
     if raw.kind == "lock-file":
         raw.findings.append(make_finding(ref, "file-lock-file", f"{relative} is a lock file left by a spreadsheet program; it is not read.", file=relative))
         return raw

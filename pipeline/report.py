@@ -42,19 +42,24 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage
 
+from pipeline import __version__
 from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
+
+if TYPE_CHECKING:
+    from docxtpl import DocxTemplate
+
+    from pipeline.cache import BlobCache
+
+# python-docx and docxtpl are imported where a document is rendered (0.1 s): a run whose report
+# comes from the cache never loads them.
 
 REPORT_FILENAME = "BSEC_Annual_Assessment_{year}.docx"
 
@@ -1530,6 +1535,7 @@ def build_context(
         "organisation": settings.organisation,
         "working_group": settings.working_group,
         "status_line": settings.status_line,
+        "coordinator": settings.coordinator,  # not on the shipped template's pages: the document's author (render_report)
         "generated_on": format_date(generated_on or dt.date.today()),
         "is_demonstration": bool(is_demonstration),
         "key_findings_intro": (
@@ -1620,6 +1626,9 @@ def make_jinja_env() -> jinja2.Environment:
 
 def _with_images(value: Any, tpl: DocxTemplate) -> Any:
     """A copy of the context with every path turned into an InlineImage of the text width."""
+    from docx.shared import Mm
+    from docxtpl import InlineImage
+
     if isinstance(value, PurePath):
         path = Path(value)
         if not path.is_file():
@@ -1643,6 +1652,9 @@ def fill_toc(document: Any) -> int:
     export). Until then, or in a plain `soffice --convert-to`, the reader sees the headings (without
     page numbers) instead of a placeholder. One paragraph per heading, styled `toc 1`/`toc 2`/`toc 3`.
     """
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
     body = document.element.body
     instruction = next((el for el in body.iter(qn("w:instrText")) if (el.text or "").strip().startswith("TOC ")), None)
     if instruction is None:
@@ -1655,11 +1667,20 @@ def fill_toc(document: Any) -> int:
     separate, end = kinds.index("separate"), kinds.index("end")
     entries = []
     seen_field = False
+    # Each paragraph's style name from one table of the document's styles: `paragraph.style` looks
+    # the style up again for every paragraph (a third of the rendering time). Same resolution: an
+    # absent or unknown style id is the default paragraph style.
+    from docx.enum.style import WD_STYLE_TYPE
+
+    names = {style.style_id: style.name for style in document.styles if style.type == WD_STYLE_TYPE.PARAGRAPH}
+    default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    default_name = default.name if default is not None else ""
     for paragraph in document.paragraphs:
         if paragraph._p is field_paragraph:
             seen_field = True
             continue
-        level = TOC_LEVELS.get(paragraph.style.name if paragraph.style is not None else "")
+        style_id = paragraph._p.style
+        level = TOC_LEVELS.get(names.get(style_id, default_name) if style_id is not None else default_name)
         if seen_field and level and paragraph.text.strip():
             entries.append((level, paragraph.text.strip()))
     if not entries:
@@ -1702,17 +1723,44 @@ def fill_toc(document: Any) -> int:
     return len(entries)
 
 
-def render_report(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
+def render_report(template_path: Path, context: dict[str, Any], out_path: Path, cache: BlobCache | None = None) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
     Raises `ReportRenderError` when the template uses variables the context lacks (their names are
-    in the message), when a chart file is missing, or when Jinja fails.
+    in the message), when a chart file is missing, or when Jinja fails. With a `cache`
+    (`pipeline.cache.BlobCache`), a report rendered before from the same template, context (charts
+    by their bytes), code and day is copied from it.
     """
     template_path = Path(template_path)
     out_path = Path(out_path)
     if not template_path.is_file():
         raise ReportRenderError(f"report template {template_path} does not exist")
+    key = _report_key(template_path, context) if cache is not None else None
+    if cache is not None and key is not None and cache.copy_to(key, out_path):
+        return out_path
+    _render(template_path, context, out_path)
+    if cache is not None and key is not None:
+        cache.put(key, out_path.read_bytes())
+    return out_path
+
+
+def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:
+    """The cache key of a rendered report (None when the context holds something a key cannot)."""
+    from pipeline.cache import canonical, digest, file_sha256, library_versions, source_hash
+
+    try:
+        facts = canonical(context)  # a chart path becomes the sha256 of the chart
+    except (TypeError, OSError):
+        return None
+    versions = library_versions("docxtpl", "python-docx", "jinja2", "lxml")
+    day = dt.datetime.now(dt.UTC).date().isoformat()  # the document's dates are the day's
+    return digest("report", __version__, source_hash("report"), versions, file_sha256(template_path), day, facts)
+
+
+def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
     # A fresh template object per render: docxtpl keeps rendering state on the object.
+    from docxtpl import DocxTemplate
+
     tpl = DocxTemplate(str(template_path))
     env = make_jinja_env()
     missing = tpl.get_undeclared_template_variables(jinja_env=env, context=context)
@@ -1732,6 +1780,8 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
     day = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
     tpl.docx.core_properties.created = day
     tpl.docx.core_properties.modified = day
+    if context.get("coordinator"):  # settings [report] coordinator: Word shows it as the author
+        tpl.docx.core_properties.author = context["coordinator"]
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Temp file in the same folder, then rename: a reader never sees half a report.

@@ -62,11 +62,20 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Write `frame` to `path` atomically with the number and text conventions above."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = frame.copy()
+    # Lists, not Series iteration (same Python values, without boxing each); each distinct text once.
+    texts: dict[str, str] = {}
+
+    def csv_text(value: str) -> str:
+        done = texts.get(value)
+        if done is None:
+            done = texts[value] = _csv_text(value)
+        return done
+
     for column in text.columns:
         if pd.api.types.is_float_dtype(text[column]) or text[column].dtype == object:
-            text[column] = [number_text(v) if isinstance(v, float) or v is None or v is pd.NA else _csv_text(v) if isinstance(v, str) else v for v in text[column]]
+            text[column] = [number_text(v) if isinstance(v, float) or v is None or v is pd.NA else csv_text(v) if isinstance(v, str) else v for v in text[column].tolist()]
         elif pd.api.types.is_string_dtype(text[column]):
-            text[column] = [_csv_text(v) if isinstance(v, str) else v for v in text[column]]
+            text[column] = [csv_text(v) if isinstance(v, str) else v for v in text[column].tolist()]
     content = text.to_csv(index=False, lineterminator="\n")
     if _CR_MARK in content:
         content = content.replace(_CR_MARK, "\r")
@@ -117,20 +126,29 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
     wb.properties.created = stamp
     wb.properties.modified = stamp
     raw = io.BytesIO()
-    ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    # Stored, not compressed: write_zip compresses each part once, with its fixed time.
+    ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
+    with zipfile.ZipFile(raw) as src:
+        parts = [(info.filename, src.read(info.filename)) for info in src.infolist()]
+    return write_zip(parts, target, stamp)
+
+
+def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, compresslevel: int | None = None) -> Path:
+    """Write `parts` (name, bytes), in this order, as a deflated zip at `target`, atomically, every entry
+    dated `stamp` (so the same parts give the same bytes), readable by all."""
     fixed = io.BytesIO()
     date_time = stamp.timetuple()[:6]
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
+    with zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as dst:
+        for name, data in parts:
+            entry = zipfile.ZipInfo(name, date_time=date_time)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
+            dst.writestr(entry, data, compresslevel=compresslevel)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(fixed.getvalue())
+            f.write(fixed.getbuffer())
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; output folders are shared
         os.replace(tmp, target)
     finally:
@@ -274,8 +292,10 @@ def restore_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (read from a `write_csv` file) with `restore_text` applied to its text columns, in place."""
     for column in frame.columns:
         series = frame[column]
-        if (series.dtype == object or pd.api.types.is_string_dtype(series)) and any(isinstance(v, str) and v[:1] == "'" for v in series):
-            frame[column] = [restore_text(v) for v in series]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            values = series.tolist()
+            if any(isinstance(v, str) and v[:1] == "'" for v in values):
+                frame[column] = [restore_text(v) for v in values]
     return frame
 
 

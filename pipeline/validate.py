@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -152,6 +153,17 @@ def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
     return "".join(dict.fromkeys(codes)), True
 
 
+_EMPTY_FRAMES: dict[tuple[str, ...], pd.DataFrame] = {}
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    """A frame with `columns` and no rows: a copy of one made once (building one costs ten times more)."""
+    key = tuple(columns)
+    if key not in _EMPTY_FRAMES:
+        _EMPTY_FRAMES[key] = pd.DataFrame(columns=columns)
+    return _EMPTY_FRAMES[key].copy()
+
+
 @dataclass
 class Submission:
     """One input file after validation. `status` is what submissions.csv reports."""
@@ -164,12 +176,12 @@ class Submission:
     is_demonstration: bool = False
     status: str = "rejected"  # accepted | accepted-with-warnings | rejected | superseded | ignored
     reason: str = ""
-    observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
+    observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     findings: list[Finding] = field(default_factory=list)
     # Previous year value cells holding something (`PREVIOUS_COLUMNS`), for `apply_revisions`.
-    previous: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PREVIOUS_COLUMNS))
+    previous: pd.DataFrame = field(default_factory=lambda: _empty(PREVIOUS_COLUMNS))
     # Observations of year - 1 this submission carries: revised figures of a year with no submission in use.
-    carried: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBSERVATION_COLUMNS))
+    carried: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     blank_keys: set[tuple[str, str]] = field(default_factory=set)  # (indicator, breakdown) left empty, not ":"
     strict: bool = False  # reject on any error, not only on structural ones
 
@@ -353,7 +365,8 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     duplicated = keys.duplicated(keep=False)
     records = []
     previous = []
-    for (_, row), is_duplicate in zip(data.iterrows(), duplicated, strict=True):
+    # Plain dicts, not iterrows(): a Series per row costs more than everything done with it.
+    for row, is_duplicate in zip(_records(data), duplicated.tolist(), strict=True):
         code = row["code"].strip().upper()
         breakdown = _normalise_breakdown(row["breakdown"])
         indicator = ref.indicator_by_code.get(code)
@@ -410,8 +423,23 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     frame = pd.DataFrame(records, columns=OBSERVATION_COLUMNS)
     frame["value"] = frame["value"].astype("float64")
     frame["year"] = frame["year"].astype("int64")
-    previous_frame = pd.DataFrame(previous, columns=PREVIOUS_COLUMNS).astype({"value": "float64"})
+    previous_frame = pd.DataFrame(previous, columns=PREVIOUS_COLUMNS)
+    previous_frame["value"] = previous_frame["value"].astype("float64")
     return frame, previous_frame
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """The frame's rows as dicts of Python values (as `to_dict("records")` gives them, built from column lists: faster)."""
+    columns = [str(c) for c in frame.columns]
+    return [dict(zip(columns, values, strict=True)) for values in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]
+
+
+_PreviousRow = namedtuple("_PreviousRow", PREVIOUS_COLUMNS)
+
+
+def _rows_of(previous: pd.DataFrame) -> list[_PreviousRow]:
+    """The rows of a `PREVIOUS_COLUMNS` frame, as `itertuples(index=False)` gives them (built from column lists: faster)."""
+    return [_PreviousRow(*values) for values in zip(*(previous[c].tolist() for c in PREVIOUS_COLUMNS), strict=True)]
 
 
 def _previous_value(sub: Submission, ref: Reference, row, indicator, breakdown: str, where: dict) -> dict | None:
@@ -532,17 +560,21 @@ def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Th
             continue
         year = sub.year - 1
         target = by_year.get((sub.country_iso3, year))
-        accepted = target.observations if target is not None else pd.DataFrame(columns=OBSERVATION_COLUMNS)
-        rows = dict(zip(zip(accepted["indicator"], accepted["breakdown"], strict=True), accepted.index, strict=True))
+        accepted = target.observations if target is not None else _empty(OBSERVATION_COLUMNS)
+        labels = accepted.index.tolist()
+        rows = dict(zip(zip(accepted["indicator"].tolist(), accepted["breakdown"].tolist(), strict=True), labels, strict=True))
+        # The accepted values by row label, kept in step with the replacements below; the whole row
+        # (accepted.loc) is looked up only for a figure that is revised.
+        accepted_values = dict(zip(labels, accepted["value"].tolist(), strict=True))
         carried = []
-        for prev in sub.previous.itertuples(index=False):
+        for prev in _rows_of(sub.previous):
             if prev.status != REPORTED:
                 continue
             i = rows.get((prev.indicator, prev.breakdown))
-            old = None if i is None else accepted.loc[i]
-            old_value = float("nan") if old is None else float(old["value"])
+            old_value = float("nan") if i is None else float(accepted_values[i])
             if not rules.is_revision(old_value, prev.value):
                 continue
+            old = None if i is None else accepted.loc[i]
             old_status = "" if old is None else old["status"]
             where = {"file": sub.file, "sheet": prev.sheet, "cell": prev.cell, "country_iso3": sub.country_iso3, "year": sub.year}
             finding, change_pct = rules.check_revision(ref, thresholds, prev.indicator, prev.breakdown, year, old_value, old_status, prev.value, prev.comment, "" if old is None else f"{old['source_file']} {old['cell']}".strip(), where)
@@ -565,6 +597,7 @@ def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Th
                 carried.append(revised)
             else:
                 accepted.loc[i, list(revised)] = list(revised.values())
+                accepted_values[i] = revised["value"]
             log.append({
                 "country_iso3": sub.country_iso3, "indicator": prev.indicator, "breakdown": prev.breakdown, "year": year,
                 "old_value": old_value, "old_status": old_status, "new_value": float(prev.value), "change_pct": change_pct,

@@ -262,3 +262,41 @@ def test_inert_text_and_restore_text_are_inverse():
     for text in [*DANGEROUS, *SCRIPTS, "'", "''", "'=", "'''=x", "-", "=", "", "-3", "1e5", ".5", "-.5e-3", "x'"]:
         assert store.restore_text(store.inert_text(text)) == text, text
         assert not re.match(r"[=+\-@\t\r]", store.inert_text(text)) or re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text), text
+
+
+# -- the XML writer (issue 7) --------------------------------------------------------------------------
+def test_a_number_keeps_every_digit(tmp_path, ref):
+    frames = _frames()
+    frames["regional"].loc[0, "rate_per_100k"] = 0.1 + 0.2  # 0.30000000000000004: 17 significant digits
+    ws = openpyxl.load_workbook(_write(tmp_path / "a.xlsx", ref, regional=frames["regional"]))["Regional"]
+    assert _cells(ws, "rate_per_100k")[0].value == 0.1 + 0.2
+
+
+def test_text_with_spaces_line_breaks_and_controls_comes_back_as_written(tmp_path, ref):
+    frames = _frames()
+    texts = ["  leading and trailing  ", "two\nlines", "cr\rinside", "tab\tinside", "bell\x07 dropped", "<b>&amp;</b> \"q\" 'a'"]
+    frames["findings"] = pd.concat([frames["findings"]] * 2, ignore_index=True).iloc[: len(texts)]
+    frames["findings"]["message"] = texts
+    path = _write(tmp_path / "a.xlsx", ref, findings=frames["findings"])
+    messages = [c.value for c in _cells(openpyxl.load_workbook(path)["Findings"], "message")]
+    assert messages == [*texts[:4], "bell dropped", texts[5]]
+
+
+def test_the_annex_reads_the_same_with_calamine(annex_file):
+    """A second reader (the one ingest uses) sees the same sheets, header and numbers."""
+    sheets = pd.read_excel(annex_file, sheet_name=None, engine="calamine")
+    assert list(sheets) == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions"]
+    assert sheets["Regional"]["total"].tolist()[0] == 1234 and math.isnan(sheets["Regional"]["total"].tolist()[1])
+    assert sheets["Observations"]["comment"].tolist()[4] == DANGEROUS[0]
+
+
+def test_the_package_is_well_formed(annex_file):
+    from xml.dom import minidom
+
+    with zipfile.ZipFile(annex_file) as z:
+        assert z.testzip() is None
+        names = z.namelist()
+        assert names[0] == "[Content_Types].xml" and "xl/sharedStrings.xml" not in names
+        for name in names:
+            minidom.parseString(z.read(name))  # every part parses as XML
+        assert b'<definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">' in z.read("xl/workbook.xml")

@@ -300,3 +300,77 @@ def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, 
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     pooled = render_charts(regional, profile_country, ref, YEAR, tmp_path / "pooled")
     assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}
+
+
+# -- the chart cache (issue 7) ------------------------------------------------------------------------
+def test_cached_charts_are_the_bytes_drawing_gives(tmp_path, ref, regional, country, monkeypatch):
+    from pipeline.cache import BlobCache
+
+    drawn = render_charts(regional, country, ref, YEAR, tmp_path / "drawn")
+    blobs = BlobCache(tmp_path / "cache", ".png")
+    first = render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
+    monkeypatch.setattr(charts, "_draw_and_save", lambda job: pytest.fail(f"{job.path.name} drawn again"))
+    second = render_charts(regional, country, ref, YEAR, tmp_path / "second", cache=blobs)
+    assert drawn.keys() == first.keys() == second.keys()
+    for key in drawn:
+        assert drawn[key].read_bytes() == first[key].read_bytes() == second[key].read_bytes(), key
+    assert second == {key: tmp_path / "second" / f"{key}.png" for key in drawn}
+
+
+def test_a_chart_whose_data_changed_is_drawn_again_and_only_that_one(tmp_path, ref, regional, country, monkeypatch):
+    from pipeline.cache import BlobCache
+
+    blobs = BlobCache(tmp_path / "cache", ".png")
+    render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
+    drawn = []
+    draw = charts._draw_and_save
+    monkeypatch.setattr(charts, "_draw_and_save", lambda job: drawn.append(job.path.name) or draw(job))
+    changed = regional.copy()
+    changed.loc[changed["indicator"].eq("FA_SZ") & changed["year"].eq(2022), "total"] = 51.0
+    paths = render_charts(changed, country, ref, YEAR, tmp_path / "second", cache=blobs)
+    assert drawn == ["trend_FA.png"]
+    fresh = render_charts(changed, country, ref, YEAR, tmp_path / "fresh")
+    assert paths["trend_FA"].read_bytes() == fresh["trend_FA"].read_bytes()
+    assert paths["trend_FA"].read_bytes() != (tmp_path / "first" / "trend_FA.png").read_bytes()
+
+
+def test_the_chart_key_follows_the_data_and_the_drawing_code(ref, regional, country, tmp_path, monkeypatch):
+    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
+    keys = {name: charts.chart_key(job) for name, job in jobs.items()}
+    assert len(set(keys.values())) == len(keys)
+    moved = charts.chart_jobs(regional, country, ref, YEAR, tmp_path / "elsewhere")
+    assert {name: charts.chart_key(job) for name, job in moved.items()} == keys  # the path is not part of it
+    monkeypatch.setattr(charts, "_KEY_CONTEXT", ("0.1.0", {"charts": "edited"}, {}))
+    assert charts.chart_key(jobs["trend_TIP"]) != keys["trend_TIP"]
+
+
+def test_importing_charts_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.charts; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_pool_gets_the_dearest_charts_first_and_returns_paths_in_order(tmp_path, ref, regional, country, monkeypatch):
+    jobs = list(charts.chart_jobs(regional, country, ref, YEAR, tmp_path).values())
+    seen = []
+
+    class FakePool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, fn, items, chunksize):
+            seen.extend(job.kind for job in items)
+            return [job.path for job in items]
+
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", FakePool)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    assert charts._run_jobs(jobs) == [job.path for job in jobs]
+    assert seen[: seen.count("profile")] == ["profile"] * seen.count("profile")

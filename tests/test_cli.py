@@ -1,4 +1,5 @@
-"""End to end through the CLI: templates -> filled workbooks -> run -> CSVs and the report."""
+"""End to end through the CLI: templates -> filled workbooks -> run -> CSVs and the report; then the
+coordinator's desk: report re-rendering, doctor, --help, exit codes and run.log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import click
 import docx
 import openpyxl
 import pandas as pd
@@ -37,6 +39,15 @@ FILLED = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _outside_the_repository(tmp_path_factory):
+    """The commands read crimetrends.toml from the current folder: the tests run where there is none,
+    so a coordinator's settings in the repository root never change what they check."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, ref):
     root = tmp_path_factory.mktemp("e2e")
@@ -53,7 +64,7 @@ def run_dir(tmp_path_factory, ref):
     (inputs / "covering letter.txt").write_text("Dear colleagues", encoding="utf-8")
     before = {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()}
     result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(root / "outputs"), "--no-pdf"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # ROU's negative value is an error: written all the same, exit code 1
     assert {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()} == before, "inputs were modified"
     return root / "outputs" / "2025"
 
@@ -134,7 +145,7 @@ def test_missing_inputs_folder_is_a_usage_error(tmp_path):
 def test_strict_run_rejects_submissions_with_errors(run_dir, tmp_path):
     inputs = run_dir.parent.parent / "inputs"
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--strict", "--no-pdf"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a rejected submission still has its error
     submissions = _csv(tmp_path / "2025", "submissions").set_index("file")
     assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "rejected"
     assert submissions.loc["2025/GEO_2025.xlsx", "status"] == "accepted-with-warnings"  # a warning (TIP_OFF dropped to ":") never rejects
@@ -188,7 +199,7 @@ def test_history_imported_from_published_files_joins_the_run(run_dir, tmp_path):
         result = runner.invoke(main, ["import", str(TEST_DATA / excerpt), "--inputs", str(inputs)])
         assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out"), "--no-pdf"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     year_dir = tmp_path / "out" / "2025"
     submissions = _csv(year_dir, "submissions").set_index("file")
     assert submissions.loc["history/unodc_glotip.csv", "status"] == "history"
@@ -219,10 +230,10 @@ def test_no_pdf_without_libreoffice_is_one_line_not_an_error(run_dir, tmp_path, 
 
     monkeypatch.setattr(pdf, "find_soffice", lambda: None)
     inputs = run_dir.parent.parent / "inputs"
-    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
-    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["run", "--year", "2024", "--inputs", str(inputs), "--outputs", str(tmp_path)])
+    assert result.exit_code == 0, result.output  # 2024's submissions have no error: exit code 0
     assert "PDF skipped: LibreOffice (soffice) is not installed" in result.output
-    assert not list((tmp_path / "2025").glob("*.pdf")) and (tmp_path / "2025" / "BSEC_Annual_Assessment_2025.docx").exists()
+    assert not list((tmp_path / "2024").glob("*.pdf")) and (tmp_path / "2024" / "BSEC_Annual_Assessment_2024.docx").exists()
 
 
 @pytest.mark.libreoffice
@@ -267,7 +278,7 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     assert all(after[name] == before[name] for name in before if name.endswith(".csv"))
     # and a new run goes through: no stale lock, no half-written staging folder in the way
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"], "a killed run's staging folder is cleared"
 
 
@@ -301,8 +312,8 @@ def test_text_from_submissions_comes_out_intact_in_every_output(tmp_path, ref):
 
 def test_two_runs_on_the_same_inputs_give_identical_csvs_and_document_parts(run_dir, tmp_path):
     inputs = run_dir.parent.parent / "inputs"
-    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
-    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--no-pdf"])
+    assert result.exit_code == 1, result.output
     again = tmp_path / "2025"
     for csv in sorted((run_dir / "data").glob("*.csv")):
         assert csv.read_bytes() == (again / "data" / csv.name).read_bytes(), csv.name
@@ -314,3 +325,110 @@ def test_two_runs_on_the_same_inputs_give_identical_csvs_and_document_parts(run_
         assert first.read(name) == second.read(name), name
     for workbook in sorted((run_dir / "feedback").glob("*.xlsx")):
         assert workbook.read_bytes() == (again / "feedback" / workbook.name).read_bytes(), workbook.name
+
+
+# -- the coordinator's desk: report again, doctor, help, exit codes, run.log ---------------------------------
+def test_run_log_has_a_header_line_per_command(run_dir):
+    lines = (run_dir / "run.log").read_text(encoding="utf-8").splitlines()
+    inputs, outputs = run_dir.parent.parent / "inputs", run_dir.parent
+    assert re.fullmatch(r"==== \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ crimetrends \S+: (.*) \(in .*\)", lines[0]).group(1) == f"crimetrends run --year 2025 --inputs {inputs} --outputs {outputs} --no-pdf"
+    assert any(line.endswith(f"Report: {run_dir / 'BSEC_Annual_Assessment_2025.docx'}") for line in lines)
+
+
+def test_report_renders_again_from_the_stored_data_with_new_settings(run_dir, tmp_path):
+    outputs = tmp_path / "outputs"
+    shutil.copytree(run_dir, outputs / "2025")
+    before = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
+    settings = tmp_path / "final.toml"
+    settings.write_text('[report]\nstatus_line = "Final version for circulation"\n', encoding="utf-8")
+    # Global options also after the command name.
+    result = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(outputs), "--no-pdf", "--settings", str(settings), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "", "-q: nothing but warnings and errors"
+    year_dir = outputs / "2025"
+    text = "\n".join(p.text for p in docx.Document(str(year_dir / "BSEC_Annual_Assessment_2025.docx")).paragraphs)
+    assert "Final version for circulation" in text and "Draft for the Working Group" not in text
+    after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in year_dir.rglob("*") if p.is_file()}
+    kept = [name for name in before if name.startswith(("2025/data/", "2025/feedback/")) or name == "2025/status.csv"]
+    assert kept and all(after[name] == before[name] for name in kept), "data, feedback and status are not touched"
+    assert {name for name in after if name.startswith("2025/charts/")} == {name for name in before if name.startswith("2025/charts/")}
+    manifest = json.loads((year_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["status_line"] == "Final version for circulation" and manifest["settings"]["file"] == str(settings)
+    assert manifest["inputs"] == json.loads(before["2025/manifest.json"])["inputs"]
+    log = (year_dir / "run.log").read_text(encoding="utf-8")
+    assert log.startswith(before["2025/run.log"].decode("utf-8")), "the log survives the swap of the year folder"
+    assert f"crimetrends report --settings {settings} --year 2025 --outputs {outputs} --no-pdf" in log
+
+
+def test_report_with_the_same_settings_gives_the_same_document(run_dir, tmp_path):
+    outputs = tmp_path / "outputs"
+    shutil.copytree(run_dir, outputs / "2025")
+    result = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    first, second = (zipfile.ZipFile(d / "BSEC_Annual_Assessment_2025.docx") for d in (run_dir, outputs / "2025"))
+    assert first.namelist() == second.namelist()
+    for name in first.namelist():
+        assert first.read(name) == second.read(name), name
+    annex = "BSEC_Annual_Assessment_2025_data.xlsx"
+    assert (run_dir / annex).read_bytes() == (outputs / "2025" / annex).read_bytes()
+
+
+def test_report_without_stored_data_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"crimetrends: {tmp_path / '2025'} holds no stored data (data/observations.csv, data/regional.csv, data/country.csv, data/coverage.csv, data/revisions.csv, data/findings.csv, data/submissions.csv missing): run `crimetrends run --year 2025` first"
+    assert not (tmp_path / "2025").exists()
+
+
+def test_an_internal_error_is_exit_code_3_with_the_log_path(run_dir, tmp_path, monkeypatch):
+    from pipeline import aggregate
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(aggregate, "build_regional_table", broken)
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--no-pdf"])
+    assert result.exit_code == 3
+    log_path = tmp_path / "2025" / "run.log"
+    assert result.stderr.strip().splitlines()[-1] == f"crimetrends: internal error: RuntimeError: boom (details in {log_path})"
+    assert "Traceback" not in result.stderr, "the traceback goes to the log (and to stderr with -v)"
+    log = log_path.read_text(encoding="utf-8")
+    assert log.startswith("==== ") and "Traceback (most recent call last)" in log and "RuntimeError: boom" in log
+    assert sorted(p.name for p in (tmp_path / "2025").iterdir()) == ["run.log"], "nothing half-written"
+    verbose = CliRunner().invoke(main, ["-v", "run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path), "--no-pdf"])
+    assert verbose.exit_code == 3 and "Traceback (most recent call last)" in verbose.stderr
+
+
+def test_doctor_says_what_is_missing_and_what_is_optional(tmp_path, monkeypatch):
+    from pipeline import pdf
+
+    (tmp_path / "inputs").mkdir()
+    monkeypatch.setattr(pdf, "find_soffice", lambda: None)
+    result = CliRunner().invoke(main, ["doctor", "--inputs", str(tmp_path / "inputs"), "--outputs", str(tmp_path / "outputs")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("OK") and "Python" in line for line in lines)
+    assert any(line.startswith("OK") and "package pandas" in line for line in lines)
+    assert any(line.startswith("WARNING") and "LibreOffice" in line and "libreoffice-writer-nogui" in line for line in lines)
+    assert not (tmp_path / "outputs").exists(), "doctor writes nothing"
+    missing = CliRunner().invoke(main, ["doctor", "--inputs", str(tmp_path / "nowhere"), "--outputs", str(tmp_path / "outputs")])
+    assert missing.exit_code == 1
+    assert any(line.startswith("MISSING") and "inputs folder" in line for line in missing.stdout.splitlines())
+
+
+def _commands(group: click.Group):
+    yield [], group
+    for name, command in group.commands.items():
+        yield [name], command
+
+
+@pytest.mark.parametrize("path", [names for names, _ in _commands(main)], ids=lambda names: " ".join(names) or "crimetrends")
+def test_every_command_has_help_with_an_example_and_every_option_a_help_text(path):
+    command = main if not path else main.commands[path[0]]
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in ("help", "version"):
+            assert param.help and "Example" in param.help, (path, param.name)

@@ -1,0 +1,524 @@
+"""Caches that let a run skip work it already did: an optimisation only, never a source of truth.
+
+Three caches live under `<outputs>/.cache/` (`cache_dir`), each in its own folder:
+
+* `parse/`: what ingest read from each workbook (`RawSubmission`), keyed by the file's sha256 and its
+  name under the inputs folder (the name is in the findings' messages). A second run over unchanged
+  inputs reads these small JSON files instead of inspecting and parsing every workbook again;
+* `charts/`: the PNG bytes of each chart, keyed by a hash of the chart's data and of the code that
+  draws it (`pipeline.charts`): a chart whose data did not change is copied, not drawn;
+* `feedback/`: the bytes of each feedback workbook, keyed by a hash of the submission's file, its
+  findings and status, and the code that writes it (`pipeline.feedback`);
+* `annex/` and `report/`: the data annex and the report .docx, keyed by a hash of everything they are
+  made from (the tables, exactly, with `frame_digest`; the report's context, with each chart's bytes;
+  the template; the day, which the report carries; the code and library versions).
+
+Every key also holds a *context*: the crimetrends version, the sha256 of every reference file, the
+source of the modules that make the cached thing and the versions of the libraries that read or draw
+it. A new version, changed reference data or an edited module gives other keys, so stale entries are
+never read (parse entries of an older context are deleted when the cache is opened).
+
+Deleting `<outputs>/.cache/` changes no output: every entry is what the code would make again, byte
+for byte. A parse entry is checked when it is written (it must decode to exactly what ingest read, in
+types and values, or it is not kept). An entry that is missing, corrupt, unreadable or of another
+context is a miss, never an error: the work is done again. Entries are written atomically (temporary
+file, then rename), so a killed run or two runs at once leave whole entries or none. Each cache keeps at
+most `MAX_BYTES` on disk: past that, the entries used least recently are deleted (`trim`).
+
+Format: JSON, not pickle. The cache folder is inside the outputs folder, but a JSON entry can at worst
+hold wrong cell values for a file (it can never run code), and the entry's own check of its file's
+sha256 and name keeps it to the file it was made from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline import __version__
+
+if TYPE_CHECKING:
+    from pipeline.ingest import RawSubmission
+
+CACHE_DIRNAME = ".cache"  # <outputs>/.cache/
+FORMAT = 1  # bump when the layout of an entry changes
+MAX_BYTES = 500 * 1_000_000  # per cache folder; past it the least recently used entries go
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def cache_dir(outputs_dir: Path) -> Path:
+    """Where the caches of an outputs folder live."""
+    return Path(outputs_dir) / CACHE_DIRNAME
+
+
+def digest(*parts: object) -> str:
+    """A sha256 hex digest of `parts` written as canonical JSON (for cache keys)."""
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def canonical(value: object) -> object:
+    """`value` as plain JSON data for a cache key: dicts, lists, text, numbers, dates; a path becomes
+    the sha256 of the file it names. Anything else raises TypeError (then nothing is cached): a key
+    must never stand for two different things."""
+    from pathlib import PurePath
+
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return {"$float": value.hex()}  # exact, NaN and infinities included
+    if isinstance(value, dict):
+        return {"$dict": [[canonical(k), canonical(v)] for k, v in value.items()]}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return {"$" + type(value).__name__: value.isoformat()}
+    if isinstance(value, PurePath):
+        return {"$file": file_sha256(Path(value))}
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def frame_digest(frame: Any) -> str:
+    """A sha256 of a DataFrame's columns, dtypes, length and every value, exactly: the bytes of numeric
+    columns, and the pickle of the other columns' Python values (types included; memo off, so equal
+    values give equal bytes)."""
+    import io
+    import pickle
+
+    import numpy as np
+
+    hasher = hashlib.sha256()
+    hasher.update(json.dumps([[str(c) for c in frame.columns], [str(t) for t in frame.dtypes], len(frame)]).encode("utf-8"))
+    for column in frame.columns:
+        series = frame[column]
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biufcmM":
+            hasher.update(np.ascontiguousarray(series.to_numpy()).tobytes())
+        else:
+            buffer = io.BytesIO()
+            pickler = pickle.Pickler(buffer, protocol=5)
+            pickler.fast = True
+            pickler.dump(series.tolist())
+            hasher.update(buffer.getvalue())
+    return hasher.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+_SOURCE_HASHES: dict[str, str] = {}
+
+
+def source_hash(*modules: str) -> dict[str, str]:
+    """sha256 of the source of `pipeline.<module>` for each module name (cached per process)."""
+    out = {}
+    for name in modules:
+        if name not in _SOURCE_HASHES:
+            path = PACKAGE_DIR / f"{name}.py"
+            _SOURCE_HASHES[name] = file_sha256(path) if path.is_file() else ""
+        out[name] = _SOURCE_HASHES[name]
+    return out
+
+
+_REFERENCE_HASH: list[str] = []
+
+
+def reference_hash() -> str:
+    """One sha256 over the name and sha256 of every reference file (`pipeline/reference/`)."""
+    if not _REFERENCE_HASH:
+        from pipeline.reference import REFERENCE_DIR
+
+        files = sorted(p for p in REFERENCE_DIR.iterdir() if p.is_file() and not p.name.startswith("."))
+        _REFERENCE_HASH.append(digest([(p.name, file_sha256(p)) for p in files]))
+    return _REFERENCE_HASH[0]
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = ""
+    return out
+
+
+# -- storage -----------------------------------------------------------------------------------------
+class _Store:
+    """Files `<folder>/<key[:2]>/<key><suffix>`, written atomically; every failure is a miss."""
+
+    def __init__(self, folder: Path, suffix: str, max_bytes: int = MAX_BYTES) -> None:
+        self.folder = Path(folder)
+        self.suffix = suffix
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}{self.suffix}"
+
+    def read(self, key: str) -> bytes | None:
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            os.utime(path)  # "recently used", for `trim`
+        except OSError:
+            pass
+        return data
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=self.suffix)
+            try:
+                with os.fdopen(fd, "wb") as stream:
+                    stream.write(data)
+                os.replace(tmp, path)
+                self.writes += 1
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError:
+            pass  # a read-only or full disk: the run goes on without caching
+
+    def trim(self) -> int:
+        """Delete the least recently used entries until the folder holds at most `max_bytes`; returns how many."""
+        try:
+            entries = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.folder.glob(f"*/*{self.suffix}")]
+        except OSError:
+            return 0
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for _, size, path in sorted(entries, key=lambda e: (e[0], str(e[2]))):
+            if total <= self.max_bytes:
+                break
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        return removed
+
+
+class BlobCache:
+    """Bytes by key (a sha256 hex digest, see `digest`): rendered charts, feedback workbooks."""
+
+    def __init__(self, folder: Path, suffix: str = ".bin", max_bytes: int = MAX_BYTES) -> None:
+        self._store = _Store(folder, suffix, max_bytes)
+
+    @property
+    def folder(self) -> Path:
+        return self._store.folder
+
+    @property
+    def hits(self) -> int:
+        return self._store.hits
+
+    @property
+    def misses(self) -> int:
+        return self._store.misses
+
+    def get(self, key: str) -> bytes | None:
+        data = self._store.read(key)
+        if data is None:
+            self._store.misses += 1
+        else:
+            self._store.hits += 1
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        self._store.write(key, data)
+
+    def copy_to(self, key: str, target: Path) -> bool:
+        """Write the bytes of `key` to `target` atomically (mode 0644); False on a miss (nothing written)."""
+        data = self.get(key)
+        if data is None:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return True
+
+    def trim(self) -> int:
+        return self._store.trim()
+
+
+# -- the parse cache -----------------------------------------------------------------------------------
+def parse_context() -> dict[str, Any]:
+    """Everything besides the file itself that decides what ingest reads from it."""
+    from pipeline import ingest
+
+    limits = {name: getattr(ingest, name) for name in sorted(dir(ingest)) if name.startswith(("MAX_", "_MAX_", "RATIO_")) and isinstance(getattr(ingest, name), int)}
+    return {
+        "format": FORMAT,
+        "crimetrends": __version__,
+        "reference": reference_hash(),
+        "code": source_hash("ingest", "layout", "findings", "cache"),
+        "limits": limits,
+        "libraries": library_versions("pandas", "python-calamine", "xlrd", "defusedxml"),
+    }
+
+
+class ParseCache:
+    """What ingest read from each file (`RawSubmission`), by the file's sha256 and name.
+
+    `get(sha256, file)` gives a fresh `RawSubmission` (the caller may change it) or None;
+    `put(raw)` keeps it when it round-trips exactly. Opening the cache deletes the entries of other
+    contexts (an older crimetrends, other reference data).
+    """
+
+    def __init__(self, folder: Path, context: dict[str, Any] | None = None, max_bytes: int = MAX_BYTES) -> None:
+        self.context = parse_context() if context is None else context
+        self.context_key = digest(self.context)[:24]
+        root = Path(folder)
+        self._store = _Store(root / self.context_key, ".json", max_bytes)
+        self._remove_other_contexts(root)
+
+    @property
+    def folder(self) -> Path:
+        return self._store.folder
+
+    @property
+    def hits(self) -> int:
+        return self._store.hits
+
+    @property
+    def misses(self) -> int:
+        return self._store.misses
+
+    def _remove_other_contexts(self, root: Path) -> None:
+        try:
+            others = [p for p in root.iterdir() if p.is_dir() and p.name != self.context_key]
+        except OSError:
+            return
+        for other in others:
+            shutil.rmtree(other, ignore_errors=True)
+
+    @staticmethod
+    def key(sha256: str, file: str) -> str:
+        return digest("parse", sha256, file)
+
+    def get(self, sha256: str, file: str) -> RawSubmission | None:
+        data = self._store.read(self.key(sha256, file))
+        raw = None
+        if data is not None:
+            try:
+                entry = json.loads(data.decode("utf-8"))
+                if entry.get("context") == self.context_key and entry.get("sha256") == sha256 and entry.get("file") == file:
+                    raw = decode_raw(entry["raw"])
+                    if raw.sha256 != sha256 or raw.file != file:
+                        raw = None
+            except Exception:  # noqa: BLE001 - a corrupt or foreign entry is a miss
+                raw = None
+        if raw is None:
+            self._store.misses += 1
+        else:
+            self._store.hits += 1
+        return raw
+
+    def put(self, raw: RawSubmission) -> bool:
+        """Keep `raw`; False (nothing kept) when it holds a value the format cannot carry exactly."""
+        try:
+            encoded = encode_raw(raw)
+            if not same_raw(decode_raw(json.loads(json.dumps(encoded))), raw):
+                return False
+        except (TypeError, ValueError):
+            return False
+        entry = {"context": self.context_key, "sha256": raw.sha256, "file": raw.file, "raw": encoded}
+        self._store.write(self.key(raw.sha256, raw.file), json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
+        return True
+
+    def trim(self) -> int:
+        return self._store.trim()
+
+
+# -- RawSubmission <-> JSON -----------------------------------------------------------------------------
+def _encode_value(value: object) -> object:
+    """A cell value as JSON: plain values as they are, others tagged {"$": kind, "v": ...}.
+
+    Exact types only (a numpy float is not a float here): anything else raises TypeError, and the
+    entry is not kept.
+    """
+    from pipeline.ingest import CellError
+
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        if math.isnan(value):
+            return {"$": "nan"}
+        if math.isinf(value):
+            return {"$": "inf", "v": 1 if value > 0 else -1}
+        return value
+    if kind is CellError:
+        return {"$": "cellerror", "v": str.__str__(value)}
+    if kind is dt.datetime:
+        return {"$": "datetime", "v": value.isoformat()}
+    if kind is dt.date:
+        return {"$": "date", "v": value.isoformat()}
+    if kind is dt.time:
+        return {"$": "time", "v": value.isoformat()}
+    if kind is dt.timedelta:
+        return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
+    import pandas as pd
+
+    if kind is pd.Timestamp:
+        return {"$": "timestamp", "v": value.isoformat()}
+    if value is pd.NaT:
+        return {"$": "nat"}
+    raise TypeError(f"no cache encoding for {kind.__name__}")
+
+
+def _decode_value(value: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    from pipeline.ingest import CellError
+
+    kind, item = value["$"], value.get("v")
+    if kind == "nan":
+        return math.nan
+    if kind == "inf":
+        return math.inf if item > 0 else -math.inf
+    if kind == "cellerror":
+        from pipeline import ingest
+
+        return ingest.NO_CACHED_RESULT if item == str.__str__(ingest.NO_CACHED_RESULT) else CellError(item)
+    if kind == "datetime":
+        return dt.datetime.fromisoformat(item)
+    if kind == "date":
+        return dt.date.fromisoformat(item)
+    if kind == "time":
+        return dt.time.fromisoformat(item)
+    if kind == "timedelta":
+        return dt.timedelta(days=item[0], seconds=item[1], microseconds=item[2])
+    if kind in ("timestamp", "nat"):
+        import pandas as pd
+
+        return pd.Timestamp(item) if kind == "timestamp" else pd.NaT
+    raise ValueError(f"unknown cache tag {kind!r}")
+
+
+def encode_raw(raw: RawSubmission) -> dict[str, Any]:
+    frame = raw.data
+    return {
+        "file": raw.file,
+        "sha256": raw.sha256,
+        "kind": raw.kind,
+        "readable": raw.readable,
+        "cover_sheet": raw.cover_sheet,
+        "data_sheet": raw.data_sheet,
+        "cover": [[label, _encode_value(f.value), f.cell] for label, f in raw.cover.items()],
+        "meta": [[key, value] for key, value in raw.meta.items()],
+        "columns": [str(c) for c in frame.columns],
+        "rows": [[_encode_value(v) for v in row] for row in frame.itertuples(index=False, name=None)],
+        "findings": [[_encode_value(v) for v in finding.as_row().values()] for finding in raw.findings],
+    }
+
+
+def decode_raw(entry: dict[str, Any]) -> RawSubmission:
+    import pandas as pd
+
+    from pipeline.findings import Finding
+    from pipeline.ingest import CoverField, RawSubmission
+
+    columns = list(entry["columns"])
+    rows = [[_decode_value(v) for v in row] for row in entry["rows"]]
+    # The same constructor ingest uses, on the same values, gives the same dtypes (checked on `put`).
+    frame = pd.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], columns=columns) if rows else pd.DataFrame(columns=columns)
+    return RawSubmission(
+        file=entry["file"],
+        sha256=entry["sha256"],
+        kind=entry["kind"],
+        readable=bool(entry["readable"]),
+        cover_sheet=entry["cover_sheet"],
+        data_sheet=entry["data_sheet"],
+        cover={label: CoverField(_decode_value(value), cell) for label, value, cell in entry["cover"]},
+        meta={key: value for key, value in entry["meta"]},
+        data=frame,
+        findings=[Finding(*[_decode_value(v) for v in values]) for values in entry["findings"]],
+    )
+
+
+def _same(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if a is b:
+        return True
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)  # type: ignore[arg-type]
+    return bool(a == b)
+
+
+def same_raw(a: RawSubmission, b: RawSubmission) -> bool:
+    """True when `a` and `b` hold the same fields, values of the same types, frames of the same dtypes."""
+    plain = ("file", "sha256", "kind", "readable", "cover_sheet", "data_sheet", "meta", "findings")
+    if any(getattr(a, name) != getattr(b, name) for name in plain):
+        return False
+    if list(a.cover) != list(b.cover) or any(a.cover[k].cell != b.cover[k].cell or not _same(a.cover[k].value, b.cover[k].value) for k in a.cover):
+        return False
+    fa, fb = a.data, b.data
+    if list(fa.columns) != list(fb.columns) or [str(t) for t in fa.dtypes] != [str(t) for t in fb.dtypes] or not fa.index.equals(fb.index):
+        return False
+    return all(
+        len(x := fa[c].tolist()) == len(y := fb[c].tolist()) and all(_same(u, v) for u, v in zip(x, y, strict=True))
+        for c in fa.columns
+    )
+
+
+# -- all of them -------------------------------------------------------------------------------------
+@dataclass
+class Caches:
+    """The caches of one outputs folder; each field None when caching is off."""
+
+    parse: ParseCache | None = None
+    charts: BlobCache | None = None
+    feedback: BlobCache | None = None
+    annex: BlobCache | None = None
+    report: BlobCache | None = None
+
+    @classmethod
+    def open(cls, outputs_dir: Path) -> Caches:
+        root = cache_dir(outputs_dir)
+        return cls(parse=ParseCache(root / "parse"), charts=BlobCache(root / "charts", ".png"), feedback=BlobCache(root / "feedback", ".xlsx"),
+                   annex=BlobCache(root / "annex", ".xlsx"), report=BlobCache(root / "report", ".docx"))
+
+    @classmethod
+    def disabled(cls) -> Caches:
+        return cls()
+
+    def trim(self) -> None:
+        """Keep each cache within `MAX_BYTES` (call once at the end of a run)."""
+        for cache in (self.parse, self.charts, self.feedback, self.annex, self.report):
+            if cache is not None:
+                cache.trim()
+
+    def summary(self) -> str:
+        named = (("parse", self.parse), ("charts", self.charts), ("feedback", self.feedback), ("annex", self.annex), ("report", self.report))
+        parts = [f"{name} {c.hits} hit(s), {c.misses} miss(es)" for name, c in named if c is not None]
+        return "; ".join(parts) if parts else "caching off"

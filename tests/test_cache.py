@@ -1,0 +1,308 @@
+"""The caches under <outputs>/.cache/ (issue 7): an optimisation only.
+
+What is checked: what a cached run reads is exactly what parsing gives (types and values); a second
+run with the caches gives the same outputs as a run without them; a new context (reference data,
+version) or a changed file is a miss; a corrupt, foreign or unreadable entry is a miss, never an error;
+the size stays bounded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import aggregate, cache, feedback, history, ingest, store, validate
+from pipeline.findings import Finding
+from pipeline.ingest import NO_CACHED_RESULT, CellError, CoverField, RawSubmission
+from pipeline.samples import generate_sample_inputs
+from tests.conftest import write_submission
+
+
+@pytest.fixture(scope="module")
+def inputs(ref, tmp_path_factory):
+    """Demonstration workbooks of three states over two years, a workbook with odd cells, and two files that are no workbooks."""
+    folder = tmp_path_factory.mktemp("cache") / "inputs"
+    generate_sample_inputs(folder, ref, years=[2024, 2025], states=["GEO", "ARM", "TUR"])
+    write_submission(folder / "2025", ref, "MDA", 2025, {("TIP_VIC", "TOTAL"): ("<5", "C"), ("TIP_OFF", "TOTAL"): (":", None, "not collected"), ("TIP_PRO", "TOTAL"): ("1 154",)})
+    (folder / "notes.txt").write_text("not a workbook", encoding="utf-8")
+    (folder / "2025" / "~$GEO_2025.xlsx").write_bytes(b"lock")
+    return folder
+
+
+def _read(inputs, ref, parse=None):
+    return [ingest.read_submission(path, inputs, ref, cache=parse) for path in ingest.discover_files(inputs)]
+
+
+def _chain(raws, inputs, ref):
+    """The tables a run writes, from what ingest read."""
+    subs = [validate.validate_submission(raw, ref) for raw in raws]
+    validate.resolve_resubmissions(subs, ref)
+    revisions = validate.apply_revisions(subs, ref)
+    validate.apply_time_rules(subs, ref)
+    published, _ = history.read_history(inputs, ref)
+    observations = history.merge_history(validate.observations_frame(subs), published)
+    return subs, {
+        "observations": observations,
+        "regional": aggregate.build_regional_table(observations, ref),
+        "country": aggregate.build_country_table(observations, ref),
+        "revisions": revisions,
+        "findings": validate.findings_frame(subs),
+        "submissions": validate.submissions_frame(subs),
+    }
+
+
+# -- the parse cache ------------------------------------------------------------------------------------
+def test_a_cached_read_is_exactly_what_parsing_gives(inputs, ref, tmp_path):
+    parse = cache.ParseCache(tmp_path / "parse")
+    first = _read(inputs, ref, parse)
+    assert (parse.hits, parse.misses) == (0, len(first))
+    again = cache.ParseCache(tmp_path / "parse")
+    second = _read(inputs, ref, again)
+    assert (again.hits, again.misses) == (len(first), 0)
+    plain = _read(inputs, ref)
+    for cached, parsed in zip(second, plain, strict=True):
+        assert cache.same_raw(cached, parsed), parsed.file
+        pd.testing.assert_frame_equal(cached.data, parsed.data, check_exact=True)
+
+
+def test_outputs_with_and_without_the_cache_are_the_same(inputs, ref, tmp_path):
+    parse = cache.ParseCache(tmp_path / "parse")
+    _read(inputs, ref, parse)  # first run fills the cache
+    _, cached = _chain(_read(inputs, ref, cache.ParseCache(tmp_path / "parse")), inputs, ref)
+    _, plain = _chain(_read(inputs, ref), inputs, ref)
+    for name in plain:
+        a = store.write_csv(cached[name], tmp_path / "cached" / f"{name}.csv").read_bytes()
+        b = store.write_csv(plain[name], tmp_path / "plain" / f"{name}.csv").read_bytes()
+        assert a == b, name
+    assert len(plain["observations"]) > 100
+
+
+def test_validation_may_change_what_the_cache_gave_without_changing_the_cache(inputs, ref, tmp_path):
+    parse = cache.ParseCache(tmp_path / "parse")
+    _read(inputs, ref, parse)
+    raws = _read(inputs, ref, parse)
+    raws[0].data = raws[0].data.iloc[0:0]
+    raws[0].findings.clear()
+    raws[0].cover.clear()
+    fresh = _read(inputs, ref, parse)
+    assert cache.same_raw(fresh[0], _read(inputs, ref)[0])
+
+
+def test_other_reference_data_or_version_is_a_miss_and_clears_the_old_entries(inputs, ref, tmp_path):
+    parse = cache.ParseCache(tmp_path / "parse")
+    _read(inputs, ref, parse)
+    old_folder = parse.folder
+    for change in ({"reference": "0" * 64}, {"crimetrends": "99.0"}, {"code": {"ingest": "changed"}}):
+        other = cache.ParseCache(tmp_path / "parse", context={**cache.parse_context(), **change})
+        assert other.folder != old_folder
+        assert not old_folder.exists()  # entries of another context are deleted when a cache is opened
+        assert other.get(_read(inputs, ref)[0].sha256, _read(inputs, ref)[0].file) is None
+        old_folder = other.folder
+
+
+def test_the_context_holds_version_reference_code_and_limits():
+    context = cache.parse_context()
+    assert context["reference"] == cache.reference_hash() and len(context["reference"]) == 64
+    assert set(context["code"]) >= {"ingest", "layout"}
+    assert context["limits"]["MAX_FILE_BYTES"] == ingest.MAX_FILE_BYTES
+    assert context["crimetrends"]
+
+
+def test_a_changed_or_renamed_file_is_a_miss(inputs, ref, tmp_path):
+    folder = tmp_path / "inputs"
+    path = write_submission(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 10})
+    parse = cache.ParseCache(tmp_path / "parse")
+
+    def tip_vic(raw):
+        return raw.data.loc[raw.data["code"] == "TIP_VIC", "value"].tolist()[0]
+
+    assert tip_vic(ingest.read_submission(path, folder, ref, cache=parse)) == 10
+    write_submission(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 11})
+    changed = ingest.read_submission(path, folder, ref, cache=parse)
+    assert tip_vic(changed) == 11 and parse.hits == 0
+    renamed = path.rename(folder / "GEO_2025_v2.xlsx")
+    raw = ingest.read_submission(renamed, folder, ref, cache=parse)
+    assert raw.file == "GEO_2025_v2.xlsx" and parse.hits == 0
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"context": "x"}', json.dumps({"raw": 1}).encode(), b"\xff\xfe\x00"])
+def test_a_corrupt_entry_is_a_miss_and_is_written_again(inputs, ref, tmp_path, damage):
+    parse = cache.ParseCache(tmp_path / "parse")
+    path = ingest.discover_files(inputs)[0]
+    good = ingest.read_submission(path, inputs, ref, cache=parse)
+    entry = parse._store.path(parse.key(good.sha256, good.file))
+    entry.write_bytes(damage)
+    again = cache.ParseCache(tmp_path / "parse")
+    assert cache.same_raw(ingest.read_submission(path, inputs, ref, cache=again), good)
+    assert again.misses == 1 and json.loads(entry.read_bytes())["sha256"] == good.sha256
+
+
+def test_an_entry_for_another_file_is_not_used(inputs, ref, tmp_path):
+    parse = cache.ParseCache(tmp_path / "parse")
+    first, second = ingest.discover_files(inputs)[:2]
+    a = ingest.read_submission(first, inputs, ref, cache=parse)
+    b = ingest.read_submission(second, inputs, ref, cache=parse)
+    # b's entry copied over a's: its sha256 and name do not match a's key.
+    parse._store.path(parse.key(a.sha256, a.file)).write_bytes(parse._store.path(parse.key(b.sha256, b.file)).read_bytes())
+    assert parse.get(a.sha256, a.file) is None
+
+
+def test_an_unreadable_cache_folder_only_costs_time(inputs, ref, tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    parse = cache.ParseCache(blocked / "parse")
+    raws = _read(inputs, ref, parse)
+    assert all(cache.same_raw(a, b) for a, b in zip(raws, _read(inputs, ref), strict=True))
+    assert parse.hits == 0
+
+
+def _raw(data_rows, cover=None, findings=()):
+    from pipeline.ingest import RAW_COLUMNS
+
+    frame = pd.DataFrame(data_rows, columns=RAW_COLUMNS) if data_rows else pd.DataFrame(columns=RAW_COLUMNS)
+    return RawSubmission(file="2025/X.xlsx", sha256="ab" * 32, kind="workbook", readable=True, cover_sheet="Cover", data_sheet="Data",
+                         cover=cover or {}, meta={"template_version": "2026.2"}, data=frame, findings=list(findings))
+
+
+def _row(value, previous=None):
+    return {"row": 2, "code": "TIP_VIC", "breakdown": "", "value": value, "flag": None, "comment": "", "unit": "", "value_cell": "E2",
+            "flag_cell": "F2", "code_cell": "A2", "unit_cell": "D2", "previous_value": previous, "previous_cell": "H2"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, -0.0, 1.5, 10**20, math.nan, math.inf, True, "", "1 154", "=1+1", "ქართული 🚨", CellError("#DIV/0!"), NO_CACHED_RESULT,
+     dt.datetime(2025, 3, 1, 9, 30, 15, 123), dt.date(2025, 3, 1), dt.time(12, 30), dt.timedelta(days=2, seconds=5), pd.Timestamp("2025-03-01 09:30")],
+)
+def test_every_kind_of_cell_value_comes_back_with_its_type(value, tmp_path):
+    raw = _raw([_row(value, previous=value), _row(1.0, previous=2.0)], cover={"Country (ISO3)": CoverField(value, "B3")},
+               findings=[Finding("value-text", "info", "GEO", 2025, "2025/X.xlsx", "Data", "E2", "1 154", "A number typed as text.")])
+    parse = cache.ParseCache(tmp_path, context={"test": 1})
+    assert parse.put(raw)
+    back = parse.get(raw.sha256, raw.file)
+    assert back is not None and cache.same_raw(back, raw)
+    got = back.data["value"].tolist()[0]
+    assert type(got) is type(raw.data["value"].tolist()[0])
+    if isinstance(value, CellError):
+        assert isinstance(back.cover["Country (ISO3)"].value, CellError)
+
+
+def test_a_column_of_dates_alone_comes_back_as_it_was_or_is_not_kept(tmp_path):
+    """pandas makes a column holding only dates (and blanks) a datetime column: kept only if it comes back the same."""
+    raw = _raw([_row(1.0, previous=dt.datetime(2025, 3, 1)), _row(2.0)])
+    parse = cache.ParseCache(tmp_path, context={"test": 1})
+    if parse.put(raw):
+        assert cache.same_raw(parse.get(raw.sha256, raw.file), raw)
+    else:
+        assert parse.get(raw.sha256, raw.file) is None
+
+
+def test_a_value_the_format_cannot_carry_exactly_is_not_kept(tmp_path):
+    raw = _raw([_row(np.float32(1.5))])
+    parse = cache.ParseCache(tmp_path, context={"test": 1})
+    assert parse.put(raw) is False
+    assert parse.get(raw.sha256, raw.file) is None
+    assert parse.put(_raw([])) is True  # no Data rows at all is fine
+
+
+# -- the byte caches (charts, feedback) ---------------------------------------------------------------------
+def test_blob_cache_misses_on_absent_or_unreadable_entries_and_copies_atomically(tmp_path):
+    blobs = cache.BlobCache(tmp_path / "c", ".png")
+    key = cache.digest("x")
+    assert blobs.get(key) is None and not blobs.copy_to(key, tmp_path / "out" / "a.png")
+    assert not (tmp_path / "out" / "a.png").exists()
+    blobs.put(key, b"\x89PNG data")
+    assert blobs.copy_to(key, tmp_path / "out" / "a.png")
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"\x89PNG data"
+    assert oct((tmp_path / "out" / "a.png").stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]  # no temporary file left
+    assert (blobs.hits, blobs.misses) == (1, 2)
+
+
+def test_caches_stay_within_their_size_least_recently_used_first(tmp_path):
+    blobs = cache.BlobCache(tmp_path / "c", ".bin", max_bytes=2500)
+    keys = [cache.digest(i) for i in range(5)]
+    for i, key in enumerate(keys):
+        blobs.put(key, bytes(1000))
+        os.utime(blobs._store.path(key), (1_000_000 + i, 1_000_000 + i))
+    blobs.get(keys[0])  # used again: kept
+    assert blobs.trim() == 3
+    assert [blobs.get(k) is not None for k in keys] == [True, False, False, False, True]
+
+
+def test_caches_open_under_outputs_and_can_be_off(tmp_path):
+    caches = cache.Caches.open(tmp_path / "outputs")
+    assert caches.parse.folder.parent == tmp_path / "outputs" / ".cache" / "parse"
+    assert caches.charts.folder == tmp_path / "outputs" / ".cache" / "charts"
+    assert "0 hit(s)" in caches.summary()
+    off = cache.Caches.disabled()
+    assert (off.parse, off.charts, off.feedback) == (None, None, None) and off.summary() == "caching off"
+    off.trim()
+
+
+def test_feedback_from_the_cache_is_the_same_workbook_and_follows_the_findings(inputs, ref, tmp_path, monkeypatch):
+    files = ingest.discover_files(inputs)
+    subs, _ = _chain(_read(inputs, ref), inputs, ref)
+    pairs = [(s, p) for s, p in zip(subs, files, strict=True) if s.status != "ignored"][:3]
+    plain = feedback.write_feedback_workbooks(pairs, tmp_path / "plain", ref)
+    blobs = cache.BlobCache(tmp_path / "c", ".xlsx")
+    first = feedback.write_feedback_workbooks(pairs, tmp_path / "first", ref, cache=blobs)
+    monkeypatch.setattr(feedback, "_copy_of", lambda *a: pytest.fail("made again instead of copied"))
+    second = feedback.write_feedback_workbooks(pairs, tmp_path / "second", ref, cache=blobs)
+    for a, b, c in zip(plain, first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes() == c.read_bytes()
+    monkeypatch.undo()
+    sub, path = pairs[0]
+    sub.findings.append(Finding("change-unexplained", "warning", sub.country_iso3, sub.year, sub.file, "Data", "E2", "1", "A new finding."))
+    key_before = blobs.misses
+    feedback.write_feedback_workbooks([(sub, path)], tmp_path / "third", ref, cache=blobs)
+    assert blobs.misses == key_before + 1
+
+
+# -- annex and report -------------------------------------------------------------------------------------
+def test_frame_digest_tells_apart_what_prints_alike():
+    base = pd.DataFrame({"a": [1.0, 2.0], "b": ["1", "x"]})
+    assert cache.frame_digest(base) == cache.frame_digest(base.copy())
+    for other in (
+        pd.DataFrame({"a": [1.0, 2.0000000000000004], "b": ["1", "x"]}),  # the 17th digit
+        pd.DataFrame({"a": [1.0, 2.0], "b": [1, "x"]}),  # a number, not the text "1"
+        pd.DataFrame({"a": [1, 2], "b": ["1", "x"]}),  # another dtype
+        pd.DataFrame({"b": ["1", "x"], "a": [1.0, 2.0]}),  # another column order
+        pd.DataFrame({"a": [1.0, math.nan], "b": ["1", "x"]}),
+    ):
+        assert cache.frame_digest(other) != cache.frame_digest(base)
+
+
+def test_canonical_refuses_what_it_cannot_tell_apart(tmp_path):
+    (tmp_path / "c.png").write_bytes(b"png")
+    assert cache.canonical({"chart": tmp_path / "c.png"}) == {"$dict": [["chart", {"$file": cache.file_sha256(tmp_path / "c.png")}]]}
+    assert cache.canonical(0.1) != cache.canonical(0.1 + 1e-17) or 0.1 == 0.1 + 1e-17
+    with pytest.raises(TypeError):
+        cache.canonical({"x": object()})
+
+
+def test_annex_from_the_cache_is_the_annex_and_follows_every_value(inputs, ref, tmp_path):
+    from pipeline import annex
+
+    _, tables = _chain(_read(inputs, ref), inputs, ref)
+    frames = {"regional": tables["regional"], "country": tables["country"], "observations": tables["observations"],
+              "coverage": aggregate.build_coverage(tables["observations"], ref, [2024, 2025]), "findings": tables["findings"],
+              "revisions": tables["revisions"], "submissions": tables["submissions"]}
+    plain = annex.write_data_annex(tmp_path / "plain.xlsx", year=2025, ref=ref, is_demonstration=True, **frames).read_bytes()
+    blobs = cache.BlobCache(tmp_path / "c", ".xlsx")
+    for name in ("first", "second"):
+        made = annex.write_data_annex(tmp_path / f"{name}.xlsx", year=2025, ref=ref, is_demonstration=True, cache=blobs, **frames)
+        assert made.read_bytes() == plain
+    assert (blobs.hits, blobs.misses) == (1, 1)
+    changed = frames["regional"].copy()
+    changed.loc[0, "total"] = changed.loc[0, "total"] + 1e-9
+    annex.write_data_annex(tmp_path / "changed.xlsx", year=2025, ref=ref, is_demonstration=True, cache=blobs, **{**frames, "regional": changed})
+    assert blobs.misses == 2
+    annex.write_data_annex(tmp_path / "demo.xlsx", year=2025, ref=ref, is_demonstration=False, cache=blobs, **frames)
+    assert blobs.misses == 3
