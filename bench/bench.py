@@ -23,7 +23,8 @@ What it does, all in a temporary folder (nothing is written into the project):
 4. The whole `crimetrends run` as a separate process (interpreter start included), without PDF: on the
    shipped sample inputs (`inputs/`) and on the generated set; a first run into empty outputs, then
    runs on unchanged inputs (what the caches under <outputs>/.cache/ are for).
-5. Scaling: ingest + validate of 100, 300 and 1,000 workbooks, each in a fresh process, with its
+5. Scaling: ingest + validate of 100, 300 and 1,000 workbooks (the generated ones, copied into as
+   many folders as needed), each in a fresh process, without and with the parse cache, with its
    wall time, time per workbook (linear growth keeps it flat) and peak memory (RSS).
 
 Prints a table, then one line `BENCH_JSON {...}` with every figure (seconds, MB). Not a test: the

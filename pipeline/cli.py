@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.reference import Reference
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
+    from pipeline.cache import BlobCache, Caches, ParseCache
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -639,9 +640,13 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
+    from pipeline.cache import Caches
+
     ref = load_reference()
+    caches = Caches.open(outputs_dir)  # <outputs>/.cache/: parse, charts, feedback, annex, report
     thresholds = settings.thresholds(rules.load_thresholds())
-    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress)
+    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress,
+                      parse_cache=caches.parse)
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
     revisions = _across_years(submissions, ref, thresholds)
@@ -669,9 +674,10 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
         tables = YearTables.read(staging / store.DATA_DIR)
         if settings.feedback:
-            _write_feedback(of_year, staging / FEEDBACK_DIR, ref)
+            _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
         store.write_csv(tracker, staging / STATUS_NAME)
-        report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
+        report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
+                                                  caches=caches)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -696,6 +702,8 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         _write_manifest(manifest, staging)
         _carry_log(year_dir, staging)  # last: nothing is logged between this copy and the swap
 
+    caches.trim()
+    log.debug("caches: %s", caches.summary())
     _print_summary(submissions_table, findings_table, year, table=not _session_quiet())
     result = RunResult(year_dir=year_dir, report=year_dir / report_path.name, n_errors=int((findings_table["severity"] == "error").sum()),
                        has_errors=_has_errors(sub for sub, _ in of_year))
@@ -704,27 +712,30 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     return result
 
 
-def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress) -> tuple[Path, dict[str, Path]]:
+def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
+                   caches: Caches | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
     re-rendered report is the one the run would write with the same tables and settings.
     Returns the report's path and the charts' paths."""
     from pipeline import annex, charts, report
+    from pipeline.cache import Caches
 
+    caches = caches or Caches.disabled()
     if settings.data_annex:
         annex.write_data_annex(
             annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
             coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
-            ref=ref, is_demonstration=is_demonstration, settings=settings,
+            ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
         )
     task = progress.add_task("Drawing the charts", total=None)
-    chart_paths = charts.render_charts(tables.regional, tables.country, ref, year, folder / "charts", settings)
+    chart_paths = charts.render_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts)
     progress.remove_task(task)
     log.debug("%d chart(s) drawn", len(chart_paths))
     task = progress.add_task("Writing the report", total=None)
     context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, chart_paths, settings,
                                    is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
-    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year))
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report)
     progress.remove_task(task)
     return report_path, chart_paths
 
@@ -794,7 +805,10 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
             for item in year_dir.iterdir():
                 if item.name not in rendered and not item.name.startswith("."):
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
-            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
+            from pipeline.cache import Caches
+
+            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
+                                                      caches=Caches.open(outputs_dir))
             if manifest:
                 manifest["settings"] = asdict(settings)
                 manifest["options"] = {**manifest.get("options", {}), "pdf": wanted_pdf}
@@ -841,7 +855,8 @@ def _across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds
     return revisions
 
 
-def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None) -> list[tuple[Submission, Path]]:
+def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
+               parse_cache: ParseCache | None = None) -> list[tuple[Submission, Path]]:
     """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file."""
     from pipeline import ingest, validate
 
@@ -849,7 +864,7 @@ def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, 
     task = progress.add_task("Reading the workbooks", total=len(files))
     read = []
     for path, base in files:
-        sub = validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict)
+        sub = validate.validate_submission(ingest.read_submission(path, base, ref, cache=parse_cache), ref, strict=strict)
         log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
         read.append((sub, path))
         progress.advance(task)
@@ -862,11 +877,11 @@ def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list
     return [(sub, path) for sub, path in read if (sub.year == year or sub.year is None) and sub.status != "ignored"]
 
 
-def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
+def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference, cache: BlobCache | None = None) -> list[Path]:
     """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
     from pipeline import feedback, store, validate
 
-    paths = feedback.write_feedback_workbooks(read, folder, ref)
+    paths = feedback.write_feedback_workbooks(read, folder, ref, cache=cache)
     store.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
     return paths
 

@@ -279,7 +279,7 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     # and a new run goes through: no stale lock, no half-written staging folder in the way
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
     assert result.exit_code == 1, result.output
-    assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"], "a killed run's staging folder is cleared"
+    assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", ".cache", "2025"], "a killed run's staging folder is cleared"
 
 
 MIXED_TEXT = "Police & NGOs <draft> \"quoted\" — Полиция, Πολιτεία, საქართველო, Հայաստան, שלום, مرحبا 🚓"
