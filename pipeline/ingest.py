@@ -221,7 +221,9 @@ def discover_files(inputs_dir: Path) -> list[Path]:
             continue
         if len(relative.parts) > 1 and relative.parts[0] == HISTORY_DIR:
             continue
-        if path.is_file() and not path.is_symlink():
+        # Links and special files (a FIFO would block a reader) are listed too, never followed or read:
+        # every entry of the folder is accounted for in submissions.csv.
+        if path.is_symlink() or not path.is_dir():
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(inputs_dir).as_posix())
 
@@ -252,6 +254,11 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference, cache: ParseCa
     parsed here is put in it, unless it changed while it was read.
     """
     relative = path.relative_to(inputs_dir).as_posix()
+    if path.is_symlink() or not path.is_file():
+        raw = RawSubmission(file=relative, sha256="", kind="other")
+        what = "a link" if path.is_symlink() else "not a regular file"
+        raw.findings.append(make_finding(ref, "file-not-a-workbook", f"{relative} is {what}; it is listed and not followed or read.", file=relative))
+        return raw
     sha256 = _sha256(path)
     if cache is not None:
         cached = cache.get(sha256, relative)

@@ -958,3 +958,19 @@ def test_inspection_never_measures_an_ods_table_smaller_than_calamine_holds_it(r
     rows_found, columns_found = shape.extents["Data"]
     if end is not None:
         assert rows_found >= end[0] + 1 and columns_found >= end[1] + 1, (xml, end, shape.extents)
+
+
+def test_links_and_special_files_are_listed_never_followed(ref, tmp_path):
+    import os
+
+    inputs = tmp_path / "inputs"
+    good = write_submission(inputs, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
+    secret = tmp_path / "outside.xlsx"
+    secret.write_bytes(good.read_bytes())
+    (inputs / "link to outside.xlsx").symlink_to(secret)
+    os.mkfifo(inputs / "pipe.xlsx")  # reading it would block the run
+    subs = [validate.validate_submission(ingest.read_submission(p, inputs, ref), ref) for p in ingest.discover_files(inputs)]
+    table = validate.submissions_frame(subs).set_index("file")
+    assert table.loc["link to outside.xlsx", "status"] == "ignored" and table.loc["pipe.xlsx", "status"] == "ignored"
+    assert "file-not-a-workbook" == next(f.code for s in subs if s.file == "link to outside.xlsx" for f in s.findings)
+    assert table.loc["GEO_2025.xlsx", "status"] == "accepted"
