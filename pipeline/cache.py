@@ -112,6 +112,7 @@ def frame_digest(frame: Any) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks: a large file costs time, never memory."""
     hasher = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(1 << 20):
@@ -219,11 +220,10 @@ class _Store:
         return removed
 
 
-class BlobCache:
-    """Bytes by key (a sha256 hex digest, see `digest`): rendered charts, feedback workbooks."""
+class _OnStore:
+    """What both caches report about the `_Store` behind them."""
 
-    def __init__(self, folder: Path, suffix: str = ".bin", max_bytes: int = MAX_BYTES) -> None:
-        self._store = _Store(folder, suffix, max_bytes)
+    _store: _Store
 
     @property
     def folder(self) -> Path:
@@ -236,6 +236,13 @@ class BlobCache:
     @property
     def misses(self) -> int:
         return self._store.misses
+
+
+class BlobCache(_OnStore):
+    """Bytes by key (a sha256 hex digest, see `digest`): rendered charts, feedback workbooks."""
+
+    def __init__(self, folder: Path, suffix: str = ".bin", max_bytes: int = MAX_BYTES) -> None:
+        self._store = _Store(folder, suffix, max_bytes)
 
     def get(self, key: str) -> bytes | None:
         data = self._store.read(key)
@@ -285,7 +292,7 @@ def parse_context() -> dict[str, Any]:
     }
 
 
-class ParseCache:
+class ParseCache(_OnStore):
     """What ingest read from each file (`RawSubmission`), by the file's sha256 and name.
 
     `get(sha256, file)` gives a fresh `RawSubmission` (the caller may change it) or None;
@@ -299,18 +306,6 @@ class ParseCache:
         root = Path(folder)
         self._store = _Store(root / self.context_key, ".json", max_bytes)
         self._remove_other_contexts(root)
-
-    @property
-    def folder(self) -> Path:
-        return self._store.folder
-
-    @property
-    def hits(self) -> int:
-        return self._store.hits
-
-    @property
-    def misses(self) -> int:
-        return self._store.misses
 
     def _remove_other_contexts(self, root: Path) -> None:
         try:

@@ -46,7 +46,6 @@ It does not judge values: parsing and rules are `pipeline.validate`'s.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import re
@@ -64,6 +63,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from pipeline import layout
+from pipeline.cache import file_sha256
 from pipeline.findings import Finding, make_finding
 from pipeline.reference import Reference
 
@@ -237,15 +237,6 @@ def classify(path: Path) -> str:
     return "other"
 
 
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, read in chunks: a large file in inputs/ costs time, never memory."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_submission(path: Path, inputs_dir: Path, ref: Reference, cache: ParseCache | None = None) -> RawSubmission:
     """Read one file; every problem that stops it being read becomes a finding on the result.
 
@@ -259,13 +250,13 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference, cache: ParseCa
         what = "a link" if path.is_symlink() else "not a regular file"
         raw.findings.append(make_finding(ref, "file-not-a-workbook", f"{relative} is {what}; it is listed and not followed or read.", file=relative))
         return raw
-    sha256 = _sha256(path)
+    sha256 = file_sha256(path)
     if cache is not None:
         cached = cache.get(sha256, relative)
         if cached is not None:
             return cached
     raw = _read_file(path, relative, sha256, ref)
-    if cache is not None and _sha256(path) == sha256:
+    if cache is not None and file_sha256(path) == sha256:
         cache.put(raw)
     return raw
 

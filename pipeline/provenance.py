@@ -12,25 +12,17 @@ XML parts stay identical between two runs on the same inputs, which tests check.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from pipeline import __version__
+from pipeline.cache import file_sha256
 from pipeline.reference import REFERENCE_DIR
 
 MANIFEST_NAME = "manifest.json"
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def git_commit(folder: Path = PACKAGE_DIR) -> str:
@@ -78,6 +70,6 @@ def build_manifest(
         "options": dict(options),
         "settings": asdict(settings) if is_dataclass(settings) else dict(settings),  # type: ignore[arg-type]
         "inputs": [{"file": name, "sha256": digest} for name, digest in sorted(input_hashes.items())],
-        "reference": [{"file": f"pipeline/reference/{p.name}", "sha256": sha256_of(p)} for p in reference_files()],
+        "reference": [{"file": f"pipeline/reference/{p.name}", "sha256": file_sha256(p)} for p in reference_files()],
         "counts": dict(counts),
     }
