@@ -159,22 +159,22 @@ def stages_once(inputs: Path, outputs: Path, year: int, pdf: bool) -> dict[str, 
 
 
 def ingest_validate_once(inputs: Path, cache_dir: Path | None) -> dict[str, float]:
-    """Ingest and validate every workbook under `inputs` (as `run` does), in this process."""
+    """Ingest and validate every workbook under `inputs` as `run` does (`cli.read_and_validate`, then the
+    checks across files), in this process; with `cache_dir`, through the parse and validated caches."""
     started = time.perf_counter()
-    from pipeline import cache, ingest, validate
+    from pipeline import cache, cli, ingest, validate
     from pipeline.reference import load_reference
 
     imported = time.perf_counter()
     ref = load_reference()
-    parse = cache.ParseCache(cache_dir) if cache_dir is not None else None
+    caches = cache.Caches(parse=cache.ParseCache(cache_dir / "parse"), validated=cache.ValidatedCache(cache_dir / "validated")) if cache_dir is not None else None
     files = ingest.discover_files(inputs)
-    subs = [validate.validate_submission(ingest.read_submission(path, inputs, ref, cache=parse), ref) for path in files]
+    subs = [sub for sub, _ in cli.read_and_validate([(path, inputs) for path in files], ref, strict=False, caches=caches)]
     validate.resolve_resubmissions(subs, ref)
-    validate.apply_revisions(subs, ref)
-    validate.apply_time_rules(subs, ref)
+    cli.across_years(subs, ref)
     done = time.perf_counter()
     return {"files": len(files), "seconds": done - imported, "imports": imported - started, "peak_rss_mb": _peak_rss_mb(),
-            "cache_hits": parse.hits if parse else 0}
+            "cache_hits": caches.validated.hits if caches else 0}
 
 
 def baseline_once(inputs: Path) -> dict[str, float]:

@@ -1,10 +1,13 @@
 """Caches that let a run skip work it already did: an optimisation only, never a source of truth.
 
-Three caches live under `<outputs>/.cache/` (`cache_dir`), each in its own folder:
+Caches live under `<outputs>/.cache/` (`cache_dir`), each in its own folder:
 
 * `parse/`: what ingest read from each workbook (`RawSubmission`), keyed by the file's sha256 and its
   name under the inputs folder (the name is in the findings' messages). A second run over unchanged
   inputs reads these small JSON files instead of inspecting and parsing every workbook again;
+* `validated/`: each file as validation left it (`Submission`: its observations, findings and
+  status before the checks across files), keyed like `parse/` and by `strict`: a second run over
+  unchanged inputs neither parses nor checks a workbook again;
 * `charts/`: the PNG bytes of each chart, keyed by a hash of the chart's data and of the code that
   draws it (`pipeline.charts`): a chart whose data did not change is copied, not drawn;
 * `feedback/`: the bytes of each feedback workbook, keyed by a hash of the submission's file, its
@@ -48,6 +51,7 @@ from pipeline import __version__
 
 if TYPE_CHECKING:
     from pipeline.ingest import RawSubmission
+    from pipeline.validate import Submission
 
 CACHE_DIRNAME = ".cache"  # <outputs>/.cache/
 FORMAT = 1  # bump when the layout of an entry changes
@@ -185,7 +189,10 @@ class _Store:
         return data
 
     def write(self, key: str, data: bytes) -> None:
-        path = self.path(key)
+        self.write_file(self.path(key), data)
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        """`data` into `path` atomically; a failure (read-only or full disk) only means nothing is kept."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=self.suffix)
@@ -292,20 +299,25 @@ def parse_context() -> dict[str, Any]:
     }
 
 
-class ParseCache(_OnStore):
-    """What ingest read from each file (`RawSubmission`), by the file's sha256 and name.
+class _EntryCache(_OnStore):
+    """JSON entries about one input file, by the file's sha256 and name (and `variant`), in one
+    folder per context. Opening the cache deletes the entries of other contexts (an older
+    crimetrends, other reference data, edited code). Subclasses say how a value is encoded, decoded
+    and compared; `put` keeps a value only when it round-trips exactly."""
 
-    `get(sha256, file)` gives a fresh `RawSubmission` (the caller may change it) or None;
-    `put(raw)` keeps it when it round-trips exactly. Opening the cache deletes the entries of other
-    contexts (an older crimetrends, other reference data).
-    """
+    kind = ""  # the entry's field holding the value
+    key_prefix = ""
 
     def __init__(self, folder: Path, context: dict[str, Any] | None = None, max_bytes: int = MAX_BYTES) -> None:
-        self.context = parse_context() if context is None else context
+        self.context = self.default_context() if context is None else context
         self.context_key = digest(self.context)[:24]
         root = Path(folder)
         self._store = _Store(root / self.context_key, ".json", max_bytes)
         self._remove_other_contexts(root)
+
+    @staticmethod
+    def default_context() -> dict[str, Any]:
+        raise NotImplementedError
 
     def _remove_other_contexts(self, root: Path) -> None:
         try:
@@ -315,42 +327,101 @@ class ParseCache(_OnStore):
         for other in others:
             shutil.rmtree(other, ignore_errors=True)
 
-    @staticmethod
-    def key(sha256: str, file: str) -> str:
-        return digest("parse", sha256, file)
+    def key(self, sha256: str, file: str, variant: object = None) -> str:
+        return digest(self.key_prefix, sha256, file) if variant is None else digest(self.key_prefix, sha256, file, variant)
 
-    def get(self, sha256: str, file: str) -> RawSubmission | None:
-        data = self._store.read(self.key(sha256, file))
-        raw = None
+    def _get(self, sha256: str, file: str, variant: object = None) -> Any | None:
+        data = self._store.read(self.key(sha256, file, variant))
+        value = None
         if data is not None:
             try:
                 entry = json.loads(data.decode("utf-8"))
                 if entry.get("context") == self.context_key and entry.get("sha256") == sha256 and entry.get("file") == file:
-                    raw = decode_raw(entry["raw"])
-                    if raw.sha256 != sha256 or raw.file != file:
-                        raw = None
+                    value = self.decode(entry[self.kind])
+                    if value.sha256 != sha256 or value.file != file:
+                        value = None
             except Exception:  # noqa: BLE001 - a corrupt or foreign entry is a miss
-                raw = None
-        if raw is None:
+                value = None
+        if value is None:
             self._store.misses += 1
         else:
             self._store.hits += 1
-        return raw
+        return value
 
-    def put(self, raw: RawSubmission) -> bool:
-        """Keep `raw`; False (nothing kept) when it holds a value the format cannot carry exactly."""
+    def _put(self, value: Any, variant: object = None) -> bool:
         try:
-            encoded = encode_raw(raw)
-            if not same_raw(decode_raw(json.loads(json.dumps(encoded))), raw):
+            encoded = self.encode(value)
+            if not self.same(self.decode(json.loads(json.dumps(encoded))), value):
                 return False
         except (TypeError, ValueError):
             return False
-        entry = {"context": self.context_key, "sha256": raw.sha256, "file": raw.file, "raw": encoded}
-        self._store.write(self.key(raw.sha256, raw.file), json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
+        entry = {"context": self.context_key, "sha256": value.sha256, "file": value.file, self.kind: encoded}
+        self._store.write(self.key(value.sha256, value.file, variant), json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
         return True
 
     def trim(self) -> int:
         return self._store.trim()
+
+
+class ParseCache(_EntryCache):
+    """What ingest read from each file (`RawSubmission`), by the file's sha256 and name.
+
+    `get(sha256, file)` gives a fresh `RawSubmission` (the caller may change it) or None;
+    `put(raw)` keeps it when it round-trips exactly.
+    """
+
+    kind = "raw"
+    key_prefix = "parse"
+    default_context = staticmethod(parse_context)
+
+    def encode(self, raw: RawSubmission) -> dict[str, Any]:
+        return encode_raw(raw)
+
+    def decode(self, entry: dict[str, Any]) -> RawSubmission:
+        return decode_raw(entry)
+
+    def same(self, a: RawSubmission, b: RawSubmission) -> bool:
+        return same_raw(a, b)
+
+    def get(self, sha256: str, file: str) -> RawSubmission | None:
+        return self._get(sha256, file)
+
+    def put(self, raw: RawSubmission) -> bool:
+        """Keep `raw`; False (nothing kept) when it holds a value the format cannot carry exactly."""
+        return self._put(raw)
+
+
+def validated_context() -> dict[str, Any]:
+    """Everything besides the file itself and `strict` that decides what validating it gives."""
+    return {**parse_context(), "stage": "validated", "code": source_hash("ingest", "layout", "findings", "cache", "validate", "rules", "reference")}
+
+
+class ValidatedCache(_EntryCache):
+    """Each file as `validate.validate_submission` left it (`Submission`), before the checks across
+    files (resubmissions, revisions, time rules) change it; by the file's sha256, name and `strict`.
+
+    A second run over unchanged inputs takes these instead of reading and checking every workbook.
+    """
+
+    kind = "submission"
+    key_prefix = "validated"
+    default_context = staticmethod(validated_context)
+
+    def encode(self, sub: Submission) -> dict[str, Any]:
+        return encode_submission(sub)
+
+    def decode(self, entry: dict[str, Any]) -> Submission:
+        return decode_submission(entry)
+
+    def same(self, a: Submission, b: Submission) -> bool:
+        return same_submission(a, b)
+
+    def get(self, sha256: str, file: str, *, strict: bool) -> Submission | None:
+        return self._get(sha256, file, {"strict": strict})
+
+    def put(self, sub: Submission) -> bool:
+        """Keep `sub`; False (nothing kept) when it holds a value the format cannot carry exactly."""
+        return self._put(sub, {"strict": sub.strict})
 
 
 # -- RawSubmission <-> JSON -----------------------------------------------------------------------------
@@ -486,12 +557,158 @@ def same_raw(a: RawSubmission, b: RawSubmission) -> bool:
     )
 
 
+# -- Submission <-> JSON ---------------------------------------------------------------------------------
+def _encode_frame(frame: Any) -> dict[str, Any]:
+    """A frame by columns, with its dtypes; every value through `_encode_value` (exact or refused)."""
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "dtypes": [str(t) for t in frame.dtypes],
+        "values": [[_encode_value(v) for v in frame[c].tolist()] for c in frame.columns],
+    }
+
+
+_EMPTY_FRAMES: dict[tuple, Any] = {}
+
+
+def _decode_frame(entry: dict[str, Any]) -> Any:
+    """The frame `_encode_frame` wrote, in its dtypes."""
+    import pandas as pd
+
+    columns, dtypes = tuple(entry["columns"]), tuple(entry["dtypes"])
+    if not entry["values"] or not entry["values"][0]:
+        # Empty frames are most of them (no revised figures carried): one copy of a frame built once.
+        if (columns, dtypes) not in _EMPTY_FRAMES:
+            _EMPTY_FRAMES[(columns, dtypes)] = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in zip(columns, dtypes, strict=True)}, columns=list(columns))
+        return _EMPTY_FRAMES[(columns, dtypes)].copy()
+    frame = pd.DataFrame({c: [_decode_value(v) for v in values] for c, values in zip(columns, entry["values"], strict=True)}, columns=list(columns))
+    for column, dtype in zip(columns, dtypes, strict=True):
+        if str(frame[column].dtype) != dtype:
+            frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def _same_frame(a: Any, b: Any) -> bool:
+    if list(a.columns) != list(b.columns) or [str(t) for t in a.dtypes] != [str(t) for t in b.dtypes] or len(a) != len(b):
+        return False
+    return all(all(_same(u, v) for u, v in zip(a[c].tolist(), b[c].tolist(), strict=True)) for c in a.columns)
+
+
+_SUBMISSION_PLAIN = ("file", "sha256", "country_iso3", "year", "is_demonstration", "status", "reason", "strict")
+_SUBMISSION_FRAMES = ("observations", "previous", "carried")
+
+
+def encode_submission(sub: Submission) -> dict[str, Any]:
+    return {
+        **{name: _encode_value(getattr(sub, name)) for name in _SUBMISSION_PLAIN},
+        "date_submitted": _encode_value(sub.date_submitted),
+        **{name: _encode_frame(getattr(sub, name)) for name in _SUBMISSION_FRAMES},
+        "findings": [[_encode_value(v) for v in finding.as_row().values()] for finding in sub.findings],
+        "blank_keys": sorted([list(key) for key in sub.blank_keys]),
+    }
+
+
+def decode_submission(entry: dict[str, Any]) -> Submission:
+    from pipeline.findings import Finding
+    from pipeline.validate import Submission
+
+    return Submission(
+        **{name: _decode_value(entry[name]) for name in _SUBMISSION_PLAIN},
+        date_submitted=_decode_value(entry["date_submitted"]),
+        **{name: _decode_frame(entry[name]) for name in _SUBMISSION_FRAMES},
+        findings=[Finding(*[_decode_value(v) for v in values]) for values in entry["findings"]],
+        blank_keys={tuple(key) for key in entry["blank_keys"]},
+    )
+
+
+def same_submission(a: Submission, b: Submission) -> bool:
+    """True when `a` and `b` hold the same fields, values of the same types, frames of the same dtypes."""
+    if any(not _same(getattr(a, name), getattr(b, name)) for name in (*_SUBMISSION_PLAIN, "date_submitted")):
+        return False
+    if a.findings != b.findings or a.blank_keys != b.blank_keys:
+        return False
+    return all(_same_frame(getattr(a, name), getattr(b, name)) for name in _SUBMISSION_FRAMES)
+
+
+# -- the run memo: a year's outputs already made from the same everything ----------------------------------
+def run_key(year: int, inputs_dir: Path, options: dict[str, Any], template: Path) -> str:
+    """A digest of everything a run of `year` is made from: every file under the inputs folder (name and
+    sha256; a link or special file by its name and kind), the options and settings, the report
+    template, the reference data, the source of every pipeline module, the crimetrends and library
+    versions. Two runs with the same key write the same outputs (the day is in `options`: the report
+    and status.csv carry it)."""
+    inputs_dir = Path(inputs_dir)
+    listing = []
+    for path in sorted(inputs_dir.rglob("*")):
+        name = path.relative_to(inputs_dir).as_posix()
+        if path.is_symlink():
+            listing.append([name, "link", os.readlink(path)])
+        elif path.is_file():
+            listing.append([name, file_sha256(path)])
+        elif not path.is_dir():
+            listing.append([name, "special"])
+    modules = sorted(p.stem for p in PACKAGE_DIR.glob("*.py"))
+    return digest(
+        "run", FORMAT, __version__, year, canonical(options), listing, file_sha256(template) if Path(template).is_file() else "",
+        reference_hash(), source_hash(*modules),
+        library_versions("pandas", "numpy", "python-calamine", "xlrd", "openpyxl", "matplotlib", "pillow", "docxtpl", "python-docx"),
+    )
+
+
+def outputs_digest(year_dir: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """{relative name: sha256} of every file under `year_dir`, but hidden ones and the names in `skip`."""
+    year_dir = Path(year_dir)
+    found = {}
+    for path in sorted(year_dir.rglob("*")):
+        name = path.relative_to(year_dir).as_posix()
+        if path.is_file() and not path.is_symlink() and name not in skip and not any(part.startswith(".") for part in name.split("/")):
+            found[name] = file_sha256(path)
+    return found
+
+
+class RunMemo:
+    """For each year, the key of its last complete run (`run_key`), the files that run left in
+    <outputs>/<year> with their sha256, and what the run said (its result). A run whose key is
+    the same, over a year folder holding exactly those files, has nothing to make: its outputs would
+    be the same bytes. Any change (an input, a setting, the day, the code, an output file edited
+    or deleted) makes it a miss, and the run makes everything (through the other caches)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.hits = self.misses = 0
+
+    def _path(self, year: int) -> Path:
+        return self.folder / f"{int(year)}.json"
+
+    def check(self, year: int, key: str, year_dir: Path, skip: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+        """The recorded result when the last run of `year` had `key` and its files are all there, unchanged."""
+        result = None
+        try:
+            entry = json.loads(self._path(year).read_text(encoding="utf-8"))
+            if entry.get("key") == key and entry.get("outputs") and outputs_digest(year_dir, skip) == entry["outputs"]:
+                result = dict(entry["result"])
+        except Exception:  # noqa: BLE001 - no entry, a corrupt or foreign one: a miss
+            result = None
+        if result is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return result
+
+    def record(self, year: int, key: str, year_dir: Path, result: dict[str, Any], skip: frozenset[str] = frozenset()) -> None:
+        entry = {"key": key, "outputs": outputs_digest(year_dir, skip), "result": result}
+        _Store(self.folder, ".json").write_file(self._path(year), json.dumps(entry, indent=1, sort_keys=True).encode("utf-8"))
+
+    def forget(self, year: int) -> None:
+        self._path(year).unlink(missing_ok=True)
+
+
 # -- all of them -------------------------------------------------------------------------------------
 @dataclass
 class Caches:
     """The caches of one outputs folder; each field None when caching is off."""
 
     parse: ParseCache | None = None
+    validated: ValidatedCache | None = None
     charts: BlobCache | None = None
     feedback: BlobCache | None = None
     annex: BlobCache | None = None
@@ -500,7 +717,7 @@ class Caches:
     @classmethod
     def open(cls, outputs_dir: Path) -> Caches:
         root = cache_dir(outputs_dir)
-        return cls(parse=ParseCache(root / "parse"), charts=BlobCache(root / "charts", ".png"), feedback=BlobCache(root / "feedback", ".xlsx"),
+        return cls(parse=ParseCache(root / "parse"), validated=ValidatedCache(root / "validated"), charts=BlobCache(root / "charts", ".png"), feedback=BlobCache(root / "feedback", ".xlsx"),
                    annex=BlobCache(root / "annex", ".xlsx"), report=BlobCache(root / "report", ".docx"))
 
     @classmethod
@@ -509,11 +726,11 @@ class Caches:
 
     def trim(self) -> None:
         """Keep each cache within `MAX_BYTES` (call once at the end of a run)."""
-        for cache in (self.parse, self.charts, self.feedback, self.annex, self.report):
+        for cache in (self.parse, self.validated, self.charts, self.feedback, self.annex, self.report):
             if cache is not None:
                 cache.trim()
 
     def summary(self) -> str:
-        named = (("parse", self.parse), ("charts", self.charts), ("feedback", self.feedback), ("annex", self.annex), ("report", self.report))
+        named = (("parse", self.parse), ("validated", self.validated), ("charts", self.charts), ("feedback", self.feedback), ("annex", self.annex), ("report", self.report))
         parts = [f"{name} {c.hits} hit(s), {c.misses} miss(es)" for name, c in named if c is not None]
         return "; ".join(parts) if parts else "caching off"

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.reference import Reference
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
-    from pipeline.cache import BlobCache, Caches, ParseCache
+    from pipeline.cache import BlobCache, Caches
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -463,17 +463,17 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
     """The named workbooks, checked against the other years' submissions in `inputs_dir` for the time rules."""
     from pipeline import ingest, validate
 
-    named = _validated([(path, path.parent) for path in files], ref, strict=strict)
+    named = read_and_validate([(path, path.parent) for path in files], ref, strict=strict)
     named_paths = {path.resolve() for path in files}
     context_files = ingest.discover_files(inputs_dir) if inputs_dir.is_dir() else []
-    context = _validated([(path, inputs_dir) for path in context_files if path.resolve() not in named_paths], ref, strict=strict)
+    context = read_and_validate([(path, inputs_dir) for path in context_files if path.resolve() not in named_paths], ref, strict=strict)
     # A named file replaces whatever inputs/ holds for its country and year: it is the one being checked.
     named_keys = {(sub.country_iso3, sub.year) for sub, _ in named}
     context_subs = [sub for sub, _ in context if (sub.country_iso3, sub.year) not in named_keys]
     subs = [sub for sub, _ in named]
     validate.resolve_resubmissions(subs, ref)
     validate.resolve_resubmissions(context_subs, ref)
-    _across_years(subs + context_subs, ref, thresholds)
+    across_years(subs + context_subs, ref, thresholds)
     return named
 
 
@@ -481,10 +481,10 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool,
     """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
     from pipeline import ingest, validate
 
-    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
+    read = read_and_validate([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
     subs = [sub for sub, _ in read]
     validate.resolve_resubmissions(subs, ref)
-    _across_years(subs, ref, thresholds)
+    across_years(subs, ref, thresholds)
     return _submissions_of_year(read, year)
 
 
@@ -550,21 +550,22 @@ class YearTables:
     @classmethod
     def read(cls, data_dir: Path) -> YearTables:
         """The tables as `write` stored them, read back with the types the run built them with."""
+        return cls(**{name: cls.read_table(data_dir, name) for name in cls.names()})
+
+    @classmethod
+    def read_table(cls, data_dir: Path, name: str) -> pd.DataFrame:
+        """One table as `write` stored it, with the types the run built it with."""
         import pandas as pd
 
         from pipeline import store
 
-        tables = {}
-        for name in cls.names():
-            path = data_dir / f"{name}.csv"
-            if name in cls.TEXT_TABLES:
-                frame = store.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
-                for column in cls.TEXT_TABLES[name]:
-                    frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
-                tables[name] = frame
-            else:
-                tables[name] = store.read_csv(path)
-        return cls(**tables)
+        path = data_dir / f"{name}.csv"
+        if name not in cls.TEXT_TABLES:
+            return store.read_csv(path)
+        frame = store.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
+        for column in cls.TEXT_TABLES[name]:
+            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
+        return frame
 
 
 _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Also write the report as PDF (needs LibreOffice; without it the command says so and goes on). Default: [outputs] pdf of the settings (true). Example: --no-pdf")
@@ -576,9 +577,10 @@ _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Als
 @_outputs_option
 @click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error. Example: --strict")
 @_PDF_OPTION
+@click.option("--force", is_flag=True, help="Make every output again even when <outputs>/<year> is up to date (same inputs, settings, code and day as its last run). Example: --force")
 @_global_options
 @_guarded
-def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None) -> None:
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None, force: bool) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
@@ -594,6 +596,9 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
       <outputs>/<year>/charts/*.png                          the charts in the report
       <outputs>/<year>/run.log                               the log of every command on this year
     Exit code 1 when a submission of the year has an error (everything is written all the same), else 0.
+    When nothing changed since the last run of the year (every input file, the settings, the options,
+    crimetrends and the day are the same, and <outputs>/<year> holds that run's files unchanged), the
+    outputs are up to date: the run says so and rewrites nothing (--force makes them again).
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
@@ -605,7 +610,7 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
     _open_log(outputs_dir / str(year))
     with _progress() as progress:
-        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress)
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress, force=force)
     _say_written(result, wanted_pdf)
     if result.has_errors:
         log.info("Exit code 1: submissions for %d have errors (see data/findings.csv and feedback/).", year)
@@ -621,16 +626,58 @@ def _say_written(result: RunResult, wanted_pdf: bool) -> None:
 
 
 def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False,
-                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None) -> RunResult:
+                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None, force: bool = False) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
     then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole).
 
     The whole run holds the lock on <outputs>/<year>, so two runs never write the same outputs at once.
+    Unless `force`, a run whose outputs are up to date (`cache.RunMemo`) makes nothing again.
     """
     from pipeline import store
+    from pipeline.cache import RunMemo, cache_dir, run_key
 
     with store.outputs_lock(outputs_dir, year):
-        return _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress or Progress(disable=True))
+        memo = RunMemo(cache_dir(outputs_dir) / "runs")
+        key = run_key(year, inputs_dir, _run_options(year, strict, make_pdf, settings), REPORT_TEMPLATE)
+        recorded = None if force else memo.check(year, key, outputs_dir / str(year), skip=_NOT_OUTPUTS)
+        if recorded is not None:
+            return _up_to_date(year, outputs_dir, recorded)
+        result = _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress or Progress(disable=True))
+        memo.record(year, key, result.year_dir, _result_record(result), skip=_NOT_OUTPUTS)
+        return result
+
+
+# run.log grows with every command on the year; it is not an output a run makes.
+_NOT_OUTPUTS = frozenset({LOG_NAME})
+
+
+def _run_options(year: int, strict: bool, make_pdf: bool, settings: Settings) -> dict[str, Any]:
+    """What, besides the inputs and the code, decides a run's outputs (for `cache.run_key`)."""
+    options: dict[str, Any] = {"strict": strict, "pdf": make_pdf, "settings": asdict(settings), "today": dt.date.today().isoformat()}
+    if make_pdf:
+        from pipeline import pdf
+
+        soffice = pdf.find_soffice()
+        options["soffice"] = str(soffice) if soffice is not None else ""
+    return options
+
+
+def _result_record(result: RunResult) -> dict[str, Any]:
+    return {"report": result.report.name, "n_errors": result.n_errors, "has_errors": result.has_errors,
+            "pdf": result.pdf.name if result.pdf is not None else "", "pdf_note": result.pdf_note}
+
+
+def _up_to_date(year: int, outputs_dir: Path, recorded: dict[str, Any]) -> RunResult:
+    """What an up-to-date run says: the summary of the stored tables, and the result the run recorded."""
+    from pipeline import store
+
+    year_dir = outputs_dir / str(year)
+    log.info("%s is up to date: its last run was made from the same inputs, settings and code today, and its files are unchanged; "
+             "nothing was made again (--force makes everything again).", year_dir)
+    data_dir = year_dir / store.DATA_DIR
+    _print_summary(YearTables.read_table(data_dir, "submissions"), YearTables.read_table(data_dir, "findings"), year, table=not _session_quiet())
+    return RunResult(year_dir=year_dir, report=year_dir / recorded["report"], n_errors=int(recorded["n_errors"]), has_errors=bool(recorded["has_errors"]),
+                     pdf=year_dir / recorded["pdf"] if recorded["pdf"] else None, pdf_note=str(recorded["pdf_note"]))
 
 
 def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress) -> RunResult:
@@ -645,11 +692,11 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     ref = load_reference()
     caches = Caches.open(outputs_dir)  # <outputs>/.cache/: parse, charts, feedback, annex, report
     thresholds = settings.thresholds(rules.load_thresholds())
-    read = _validated([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress,
-                      parse_cache=caches.parse)
+    read = read_and_validate([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress,
+                             caches=caches)
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
-    revisions = _across_years(submissions, ref, thresholds)
+    revisions = across_years(submissions, ref, thresholds)
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)], ignore_index=True)
@@ -845,7 +892,7 @@ def _make_pdf(report_path: Path, progress: Progress | None = None) -> tuple[Path
     return made.path, f"{made.pages} pages, {made.note}"
 
 
-def _across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds | None = None) -> pd.DataFrame:
+def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds | None = None) -> pd.DataFrame:
     """The checks that compare years, on submissions already resolved: revisions (which replace last
     year's figures), then the time rules on the revised figures. Returns the revision log."""
     from pipeline import validate
@@ -855,16 +902,31 @@ def _across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds
     return revisions
 
 
-def _validated(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
-               parse_cache: ParseCache | None = None) -> list[tuple[Submission, Path]]:
-    """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file."""
+def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
+                      caches: Caches | None = None) -> list[tuple[Submission, Path]]:
+    """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file.
+
+    With `caches`, a file validated before (same bytes, name, `strict`, code and reference data) is
+    taken from `caches.validated`; otherwise it is read (through `caches.parse`) and validated, and
+    the result kept. The checks across files come after, on fresh objects either way.
+    """
     from pipeline import ingest, validate
+    from pipeline.cache import file_sha256
 
     progress = progress or Progress(disable=True)
+    done = caches.validated if caches is not None else None
     task = progress.add_task("Reading the workbooks", total=len(files))
     read = []
     for path, base in files:
-        sub = validate.validate_submission(ingest.read_submission(path, base, ref, cache=parse_cache), ref, strict=strict)
+        sub = None
+        if done is not None and path.is_file() and not path.is_symlink():
+            sha256 = file_sha256(path)
+            sub = done.get(sha256, path.relative_to(base).as_posix(), strict=strict)
+        if sub is None:
+            raw = ingest.read_submission(path, base, ref, cache=caches.parse if caches is not None else None)
+            sub = validate.validate_submission(raw, ref, strict=strict)
+            if done is not None and raw.sha256 and file_sha256(path) == raw.sha256:
+                done.put(sub)
         log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
         read.append((sub, path))
         progress.advance(task)

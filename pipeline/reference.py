@@ -125,12 +125,23 @@ class Reference:
         """ISO3 codes of the states that were members in `year`: N of "n of N"."""
         return [ms.iso3 for ms in self.member_states if ms.member_from <= year]
 
-    def breakdowns_of(self, indicator: Indicator) -> list[str]:
+    def breakdowns_of(self, indicator: Indicator) -> tuple[str, ...]:
         """`TOTAL` first, then `DIM=VALUE` for each dimension the indicator takes."""
+        known = self._breakdowns.get(indicator.code)
+        if known is not None and known[0] == indicator.dimensions:
+            return known[1]
+        return self._breakdown_keys(indicator)
+
+    @cached_property
+    def _breakdowns(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        # Asked for every Data row read: built once per catalogue indicator.
+        return {ind.code: (ind.dimensions, self._breakdown_keys(ind)) for ind in self.indicators}
+
+    def _breakdown_keys(self, indicator: Indicator) -> tuple[str, ...]:
         keys = [TOTAL]
         for dim in indicator.dimensions:
             keys.extend(f"{dim}={value}" for value, _ in self.breakdown_values[dim])
-        return keys
+        return tuple(keys)
 
     def breakdown_label(self, key: str) -> str:
         if key == TOTAL:

@@ -105,6 +105,8 @@ def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None
 
     1.0 for a blank Unit cell or the catalogue unit itself; None when no conversion is known.
     """
+    if not unit:
+        return 1.0
     given, target = normalise_unit(unit), normalise_unit(indicator.unit)
     if not given or given == target:
         return 1.0

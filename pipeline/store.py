@@ -32,14 +32,15 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
-from openpyxl.utils.exceptions import IllegalCharacterError
-from openpyxl.workbook import Workbook
-from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.findings import OutputError
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is written (0.1 s a run that writes none saves)
+    from openpyxl.cell.cell import Cell
+    from openpyxl.workbook import Workbook
 
 DATA_DIR = "data"
 DECIMALS = 6
@@ -110,6 +111,8 @@ def set_cell(cell: Cell, value: object) -> Cell:
     control characters XML cannot carry (openpyxl would raise): the first stays text, the second are dropped.
     """
     if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"
     else:
@@ -123,6 +126,8 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
     openpyxl's `save()` stamps the current time into the file; the ExcelWriter does not, and the zip
     is rewritten with fixed entry times, so the same workbook gives the same bytes.
     """
+    from openpyxl.writer.excel import ExcelWriter
+
     wb.properties.created = stamp
     wb.properties.modified = stamp
     raw = io.BytesIO()
@@ -308,6 +313,9 @@ def text_for_append(ws) -> Callable[[str], object]:
     then the str goes as it is, which writes the same cell at a fraction of the cost (most texts in a
     table repeat: codes, labels, statuses). '' is an empty cell (None).
     """
+    from openpyxl.cell.cell import WriteOnlyCell
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
     probe = WriteOnlyCell(ws)
     plain: dict[str, bool] = {}
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import namedtuple
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from pipeline import layout, rules
@@ -153,7 +154,7 @@ def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
     return "".join(dict.fromkeys(codes)), True
 
 
-_EMPTY_FRAMES: dict[tuple[str, ...], pd.DataFrame] = {}
+_EMPTY_FRAMES: dict[tuple, pd.DataFrame] = {}
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -360,13 +361,14 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     Rows that cannot be placed give findings and neither.
     """
     sheet = raw.data_sheet
-    data = raw.data
-    keys = data["code"].str.upper() + "|" + data["breakdown"].replace("", TOTAL).str.upper()
-    duplicated = keys.duplicated(keep=False)
+    rows = _records(raw.data)
+    keys = [(row["code"].upper(), (row["breakdown"] or TOTAL).upper()) for row in rows]
+    seen = Counter(keys)
     records = []
     previous = []
     # Plain dicts, not iterrows(): a Series per row costs more than everything done with it.
-    for row, is_duplicate in zip(_records(data), duplicated.tolist(), strict=True):
+    for row, key in zip(rows, keys, strict=True):
+        is_duplicate = seen[key] > 1
         code = row["code"].strip().upper()
         breakdown = _normalise_breakdown(row["breakdown"])
         indicator = ref.indicator_by_code.get(code)
@@ -420,12 +422,25 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
                 "cell": row["value_cell"],
             }
         )
-    frame = pd.DataFrame(records, columns=OBSERVATION_COLUMNS)
-    frame["value"] = frame["value"].astype("float64")
-    frame["year"] = frame["year"].astype("int64")
-    previous_frame = pd.DataFrame(previous, columns=PREVIOUS_COLUMNS)
-    previous_frame["value"] = previous_frame["value"].astype("float64")
-    return frame, previous_frame
+    return _frame(records, OBSERVATION_COLUMNS, {"value": "float64", "year": "int64"}), _frame(previous, PREVIOUS_COLUMNS, {"value": "float64"})
+
+
+_NUMPY_TYPES = {"float64": np.float64, "int64": np.int64}
+
+
+def _frame(records: list[dict], columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    """`pd.DataFrame(records, columns=columns)` with `dtypes` (float64 or int64), built from column
+    lists and typed arrays: records of dicts, then casting, cost several times more."""
+    if not records:
+        key = (*columns, "|", *dtypes.items())
+        if key not in _EMPTY_FRAMES:
+            _EMPTY_FRAMES[key] = pd.DataFrame(columns=columns).astype(dtypes)
+        return _EMPTY_FRAMES[key].copy()
+    data = {}
+    for c in columns:
+        values = [r[c] for r in records]
+        data[c] = np.array(values, dtype=_NUMPY_TYPES[dtypes[c]]) if c in dtypes else values
+    return pd.DataFrame(data, columns=columns)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

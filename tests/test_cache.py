@@ -211,6 +211,86 @@ def test_a_value_the_format_cannot_carry_exactly_is_not_kept(tmp_path):
     assert parse.put(_raw([])) is True  # no Data rows at all is fine
 
 
+# -- the validated cache -----------------------------------------------------------------------------------
+def _read_validated(inputs, ref, caches=None, strict=False):
+    from pipeline.cli import read_and_validate
+
+    return [sub for sub, _ in read_and_validate([(p, inputs) for p in ingest.discover_files(inputs)], ref, strict=strict, caches=caches)]
+
+
+def _caches(folder):
+    return cache.Caches(parse=cache.ParseCache(folder / "parse"), validated=cache.ValidatedCache(folder / "validated"))
+
+
+def test_a_cached_submission_is_exactly_what_validating_gives(inputs, ref, tmp_path):
+    first = _caches(tmp_path)
+    plain = _read_validated(inputs, ref)
+    assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, first), plain, strict=True))
+    stored = sum(1 for s in plain if s.sha256)  # links and special files have no hash and are never kept
+    assert (first.validated.hits, first.validated.misses) == (0, stored)
+    again = _caches(tmp_path)
+    cached = _read_validated(inputs, ref, again)
+    assert (again.validated.hits, again.parse.hits + again.parse.misses) == (stored, 0)  # no workbook read again
+    for a, b in zip(cached, plain, strict=True):
+        assert cache.same_submission(a, b), b.file
+        pd.testing.assert_frame_equal(a.observations, b.observations, check_exact=True)
+    assert any(s.findings for s in cached) and any(len(s.observations) > 50 for s in cached)
+
+
+def test_outputs_from_cached_submissions_are_the_same(inputs, ref, tmp_path):
+    from pipeline.cli import across_years
+
+    def tables(subs):
+        validate.resolve_resubmissions(subs, ref)
+        revisions = across_years(subs, ref)
+        return {"observations": validate.observations_frame(subs), "findings": validate.findings_frame(subs),
+                "submissions": validate.submissions_frame(subs), "revisions": revisions}
+
+    _read_validated(inputs, ref, _caches(tmp_path))
+    cached, plain = tables(_read_validated(inputs, ref, _caches(tmp_path))), tables(_read_validated(inputs, ref))
+    for name in plain:
+        a = store.write_csv(cached[name], tmp_path / "cached" / f"{name}.csv").read_bytes()
+        b = store.write_csv(plain[name], tmp_path / "plain" / f"{name}.csv").read_bytes()
+        assert a == b, name
+
+
+def test_the_checks_across_files_do_not_change_the_cached_entry(inputs, ref, tmp_path):
+    _read_validated(inputs, ref, _caches(tmp_path))
+    subs = _read_validated(inputs, ref, _caches(tmp_path))
+    validate.resolve_resubmissions(subs, ref)
+    validate.apply_time_rules(subs, ref)
+    subs[0].findings.clear()
+    subs[0].status = "superseded"
+    fresh = _read_validated(inputs, ref, _caches(tmp_path))
+    assert cache.same_submission(fresh[0], _read_validated(inputs, ref)[0])
+
+
+def test_strict_and_lenient_validation_are_kept_apart(inputs, ref, tmp_path):
+    folder = tmp_path / "inputs"
+    write_submission(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): ("many",), ("TIP_OFF", "TOTAL"): (4,)})
+    lenient = _read_validated(folder, ref, _caches(tmp_path))
+    strict = _read_validated(folder, ref, _caches(tmp_path), strict=True)
+    assert [s.status for s in strict] == [s.status for s in _read_validated(folder, ref, strict=True)] == ["rejected"]
+    assert [s.status for s in lenient] == [s.status for s in _read_validated(folder, ref)] != ["rejected"]
+
+
+def test_validated_context_holds_the_validation_code():
+    context = cache.validated_context()
+    assert {"validate", "rules", "ingest"} <= set(context["code"]) and context["reference"] == cache.reference_hash()
+    assert cache.ValidatedCache.default_context() == context
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", json.dumps({"submission": 1}).encode()])
+def test_a_corrupt_validated_entry_is_a_miss(inputs, ref, tmp_path, damage):
+    caches = _caches(tmp_path)
+    good = _read_validated(inputs, ref, caches)
+    for entry in caches.validated.folder.rglob("*.json"):
+        entry.write_bytes(damage)
+    again = _caches(tmp_path)
+    assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, again), good, strict=True))
+    assert again.validated.hits == 0
+
+
 # -- the byte caches (charts, feedback) ---------------------------------------------------------------------
 def test_blob_cache_misses_on_absent_or_unreadable_entries_and_copies_atomically(tmp_path):
     blobs = cache.BlobCache(tmp_path / "c", ".png")

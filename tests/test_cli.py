@@ -327,6 +327,47 @@ def test_two_runs_on_the_same_inputs_give_identical_csvs_and_document_parts(run_
         assert workbook.read_bytes() == (again / "feedback" / workbook.name).read_bytes(), workbook.name
 
 
+def test_a_run_with_nothing_changed_is_up_to_date_and_rewrites_nothing(run_dir, tmp_path):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(run_dir.parent.parent / "inputs", inputs)
+    outputs = tmp_path / "outputs"
+    args = ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"]
+    year_dir = outputs / "2025"
+
+    def state():
+        return {p.relative_to(year_dir).as_posix(): (p.stat().st_mtime_ns, p.read_bytes()) for p in year_dir.rglob("*") if p.is_file() and p.name != "run.log"}
+
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1 and "up to date" not in first.output, first.output
+    made = state()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1, again.output  # the same exit code: a submission of the year has an error
+    assert "is up to date" in again.output and "ROU" in again.output  # the summary table all the same
+    assert state() == made, "an up-to-date run rewrote a file"
+
+    # An output deleted or edited: everything is made again, the same bytes.
+    chart = sorted((year_dir / "charts").glob("*.png"))[0]
+    chart.unlink()
+    (year_dir / "status.csv").write_text("edited", encoding="utf-8")
+    repaired = CliRunner().invoke(main, args)
+    assert repaired.exit_code == 1 and "up to date" not in repaired.output
+    assert {name: data for name, (_, data) in state().items()} == {name: data for name, (_, data) in made.items()}
+
+    # --force makes everything again.
+    before = state()
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert forced.exit_code == 1 and "up to date" not in forced.output
+    assert all(state()[name][0] != before[name][0] for name in ("data/observations.csv", "BSEC_Annual_Assessment_2025.docx"))
+
+    # Any input file changed, added or removed, or other settings: not up to date.
+    (inputs / "covering letter.txt").write_text("Dear colleagues, again", encoding="utf-8")
+    assert "up to date" not in CliRunner().invoke(main, args).output
+    settings = tmp_path / "crimetrends.toml"
+    settings.write_text('[report]\nstatus_line = "Final"\n', encoding="utf-8")
+    assert "up to date" not in CliRunner().invoke(main, ["--settings", str(settings), *args]).output
+    assert "is up to date" in CliRunner().invoke(main, ["--settings", str(settings), *args]).output
+
+
 # -- the coordinator's desk: report again, doctor, help, exit codes, run.log ---------------------------------
 def test_run_log_has_a_header_line_per_command(run_dir):
     lines = (run_dir / "run.log").read_text(encoding="utf-8").splitlines()
