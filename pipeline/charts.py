@@ -7,7 +7,8 @@ Inputs (pandas DataFrames, the aggregate stage's contract; no other columns are 
   source (+ others unused).
 Output: `render_charts()` writes `trend_<CATEGORY>.png`, `national_<CATEGORY>.png` and
 `profile_<ISO3>.png` into `out_dir` and returns `{"trend_<CATEGORY>": path, "national_<CATEGORY>": path,
-"profile_<ISO3>": path, ...}` for the charts it wrote.
+"profile_<ISO3>": path, ...}` for the charts it wrote. `start_charts()` does the same in the
+background: it returns at once, and `.wait()` on its result returns what `render_charts()` does.
 
 A chart with no data at all is skipped, not drawn empty. Missing is never drawn as zero: a year
 without a regional total is a gap in the line, and a state without a value gets the words
@@ -23,36 +24,42 @@ at 200 dpi, units on the axes and a source line under each chart.
 Drawing is split from data selection: `*_chart_data()` turns frames into small frozen dataclasses of
 plain tuples, `draw_*_chart()` turns those into a `matplotlib.figure.Figure` (never pyplot, so no
 global figure state), and `_draw_and_save()` is module-level so a process pool can run it.
-Nothing here reads inputs or knows about the report.
+Nothing here reads inputs or knows about the report. The PNG bytes depend only on the chart's data
+(and the library versions): the same in every run, serially or in the pool.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import numbers
 import os
+import struct
+import sys
 import tempfile
+import zlib
 from collections.abc import Sequence
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Context, Decimal
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from pipeline.reference import TOTAL, Category, Indicator, Reference
-from pipeline.settings import DEFAULT_SETTINGS, Settings
-
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from pipeline.cache import BlobCache
+    from pipeline.reference import Category, Indicator, Reference
+    from pipeline.settings import Settings
 
 # matplotlib is imported by the functions that draw (0.35 s): a run whose charts all come from the
-# cache, and the parent process of the pool, never pay for it.
+# cache, and the parent process of the pool, never pay for it. pandas, the reference and the
+# settings (which import pandas) are imported by the functions that select data: a pool worker,
+# which only draws, starts without them (0.3 s).
 
 # A4 text width (210 mm - 2 x 25 mm margins); the report inserts the PNG at exactly this width,
 # so 8 pt text in the chart is 8 pt on the page.
@@ -71,8 +78,9 @@ COLOUR_MAIN = "#0072B2"  # blue
 COLOUR_LOW_COVERAGE = "#D55E00"  # vermillion
 COLOUR_TEXT_MUTED = "#555555"
 
-# Above this many charts a process pool pays for its start-up (about 0.4 s per worker for imports,
-# about 0.13 s per chart): measured in docs/libraries.md section 4.
+# Above this many charts to draw, a process pool pays for its start-up: about 0.55 s of CPU per
+# worker (Python, matplotlib and the font; overlapped with the caller's work by `start_charts`)
+# against 0.05-0.08 s per chart.
 PARALLEL_CHART_THRESHOLD = 15
 
 # Deterministic look whatever the caller did to the global rcParams: every drawing starts from
@@ -175,9 +183,11 @@ class ChartJob:
 # -- small helpers ---------------------------------------------------------------------------------
 def _text(value: object) -> str:
     """Flags and statuses may arrive as NaN from pandas; treat those as empty text."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(value)
+    import pandas as pd
+
+    return "" if value is pd.NA else str(value)
 
 
 def ensure_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -185,6 +195,8 @@ def ensure_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     missing = [column for column in columns if column not in frame.columns]
     if not missing:
         return frame
+    import pandas as pd
+
     return frame.assign(**{column: pd.Series(dtype=object, index=frame.index) for column in missing})
 
 
@@ -216,13 +228,21 @@ def _decimals_for(indicator: Indicator, plots_rate: bool) -> int:
     return 1 if indicator.unit == "kg" else 0
 
 
+def _settings(settings: Settings | None) -> Settings:
+    if settings is None:
+        from pipeline.settings import DEFAULT_SETTINGS
+
+        return DEFAULT_SETTINGS
+    return settings
+
+
 def _mm_to_inches(mm: float) -> float:
     return mm / MM_PER_INCH
 
 
 # -- data selection --------------------------------------------------------------------------------
 def trend_chart_data(
-    regional: pd.DataFrame, ref: Reference, category: Category, settings: Settings = DEFAULT_SETTINGS, year: int | None = None
+    regional: pd.DataFrame, ref: Reference, category: Category, settings: Settings | None = None, year: int | None = None
 ) -> TrendChartData | None:
     """The headline indicator's regional total (breakdown TOTAL) over the last `settings.trend_years`
     years up to `year` (default: the latest in `regional`), from the first of them with a total.
@@ -230,6 +250,9 @@ def trend_chart_data(
     Years without a total after that stay in the chart as gaps. Returns None when no year has a
     total: there is nothing to draw.
     """
+    from pipeline.reference import TOTAL
+
+    settings = _settings(settings)
     indicator = ref.indicator_by_code[category.headline]
     rows = regional[(regional["indicator"] == indicator.code) & (regional["breakdown"] == TOTAL)]
     by_year = {int(r.year): r for r in rows.itertuples(index=False)}
@@ -275,13 +298,16 @@ def trend_chart_data(
 
 
 def national_chart_data(
-    country: pd.DataFrame, ref: Reference, category: Category, year: int, settings: Settings = DEFAULT_SETTINGS
+    country: pd.DataFrame, ref: Reference, category: Category, year: int, settings: Settings | None = None
 ) -> NationalChartData | None:
     """The year's national rates per 100,000 (or values, when the unit takes no rate), one bar per state.
 
     Every member state of the year is listed; states without a figure are listed with the reason
     and no bar. Returns None when no state has a figure.
     """
+    from pipeline.reference import TOTAL
+
+    settings = _settings(settings)
     indicator = ref.indicator_by_code[category.headline]
     plots_rate = indicator.takes_rate
     decimals = _decimals_for(indicator, plots_rate)
@@ -324,7 +350,7 @@ def national_chart_data(
 
 
 def profile_chart_data(
-    country: pd.DataFrame, ref: Reference, iso3: str, year: int, settings: Settings = DEFAULT_SETTINGS
+    country: pd.DataFrame, ref: Reference, iso3: str, year: int, settings: Settings | None = None
 ) -> ProfileChartData | None:
     """One member state's headline figure of each crime area (breakdown TOTAL) over the last
     `settings.trend_years` years up to `year`, from its first year of membership and from the first
@@ -333,6 +359,9 @@ def profile_chart_data(
     The values are the state's own (never rates: one state, one population); a confidential figure is
     never carried, only the fact that it is confidential.
     """
+    from pipeline.reference import TOTAL
+
+    settings = _settings(settings)
     state = ref.state_by_iso3[iso3]
     first = max(year - settings.trend_years + 1, state.member_from)
     window = list(range(first, year + 1))
@@ -384,25 +413,306 @@ def profile_chart_data(
 
 
 # -- drawing ---------------------------------------------------------------------------------------
-def _new_figure(height_mm: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+# Where the time goes (a chart is ~40-120 ms of CPU, mostly matplotlib's): text (shaping a string
+# costs ~0.4 ms, rendering a glyph ~0.04 ms, and every measurement of a Text re-reads the font's
+# tables), building artists (an Axes with its ticks ~5-15 ms) and the PNG encoding. Hence:
+# - no layout engine: constrained layout measured every text of a chart several times, about half
+#   its cost. The margins are computed once here, with constrained layout's padding, from the
+#   measured extents of what sticks out of the axes (`_fit_axes`, `_profile_boxes`);
+# - a renderer that memoises the text work for the life of the process (`_build_matplotlib`): most
+#   strings recur from chart to chart (years, units, panel titles, the source line). Each memo is a
+#   pure function of its key, so the pixels are exactly those matplotlib draws without it;
+# - the profile's twelve panels are drawn from plain lines and texts, not twelve Axes (`_Panel`);
+# - the PNG is encoded here (`_png_bytes`).
+POINTS_PER_INCH = 72.0
+# Space around the decorations, at the figure's edge and between panels: constrained layout's
+# default pad (figure.constrained_layout.w_pad/h_pad, 3/72 inch).
+LAYOUT_PAD_PT = 3.0
+# zlib level for the PNG (no row filter): charts are mostly flat colour, so level 1 is small already
+# (smaller than Pillow's level 6 with adaptive filters) and 3 times faster.
+PNG_COMPRESS_LEVEL = 1
 
-    fig = Figure(figsize=(_mm_to_inches(CHART_WIDTH_MM), _mm_to_inches(height_mm)), dpi=DPI)
-    FigureCanvasAgg(fig)
-    # Keep a strip at the bottom free for the source line, which the layout engine does not see.
-    source_share = SOURCE_LINE_HEIGHT_MM / height_mm
-    fig.set_layout_engine("constrained", rect=(0, source_share, 1, 1 - source_share))
+# Profile panels (points): what `tick_params(labelsize=6, length=2, pad=1.5)`, a title at 6.8 pt with
+# pad 2 and a y label at 6 pt with labelpad 1.5 gave on an Axes.
+PANEL_TICK_LENGTH_PT = 2.0
+PANEL_TICK_PAD_PT = 1.5
+PANEL_TICK_LABEL_SIZE = 6
+PANEL_TITLE_SIZE = 6.8
+PANEL_TITLE_PAD_PT = 2.0
+PANEL_AXIS_LABEL_SIZE = 6
+PANEL_LABEL_PAD_PT = 1.5
+# The matplotlib defaults the panels reproduce (axes.linewidth, x/ytick.major.width).
+SPINE_WIDTH_PT = 0.8
+TICK_WIDTH_PT = 0.8
+GRID_COLOUR = "#dddddd"
+# State names left of the national bars: a y tick label's distance from the axis (ytick.major.pad).
+NATIONAL_NAME_PAD_PT = 3.5
+
+# rcParams that are no part of a chart's look, left as the caller has them (matplotlib's own
+# STYLE_BLACKLIST: what rcdefaults() leaves alone).
+_RC_UNTOUCHED = frozenset({
+    "backend", "backend_fallback", "interactive", "toolbar", "timezone", "figure.max_open_warning",
+    "figure.raise_window", "savefig.directory", "tk.window_focus", "docstring.hardcopy", "date.epoch",
+    "webagg.port", "webagg.address", "webagg.port_retries", "webagg.open_in_browser",
+})
+# The memoised text work grows with the distinct strings drawn; a bound for long-lived processes.
+_TEXT_MEMO_LIMIT = 100_000
+
+_MATPLOTLIB: SimpleNamespace | None = None
+_STYLE_DEPTH = 0  # > 0 inside _chart_style()
+
+
+def _mpl() -> SimpleNamespace:
+    """matplotlib and the helpers built on it: imported and built on first use, once per process."""
+    global _MATPLOTLIB
+    if _MATPLOTLIB is None:
+        _MATPLOTLIB = _build_matplotlib()
+    return _MATPLOTLIB
+
+
+def _build_matplotlib() -> SimpleNamespace:
+    import matplotlib
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import fontManager, get_font
+    try:
+        # Private FreeType calls the glyph memo below uses (matplotlib 3.10-3.11); without them, text is
+        # drawn by RendererAgg itself (same pixels, slower).
+        from matplotlib.ft2font import FT2Font, RenderMode
+
+        glyph_memo = all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
+    except ImportError:
+        RenderMode, glyph_memo = None, False
+    from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+    from matplotlib.text import Text
+    from matplotlib import transforms
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import Affine2D, IdentityTransform
+
+    metrics: dict = {}  # (string, font, dpi, hinting) -> (width, height, descent)
+    heights: dict = {}  # (font, dpi) -> (ascent, descent, line gap) of the font
+    layouts: dict = {}  # (string, font, features, language, hinting) -> glyphs
+    bitmaps: dict = {}  # (FT2Font, size, dpi, glyph, angle, x and y in 1/64 px mod 1 px, mode, hinting) -> bitmap
+    rotations: dict = {}  # angle -> (cos, sin, FreeType matrix)
+
+    def remember(memo: dict, key, value):
+        if len(memo) >= _TEXT_MEMO_LIMIT:
+            memo.clear()
+        memo[key] = value
+        return value
+
+    class Renderer(RendererAgg):
+        """`RendererAgg` with its text work memoised for the process; the same pixels, as each memo
+        is a pure function of its key (the font, size, dpi, hinting and, for a glyph's bitmap, its
+        position within the pixel: FreeType rasterises a glyph moved by whole pixels to the same
+        bitmap, moved). Only inside `_chart_style()`, where the rcParams that pick the font files are
+        always the same; outside it, plain `RendererAgg`."""
+
+        def get_text_width_height_descent(self, s, prop, ismath):
+            if ismath or not _STYLE_DEPTH:
+                return super().get_text_width_height_descent(s, prop, ismath)
+            key = (s, prop.copy(), self.dpi, get_hinting_flag())
+            found = metrics.get(key)
+            if found is None:
+                found = remember(metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+            return found
+
+        def _get_font_height_metrics(self, prop):
+            # Hook of `Text._get_layout` (matplotlib >= 3.10), which otherwise reads these from the
+            # font's tables for every measurement of every Text. The same computation, memoised.
+            if not _STYLE_DEPTH:
+                return None, None, None  # matplotlib measures itself
+            key = (prop.copy(), self.dpi)
+            found = heights.get(key)
+            if found is None:
+                found = (None, None, None)
+                font = get_font(fontManager._find_fonts_by_props(prop))
+                for table_name, gap_key, ascent_key, descent_key in (
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                    ("hhea", "lineGap", "ascent", "descent"),
+                ):
+                    table = font.get_sfnt_table(table_name)
+                    if table is None:
+                        continue
+                    scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * self.dpi / 72
+                    found = (table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale)
+                    break
+                remember(heights, key, found)
+            return found
+
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            # RendererAgg.draw_text and _draw_text_glyphs_and_boxes, with the layout of the string and
+            # the bitmap of each glyph memoised.
+            if ismath or not _STYLE_DEPTH or not glyph_memo:
+                return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            flags = get_hinting_flag()
+            features = mtext.get_fontfeatures() if mtext is not None else None
+            language = mtext.get_language() if mtext is not None else None
+            key = (s, prop.copy(), features, language, flags)
+            glyphs = layouts.get(key)
+            if glyphs is None:
+                font = self._prepare_font(prop)
+                size = prop.get_size_in_points()
+                items = font._layout(s, flags=flags, features=features, language=language)
+                glyphs = remember(layouts, key, tuple((item.ft_object, size, item.glyph_index, item.x, item.y)
+                                                      for item in items))
+            rotation = rotations.get(angle)
+            if rotation is None:
+                cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+                matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+                rotation = rotations[angle] = (cos, sin, matrix)
+            cos, sin, matrix = rotation
+            mode = RenderMode.NORMAL if gc.get_antialiased() else RenderMode.MONO
+            dpi = self.dpi
+            height = self.height
+            whole_height = int(height)
+            draw_image = self._renderer.draw_text_image
+            for font, size, index, dx, dy in glyphs:
+                # Position in 1/64 pixel (FreeType's y is upwards), as RendererAgg computes it.
+                px = round(0x40 * (x + dx * cos - dy * sin))
+                py = round(0x40 * (height - y + dx * sin + dy * cos))
+                key = (font, size, dpi, index, angle, px & 0x3F, py & 0x3F, mode, flags)
+                bitmap = bitmaps.get(key)
+                if bitmap is None:
+                    font.set_size(size, dpi)
+                    font._set_transform(matrix, [px & 0x3F, py & 0x3F])
+                    rendered = font._render_glyph(index, flags, mode)
+                    buffer = np.array(rendered.buffer, copy=True)
+                    if mode is RenderMode.MONO:
+                        buffer *= 0xFF
+                    bitmap = remember(bitmaps, key, (buffer, rendered.left, rendered.top))
+                buffer, left, top = bitmap
+                draw_image(buffer, left + (px >> 6), whole_height - top - (py >> 6) + buffer.shape[0], 0, gc)
+
+    class Canvas(FigureCanvasAgg):
+        def get_renderer(self):
+            width, height = self.get_width_height(physical=True)
+            key = width, height, self.figure.dpi
+            if self._lastKey != key:
+                self.renderer = Renderer(width, height, self.figure.dpi)
+                self._lastKey = key
+            return self.renderer
+
+    rc_values = {key: value for key, value in dict.items(matplotlib.rcParamsDefault) if key not in _RC_UNTOUCHED}
+    rc_values.update(dict.items(matplotlib.RcParams(_CHART_RC)))  # validated
+    return SimpleNamespace(
+        matplotlib=matplotlib, np=np, transforms=transforms, Figure=Figure, Canvas=Canvas, Line2D=Line2D,
+        Text=Text, MaxNLocator=MaxNLocator, TICKDOWN=TICKDOWN, TICKLEFT=TICKLEFT, Affine2D=Affine2D,
+        identity=IdentityTransform(), rc_values=rc_values,
+    )
+
+
+@contextmanager
+def _chart_style():
+    """matplotlib's defaults plus `_CHART_RC` for the duration, whatever the caller set; undone after.
+
+    What `rc_context()` + `rcdefaults()` + `rcParams.update(_CHART_RC)` did, without validating
+    three hundred parameters twice on every chart (the values were validated once)."""
+    global _STYLE_DEPTH
+    mpl = _mpl()
+    params = mpl.matplotlib.rcParams
+    saved = dict.copy(params)
+    dict.update(params, mpl.rc_values)
+    _STYLE_DEPTH += 1
+    try:
+        yield
+    finally:
+        _STYLE_DEPTH -= 1
+        for key in params.keys() - saved.keys():
+            dict.pop(params, key)
+        dict.update(params, saved)
+
+
+def _new_figure(height_mm: float) -> Figure:
+    mpl = _mpl()
+    fig = mpl.Figure(figsize=(_mm_to_inches(CHART_WIDTH_MM), _mm_to_inches(height_mm)), dpi=DPI)
+    mpl.Canvas(fig)
     return fig
+
+
+def _points(points: float) -> float:
+    """Points to pixels at the charts' resolution."""
+    return points * DPI / POINTS_PER_INCH
+
+
+def _source_strip() -> float:
+    """Height in pixels of the strip at the foot of every chart that holds the source line."""
+    return SOURCE_LINE_HEIGHT_MM / MM_PER_INCH * DPI
 
 
 def _add_source_line(fig: Figure, source_line: str) -> None:
     fig.text(0.01, 0.012, source_line, ha="left", va="bottom", fontsize=6.5, color=COLOUR_TEXT_MUTED)
 
 
+def _fit_axes(fig: Figure, ax, title=None) -> None:
+    """Place `ax` so that it and everything around it (tick labels, axis labels, title, texts that
+    stick out) fills the figure above the source strip, `LAYOUT_PAD_PT` from the edges: constrained
+    layout's result for a single Axes, from one measurement. The margins do not depend on where the
+    Axes is (fixed ticks), so measuring at a provisional position is enough.
+
+    `title`, the Axes' left title, starts at the Axes' left edge; one too long to end inside the
+    figure starts at the figure's left edge instead (where the source line starts), and one longer
+    than the figure is wide is wrapped (constrained layout ignores a title's width: it was cut off).
+    """
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = _points(LAYOUT_PAD_PT)
+    figure_left = 0.01 * width
+    if title is not None and title.get_window_extent(renderer).width > width - pad - figure_left:
+        title.set_text(_wrap(title, renderer, width - pad - figure_left))
+    box = ax.get_window_extent(renderer)
+    tight = ax.get_tightbbox(renderer, for_layout_only=True)
+    left = box.x0 - tight.x0 + pad
+    right = tight.x1 - box.x1 + pad
+    bottom = box.y0 - tight.y0 + pad + _source_strip()
+    top = tight.y1 - box.y1 + pad
+    ax.set_position([left / width, bottom / height, (width - left - right) / width, (height - bottom - top) / height])
+    if title is not None and left + title.get_window_extent(renderer).width > width - pad:
+        title.set_x((figure_left - left) / (width - left - right))
+
+
+def _wrap(text, renderer, max_width: float) -> str:
+    """The words of `text` in as few lines as fit `max_width` pixels (a word longer stays whole)."""
+    words = text.get_text().split()
+    lines: list[str] = []
+    for word in words:
+        candidate = f"{lines[-1]} {word}" if lines else word
+        text.set_text(candidate)
+        if lines and text.get_window_extent(renderer).width <= max_width:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _interval_contains(low: float, high: float, value: float) -> bool:
+    """matplotlib's test for drawing a tick: inside the view limits, give or take rounding."""
+    slack = (high - low) * 1e-10
+    return low - slack <= value <= high + slack
+
+
+def _value_ticks(low: float, high: float, nbins: int, integer: bool) -> list[float]:
+    """The ticks `MaxNLocator(nbins, integer)` puts between the limits `low` and `high`."""
+    return [float(v) for v in _mpl().MaxNLocator(nbins=nbins, integer=integer).tick_values(low, high)
+            if _interval_contains(low, high, float(v))]
+
+
+def _set_value_ticks(axis, low: float, high: float, nbins: int, integer: bool, formatter) -> None:
+    """Fixed ticks and labels: what the locator and formatter would give for these limits, computed
+    once instead of at each of the several tick updates of a draw."""
+    ticks = _value_ticks(low, high, nbins, integer)
+    axis.set_ticks(ticks, labels=[formatter(value, position) for position, value in enumerate(ticks)])
+
+
 def _thousands(value: float, _position: object) -> str:
     """Axis ticks: "12,000" for large values, "0.25" for small ones (never scientific notation)."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+
+
+# Where an Axes sits before `_fit_axes` moves it (roughly where it ends up, so that the measurement of
+# texts placed relative to the data, such as bar labels, is close to the final one).
+_PROVISIONAL_AXES = (0.12, 0.2, 0.85, 0.7)
 
 
 def draw_trend_chart(data: TrendChartData) -> Figure:
@@ -411,15 +721,10 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
     Each point is labelled "n/N" (states reporting of member states) and its flags; points below the
     coverage threshold get a hollow vermillion marker.
     """
-    import matplotlib
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update(_CHART_RC)
+    mpl = _mpl()
+    with _chart_style():
         fig = _new_figure(TREND_HEIGHT_MM)
-        ax = fig.add_subplot()
+        ax = fig.add_axes(_PROVISIONAL_AXES)
         years = list(data.years)
         totals = list(data.totals)
         # Markers as well as the line, so a year between two gaps is still visible.
@@ -431,7 +736,8 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
         finite = [t for t in totals if math.isfinite(t)]
         top = max(finite) if finite else 0.0
         # Headroom above the highest point for its label and the legend.
-        ax.set_ylim(0, top * 1.45 if top > 0 else 1.0)
+        y_high = top * 1.45 if top > 0 else 1.0
+        ax.set_ylim(0, y_high)
         low_coverage_seen = False
         for year, total, n, big_n, flags, confidential in zip(
             years, totals, data.n_reporting, data.n_expected, data.flags, data.is_confidential, strict=True
@@ -459,38 +765,37 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
                     f"{reason}\n{coverage}", (year, 0.02), xycoords=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=6.5, color=COLOUR_TEXT_MUTED,
                 )
-        ax.set_xticks(years)
-        ax.set_xticklabels([str(y) for y in years])
+        ax.set_xticks(years, labels=[str(y) for y in years])
         ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=data.decimals == 0))
-        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        _set_value_ticks(ax.yaxis, 0, y_high, nbins=5, integer=data.decimals == 0, formatter=_thousands)
         ax.set_ylabel(data.axis_label)
         ax.set_xlabel("Year (labels: member states reporting / member states)")
-        ax.set_title(data.title, loc="left")
-        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        # y given: the title sits on the top of the axes, without matplotlib measuring all the tick
+        # labels to find a top axis there is none of.
+        title = ax.set_title(data.title, loc="left", y=1.0)
+        ax.grid(axis="y", color=GRID_COLOUR, linewidth=0.6)
         ax.set_axisbelow(True)
         if low_coverage_seen:
-            handle = Line2D(
+            handle = mpl.Line2D(
                 [], [], linestyle="none", marker="o", markerfacecolor="white",
                 markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.4,
             )
             share = f"{data.low_coverage_share:.0%}"
             ax.legend([handle], [f"fewer than {share} of member states reported"], loc="upper left", frameon=False)
+        _fit_axes(fig, ax, title)
         _add_source_line(fig, data.source_line)
     return fig
 
 
 def draw_national_chart(data: NationalChartData) -> Figure:
-    """Horizontal bars, largest on top; states without a figure are named with the reason, no bar."""
-    import matplotlib
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    """Horizontal bars, largest on top; states without a figure are named with the reason, no bar.
 
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update(_CHART_RC)
+    The state names are texts with the gid "state" among the Axes' `texts`, top to bottom."""
+    mpl = _mpl()
+    with _chart_style():
         height = NATIONAL_BASE_HEIGHT_MM + NATIONAL_ROW_HEIGHT_MM * len(data.bars)
         fig = _new_figure(height)
-        ax = fig.add_subplot()
+        ax = fig.add_axes(_PROVISIONAL_AXES)
         positions = list(range(len(data.bars)))
         valued = [(pos, bar) for pos, bar in zip(positions, data.bars, strict=True) if bar.value is not None]
         ax.barh(
@@ -511,16 +816,24 @@ def draw_national_chart(data: NationalChartData) -> Figure:
                     bar.label, (0, pos), xytext=(3, 0), textcoords="offset points",
                     ha="left", va="center", fontsize=6.5, fontstyle="italic", color=COLOUR_TEXT_MUTED,
                 )
-        ax.set_yticks(positions)
-        ax.set_yticklabels([bar.state_name for bar in data.bars])
+        # The state names where y tick labels would be (no tick marks), as plain texts: thirteen
+        # Ticks, five artists each, would cost a third of the chart.
+        ax.set_yticks([])
+        names = mpl.transforms.ScaledTranslation(-NATIONAL_NAME_PAD_PT / POINTS_PER_INCH, 0, fig.dpi_scale_trans)
+        for pos, bar in zip(positions, data.bars, strict=True):
+            name = ax.add_artist(mpl.Text(
+                0, pos, bar.state_name, transform=ax.get_yaxis_transform() + names, ha="right",
+                va="center_baseline", fontsize=mpl.matplotlib.rcParams["ytick.labelsize"], zorder=0.5,
+                gid="state",
+            ))
+            name.set_clip_on(False)  # add_artist clips to the Axes; the names are outside it
         ax.set_ylim(len(data.bars) - 0.5, -0.5)  # first bar on top
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=data.decimals == 0))
-        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+        _set_value_ticks(ax.xaxis, 0, right, nbins=6, integer=data.decimals == 0, formatter=_thousands)
         ax.set_xlabel(data.axis_label)
-        ax.set_title(data.title, loc="left")
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        title = ax.set_title(data.title, loc="left", y=1.0)
+        ax.grid(axis="x", color=GRID_COLOUR, linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.tick_params(axis="y", length=0)
+        _fit_axes(fig, ax, title)
         _add_source_line(fig, data.source_line)
     return fig
 
@@ -535,65 +848,208 @@ def _compact(value: float, _position: object) -> str:
     return f"{value:,.0f}" if magnitude >= 1000 else f"{value:g}"
 
 
+class _Panel:
+    """One panel of a profile chart, drawn from plain lines and texts in pixel coordinates: what an
+    Axes with a left and a bottom spine, ticks out, a y grid behind and a title on the left looks like.
+
+    An Axes costs ~5 ms to build and ~1 ms per tick (four spines, two axes, five artists per tick,
+    most never drawn); a profile has twelve panels. Every artist of panel i has the gid "panel<i>:<part>"
+    (parts: values, published, note, title, ylabel, xtick, ytick, ticks, grid, spine).
+
+    Built in two steps: the texts first, so that the layout can measure them (`margins`), then
+    `place` puts everything in the box the layout gives.
+    """
+
+    def __init__(self, fig: Figure, index: int, panel: ProfilePanel, years: Sequence[int], measure) -> None:
+        self.fig = fig
+        self.gid = f"panel{index}:"
+        self.panel = panel
+        self.years = list(years)
+        self.measure = measure
+        self.xlim = (self.years[0] - 0.5, self.years[-1] + 0.5)
+        self.values = list(panel.values)
+        finite = [v for v in self.values if math.isfinite(v)]
+        top = max(finite) if finite else 0.0
+        self.ylim = (0.0, top * 1.15 if top > 0 else 1.0)
+        self.xticks = [self.years[0], self.years[-1]] if len(self.years) > 1 else self.years[:1]
+        self.yticks = _value_ticks(*self.ylim, nbins=3, integer=panel.decimals == 0) if finite else []
+        self.has_figure = bool(finite)
+        small = {"fontsize": PANEL_TICK_LABEL_SIZE}
+        self.xtick_labels = [self._text(str(y), "xtick", ha="center", va="top", **small) for y in self.xticks]
+        self.ytick_labels = [self._text(_compact(v, None), "ytick", ha="right", va="center_baseline", **small)
+                             for v in self.yticks]
+        self.title = self._text(panel.title, "title", ha="left", va="baseline", fontsize=PANEL_TITLE_SIZE,
+                                zorder=3)
+        self.ylabel = self._text(panel.axis_label, "ylabel", ha="center", va="bottom", rotation=90,
+                                 rotation_mode="anchor", fontsize=PANEL_AXIS_LABEL_SIZE)
+
+    def _text(self, s: str, part: str, zorder: float = 0.5, **kwargs):
+        # zorder 0.5: the tick labels and axis label are drawn with the axis, below the data, as on an
+        # Axes with set_axisbelow(True); the title and notes above (3).
+        mpl = _mpl()
+        text = mpl.Text(0, 0, s, transform=mpl.identity, zorder=zorder, gid=self.gid + part, **kwargs)
+        self.fig.add_artist(text)
+        return text
+
+    def margins(self, width: float) -> tuple[float, float, float, float]:
+        """Pixels the decorations stick out of a panel `width` pixels wide: left, right, top, bottom."""
+        tick = _points(PANEL_TICK_LENGTH_PT)
+        tick_and_pad = _points(PANEL_TICK_LENGTH_PT + PANEL_TICK_PAD_PT)
+        label_left = max((self.measure(t).width for t in self.ytick_labels), default=None)
+        if label_left is None:
+            edge = 0.0  # no ticks: the label goes by the spine
+        else:
+            edge = max(label_left + tick_and_pad, tick)
+        left = edge + _points(PANEL_LABEL_PAD_PT) + self.measure(self.ylabel).width
+        right = 0.0
+        if self.xtick_labels:
+            span = self.xlim[1] - self.xlim[0]
+            first, last = self.xtick_labels[0], self.xtick_labels[-1]
+            left = max(left, self.measure(first).width / 2 - (self.xticks[0] - self.xlim[0]) / span * width)
+            right = max(right, self.measure(last).width / 2 - (self.xlim[1] - self.xticks[-1]) / span * width)
+        title = self.measure(self.title)
+        top = _points(PANEL_TITLE_PAD_PT) + title.y1  # above the baseline
+        bottom = tick_and_pad + max((self.measure(t).height for t in self.xtick_labels), default=0.0)
+        return left, right, top, bottom
+
+    def place(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Draw the panel with its plotting area at these pixels."""
+        mpl = _mpl()
+        fig = self.fig
+        gid = self.gid
+        (ax0, ax1), (ay0, ay1) = self.xlim, self.ylim
+        sx = (x1 - x0) / (ax1 - ax0)
+        sy = (y1 - y0) / (ay1 - ay0)
+        data = mpl.Affine2D.from_values(sx, 0, 0, sy, x0 - ax0 * sx, y0 - ay0 * sy)
+        identity = mpl.identity
+
+        def px(x: float) -> float:
+            return x0 + (x - ax0) * sx
+
+        def py(y: float) -> float:
+            return y0 + (y - ay0) * sy
+
+        tick_and_pad = _points(PANEL_TICK_LENGTH_PT + PANEL_TICK_PAD_PT)
+        # The axis: grid, tick marks and labels (zorder 0.5, below the data).
+        if self.yticks:
+            grid_x, grid_y = [], []
+            for value in self.yticks:
+                grid_x += [x0, x1, math.nan]
+                grid_y += [py(value)] * 2 + [math.nan]
+            # Butt caps: an Axes clips its grid lines at the spines.
+            fig.add_artist(mpl.Line2D(grid_x, grid_y, color=GRID_COLOUR, linewidth=0.5, solid_capstyle="butt",
+                                      transform=identity, zorder=0.5, gid=gid + "grid"))
+            fig.add_artist(mpl.Line2D([ax0] * len(self.yticks), self.yticks, linestyle="none", marker=mpl.TICKLEFT,
+                                      markersize=PANEL_TICK_LENGTH_PT, markeredgewidth=TICK_WIDTH_PT, color="black",
+                                      transform=data, zorder=0.5, gid=gid + "ticks"))
+        fig.add_artist(mpl.Line2D(self.xticks, [ay0] * len(self.xticks), linestyle="none", marker=mpl.TICKDOWN,
+                                  markersize=PANEL_TICK_LENGTH_PT, markeredgewidth=TICK_WIDTH_PT, color="black",
+                                  transform=data, zorder=0.5, gid=gid + "ticks"))
+        for text, value in zip(self.xtick_labels, self.xticks, strict=True):
+            text.set_position((px(value), y0 - tick_and_pad))
+        label_left = x0
+        for text, value in zip(self.ytick_labels, self.yticks, strict=True):
+            text.set_position((x0 - tick_and_pad, py(value)))
+            label_left = min(label_left, x0 - tick_and_pad - self.measure(text).width)
+        if self.yticks:
+            label_left = min(label_left, x0 - _points(PANEL_TICK_LENGTH_PT))
+        self.ylabel.set_position((label_left - _points(PANEL_LABEL_PAD_PT), (y0 + y1) / 2))
+        # The data (zorder 2). clip_on=False: a real 0 sits on the axis and must show as a whole marker.
+        fig.add_artist(mpl.Line2D(self.years, self.values, color=COLOUR_MAIN, linewidth=1.2, marker="o",
+                                  markersize=2.6, transform=data, zorder=2, gid=gid + "values"))
+        hollow = [(y, v) for y, v, p in zip(self.years, self.values, self.panel.published, strict=True)
+                  if p and math.isfinite(v)]
+        if hollow:
+            fig.add_artist(mpl.Line2D(
+                [y for y, _ in hollow], [v for _, v in hollow], linestyle="none", marker="o", markersize=3.6,
+                markerfacecolor="white", markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0,
+                transform=data, zorder=2, gid=gid + "published"))
+        # The spines, over the data (zorder 2.5), as on an Axes.
+        for xs, ys in (([x0, x0], [y0, y1]), ([x0, x1], [y0, y0])):
+            fig.add_artist(mpl.Line2D(xs, ys, color="black", linewidth=SPINE_WIDTH_PT, solid_capstyle="projecting",
+                                      transform=identity, zorder=2.5, gid=gid + "spine"))
+        for y, confidential in zip(self.years, self.panel.confidential, strict=True):
+            if confidential:
+                self._text("C", "note", zorder=3, ha="center", va="bottom", fontsize=6,
+                           color=COLOUR_TEXT_MUTED).set_position((px(y), y0 + 0.03 * (y1 - y0)))
+        if not self.has_figure:
+            self._text("no figure", "note", zorder=3, ha="center", va="center", fontsize=6.5, fontstyle="italic",
+                       color=COLOUR_TEXT_MUTED).set_position(((x0 + x1) / 2, (y0 + y1) / 2))
+        self.title.set_position((x0, y1 + _points(PANEL_TITLE_PAD_PT)))
+
+
+def _measurer(fig: Figure):
+    """`measure(text)`: the extent of a Text relative to its anchor, in pixels (x0, y0, x1, y1, width,
+    height), memoised per chart by what decides it."""
+    renderer = fig.canvas.get_renderer()
+    found: dict = {}
+
+    def measure(text):
+        key = (text.get_text(), text.get_fontsize(), text.get_fontstyle(), text.get_rotation(),
+               text.get_horizontalalignment(), text.get_verticalalignment())
+        extent = found.get(key)
+        if extent is None:
+            x, y = text.get_position()
+            box = text.get_window_extent(renderer)
+            extent = found[key] = SimpleNamespace(x0=box.x0 - x, y0=box.y0 - y, x1=box.x1 - x, y1=box.y1 - y,
+                                                  width=box.width, height=box.height)
+        return extent
+
+    return measure
+
+
+def _profile_boxes(fig: Figure, panels: Sequence[_Panel], n_rows: int, top_reserved: float) -> list[tuple]:
+    """The plotting area (x0, y0, x1, y1) of each panel in a grid of `PROFILE_COLUMNS` columns, as
+    constrained layout makes it: equal panels; each column as wide on the left as the widest of its
+    panels' decorations needs, plus the pad, and so on right, and for each row above and below."""
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = _points(LAYOUT_PAD_PT)
+    grid = [[panels[r * PROFILE_COLUMNS + c] if r * PROFILE_COLUMNS + c < len(panels) else None
+             for c in range(PROFILE_COLUMNS)] for r in range(n_rows)]
+    panel_width = width / PROFILE_COLUMNS
+    for _ in range(3):  # the x tick labels' overhang depends on the width; settles at once
+        margins = [[p.margins(panel_width) if p else (0.0, 0.0, 0.0, 0.0) for p in row] for row in grid]
+        lefts = [max(margins[r][c][0] for r in range(n_rows)) + pad for c in range(PROFILE_COLUMNS)]
+        rights = [max(margins[r][c][1] for r in range(n_rows)) + pad for c in range(PROFILE_COLUMNS)]
+        new_width = (width - sum(lefts) - sum(rights)) / PROFILE_COLUMNS
+        if abs(new_width - panel_width) < 0.01:
+            break
+        panel_width = new_width
+    tops = [max(m[2] for m in row) + pad for row in margins]
+    bottoms = [max(m[3] for m in row) + pad for row in margins]
+    grid_top = height - top_reserved
+    panel_height = (grid_top - _source_strip() - sum(tops) - sum(bottoms)) / n_rows
+    boxes = []
+    for index in range(len(panels)):
+        r, c = divmod(index, PROFILE_COLUMNS)
+        x0 = sum(lefts[:c]) + sum(rights[:c]) + c * panel_width + lefts[c]
+        y1 = grid_top - sum(tops[: r + 1]) - sum(bottoms[:r]) - r * panel_height
+        boxes.append((x0, y1 - panel_height, x0 + panel_width, y1))
+    return boxes
+
+
 def draw_profile_chart(data: ProfileChartData) -> Figure:
     """Small multiples: one panel per crime area, each on its own scale from zero and in its own unit.
 
     A missing year is a gap (and a year alone between gaps still shows as a marker); a figure from
     published data is a hollow marker; a confidential year gets a "C" at the foot of the panel.
     """
-    import matplotlib
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update(_CHART_RC)
+    mpl = _mpl()
+    with _chart_style():
         fig = _new_figure(PROFILE_HEIGHT_MM)
+        measure = _measurer(fig)
+        pad = _points(LAYOUT_PAD_PT)
         n_rows = math.ceil(len(data.panels) / PROFILE_COLUMNS)
-        axes = fig.subplots(n_rows, PROFILE_COLUMNS, squeeze=False)
-        years = list(data.years)
-        published_seen = False
-        for index, ax in enumerate(axes.flat):
-            if index >= len(data.panels):
-                ax.set_axis_off()
-                continue
-            panel = data.panels[index]
-            values = list(panel.values)
-            ax.plot(years, values, color=COLOUR_MAIN, linewidth=1.2, marker="o", markersize=2.6, clip_on=False)
-            hollow = [(y, v) for y, v, p in zip(years, values, panel.published, strict=True) if p and math.isfinite(v)]
-            if hollow:
-                published_seen = True
-                ax.plot(
-                    [y for y, _ in hollow], [v for _, v in hollow], linestyle="none", marker="o", markersize=3.6,
-                    markerfacecolor="white", markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, clip_on=False,
-                )
-            for y, confidential in zip(years, panel.confidential, strict=True):
-                if confidential:
-                    ax.annotate("C", (y, 0.03), xycoords=ax.get_xaxis_transform(), ha="center", va="bottom",
-                                fontsize=6, color=COLOUR_TEXT_MUTED)
-            finite = [v for v in values if math.isfinite(v)]
-            top = max(finite) if finite else 0.0
-            ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
-            if not finite:
-                ax.text(0.5, 0.5, "no figure", transform=ax.transAxes, ha="center", va="center",
-                        fontsize=6.5, fontstyle="italic", color=COLOUR_TEXT_MUTED)
-                ax.set_yticks([])
-            else:
-                ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=panel.decimals == 0))
-                ax.yaxis.set_major_formatter(FuncFormatter(_compact))
-            ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
-            ticks = [years[0], years[-1]] if len(years) > 1 else years
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([str(y) for y in ticks])
-            ax.tick_params(labelsize=6, length=2, pad=1.5)
-            ax.set_title(panel.title, loc="left", fontsize=6.8, pad=2)
-            ax.set_ylabel(panel.axis_label, fontsize=6, labelpad=1.5)
-            ax.grid(axis="y", color="#dddddd", linewidth=0.5)
-            ax.set_axisbelow(True)
-        fig.suptitle(data.title, x=0.01, ha="left", fontsize=9)
-        if published_seen:
-            handle = Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
-                            markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, markersize=4)
+        panels = [_Panel(fig, index, panel, data.years, measure) for index, panel in enumerate(data.panels)]
+        height = fig.bbox.height
+        # The title at the top left, with the pad above and below it (as constrained layout puts a suptitle).
+        title = fig.suptitle(data.title, x=0.01, y=(height - pad) / height, ha="left", va="top", fontsize=9)
+        boxes = _profile_boxes(fig, panels, n_rows, top_reserved=measure(title).height + 2 * pad)
+        for panel, box in zip(panels, boxes, strict=True):
+            panel.place(*box)
+        if any(any(p.published) for p in data.panels):
+            handle = mpl.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                                markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, markersize=4)
             # Top right, level with the title: the foot of the figure holds the source line.
             fig.legend([handle], ["from published data"], loc="upper right", bbox_to_anchor=(0.995, 0.995),
                        frameon=False, fontsize=6.5, borderpad=0.2)
@@ -601,18 +1057,51 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
     return fig
 
 
-def save_png(fig: Figure, path: Path) -> Path:
-    """Write `fig` as PNG at `path`, atomically, with no software/date metadata (identical bytes per run)."""
-    import matplotlib
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
 
+
+def _png_bytes(rgba, dpi: float) -> bytes:
+    """PNG of an RGBA pixel array (rows top to bottom): RGB when every pixel is opaque (a chart's are:
+    the same image, a quarter less data), no row filter, zlib at `PNG_COMPRESS_LEVEL`, the resolution
+    in a pHYs chunk and nothing else (no date or software: the same pixels give the same bytes)."""
+    mpl = _mpl()
+    np = mpl.np
+    height, width = rgba.shape[:2]
+    pixels = np.ascontiguousarray(rgba).view(np.uint32)  # RGBA bytes: alpha is the high byte
+    opaque = bool((pixels >= 0xFF000000).all())
+    if opaque:
+        from PIL import Image  # matplotlib's own dependency; already imported by it
+
+        data = np.frombuffer(Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+                             .tobytes(), np.uint8)
+    else:
+        data = rgba
+    channels = 3 if opaque else 4
+    rows = np.zeros((height, 1 + channels * width), np.uint8)  # a 0 at the start of each row: filter "none"
+    rows[:, 1:] = np.reshape(data, (height, channels * width))
+    per_metre = int(dpi / 0.0254 + 0.5)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
+        _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        _png_chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL)),
+        _png_chunk(b"IEND", b""),
+    ))
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Write `fig` as PNG at `path`, atomically; the same figure gives the same bytes."""
+    mpl = _mpl()
+    with _chart_style():
+        canvas = fig.canvas if isinstance(fig.canvas, mpl.Canvas) else mpl.Canvas(fig)
+        canvas.draw()
+        png = _png_bytes(mpl.np.asarray(canvas.buffer_rgba()), fig.dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        with matplotlib.rc_context():
-            matplotlib.rcdefaults()
-            matplotlib.rcParams.update(_CHART_RC)
-            fig.savefig(tmp_name, format="png", dpi=DPI, metadata={"Software": None})
+        with os.fdopen(fd, "wb") as out:
+            out.write(png)
         os.chmod(tmp_name, 0o644)  # mkstemp creates 0600
         os.replace(tmp_name, path)
     except BaseException:
@@ -632,25 +1121,129 @@ def _draw_and_save(job: ChartJob) -> Path:
     return save_png(fig, job.path)
 
 
-# Relative cost of drawing each kind (measured: a profile's twelve panels ~0.5 s, the others ~0.15 s):
-# the pool gets the dearest first, so no worker is left with a profile at the end while the other idles.
-_COST = {"profile": 3, "national": 1, "trend": 1}
+# -- drawing many, serially or in a process pool ---------------------------------------------------
+# Relative cost of drawing each kind (measured, CPU: a profile ~55 ms, a national chart ~50 ms, a trend
+# chart 35-50 ms): the pool gets the dearest first, so no worker is left with a long one at the end.
+_COST = {"profile": 3, "national": 2, "trend": 1}
 
 
-def _run_jobs(jobs: Sequence[ChartJob]) -> list[Path]:
-    if len(jobs) <= PARALLEL_CHART_THRESHOLD:
-        return [_draw_and_save(job) for job in jobs]
-    workers = max(1, min(2, os.cpu_count() or 1))
-    order = sorted(range(len(jobs)), key=lambda i: -_COST.get(jobs[i].kind, 1))
-    # "spawn": workers start clean (no forked threads or caller's rcParams), so their PNGs are the
-    # same bytes as a serial run's. chunksize 1: the jobs are few and uneven.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        drawn = list(pool.map(_draw_and_save, [jobs[i] for i in order], chunksize=1))
-    paths: list[Path] = [Path()] * len(jobs)
-    for i, path in zip(order, drawn, strict=True):
-        paths[i] = path
-    return paths
+def _start_worker() -> None:
+    """Pool initializer: import matplotlib and open the font (~0.4 s) as soon as the worker starts,
+    while the caller is busy with other work, rather than when the first chart arrives. Then
+    everything loaded so far is exempted from the garbage collector's full passes (`gc.freeze`):
+    they would otherwise walk matplotlib's ~100,000 objects every few charts (~0.1 s each)."""
+    with _chart_style():
+        fig = _new_figure(10)
+        fig.add_axes((0, 0, 1, 1)).set_title("0")
+        fig.canvas.draw()
+    del fig
+    gc.collect()
+    gc.freeze()
+
+
+@contextmanager
+def _no_main_module_for_workers():
+    """While "spawn" workers start: let multiprocessing see no main script or module to run again in
+    them (it re-runs it as "__mp_main__" so that functions defined there can be unpickled). The
+    workers run only this module's functions, and the `crimetrends` script would make each of them
+    import the whole command line (pandas, click, rich: ~0.4 s of CPU per worker)."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    missing = object()
+    saved = {name: main.__dict__.get(name, missing) for name in ("__spec__", "__file__")}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                main.__dict__.pop(name, None)
+            else:
+                main.__dict__[name] = value
+
+
+class PendingCharts:
+    """Charts being drawn (see `start_charts`); `wait()` gives {key: path} once all are written.
+
+    More than `PARALLEL_CHART_THRESHOLD` charts to draw are drawn in a pool of min(2, cpu_count)
+    "spawn" processes, started at once; fewer are drawn in this process, by `wait()`: a process pool
+    would not pay for its start-up, and drawing them here before returning would only delay the
+    caller's other work by as much as it saves later (one process either way).
+
+    Also a context manager: leaving the block normally waits for the charts, leaving it with an
+    exception cancels them (the pool is shut down; charts already written stay).
+    """
+
+    def __init__(self, paths: dict[str, Path], jobs: Sequence[ChartJob], cache_keys: Sequence[str] = (),
+                 cache: BlobCache | None = None) -> None:
+        self._paths = dict(paths)
+        self._jobs = list(jobs)
+        self._cache_keys = list(cache_keys)
+        self._cache = cache
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list = []
+        self._finished = False
+        if len(self._jobs) > PARALLEL_CHART_THRESHOLD:
+            self._start_pool()
+
+    def _start_pool(self) -> None:
+        workers = max(1, min(2, os.cpu_count() or 1))
+        # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
+        # (no caller's rcParams) draw the same bytes as a serial run.
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker)
+        try:
+            # Submitted dearest first, one job at a time (they are few and uneven). The workers are
+            # started by the first submissions.
+            with _no_main_module_for_workers():
+                for job in sorted(self._jobs, key=lambda job: -_COST.get(job.kind, 1)):
+                    self._futures.append(self._pool.submit(_draw_and_save, job))
+        except BaseException:
+            self.cancel()
+            raise
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """{key: path} of every chart with data: the files `wait()` leaves (they may not all be there yet)."""
+        return dict(self._paths)
+
+    def wait(self) -> dict[str, Path]:
+        """Block until every chart is written; {key: path} of all the charts with data (cached ones
+        included). A chart that failed to draw raises its exception here (the first to fail), after
+        the pool is shut down."""
+        if not self._finished:
+            try:
+                if self._pool is None:
+                    for job in self._jobs:
+                        _draw_and_save(job)
+                else:
+                    for future in as_completed(self._futures):
+                        future.result()
+            finally:
+                self.cancel()
+            if self._cache is not None:
+                for key, job in zip(self._cache_keys, self._jobs, strict=True):
+                    self._cache.put(key, job.path.read_bytes())
+            self._finished = True
+        return dict(self._paths)
+
+    def cancel(self) -> None:
+        """Stop drawing: charts not started are dropped, the pool (if any) is shut down. Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PendingCharts:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.wait()
+        else:
+            self.cancel()
 
 
 _KEY_CONTEXT: tuple | None = None
@@ -674,10 +1267,11 @@ def chart_jobs(
     ref: Reference,
     year: int,
     out_dir: Path,
-    settings: Settings = DEFAULT_SETTINGS,
+    settings: Settings | None = None,
 ) -> dict[str, ChartJob]:
     """Every chart that has data, keyed `trend_<CATEGORY>` / `national_<CATEGORY>` in category order,
     then `profile_<ISO3>` for each member state of `year` in the reference's order."""
+    settings = _settings(settings)
     jobs: dict[str, ChartJob] = {}
     regional = ensure_columns(regional, REGIONAL_COLUMNS)
     country = ensure_columns(country, COUNTRY_COLUMNS)
@@ -698,13 +1292,38 @@ def chart_jobs(
     return jobs
 
 
+def start_charts(
+    regional: pd.DataFrame,
+    country: pd.DataFrame,
+    ref: Reference,
+    year: int,
+    out_dir: Path,
+    settings: Settings | None = None,
+    cache: BlobCache | None = None,
+) -> PendingCharts:
+    """Start writing the PNG of every chart that has data into `out_dir`; returns once the drawing is
+    under way, so the caller can do other work meanwhile. `.wait()` on the result gives what
+    `render_charts` returns.
+
+    With a `cache` (`pipeline.cache.BlobCache`), a chart whose data and drawing code are unchanged is
+    copied from it here (the same bytes drawing would give); the others are put in it by `wait()`.
+    """
+    jobs = chart_jobs(regional, country, ref, year, Path(out_dir), settings)
+    keys = {name: chart_key(job) for name, job in jobs.items()} if cache is not None else {}
+    to_draw = [name for name in jobs if cache is None or not cache.copy_to(keys[name], jobs[name].path)]
+    return PendingCharts(
+        {name: job.path for name, job in jobs.items()}, [jobs[name] for name in to_draw],
+        [keys[name] for name in to_draw] if cache is not None else [], cache,
+    )
+
+
 def render_charts(
     regional: pd.DataFrame,
     country: pd.DataFrame,
     ref: Reference,
     year: int,
     out_dir: Path,
-    settings: Settings = DEFAULT_SETTINGS,
+    settings: Settings | None = None,
     cache: BlobCache | None = None,
 ) -> dict[str, Path]:
     """Write the PNG of every chart that has data into `out_dir`; return {key: path} of those written.
@@ -714,12 +1333,6 @@ def render_charts(
     `PARALLEL_CHART_THRESHOLD` charts to draw are drawn in a pool of min(2, cpu_count) processes.
     With a `cache` (`pipeline.cache.BlobCache`), a chart whose data and drawing code are unchanged is
     copied from it (the same bytes drawing would give), and every chart drawn is put in it.
+    `start_charts(...).wait()`.
     """
-    jobs = chart_jobs(regional, country, ref, year, Path(out_dir), settings)
-    keys = {name: chart_key(job) for name, job in jobs.items()} if cache is not None else {}
-    to_draw = [name for name in jobs if cache is None or not cache.copy_to(keys[name], jobs[name].path)]
-    drawn = _run_jobs([jobs[name] for name in to_draw])
-    if cache is not None:
-        for name, path in zip(to_draw, drawn, strict=True):
-            cache.put(keys[name], path.read_bytes())
-    return {name: job.path for name, job in jobs.items()}
+    return start_charts(regional, country, ref, year, out_dir, settings, cache).wait()

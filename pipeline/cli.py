@@ -720,11 +720,10 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         # The charts, report and annex are drawn from the tables as stored (rates rounded to 6
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
         tables = YearTables.read(staging / store.DATA_DIR)
-        if settings.feedback:
-            _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
         store.write_csv(tracker, staging / STATUS_NAME)
+        feedback = (lambda: _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)) if settings.feedback else None
         report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                  caches=caches)
+                                                  caches=caches, while_drawing=feedback)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -760,28 +759,34 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
 
 
 def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
-                   caches: Caches | None = None) -> tuple[Path, dict[str, Path]]:
+                   caches: Caches | None = None, while_drawing: Callable[[], object] | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
     re-rendered report is the one the run would write with the same tables and settings.
-    Returns the report's path and the charts' paths."""
+    Returns the report's path and the charts' paths.
+
+    The charts are drawn in other processes (when there are many) while this one writes the annex,
+    calls `while_drawing` (the run's feedback workbooks) and builds the report's text; the report is
+    rendered once they are all written.
+    """
     from pipeline import annex, charts, report
     from pipeline.cache import Caches
 
     caches = caches or Caches.disabled()
-    if settings.data_annex:
-        annex.write_data_annex(
-            annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
-            coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
-            ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
-        )
-    task = progress.add_task("Drawing the charts", total=None)
-    chart_paths = charts.render_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts)
-    progress.remove_task(task)
+    task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
+    with charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts) as pending:
+        if while_drawing is not None:
+            while_drawing()
+        if settings.data_annex:
+            annex.write_data_annex(
+                annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
+                coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
+                ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
+            )
+        context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, pending.paths, settings,
+                                       is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
+        chart_paths = pending.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
-    task = progress.add_task("Writing the report", total=None)
-    context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, chart_paths, settings,
-                                   is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
     report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report)
     progress.remove_task(task)
     return report_path, chart_paths

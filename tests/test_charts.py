@@ -1,12 +1,15 @@
 """Tests for pipeline.charts: files, determinism, gaps stay gaps, missing is never a zero bar.
 
 The frames are hand-made (4 states, 3 indicators, 3 years); charts are checked through the data
-matplotlib holds (line arrays, bar widths, texts), not pixels.
+matplotlib holds (line arrays, bar widths, texts), not pixels (but for one check that the memoised
+text drawing gives matplotlib's own pixels).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import multiprocessing
 from pathlib import Path
 
 import matplotlib
@@ -93,7 +96,18 @@ def category(ref, code):
 
 
 def texts_of(fig):
-    return [t.get_text() for ax in fig.axes for t in ax.texts]
+    """The annotations of a chart (not the state names of a national chart)."""
+    return [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() != "state"]
+
+
+def state_names(ax):
+    """The state names of a national chart, top to bottom (texts where y tick labels would be)."""
+    return [t.get_text() for t in ax.texts if t.get_gid() == "state"]
+
+
+def panel_parts(fig, index, part):
+    """The artists of one part ("values", "published", "title", "ylabel", "note", ...) of profile panel `index`."""
+    return [a for a in fig.artists if a.get_gid() == f"panel{index}:{part}"]
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -194,7 +208,7 @@ def test_national_chart_draws_bars_only_for_figures(ref, country):
     fig = draw_national_chart(data)
     ax = fig.axes[0]
     bar_widths = [patch.get_width() for patch in ax.patches]
-    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    labels = state_names(ax)
     texts = texts_of(fig)
 
     # Rates, largest first: Armenia 33.3, Georgia 5.85.
@@ -279,16 +293,23 @@ def test_profile_starts_at_membership_and_needs_a_figure(ref, profile_country):
 
 def test_profile_chart_draws_one_panel_per_area_with_units_gaps_and_markers(ref, profile_country):
     fig = draw_profile_chart(profile_chart_data(profile_country, ref, "GEO", YEAR))
-    panels = [ax for ax in fig.axes if ax.axison]
-    assert len(panels) == len(ref.categories)
-    tip = panels[0]
-    y = list(tip.lines[0].get_ydata())
+    assert fig.axes == []  # panels are drawn from plain lines and texts, tagged by gid
+    assert [t.get_text() for i in range(len(ref.categories)) for t in panel_parts(fig, i, "title")] == \
+        [c.label for c in ref.categories]
+    assert panel_parts(fig, len(ref.categories), "title") == []
+    tip_line, = panel_parts(fig, 0, "values")
+    y = list(tip_line.get_ydata())
     assert y[0] == 90.0 and math.isnan(y[1]) and y[3] == 0.0  # a gap, and a zero drawn as zero
-    assert list(tip.lines[1].get_xdata()) == [2021]  # the hollow marker: published data
-    assert tip.get_ylabel() == "persons" and tip.get_title(loc="left") == "Trafficking in persons"
-    assert "C" in [t.get_text() for t in panels[2].texts]  # confidential year of drug trafficking
-    assert "no figure" in [t.get_text() for t in panels[1].texts]
+    hollow, = panel_parts(fig, 0, "published")
+    assert list(hollow.get_xdata()) == [2021]  # the hollow marker: published data
+    assert [t.get_text() for t in panel_parts(fig, 0, "ylabel")] == ["persons"]
+    assert [t.get_text() for t in panel_parts(fig, 2, "note")] == ["C"]  # confidential year of drug trafficking
+    assert [t.get_text() for t in panel_parts(fig, 1, "note")] == ["no figure"]
+    assert panel_parts(fig, 1, "ytick") == [] and panel_parts(fig, 1, "grid") == []  # no scale without a figure
+    assert [t.get_text() for t in panel_parts(fig, 2, "xtick")] == ["2021", "2024"]
+    assert [t.get_text() for t in panel_parts(fig, 2, "ytick")] == ["0", "1,000", "2,000"]
     assert any(t.get_text().startswith("Source: ") for t in fig.texts)
+    assert fig.legends and fig.legends[0].get_texts()[0].get_text() == "from published data"
 
 
 def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, ref, regional, profile_country,
@@ -348,29 +369,168 @@ def test_importing_charts_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, pipeline.charts; print('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    # Nor pandas: a pool worker imports this module to draw, and needs neither to start.
+    code = "import sys, pipeline.charts; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == \
+        "False False"
+
+
+class FakePool:
+    """Stands in for ProcessPoolExecutor: runs nothing, records what is submitted, in order."""
+
+    submitted: list = []
+    shut_down = 0
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def submit(self, fn, job):
+        from concurrent.futures import Future
+
+        FakePool.submitted.append(job)
+        future = Future()
+        future.set_result(job.path)
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        FakePool.shut_down += 1
 
 
 def test_the_pool_gets_the_dearest_charts_first_and_returns_paths_in_order(tmp_path, ref, regional, country, monkeypatch):
-    jobs = list(charts.chart_jobs(regional, country, ref, YEAR, tmp_path).values())
-    seen = []
-
-    class FakePool:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def map(self, fn, items, chunksize):
-            seen.extend(job.kind for job in items)
-            return [job.path for job in items]
-
+    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
+    monkeypatch.setattr(FakePool, "submitted", [])
     monkeypatch.setattr(charts, "ProcessPoolExecutor", FakePool)
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
-    assert charts._run_jobs(jobs) == [job.path for job in jobs]
+    assert charts.start_charts(regional, country, ref, YEAR, tmp_path).wait() == {k: j.path for k, j in jobs.items()}
+    seen = [job.kind for job in FakePool.submitted]
+    assert sorted(job.path for job in FakePool.submitted) == sorted(j.path for j in jobs.values())
     assert seen[: seen.count("profile")] == ["profile"] * seen.count("profile")
+
+
+# -- start_charts: drawing while the caller does other work ----------------------------------------
+@pytest.mark.parametrize("pooled", [False, True], ids=["serial", "pool"])
+def test_start_charts_gives_what_render_charts_gives(tmp_path, ref, regional, profile_country, monkeypatch, pooled):
+    rendered = render_charts(regional, profile_country, ref, YEAR, tmp_path / "rendered")
+    if pooled:
+        monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    pending = charts.start_charts(regional, profile_country, ref, YEAR, tmp_path / "started")
+    paths = pending.wait()
+    assert paths == {key: tmp_path / "started" / path.name for key, path in rendered.items()}
+    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in rendered.items()}
+    assert pending.wait() == paths  # a second wait draws nothing again
+    assert multiprocessing.active_children() == []  # the pool is shut down
+
+
+def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional, country, monkeypatch):
+    drawn = []
+    draw = charts._draw_and_save
+    monkeypatch.setattr(charts, "_draw_and_save", lambda job: drawn.append(job.path.name) or draw(job))
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", lambda *a, **k: pytest.fail("no pool for a few charts"))
+    pending = charts.start_charts(regional, country, ref, YEAR, tmp_path)
+    assert drawn == [] and list(tmp_path.iterdir()) == []  # start_charts returns at once
+    paths = pending.wait()
+    assert sorted(drawn) == sorted(p.name for p in paths.values())
+    assert all(p.is_file() for p in paths.values())
+
+
+@pytest.mark.parametrize("threshold", [0, 15], ids=["pool", "serial"])
+def test_cached_charts_are_drawn_by_no_one(tmp_path, ref, regional, country, monkeypatch, threshold):
+    from pipeline.cache import BlobCache
+
+    blobs = BlobCache(tmp_path / "cache", ".png")
+    first = render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", threshold)
+    monkeypatch.setattr(charts, "_draw_and_save", lambda job: pytest.fail(f"{job.path.name} drawn again"))
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", lambda *a, **k: pytest.fail("a pool for cached charts"))
+    pending = charts.start_charts(regional, country, ref, YEAR, tmp_path / "second", cache=blobs)
+    # The cached charts are in place as soon as start_charts returns.
+    assert sorted(p.name for p in (tmp_path / "second").iterdir()) == sorted(p.name for p in first.values())
+    second = pending.wait()
+    assert {k: p.read_bytes() for k, p in second.items()} == {k: p.read_bytes() for k, p in first.items()}
+
+
+def broken_jobs(regional, country, ref, year, out_dir, settings=None):
+    """chart_jobs with one chart whose drawing fails (no years: IndexError) among good ones."""
+    jobs = dict(real_chart_jobs(regional, country, ref, year, out_dir))
+    good = jobs["trend_TIP"].data
+    broken = charts.TrendChartData(**{**good.__dict__, "years": (), "totals": (), "n_reporting": (),
+                                      "n_expected": (), "flags": (), "is_confidential": ()})
+    jobs["trend_TIP"] = charts.ChartJob("trend", broken, out_dir / "trend_TIP.png")
+    return jobs
+
+
+real_chart_jobs = charts.chart_jobs
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["serial", "pool"])
+def test_a_chart_that_fails_to_draw_raises_its_exception_from_wait(tmp_path, ref, regional, country, monkeypatch,
+                                                                      pooled):
+    monkeypatch.setattr(charts, "chart_jobs", broken_jobs)
+    if pooled:
+        monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    pending = charts.start_charts(regional, country, ref, YEAR, tmp_path)
+    with pytest.raises(IndexError, match="list index out of range"):
+        pending.wait()
+    assert multiprocessing.active_children() == []  # the pool is shut down
+    assert not (tmp_path / "trend_TIP.png").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_leaving_the_block_with_an_error_cancels_the_charts(tmp_path, ref, regional, country, monkeypatch):
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    with pytest.raises(KeyboardInterrupt):
+        with charts.start_charts(regional, country, ref, YEAR, tmp_path):
+            raise KeyboardInterrupt  # the caller's other work fails
+    assert multiprocessing.active_children() == []
+    with charts.start_charts(regional, country, ref, YEAR, tmp_path / "ok") as pending:
+        pass  # leaving normally waits
+    assert all(p.is_file() for p in pending.wait().values())
+
+
+# -- the fixed layout: same pixels as matplotlib, nothing clipped or overlapping -----------------------------
+def all_charts(ref, regional, country, profile_country):
+    figs = []
+    for code in ("TIP", "FA"):
+        figs.append(draw_trend_chart(trend_chart_data(regional, ref, category(ref, code))))
+        figs.append(draw_national_chart(national_chart_data(country, ref, category(ref, code), YEAR)))
+    for iso3 in ("GEO", "MKD"):
+        figs.append(draw_profile_chart(profile_chart_data(profile_country, ref, iso3, YEAR)))
+    # A title too long to start above the axes, and one too long for a line.
+    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
+    for title in ("Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025",
+                  "A very long indicator name " * 6):
+        figs.append(draw_national_chart(dataclasses.replace(national, title=title)))
+    return figs
+
+
+def test_memoised_text_drawing_gives_matplotlibs_pixels(ref, regional, country, profile_country):
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for fig in all_charts(ref, regional, country, profile_country) * 2:  # the second time from the memos
+        with charts._chart_style():
+            fig.canvas.draw()
+            ours = np.array(fig.canvas.buffer_rgba())
+            FigureCanvasAgg(fig).draw()
+            theirs = np.array(fig.canvas.buffer_rgba())
+        assert (ours == theirs).all()
+
+
+def visible_texts(fig):
+    from matplotlib.text import Text
+
+    texts = [a for a in fig.findobj(Text) if a.get_visible() and a.get_text()]
+    with charts._chart_style():
+        fig.canvas.draw()
+        return [(t.get_text(), t.get_window_extent()) for t in texts]
+
+
+def test_every_text_is_inside_the_chart_and_no_two_overlap(ref, regional, country, profile_country):
+    for fig in all_charts(ref, regional, country, profile_country):
+        width, height = fig.bbox.width, fig.bbox.height
+        texts = visible_texts(fig)
+        for text, box in texts:
+            assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text
+        for i, (text, box) in enumerate(texts):
+            for other, other_box in texts[i + 1:]:
+                assert not box.overlaps(other_box), (text, other)
