@@ -974,3 +974,79 @@ def test_links_and_special_files_are_listed_never_followed(ref, tmp_path):
     assert table.loc["link to outside.xlsx", "status"] == "ignored" and table.loc["pipe.xlsx", "status"] == "ignored"
     assert "file-not-a-workbook" == next(f.code for s in subs if s.file == "link to outside.xlsx" for f in s.findings)
     assert table.loc["GEO_2025.xlsx", "status"] == "accepted"
+
+
+_CELL_FORMS = {
+    "plain": '<c r="{ref}"{t}>{body}</c>',
+    "r not first": '<c s="1" r="{ref}"{t}>{body}</c>',
+    "single quotes": "<c r='{ref}'{t}>{body}</c>",
+    "spaces": '<c  r = "{ref}"{t}>{body}</c>',
+    "lower case": '<c r="{lower}"{t}>{body}</c>',
+    "prefixed": '<x:c r="{ref}"{t}>{body}</x:c>',
+    "no r": "<c{t}>{body}</c>",
+    "not a reference": '<c r="1{ref}"{t}>{body}</c>',
+    "r in another value": '<c foo="r=&quot;{ref}&quot;" r="A1"{t}>{body}</c>',
+    "empty": '<c r="{ref}" s="2"/>',
+}
+bound_sheets = st.tuples(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(1, 30_000)),  # the row's r, or none
+            st.lists(st.tuples(st.integers(1, 30_000), st.integers(0, 1_100), st.sampled_from(sorted(_CELL_FORMS)), st.sampled_from(sorted(_CELL_BODIES))), max_size=5),
+        ),
+        max_size=8,
+    ),
+    st.one_of(st.none(), st.tuples(st.integers(1, 30_000), st.integers(0, 1_100))),  # a dimension, maybe a wrong one
+    st.lists(st.sampled_from(["A1:B2", "E3:E5", "b2:c4", "Z9", "", "A1:XFD1048576", "E&#51;:E9", "Q1 :Q4", None]), max_size=4),  # merges
+    st.sampled_from(["", "<!-- <c r=\"XFD5\"><v>1</v></c> -->", "<?pi <c r='Z9'?>", "<![CDATA[<c r=\"B7\">]]>"]),  # something unsure, inside a cell
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(sheet=bound_sheets)
+def test_fast_sheet_bound_never_below_the_exact_scan(sheet):
+    """Differential: the byte-search bound (`_sheet_bound`, taken when it is sure) is at least the
+    extent the streamed scan finds, with the same merged ranges; every other sheet is scanned exactly."""
+    rows, dimension, merges, unsure = sheet
+    xml = ""
+    for row_ref, cells in rows:
+        xml += f'<row r="{row_ref}">' if row_ref else "<row>"
+        for row, column, form, kind in cells:
+            ref = ingest.cell_ref(row - 1, column)
+            t = ' t="inlineStr"' if "string" in kind else ' t="e"' if kind == "error" else ""
+            body = _CELL_BODIES[kind] if kind != "empty string" or not unsure else _CELL_BODIES[kind].replace("<t></t>", f"<t>{unsure}</t>")
+            xml += _CELL_FORMS[form].format(ref=ref, lower=ref.lower(), t=t, body=body)
+        xml += "</row>"
+    head = f'<dimension ref="A1:{ingest.cell_ref(dimension[0] - 1, dimension[1])}"/>' if dimension else ""
+    tail = "".join("<mergeCell/>" if ref is None else f'<mergeCell ref="{ref}"/>' for ref in merges)
+    data = f'<worksheet xmlns="{SPREADSHEET_NS}" xmlns:x="{SPREADSHEET_NS}">{head}<sheetData>{xml}</sheetData><mergeCells>{tail}</mergeCells></worksheet>'.encode()
+    parts = _one_sheet_workbook()
+    part = next(name for name in parts if name.startswith("xl/worksheets/"))
+    parts[part] = data
+    content = _write_zip(Path(tempfile.mkdtemp()) / "random.xlsx", parts).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        try:
+            exact = ingest._exact_extent(zf, part, "Data", data)
+        except ingest.SheetTooLarge as too_large:
+            with pytest.raises(ingest.SheetTooLarge) as raised:
+                ingest._measure_sheet(zf, part, "Data", content)
+            assert (raised.value.sheet, raised.value.cell, str(raised.value)) == (too_large.sheet, too_large.cell, str(too_large))
+            return
+        measured, unpacked = ingest._measure_sheet(zf, part, "Data", content)
+    assert unpacked == data
+    assert measured.rows >= exact.rows and measured.columns >= exact.columns, (data, measured.rows, measured.columns, exact.rows, exact.columns)
+    assert measured.merged == exact.merged
+    if isinstance(measured, ingest._SheetBound):
+        assert measured.rows <= ingest.MAX_SHEET_ROWS and measured.columns <= ingest.MAX_SHEET_COLUMNS
+
+
+def test_fast_sheet_bound_is_taken_for_the_template(ref, tmp_path):
+    """The template's sheets are measured by the byte search, and exactly as far as their cells go."""
+    path = _good(tmp_path, ref, "GEO", "GEO_2025.xlsx", 12)
+    content = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        for part in (name for name in zf.namelist() if name.startswith("xl/worksheets/sheet")):
+            measured, data = ingest._measure_sheet(zf, part, part, content)
+            exact = ingest._exact_extent(zf, part, part, data)
+            assert isinstance(measured, ingest._SheetBound), part
+            assert measured.rows >= exact.rows and measured.columns >= exact.columns and measured.merged == exact.merged

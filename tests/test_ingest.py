@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
+import struct
 import subprocess
+import zipfile
+import zlib
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import ingest, layout, validate
 from tests.conftest import require_soffice, write_submission
@@ -258,3 +265,96 @@ def test_the_template_sits_far_inside_every_limit(ref, tmp_path):
     rows, columns = shape.extents[layout.DATA_SHEET]
     assert rows * 100 < ingest.MAX_SHEET_ROWS and columns * 100 < ingest.MAX_SHEET_COLUMNS
     assert path.stat().st_size * 100 < ingest.MAX_FILE_BYTES
+
+
+# -- cells as pandas reads them (ingest reads with calamine directly and converts as pandas would) ---
+def _same_cells(fast: list[list], slow: list[list]) -> bool:
+    """Equal grids, value and type for type (NaN equal to NaN)."""
+    def key(value):
+        return (type(value), "nan") if isinstance(value, float) and value != value else (type(value), value)
+
+    return [[key(v) for v in row] for row in fast] == [[key(v) for v in row] for row in slow]
+
+
+def _sheets_both_ways(content: bytes):
+    """(what ingest reads, what pandas.read_excel reads): each a {sheet: grid} or the refusal message."""
+    results = []
+    for read in (ingest._read_sheets, ingest._read_sheets_with_pandas):
+        try:
+            sheets = read(content)
+            results.append({name: sheets[name] for name in sheets})
+        except ingest._Refused as refused:
+            results.append(f"{refused.code}: {refused}")
+    return results
+
+
+def test_missing_value_strings_are_pandas_own():
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    assert ingest._NA_STRINGS == STR_NA_VALUES
+
+
+_TRICKY_CELLS = [
+    None, True, False, 0, 1, 1.0, 0.0, -0.0, 2.5, 1e20, float("inf"), 12.125, "", " ", "NA", "N/A", "n/a",
+    "null", "None", "nan", "#N/A", "<NA>", "1.#IND", "TOTAL", " TIP_VIC ", "\ufeffCode", '\ufeff"Code"x',
+    dt.date(2024, 2, 29), dt.datetime(2025, 1, 31, 13, 45), dt.time(9, 30), dt.timedelta(days=3, seconds=5), "=1/0",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cells=st.lists(st.tuples(st.integers(1, 12), st.integers(1, 6), st.sampled_from(_TRICKY_CELLS)), max_size=30),
+    sheet=st.sampled_from([layout.DATA_SHEET, layout.COVER_SHEET, layout.META_SHEET]),
+)
+def test_cells_read_as_pandas_reads_them(cells, sheet):
+    """Differential: every sheet as ingest reads it equals what pandas.read_excel(engine="calamine",
+    header=None, dtype=object) gives, value and type (NaN for the missing-value strings, int for
+    integral numbers, datetime for dates, bools beside ints as they are)."""
+    wb = openpyxl.Workbook()
+    wb.active.title = sheet
+    for row, column, value in cells:
+        wb.active.cell(row=row, column=column).value = value
+    wb.create_sheet("Empty")
+    stream = io.BytesIO()
+    wb.save(stream)
+    fast, slow = _sheets_both_ways(stream.getvalue())
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert list(fast) == list(slow) and all(_same_cells(fast[name], slow[name]) for name in slow)
+
+
+@pytest.mark.parametrize("first", ['\ufeff"Code', '\ufeff"Code"', "\ufeff", "\ufeffNA"])
+def test_byte_order_mark_in_the_first_cell_as_pandas(first):
+    """pandas' parser treats a byte-order mark in A1 as the start of a file: ingest does the same,
+    also when that makes the workbook unreadable (an opening quote that never closes)."""
+    wb = openpyxl.Workbook()
+    wb.active.title = layout.DATA_SHEET
+    wb.active["A1"], wb.active["B1"] = first, "Breakdown"
+    stream = io.BytesIO()
+    wb.save(stream)
+    fast, slow = _sheets_both_ways(stream.getvalue())
+    assert fast == slow if isinstance(slow, str) else _same_cells(fast[layout.DATA_SHEET], slow[layout.DATA_SHEET])
+
+
+def test_parts_are_unpacked_as_zipfile_reads_them(ref, tmp_path):
+    """`_unpack` gives exactly zipfile's bytes, or None (then zipfile itself reads the part)."""
+    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
+    content = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        for info in zf.infolist():
+            assert ingest._unpack(content, info) == zf.read(info)
+    # A part whose deflate stream holds more than its headers declare (with the CRC of what they
+    # declare): zipfile reads the declared bytes and stops; the direct reading hands it over.
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        info = zf.getinfo("docProps/core.xml")
+        kept = zf.read(info)[:60]
+    data = bytearray(content)
+    for match in re.finditer(re.escape(b"docProps/core.xml"), content):
+        header = match.start() - 30 if data[match.start() - 30:match.start() - 26] == b"PK\x03\x04" else match.start() - 46
+        at = (14, 22) if header == match.start() - 30 else (16, 24)
+        struct.pack_into("<I", data, header + at[0], zlib.crc32(kept))
+        struct.pack_into("<I", data, header + at[1], len(kept))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("docProps/core.xml")
+        assert zf.read(info) == kept and ingest._unpack(bytes(data), info) is None
