@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from pipeline.validate import Submission
 
 CACHE_DIRNAME = ".cache"  # <outputs>/.cache/
-FORMAT = 1  # bump when the layout of an entry changes
+FORMAT = 2  # bump when the layout of an entry changes
 MAX_BYTES = 500 * 1_000_000  # per cache folder; past it the least recently used entries go
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -228,7 +228,7 @@ class _Store:
 
 
 class _OnStore:
-    """What both caches report about the `_Store` behind them."""
+    """What every cache reports about the `_Store` behind it."""
 
     _store: _Store
 
@@ -243,6 +243,13 @@ class _OnStore:
     @property
     def misses(self) -> int:
         return self._store.misses
+
+    def entries(self) -> int:
+        """How many entries the cache holds (0 when its folder cannot be read)."""
+        try:
+            return sum(1 for _ in self._store.folder.glob(f"*/*{self._store.suffix}"))
+        except OSError:
+            return 0
 
 
 class BlobCache(_OnStore):
@@ -311,6 +318,8 @@ class _EntryCache(_OnStore):
     def __init__(self, folder: Path, context: dict[str, Any] | None = None, max_bytes: int = MAX_BYTES) -> None:
         self.context = self.default_context() if context is None else context
         self.context_key = digest(self.context)[:24]
+        self.deferred = False  # True: `put` only encodes; `flush` checks and writes
+        self._pending: list[tuple[str, dict[str, Any]]] = []
         root = Path(folder)
         self._store = _Store(root / self.context_key, ".json", max_bytes)
         self._remove_other_contexts(root)
@@ -349,15 +358,37 @@ class _EntryCache(_OnStore):
         return value
 
     def _put(self, value: Any, variant: object = None) -> bool:
+        """Keep `value` (encoded now: the caller may change it afterwards). With `deferred`, the entry is
+        checked and written by `flush()`, when the run has time to spare; True then means only that it
+        could be encoded."""
         try:
             encoded = self.encode(value)
-            if not self.same(self.decode(json.loads(json.dumps(encoded))), value):
-                return False
         except (TypeError, ValueError):
             return False
         entry = {"context": self.context_key, "sha256": value.sha256, "file": value.file, self.kind: encoded}
-        self._store.write(self.key(value.sha256, value.file, variant), json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
+        key = self.key(value.sha256, value.file, variant)
+        if self.deferred:
+            self._pending.append((key, entry))
+            return True
+        return self._check_and_write(key, entry)
+
+    def _check_and_write(self, key: str, entry: dict[str, Any]) -> bool:
+        """Write `entry` when what it decodes to encodes to the very same JSON (types and dtypes
+        included: JSON tells 1 from 1.0 and true), so a hit gives exactly what was put."""
+        text = json.dumps(entry, ensure_ascii=True, separators=(",", ":"))
+        try:
+            again = self.encode(self.decode(json.loads(text)[self.kind]))
+        except (TypeError, ValueError, KeyError):
+            return False
+        if json.dumps({**entry, self.kind: again}, ensure_ascii=True, separators=(",", ":")) != text:
+            return False
+        self._store.write(key, text.encode("ascii"))
         return True
+
+    def flush(self) -> int:
+        """Check and write the entries `put` deferred; returns how many were written."""
+        pending, self._pending = self._pending, []
+        return sum(self._check_and_write(key, entry) for key, entry in pending)
 
     def trim(self) -> int:
         return self._store.trim()
@@ -379,9 +410,6 @@ class ParseCache(_EntryCache):
 
     def decode(self, entry: dict[str, Any]) -> RawSubmission:
         return decode_raw(entry)
-
-    def same(self, a: RawSubmission, b: RawSubmission) -> bool:
-        return same_raw(a, b)
 
     def get(self, sha256: str, file: str) -> RawSubmission | None:
         return self._get(sha256, file)
@@ -412,9 +440,6 @@ class ValidatedCache(_EntryCache):
 
     def decode(self, entry: dict[str, Any]) -> Submission:
         return decode_submission(entry)
-
-    def same(self, a: Submission, b: Submission) -> bool:
-        return same_submission(a, b)
 
     def get(self, sha256: str, file: str, *, strict: bool) -> Submission | None:
         return self._get(sha256, file, {"strict": strict})
@@ -461,6 +486,32 @@ def _encode_value(value: object) -> object:
     raise TypeError(f"no cache encoding for {kind.__name__}")
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _encode_values(values) -> list[object]:
+    """`_encode_value` of each value; the plain ones (most of them) pass without the call."""
+    return [v if type(v) in _PLAIN_TYPES or (type(v) is float and math.isfinite(v)) else _encode_value(v) for v in values]
+
+
+def _finding_values(finding) -> list[object]:
+    # The fields in order, as `Finding(*values)` takes them (`asdict` deep-copies: ten times dearer).
+    return _encode_values([getattr(finding, name) for name in _finding_fields()])
+
+
+_FINDING_FIELDS: list[tuple[str, ...]] = []
+
+
+def _finding_fields() -> tuple[str, ...]:
+    if not _FINDING_FIELDS:
+        from dataclasses import fields
+
+        from pipeline.findings import Finding
+
+        _FINDING_FIELDS.append(tuple(f.name for f in fields(Finding)))
+    return _FINDING_FIELDS[0]
+
+
 def _decode_value(value: object) -> object:
     if not isinstance(value, dict):
         return value
@@ -502,8 +553,9 @@ def encode_raw(raw: RawSubmission) -> dict[str, Any]:
         "cover": [[label, _encode_value(f.value), f.cell] for label, f in raw.cover.items()],
         "meta": [[key, value] for key, value in raw.meta.items()],
         "columns": [str(c) for c in frame.columns],
-        "rows": [[_encode_value(v) for v in row] for row in frame.itertuples(index=False, name=None)],
-        "findings": [[_encode_value(v) for v in finding.as_row().values()] for finding in raw.findings],
+        "dtypes": [str(t) for t in frame.dtypes],
+        "rows": [_encode_values(row) for row in zip(*(frame[c].tolist() for c in frame.columns), strict=True)] if len(frame) else [],
+        "findings": [_finding_values(finding) for finding in raw.findings],
     }
 
 
@@ -517,6 +569,8 @@ def decode_raw(entry: dict[str, Any]) -> RawSubmission:
     rows = [[_decode_value(v) for v in row] for row in entry["rows"]]
     # The same constructor ingest uses, on the same values, gives the same dtypes (checked on `put`).
     frame = pd.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], columns=columns) if rows else pd.DataFrame(columns=columns)
+    if [str(t) for t in frame.dtypes] != entry["dtypes"]:
+        raise ValueError("the rows do not give the frame's dtypes back")
     return RawSubmission(
         file=entry["file"],
         sha256=entry["sha256"],
@@ -563,7 +617,7 @@ def _encode_frame(frame: Any) -> dict[str, Any]:
     return {
         "columns": [str(c) for c in frame.columns],
         "dtypes": [str(t) for t in frame.dtypes],
-        "values": [[_encode_value(v) for v in frame[c].tolist()] for c in frame.columns],
+        "values": [_encode_values(frame[c].tolist()) for c in frame.columns],
     }
 
 
@@ -588,9 +642,13 @@ def _decode_frame(entry: dict[str, Any]) -> Any:
 
 
 def _same_frame(a: Any, b: Any) -> bool:
+    """Same columns, dtypes and values; in object columns, values of the same types too (a typed
+    column holds one type, and `equals` takes NaN for NaN)."""
     if list(a.columns) != list(b.columns) or [str(t) for t in a.dtypes] != [str(t) for t in b.dtypes] or len(a) != len(b):
         return False
-    return all(all(_same(u, v) for u, v in zip(a[c].tolist(), b[c].tolist(), strict=True)) for c in a.columns)
+    if not a.equals(b):
+        return False
+    return all(all(_same(u, v) for u, v in zip(a[c].tolist(), b[c].tolist(), strict=True)) for c, t in a.dtypes.items() if t == object)
 
 
 _SUBMISSION_PLAIN = ("file", "sha256", "country_iso3", "year", "is_demonstration", "status", "reason", "strict")
@@ -602,7 +660,7 @@ def encode_submission(sub: Submission) -> dict[str, Any]:
         **{name: _encode_value(getattr(sub, name)) for name in _SUBMISSION_PLAIN},
         "date_submitted": _encode_value(sub.date_submitted),
         **{name: _encode_frame(getattr(sub, name)) for name in _SUBMISSION_FRAMES},
-        "findings": [[_encode_value(v) for v in finding.as_row().values()] for finding in sub.findings],
+        "findings": [_finding_values(finding) for finding in sub.findings],
         "blank_keys": sorted([list(key) for key in sub.blank_keys]),
     }
 
@@ -715,17 +773,28 @@ class Caches:
     report: BlobCache | None = None
 
     @classmethod
-    def open(cls, outputs_dir: Path) -> Caches:
+    def open(cls, outputs_dir: Path, *, deferred: bool = False) -> Caches:
+        """The caches under <outputs>/.cache/. With `deferred`, the parse and validated entries are
+        written by `flush()` (the run calls it while the charts are drawn in other processes)."""
         root = cache_dir(outputs_dir)
-        return cls(parse=ParseCache(root / "parse"), validated=ValidatedCache(root / "validated"), charts=BlobCache(root / "charts", ".png"), feedback=BlobCache(root / "feedback", ".xlsx"),
-                   annex=BlobCache(root / "annex", ".xlsx"), report=BlobCache(root / "report", ".docx"))
+        caches = cls(parse=ParseCache(root / "parse"), validated=ValidatedCache(root / "validated"), charts=BlobCache(root / "charts", ".png"),
+                     feedback=BlobCache(root / "feedback", ".xlsx"), annex=BlobCache(root / "annex", ".xlsx"), report=BlobCache(root / "report", ".docx"))
+        caches.parse.deferred = caches.validated.deferred = deferred
+        return caches
+
+    def flush(self) -> None:
+        """Write the entries put in deferred mode (see `open`)."""
+        for cache in (self.parse, self.validated):
+            if cache is not None:
+                cache.flush()
 
     @classmethod
     def disabled(cls) -> Caches:
         return cls()
 
     def trim(self) -> None:
-        """Keep each cache within `MAX_BYTES` (call once at the end of a run)."""
+        """Write what is deferred, then keep each cache within `MAX_BYTES` (call once at the end of a run)."""
+        self.flush()
         for cache in (self.parse, self.validated, self.charts, self.feedback, self.annex, self.report):
             if cache is not None:
                 cache.trim()

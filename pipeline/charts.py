@@ -1165,6 +1165,44 @@ def _no_main_module_for_workers():
                 main.__dict__[name] = value
 
 
+class ChartWorkers:
+    """The process pool that draws the charts, min(2, cpu_count) "spawn" processes.
+
+    Made by `start_charts` when there are many charts to draw; or made by the caller ahead of time
+    (then handed to `start_charts(..., workers=)`), so that the workers' start-up (importing
+    matplotlib and drawing a first chart, ~0.5 s of CPU each) runs on the other cores while the
+    caller reads the workbooks, instead of after. `shutdown()` when it is not handed on.
+    """
+
+    def __init__(self) -> None:
+        count = max(1, min(2, os.cpu_count() or 1))
+        # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
+        # (no caller's rcParams) draw the same bytes as a serial run.
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
+                                                                     initializer=_start_worker)
+        try:
+            # A pool starts a process per submission until it has them all: one no-op each starts them now.
+            with _no_main_module_for_workers():
+                for _ in range(count):
+                    self._pool.submit(int)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def take(self) -> ProcessPoolExecutor:
+        """The pool, now owned by the caller (who shuts it down)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            raise RuntimeError("these chart workers were already taken or shut down")
+        return pool
+
+    def shutdown(self) -> None:
+        """Stop the workers (idempotent; nothing once the pool is taken)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 class PendingCharts:
     """Charts being drawn (see `start_charts`); `wait()` gives {key: path} once all are written.
 
@@ -1178,7 +1216,7 @@ class PendingCharts:
     """
 
     def __init__(self, paths: dict[str, Path], jobs: Sequence[ChartJob], cache_keys: Sequence[str] = (),
-                 cache: BlobCache | None = None) -> None:
+                 cache: BlobCache | None = None, workers: ChartWorkers | None = None) -> None:
         self._paths = dict(paths)
         self._jobs = list(jobs)
         self._cache_keys = list(cache_keys)
@@ -1186,15 +1224,13 @@ class PendingCharts:
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list = []
         self._finished = False
-        if len(self._jobs) > PARALLEL_CHART_THRESHOLD:
-            self._start_pool()
+        if workers is not None and not self._jobs:
+            workers.shutdown()  # started for nothing: every chart came from the cache
+        elif workers is not None or len(self._jobs) > PARALLEL_CHART_THRESHOLD:
+            self._start_pool(workers)
 
-    def _start_pool(self) -> None:
-        workers = max(1, min(2, os.cpu_count() or 1))
-        # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
-        # (no caller's rcParams) draw the same bytes as a serial run.
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker)
+    def _start_pool(self, workers: ChartWorkers | None = None) -> None:
+        self._pool = (workers or ChartWorkers()).take()
         try:
             # Submitted dearest first, one job at a time (they are few and uneven). The workers are
             # started by the first submissions.
@@ -1300,6 +1336,7 @@ def start_charts(
     out_dir: Path,
     settings: Settings | None = None,
     cache: BlobCache | None = None,
+    workers: ChartWorkers | None = None,
 ) -> PendingCharts:
     """Start writing the PNG of every chart that has data into `out_dir`; returns once the drawing is
     under way, so the caller can do other work meanwhile. `.wait()` on the result gives what
@@ -1307,13 +1344,15 @@ def start_charts(
 
     With a `cache` (`pipeline.cache.BlobCache`), a chart whose data and drawing code are unchanged is
     copied from it here (the same bytes drawing would give); the others are put in it by `wait()`.
+    With `workers` (started earlier by the caller), the charts are drawn by them, however few; the
+    result owns them from here on.
     """
     jobs = chart_jobs(regional, country, ref, year, Path(out_dir), settings)
     keys = {name: chart_key(job) for name, job in jobs.items()} if cache is not None else {}
     to_draw = [name for name in jobs if cache is None or not cache.copy_to(keys[name], jobs[name].path)]
     return PendingCharts(
         {name: job.path for name, job in jobs.items()}, [jobs[name] for name in to_draw],
-        [keys[name] for name in to_draw] if cache is not None else [], cache,
+        [keys[name] for name in to_draw] if cache is not None else [], cache, workers,
     )
 
 

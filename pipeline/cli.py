@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
     from pipeline.cache import BlobCache, Caches
+    from pipeline.charts import ChartWorkers
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -681,16 +682,32 @@ def _up_to_date(year: int, outputs_dir: Path, recorded: dict[str, Any]) -> RunRe
 
 
 def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress) -> RunResult:
+    from pipeline import charts
+    from pipeline.cache import Caches
+
+    # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
+    # entries are written while the charts are drawn, when this process has time to spare.
+    caches = Caches.open(outputs_dir, deferred=True)
+    # A first run into these outputs draws every chart: the chart workers start now, so that their
+    # start-up (~0.5 s of CPU each) runs beside the reading of the workbooks, not after it.
+    workers = charts.ChartWorkers() if caches.charts is not None and caches.charts.entries() < charts.PARALLEL_CHART_THRESHOLD else None
+    try:
+        return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress,
+                           caches=caches, workers=workers)
+    finally:
+        if workers is not None:
+            workers.shutdown()  # when no chart was drawn (or the run failed); else the charts' wait() did
+
+
+def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress,
+                caches: Caches, workers: ChartWorkers | None) -> RunResult:
     import pandas as pd
 
     from pipeline import aggregate, history, ingest, provenance, rules, status, store, validate
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
-    from pipeline.cache import Caches
-
     ref = load_reference()
-    caches = Caches.open(outputs_dir)  # <outputs>/.cache/: parse, charts, feedback, annex, report
     thresholds = settings.thresholds(rules.load_thresholds())
     read = read_and_validate([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress,
                              caches=caches)
@@ -721,9 +738,13 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
         tables = YearTables.read(staging / store.DATA_DIR)
         store.write_csv(tracker, staging / STATUS_NAME)
-        feedback = (lambda: _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)) if settings.feedback else None
+        def while_drawing() -> None:
+            if settings.feedback:
+                _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
+            caches.flush()
+
         report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                  caches=caches, while_drawing=feedback)
+                                                  caches=caches, while_drawing=while_drawing, workers=workers)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -759,7 +780,8 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
 
 
 def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
-                   caches: Caches | None = None, while_drawing: Callable[[], object] | None = None) -> tuple[Path, dict[str, Path]]:
+                   caches: Caches | None = None, while_drawing: Callable[[], object] | None = None,
+                   workers: ChartWorkers | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
     re-rendered report is the one the run would write with the same tables and settings.
@@ -774,7 +796,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
 
     caches = caches or Caches.disabled()
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
-    with charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts) as pending:
+    with charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts, workers=workers) as pending:
         if while_drawing is not None:
             while_drawing()
         if settings.data_annex:

@@ -274,6 +274,29 @@ def test_strict_and_lenient_validation_are_kept_apart(inputs, ref, tmp_path):
     assert [s.status for s in lenient] == [s.status for s in _read_validated(folder, ref)] != ["rejected"]
 
 
+def test_deferred_entries_are_written_by_flush_as_they_were_when_put(inputs, ref, tmp_path):
+    caches = cache.Caches.open(tmp_path / "outputs", deferred=True)
+    plain = _read_validated(inputs, ref)
+    subs = _read_validated(inputs, ref, caches)
+    assert list(caches.validated.folder.rglob("*.json")) == [] and list(caches.parse.folder.rglob("*.json")) == []
+    subs[0].findings.clear()  # changed after it was put: the entry keeps what validation gave
+    subs[0].status = "superseded"
+    caches.flush()
+    written = len(list(caches.validated.folder.rglob("*.json")))
+    assert written == sum(1 for s in plain if s.sha256) and len(list(caches.parse.folder.rglob("*.json"))) == written
+    again = _caches(tmp_path / "outputs" / ".cache")
+    assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, again), plain, strict=True))
+    assert again.validated.misses == 0
+
+
+def test_a_value_that_does_not_come_back_the_same_is_never_written(tmp_path):
+    raw = _raw([_row(np.float32(1.5))])  # a float32 column would come back float64
+    parse = cache.ParseCache(tmp_path, context={"test": 1})
+    parse.deferred = True
+    parse.put(raw)
+    assert parse.flush() == 0 and parse.get(raw.sha256, raw.file) is None
+
+
 def test_validated_context_holds_the_validation_code():
     context = cache.validated_context()
     assert {"validate", "rules", "ingest"} <= set(context["code"]) and context["reference"] == cache.reference_hash()

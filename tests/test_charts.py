@@ -384,12 +384,15 @@ class FakePool:
     def __init__(self, *args, **kwargs):
         pass
 
-    def submit(self, fn, job):
+    def submit(self, fn, *args):
         from concurrent.futures import Future
 
-        FakePool.submitted.append(job)
         future = Future()
-        future.set_result(job.path)
+        if fn is charts._draw_and_save:
+            FakePool.submitted.append(args[0])
+            future.set_result(args[0].path)
+        else:  # the no-op that starts a worker
+            future.set_result(fn(*args))
         return future
 
     def shutdown(self, wait=True, cancel_futures=False):
@@ -419,6 +422,30 @@ def test_start_charts_gives_what_render_charts_gives(tmp_path, ref, regional, pr
     assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in rendered.items()}
     assert pending.wait() == paths  # a second wait draws nothing again
     assert multiprocessing.active_children() == []  # the pool is shut down
+
+
+def test_workers_started_ahead_draw_even_a_few_charts_and_are_shut_down(tmp_path, ref, regional, country):
+    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
+    assert 0 < len(serial) <= charts.PARALLEL_CHART_THRESHOLD
+    workers = charts.ChartWorkers()  # started before the data is known, as a first run does
+    assert len(multiprocessing.active_children()) >= 1
+    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "pooled", workers=workers).wait()
+    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
+    assert multiprocessing.active_children() == []
+    with pytest.raises(RuntimeError):
+        workers.take()  # handed on: owned by the charts now
+    workers.shutdown()  # and a shutdown after that is harmless
+
+
+def test_workers_started_for_charts_that_all_come_from_the_cache_are_shut_down(tmp_path, ref, regional, country):
+    from pipeline.cache import BlobCache
+
+    blobs = BlobCache(tmp_path / "cache", ".png")
+    render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
+    workers = charts.ChartWorkers()
+    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "again", cache=blobs, workers=workers).wait()
+    assert all(p.is_file() for p in paths.values())
+    assert multiprocessing.active_children() == []
 
 
 def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional, country, monkeypatch):
