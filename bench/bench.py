@@ -22,7 +22,8 @@ What it does, all in a temporary folder (nothing is written into the project):
    and a run whose parse cache is filled) against it, as a ratio.
 4. The whole `crimetrends run` as a separate process (interpreter start included), without PDF: on the
    shipped sample inputs (`inputs/`) and on the generated set; a first run into empty outputs, then
-   runs on unchanged inputs (what the caches under <outputs>/.cache/ are for).
+   runs on unchanged inputs (up to date: nothing is made again), `--force` runs (every stage, through
+   the caches under <outputs>/.cache/), and runs after one workbook of the year changed.
 5. Scaling: ingest + validate of 100, 300 and 1,000 workbooks (the generated ones, copied into as
    many folders as needed), each in a fresh process, without and with the parse cache, with its
    wall time, time per workbook (linear growth keeps it flat) and peak memory (RSS).
@@ -200,15 +201,34 @@ def _child(mode: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_cli(inputs: Path, outputs: Path, year: int) -> float:
+def run_cli(inputs: Path, outputs: Path, year: int, *extra: str) -> float:
     """Wall time of `python -m pipeline run` as a separate process (interpreter start included), no PDF."""
-    command = [sys.executable, "-m", "pipeline", "run", "--year", str(year), "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"]
+    command = [sys.executable, "-m", "pipeline", "run", "--year", str(year), "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf", *extra]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):  # 1: submissions with errors (the sample inputs have some on purpose)
         raise SystemExit(f"bench: crimetrends run failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return elapsed
+
+
+def _resend_one(inputs: Path, round_: int) -> None:
+    """Change one figure of one workbook of YEAR (a focal point's corrected resubmission)."""
+    import openpyxl
+
+    from pipeline import layout
+
+    path = sorted(inputs.rglob(f"*_{YEAR}.xlsx"))[0]
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.DATA_SHEET]
+    header = next(i for i, row in enumerate(ws.iter_rows(values_only=True), start=1) if layout.COL_VALUE in row)
+    column = [c.value for c in ws[header]].index(layout.COL_VALUE) + 1
+    for row in range(header + 1, ws.max_row + 1):
+        cell = ws.cell(row=row, column=column)
+        if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+            cell.value = cell.value + 1 + round_
+            break
+    wb.save(path)
 
 
 # -- summaries -------------------------------------------------------------------------------------------
@@ -321,8 +341,19 @@ def _bench(work: Path, workbooks: int | None, repeat: int, scale: list[int], *, 
         out = work / f"run-{label}"
         run_cli(folder, out, YEAR)
         again = [run_cli(folder, out, YEAR) for _ in range(repeat)]
+        forced = [run_cli(folder, out, YEAR, "--force") for _ in range(repeat)]
+        # One workbook of the year sent again with a corrected figure: read and checked again, the
+        # charts whose figures change drawn again, the rest from the caches.
+        copy = work / f"inputs-{label}"
+        shutil.copytree(folder, copy)
+        one_changed = []
+        for i in range(repeat):
+            _resend_one(copy, i)
+            one_changed.append(run_cli(copy, out, YEAR))
         shutil.rmtree(out, ignore_errors=True)
-        whole[label] = {"first_run": summary(first), "second_run": summary(again)}
+        shutil.rmtree(copy, ignore_errors=True)
+        whole[label] = {"first_run": summary(first), "second_run": summary(again), "forced_with_caches": summary(forced),
+                        "one_workbook_changed": summary(one_changed)}
     figures["run_no_pdf"] = whole
 
     # Scaling of ingest + validate.
@@ -361,6 +392,8 @@ def _print_table(f: dict) -> None:
     for label, r in f["run_no_pdf"].items():
         print(f"  {label + ', first run':38} {r['first_run']['min']:8.3f} {r['first_run']['median']:8.3f}")
         print(f"  {label + ', unchanged inputs':38} {r['second_run']['min']:8.3f} {r['second_run']['median']:8.3f}")
+        print(f"  {label + ', --force (caches filled)':38} {r['forced_with_caches']['min']:8.3f} {r['forced_with_caches']['median']:8.3f}")
+        print(f"  {label + ', one workbook changed':38} {r['one_workbook_changed']['min']:8.3f} {r['one_workbook_changed']['median']:8.3f}")
     if f["scaling"]:
         print(f"\n{'workbooks':>10} {'ingest+validate s':>18} {'ms/workbook':>12} {'cached s':>9} {'peak RSS MB':>12}")
         for row in f["scaling"]:

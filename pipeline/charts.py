@@ -1169,21 +1169,27 @@ class ChartWorkers:
     """The process pool that draws the charts, min(2, cpu_count) "spawn" processes.
 
     Made by `start_charts` when there are many charts to draw; or made by the caller ahead of time
-    (then handed to `start_charts(..., workers=)`), so that the workers' start-up (importing
-    matplotlib and drawing a first chart, ~0.5 s of CPU each) runs on the other cores while the
-    caller reads the workbooks, instead of after. `shutdown()` when it is not handed on.
+    (then handed to `start_charts(..., workers=)`), so that a worker's start-up (importing matplotlib
+    and drawing a first chart, ~0.5 s of CPU) runs on another core while the caller reads the
+    workbooks, instead of after. `shutdown()` when it is not handed on.
+
+    Made ahead of time, it starts `cpu_count - 1` workers at once (at least one, at most two): the
+    caller keeps a core for its own work, which is what a first run measured fastest on two cores
+    (two workers starting beside the reading slowed it by as much as they saved). The pool adds its
+    other worker when the charts are handed to it, for the caller's core is then less busy.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, start: int | None = None) -> None:
         count = max(1, min(2, os.cpu_count() or 1))
+        start = max(1, min(count, (os.cpu_count() or 1) - 1)) if start is None else max(0, min(count, start))
         # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
         # (no caller's rcParams) draw the same bytes as a serial run.
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
                                                                      initializer=_start_worker)
         try:
-            # A pool starts a process per submission until it has them all: one no-op each starts them now.
+            # A pool starts a process per submission that finds no idle one: a no-op each starts them now.
             with _no_main_module_for_workers():
-                for _ in range(count):
+                for _ in range(start):
                     self._pool.submit(int)
         except BaseException:
             self.shutdown()
