@@ -38,6 +38,8 @@ import os
 import struct
 import sys
 import tempfile
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -1127,11 +1129,17 @@ def _draw_and_save(job: ChartJob) -> Path:
 _COST = {"profile": 3, "national": 2, "trend": 1}
 
 
-def _start_worker() -> None:
+def _start_worker(parent_pid: int | None = None) -> None:
     """Pool initializer: import matplotlib and open the font (~0.4 s) as soon as the worker starts,
     while the caller is busy with other work, rather than when the first chart arrives. Then
     everything loaded so far is exempted from the garbage collector's full passes (`gc.freeze`):
-    they would otherwise walk matplotlib's ~100,000 objects every few charts (~0.1 s each)."""
+    they would otherwise walk matplotlib's ~100,000 objects every few charts (~0.1 s each).
+
+    With `parent_pid`, the worker ends itself when that process is gone: a run killed with
+    `kill -9` runs no clean-up, and a worker waiting for work from it would otherwise wait forever
+    (every worker holds the writing end of the pool's queue, so none of them ever reads its end)."""
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
     with _chart_style():
         fig = _new_figure(10)
         fig.add_axes((0, 0, 1, 1)).set_title("0")
@@ -1139,6 +1147,13 @@ def _start_worker() -> None:
     del fig
     gc.collect()
     gc.freeze()
+
+
+def _exit_with_parent(parent_pid: int, every: float = 0.5) -> None:
+    """End this process once its parent is no longer `parent_pid` (it died; the orphan was adopted)."""
+    while os.getppid() == parent_pid:
+        time.sleep(every)
+    os._exit(0)
 
 
 @contextmanager
@@ -1185,7 +1200,7 @@ class ChartWorkers:
         # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
         # (no caller's rcParams) draw the same bytes as a serial run.
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                                                                     initializer=_start_worker)
+                                                                     initializer=_start_worker, initargs=(os.getpid(),))
         try:
             # A pool starts a process per submission that finds no idle one: a no-op each starts them now.
             with _no_main_module_for_workers():

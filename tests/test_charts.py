@@ -437,6 +437,37 @@ def test_workers_started_ahead_draw_even_a_few_charts_and_are_shut_down(tmp_path
     workers.shutdown()  # and a shutdown after that is harmless
 
 
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan's zombie waits for whoever adopted it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_end_when_the_process_that_started_them_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import multiprocessing, time\nfrom pipeline import charts\nworkers = charts.ChartWorkers(start=1)\n"
+              "print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\ntime.sleep(120)\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        pids = [int(pid) for pid in run.stdout.readline().split()]
+        assert pids and all(_alive(pid) for pid in pids)
+    finally:
+        run.send_signal(signal.SIGKILL)  # no clean-up code runs in the parent
+        run.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids), "a chart worker outlived the run that started it"
+
+
 def test_workers_started_for_charts_that_all_come_from_the_cache_are_shut_down(tmp_path, ref, regional, country):
     from pipeline.cache import BlobCache
 
