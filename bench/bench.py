@@ -387,7 +387,7 @@ def _print_table(f: dict) -> None:
     print(f"\ningest + validate of {iv['files']} workbooks {'min':>12} {'median':>8}")
     print(f"  {'pandas read_excel(openpyxl)':40} {iv['openpyxl_baseline']['min']:8.3f} {iv['openpyxl_baseline']['median']:8.3f}")
     print(f"  {'crimetrends, first run':40} {iv['first_run']['min']:8.3f} {iv['first_run']['median']:8.3f}   x{iv['ratio_first_run']} faster")
-    print(f"  {'crimetrends, parse cache filled':40} {iv['cached']['min']:8.3f} {iv['cached']['median']:8.3f}   x{iv['ratio_cached']} faster")
+    print(f"  {'crimetrends, caches filled':40} {iv['cached']['min']:8.3f} {iv['cached']['median']:8.3f}   x{iv['ratio_cached']} faster")
     print(f"\n{'crimetrends run --no-pdf (own process)':40} {'min':>8} {'median':>8}")
     for label, r in f["run_no_pdf"].items():
         print(f"  {label + ', first run':38} {r['first_run']['min']:8.3f} {r['first_run']['median']:8.3f}")
