@@ -1393,6 +1393,6 @@ def render_charts(
     `PARALLEL_CHART_THRESHOLD` charts to draw are drawn in a pool of min(2, cpu_count) processes.
     With a `cache` (`pipeline.cache.BlobCache`), a chart whose data and drawing code are unchanged is
     copied from it (the same bytes drawing would give), and every chart drawn is put in it.
-    `start_charts(...).wait()`.
+    The same as `start_charts(...).wait()`.
     """
     return start_charts(regional, country, ref, year, out_dir, settings, cache).wait()
