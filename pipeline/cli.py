@@ -654,7 +654,9 @@ _NOT_OUTPUTS = frozenset({LOG_NAME})
 
 def _run_options(year: int, strict: bool, make_pdf: bool, settings: Settings) -> dict[str, Any]:
     """What, besides the inputs and the code, decides a run's outputs (for `cache.run_key`)."""
-    options: dict[str, Any] = {"strict": strict, "pdf": make_pdf, "settings": asdict(settings), "today": dt.date.today().isoformat()}
+    # The day twice: status.csv counts days late from the local date, the report carries the UTC one.
+    options: dict[str, Any] = {"strict": strict, "pdf": make_pdf, "settings": asdict(settings), "today": dt.date.today().isoformat(),
+                               "today_utc": dt.datetime.now(dt.UTC).date().isoformat()}
     if make_pdf:
         from pipeline import pdf
 
