@@ -31,6 +31,7 @@ Nothing here reads inputs or knows about the report. The PNG bytes depend only o
 from __future__ import annotations
 
 import gc
+import logging
 import math
 import multiprocessing
 import numbers
@@ -44,7 +45,7 @@ import zlib
 from collections.abc import Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Context, Decimal
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 # cache, and the parent process of the pool, never pay for it. pandas, the reference and the
 # settings (which import pandas) are imported by the functions that select data: a pool worker,
 # which only draws, starts without them (0.3 s).
+
+log = logging.getLogger(__name__)
 
 # A4 text width (210 mm - 2 x 25 mm margins); the report inserts the PNG at exactly this width,
 # so 8 pt text in the chart is 8 pt on the page.
@@ -1251,13 +1254,18 @@ class PendingCharts:
             self._start_pool(workers)
 
     def _start_pool(self, workers: ChartWorkers | None = None) -> None:
-        self._pool = (workers or ChartWorkers()).take()
         try:
+            self._pool = (workers or ChartWorkers()).take()
             # Submitted dearest first, one job at a time (they are few and uneven). The workers are
             # started by the first submissions.
             with _no_main_module_for_workers():
                 for job in sorted(self._jobs, key=lambda job: -_COST.get(job.kind, 1)):
-                    self._futures.append(self._pool.submit(_draw_and_save, job))
+                    self._futures.append((self._pool.submit(_draw_and_save, job), job))
+        except (OSError, BrokenExecutor) as err:
+            # No process to be had (a limit on processes or memory): this process draws them, by `wait()`.
+            log.warning("The charts are drawn in this process: no worker process could be started (%s).", err)
+            self.cancel()
+            self._futures = []
         except BaseException:
             self.cancel()
             raise
@@ -1273,12 +1281,11 @@ class PendingCharts:
         the pool is shut down."""
         if not self._finished:
             try:
-                if self._pool is None:
+                if not self._futures:
                     for job in self._jobs:
                         _draw_and_save(job)
                 else:
-                    for future in as_completed(self._futures):
-                        future.result()
+                    self._wait_for_workers()
             finally:
                 self.cancel()
             if self._cache is not None:
@@ -1286,6 +1293,21 @@ class PendingCharts:
                     self._cache.put(key, job.path.read_bytes())
             self._finished = True
         return dict(self._paths)
+
+    def _wait_for_workers(self) -> None:
+        """Each chart's result; a chart whose worker died (killed, out of memory: the pool is then
+        broken) is drawn again in this process; a chart that failed to draw raises its error."""
+        by_future = dict(self._futures)
+        lost = []
+        for future in as_completed(by_future):
+            if isinstance(future.exception(), BrokenExecutor):
+                lost.append(by_future[future])
+            else:
+                future.result()
+        if lost:
+            log.warning("A chart worker process ended unexpectedly; %d chart(s) are drawn in this process.", len(lost))
+            for job in lost:
+                _draw_and_save(job)
 
     def cancel(self) -> None:
         """Stop drawing: charts not started are dropped, the pool (if any) is shut down. Idempotent."""

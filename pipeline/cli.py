@@ -692,7 +692,12 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     caches = Caches.open(outputs_dir, deferred=True)
     # A first run into these outputs draws every chart: the chart workers start now, so that their
     # start-up (~0.5 s of CPU each) runs beside the reading of the workbooks, not after it.
-    workers = charts.ChartWorkers() if caches.charts is not None and caches.charts.entries() < charts.PARALLEL_CHART_THRESHOLD else None
+    workers = None
+    if caches.charts is not None and caches.charts.entries() < charts.PARALLEL_CHART_THRESHOLD:
+        try:
+            workers = charts.ChartWorkers()
+        except OSError as err:  # no process to be had now: the charts start their own, or draw here
+            log.debug("chart workers not started ahead: %s", err)
     try:
         return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress,
                            caches=caches, workers=workers)

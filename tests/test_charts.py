@@ -468,6 +468,39 @@ def test_workers_end_when_the_process_that_started_them_is_killed():
     assert not any(_alive(pid) for pid in pids), "a chart worker outlived the run that started it"
 
 
+class BrokenPool(FakePool):
+    """A pool whose workers die (killed, out of memory) before drawing anything."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        future = Future()
+        future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+        return future
+
+
+def test_charts_whose_worker_died_are_drawn_in_this_process(tmp_path, ref, regional, country, monkeypatch, caplog):
+    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", BrokenPool)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "broken").wait()
+    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
+    assert "ended unexpectedly" in caplog.text
+
+
+def test_no_worker_process_to_be_had_means_drawing_here(tmp_path, ref, regional, country, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "here").wait()
+    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
+    assert "no worker process could be started" in caplog.text
+
+
 def test_workers_started_for_charts_that_all_come_from_the_cache_are_shut_down(tmp_path, ref, regional, country):
     from pipeline.cache import BlobCache
 
