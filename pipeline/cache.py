@@ -41,13 +41,13 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
+from pipeline.atomic import write_atomically
 
 if TYPE_CHECKING:
     from pipeline.ingest import RawSubmission
@@ -194,16 +194,8 @@ class _Store:
     def write_file(self, path: Path, data: bytes) -> None:
         """`data` into `path` atomically; a failure (read-only or full disk) only means nothing is kept."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=self.suffix)
-            try:
-                with os.fdopen(fd, "wb") as stream:
-                    stream.write(data)
-                os.replace(tmp, path)
-                self.writes += 1
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            write_atomically(path, data, mode=None)
+            self.writes += 1
         except OSError:
             pass  # a read-only or full disk: the run goes on without caching
 
@@ -274,16 +266,7 @@ class BlobCache(_OnStore):
         data = self.get(key)
         if data is None:
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomically(target, data)
         return True
 
     def trim(self) -> int:

@@ -38,7 +38,6 @@ import numbers
 import os
 import struct
 import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -50,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
+
+from pipeline.atomic import write_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1102,17 +1103,7 @@ def save_png(fig: Figure, path: Path) -> Path:
         canvas = fig.canvas if isinstance(fig.canvas, mpl.Canvas) else mpl.Canvas(fig)
         canvas.draw()
         png = _png_bytes(mpl.np.asarray(canvas.buffer_rgba()), fig.dpi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(png)
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, png)
 
 
 def _draw_and_save(job: ChartJob) -> Path:

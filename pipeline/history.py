@@ -31,9 +31,7 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline import __version__, store
+from pipeline.atomic import write_atomically
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
@@ -529,7 +528,6 @@ def write_history(imp: HistoryImport, inputs_dir: Path) -> Path:
 
     folder = Path(inputs_dir) / HISTORY_DIR
     target = store.write_csv(_sorted_frame(imp.observations[HISTORY_COLUMNS]), folder / f"{imp.source_id}.csv")
-    os.chmod(target, 0o644)  # the temporary file it was written as is private; inputs/ is shared
     provenance = {
         "source_id": imp.source_id,
         "source": imp.source,
@@ -548,15 +546,7 @@ def write_history(imp: HistoryImport, inputs_dir: Path) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, text.encode("utf-8"))
 
 
 def read_history(inputs_dir: Path, ref: Reference) -> tuple[pd.DataFrame, list[Finding]]:

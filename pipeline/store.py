@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipeline.atomic import write_atomically
 from pipeline.findings import OutputError
 
 if TYPE_CHECKING:  # openpyxl is imported where a workbook is written (0.1 s a run that writes none saves)
@@ -80,15 +81,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     content = text.to_csv(index=False, lineterminator="\n")
     if _CR_MARK in content:
         content = content.replace(_CR_MARK, "\r")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomically(path, content.encode("utf-8"))
 
 
 # Python's csv writer (under pandas) quotes a field holding "\n" but not one holding a lone "\r" when
@@ -149,17 +142,7 @@ def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, 
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
             dst.writestr(entry, data, compresslevel=compresslevel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(fixed.getbuffer())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; output folders are shared
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return write_atomically(target, fixed.getvalue())
 
 
 def read_csv(path: Path) -> pd.DataFrame:

@@ -1,0 +1,31 @@
+"""pipeline.atomic: a file is written whole or not at all, readable by all unless asked otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.atomic import write_atomically
+
+
+def test_writes_the_bytes_readable_by_all_making_the_folder(tmp_path):
+    target = tmp_path / "new" / "folder" / "a.csv"
+    assert write_atomically(target, b"x,y\n1,2\n") == target
+    assert target.read_bytes() == b"x,y\n1,2\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in target.parent.iterdir()] == ["a.csv"]  # no temporary file left
+
+
+def test_replaces_a_file_and_can_keep_it_private(tmp_path):
+    target = tmp_path / "entry.json"
+    target.write_bytes(b"old")
+    write_atomically(target, b"new", mode=None)
+    assert target.read_bytes() == b"new" and oct(target.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(tmp_path):
+    target = tmp_path / "report.docx"
+    target.write_bytes(b"the previous report")
+    with pytest.raises(TypeError):
+        write_atomically(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_bytes() == b"the previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.docx"]
