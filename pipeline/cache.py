@@ -289,11 +289,15 @@ def parse_context() -> dict[str, Any]:
     }
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+
+
 class _EntryCache(_OnStore):
     """JSON entries about one input file, by the file's sha256 and name (and `variant`), in one
     folder per context. Opening the cache deletes the entries of other contexts (an older
     crimetrends, other reference data, edited code). Subclasses say how a value is encoded, decoded
-    and compared; `put` keeps a value only when it round-trips exactly."""
+    and compared; `get` gives a value only when it round-trips exactly."""
 
     kind = ""  # the entry's field holding the value
     key_prefix = ""
@@ -330,7 +334,10 @@ class _EntryCache(_OnStore):
                 entry = json.loads(data.decode("utf-8"))
                 if entry.get("context") == self.context_key and entry.get("sha256") == sha256 and entry.get("file") == file:
                     value = self.decode(entry[self.kind])
-                    if value.sha256 != sha256 or value.file != file:
+                    # Used only when it encodes to the very same JSON (types and dtypes included: JSON
+                    # tells 1 from 1.0 and true), so a hit gives exactly what was put. Checked here,
+                    # not when written: a first run, which writes every entry, need not decode them.
+                    if value.sha256 != sha256 or value.file != file or _json(self.encode(value)) != _json(entry[self.kind]):
                         value = None
             except Exception:  # noqa: BLE001 - a corrupt or foreign entry is a miss
                 value = None
@@ -342,8 +349,8 @@ class _EntryCache(_OnStore):
 
     def _put(self, value: Any, variant: object = None) -> bool:
         """Keep `value` (encoded now: the caller may change it afterwards). With `deferred`, the entry is
-        checked and written by `flush()`, when the run has time to spare; True then means only that it
-        could be encoded."""
+        written by `flush()`, when the run has time to spare; True then means only that it could be
+        encoded."""
         try:
             encoded = self.encode(value)
         except (TypeError, ValueError):
@@ -353,25 +360,16 @@ class _EntryCache(_OnStore):
         if self.deferred:
             self._pending.append((key, entry))
             return True
-        return self._check_and_write(key, entry)
+        return self._write(key, entry)
 
-    def _check_and_write(self, key: str, entry: dict[str, Any]) -> bool:
-        """Write `entry` when what it decodes to encodes to the very same JSON (types and dtypes
-        included: JSON tells 1 from 1.0 and true), so a hit gives exactly what was put."""
-        text = json.dumps(entry, ensure_ascii=True, separators=(",", ":"))
-        try:
-            again = self.encode(self.decode(json.loads(text)[self.kind]))
-        except (TypeError, ValueError, KeyError):
-            return False
-        if json.dumps({**entry, self.kind: again}, ensure_ascii=True, separators=(",", ":")) != text:
-            return False
-        self._store.write(key, text.encode("ascii"))
+    def _write(self, key: str, entry: dict[str, Any]) -> bool:
+        self._store.write(key, _json(entry).encode("ascii"))
         return True
 
     def flush(self) -> int:
-        """Check and write the entries `put` deferred; returns how many were written."""
+        """Write the entries `put` deferred; returns how many were written."""
         pending, self._pending = self._pending, []
-        return sum(self._check_and_write(key, entry) for key, entry in pending)
+        return sum(self._write(key, entry) for key, entry in pending)
 
     def trim(self) -> int:
         return self._store.trim()
@@ -381,7 +379,7 @@ class ParseCache(_EntryCache):
     """What ingest read from each file (`RawSubmission`), by the file's sha256 and name.
 
     `get(sha256, file)` gives a fresh `RawSubmission` (the caller may change it) or None;
-    `put(raw)` keeps it when it round-trips exactly.
+    `put(raw)` keeps it.
     """
 
     kind = "raw"
