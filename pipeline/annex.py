@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from pipeline import __version__, store
+from pipeline.layout import column_letter
 from pipeline.reference import Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
 from pipeline.validate import CONFIDENTIAL, NOT_APPLICABLE, NOT_AVAILABLE, REJECTED
@@ -387,7 +387,7 @@ def _width(name: str, series: pd.Series) -> float:
 def _table_sheet(name: str, frame: pd.DataFrame) -> _Sheet:
     """Header row (bold, frozen, with the auto-filter) and one row per frame row, built column by column."""
     columns = [str(c) for c in frame.columns]
-    letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+    letters = [column_letter(i) for i in range(len(columns))]
     texts = _Texts()
     header = "".join(f'<c r="{letter}1" s="{STYLE_BOLD}" t="inlineStr">{texts(column)}</c>' for letter, column in zip(letters, columns, strict=True))
     rows = [f'<row r="1">{header}</row>']

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from pipeline import __version__, store
+from pipeline.layout import column_letter
 from pipeline.atomic import write_atomically
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
 from pipeline.ingest import HISTORY_DIR
@@ -303,7 +303,7 @@ def _glotip_breakdown(dimension: str, category: str, sex: str, age: str) -> tupl
 def _glotip_rows(path: Path, sha256: str, sheet: str, frame: pd.DataFrame, header_row: int, columns: dict[str, int], ref: Reference) -> HistoryImport:
     date = _glotip_date(frame, header_row)
     source = f"UNODC GLOTIP ({path.name}, {date})" if date else f"UNODC GLOTIP ({path.name})"
-    value_letter = get_column_letter(columns["txtVALUE"] + 1)
+    value_letter = column_letter(columns["txtVALUE"])
     skipped: Counter = Counter()
     parts: list[_Part] = []
     values = frame.to_numpy(dtype=object)

@@ -333,7 +333,7 @@ def _read_into(raw: RawSubmission, path: Path, relative: str, ref: Reference) ->
         error_cells = _error_cells(content, shape, data_name, wanted)
         raw.data, missing = _read_data(grid, header_row, error_cells)
         for column in missing:
-            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{_column_letter(0)}{header_row + 1}"))
+            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{layout.column_letter(0)}{header_row + 1}"))
         read_columns = {positions[layout.normalise_label(name)] for name in _READ_COLUMNS if layout.normalise_label(name) in positions}
         for merged, top_left in _merges_over_data(_merged_ranges(content, shape, data_name), header_row, len(grid), read_columns):
             raw.findings.append(make_finding(ref, "cells-merged", f"Cells {merged} of the Data sheet are merged: a spreadsheet keeps only the value of {top_left}, so the other cells of the range read as blank (their rows as not available, or not read without a Code). Unmerge the cells and fill in each row.", file=relative, sheet=data_name, cell=merged))
@@ -962,7 +962,7 @@ def _beyond(rows: int, columns: int) -> re.Pattern[bytes]:
     Finding none, every plain c element (`_PREFIXED_CELL` covers the others) sits within them.
     Built from the numbers: a reference with more letters or digits, or as many and greater.
     """
-    letters, digits = _column_letter(columns - 1), str(rows)
+    letters, digits = layout.column_letter(columns - 1), str(rows)
     wider = f"[A-Za-z]{{{len(letters) + 1}}}|(?:{_greater(letters, letter=True)})\\d"
     taller = f"[A-Za-z]{{1,7}}(?:\\d{{{len(digits) + 1}}}|(?:{_greater(digits, letter=False)})\")"
     other = r'(?!\x20r="[A-Za-z]{1,7}\d{1,12}")[\s/>]'
@@ -1312,18 +1312,9 @@ def _find_data_sheet(sheets: _Sheets) -> tuple[str | None, int]:
     return None, 0
 
 
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 def cell_ref(row_index: int, column_index: int) -> str:
     """Spreadsheet reference of a 0-based grid position: (0, 0) -> 'A1'."""
-    return f"{_column_letter(column_index)}{row_index + 1}"
+    return f"{layout.column_letter(column_index)}{row_index + 1}"
 
 
 def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
@@ -1563,10 +1554,10 @@ def _read_data(grid: list[list], header_row: int, error_cells: dict[str, CellErr
     flag_j, comment_j, unit_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT], wanted[layout.COL_UNIT]
     previous_j = wanted[layout.COL_PREVIOUS]  # None in workbooks of template version 2026.1
     # Column letters once, not per row: a cell reference is then letters + row number.
-    value_col, code_col = _column_letter(value_j), _column_letter(code_j)
-    flag_col = _column_letter(flag_j) if flag_j is not None else None
-    unit_col = _column_letter(unit_j) if unit_j is not None else None
-    previous_col = _column_letter(previous_j) if previous_j is not None else None
+    value_col, code_col = layout.column_letter(value_j), layout.column_letter(code_j)
+    flag_col = layout.column_letter(flag_j) if flag_j is not None else None
+    unit_col = layout.column_letter(unit_j) if unit_j is not None else None
+    previous_col = layout.column_letter(previous_j) if previous_j is not None else None
     blank, errors = _is_blank, error_cells.get
     records = []  # one tuple per row, in RAW_COLUMNS order (the frame pandas builds from it is the one dicts give)
     for i in range(header_row + 1, len(grid)):

@@ -53,3 +53,13 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
 def normalise_label(text: object) -> str:
     """Header and label matching ignores case, surrounding and repeated spaces and a trailing colon."""
     return " ".join(str(text).replace("\u00a0", " ").split()).rstrip(":").strip().casefold()
+
+
+def column_letter(index: int) -> str:
+    """The column letters of a 0-based column index: 0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters

@@ -435,7 +435,7 @@ def _implicit_rows(folder, ref):
 def _wide(folder, ref):
     path = _good(folder, ref, "ALB", "thousands of columns.xlsx", 1)
     _with_sheet(path, "Wide", "<row>" + "<c><v>1</v></c>" * 5000 + "</row>")
-    return _refused("sheet-too-large", "Wide", f"{ingest._column_letter(ingest.MAX_SHEET_COLUMNS)}1")
+    return _refused("sheet-too-large", "Wide", f"{layout.column_letter(ingest.MAX_SHEET_COLUMNS)}1")
 
 
 @case("too many cells.xlsx")
@@ -632,7 +632,7 @@ def test_sheets_at_the_limits_are_read(ref, tmp_path):
     """A sheet reaching row MAX_SHEET_ROWS, another reaching column MAX_SHEET_COLUMNS: both read."""
     path = _good(tmp_path, ref, "GEO", "GEO_2025.xlsx", 12)
     _with_sheet(path, "Tall", f'<row r="{ingest.MAX_SHEET_ROWS}"><c r="A{ingest.MAX_SHEET_ROWS}"><v>1</v></c></row>')
-    _with_sheet(path, "Wide", f'<row r="1"><c r="{ingest._column_letter(ingest.MAX_SHEET_COLUMNS - 1)}1"><v>1</v></c></row>')
+    _with_sheet(path, "Wide", f'<row r="1"><c r="{layout.column_letter(ingest.MAX_SHEET_COLUMNS - 1)}1"><v>1</v></c></row>')
     raw = ingest.read_submission(path, tmp_path, ref)
     assert raw.readable and raw.findings == []
     assert (raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL"), "value"]) == 12
