@@ -37,17 +37,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from jinja2 import meta
 import pandas as pd
 
-from pipeline import __version__
+from pipeline import __version__, store
 from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
@@ -1615,13 +1614,43 @@ def build_context(
 
 
 # -- rendering -------------------------------------------------------------------------------------
-def make_jinja_env() -> jinja2.Environment:
+def make_jinja_env(provided: Iterable[str] | None = None) -> jinja2.Environment:
     """The one environment for rendering and for checking the template's variables.
 
     autoescape: names and comments may contain & and <, which would corrupt the XML;
     StrictUndefined: a missing variable is an error, not an empty string in the report.
+    With `provided` (the context's names), compiling a template part that uses any other variable
+    raises `MissingVariables` naming them all, even those of a branch the context would not take.
     """
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    if provided is None:
+        return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return _CheckingEnvironment(set(provided), autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+class _CheckingEnvironment(jinja2.Environment):
+    """Checks each template part's variables on the syntax tree it is compiled from, instead of
+    parsing the whole template a second time for docxtpl's `get_undeclared_template_variables`."""
+
+    def __init__(self, provided: set[str], **options: Any) -> None:
+        super().__init__(**options)
+        self.provided = provided
+
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: ANN001, ANN201 - jinja's signature
+        if isinstance(source, str):
+            source = self.parse(source, name, filename)
+        missing = meta.find_undeclared_variables(source) - self.provided
+        if missing:
+            raise MissingVariables(sorted(missing))
+        return super().compile(source, name, filename, raw, defer_init)
+
+
+class MissingVariables(Exception):
+    """Raised by a checking environment (`make_jinja_env(provided=...)`): the names a template part uses
+    that the context does not supply."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
 
 
 def _with_images(value: Any, tpl: DocxTemplate) -> Any:
@@ -1723,6 +1752,28 @@ def fill_toc(document: Any) -> int:
     return len(entries)
 
 
+# Already compressed: deflating the charts' PNGs again took ~0.09 s a report and saved nothing.
+_STORED_MEDIA = (".png", ".jpeg", ".jpg", ".gif")
+
+
+def _package_parts(document: Any) -> list[tuple[str, bytes]]:
+    """The parts of `document`'s package as (zip member name, bytes), in the order python-docx's
+    `save` writes them: content types, package relationships, then each part and its relationships."""
+    from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
+    from docx.opc.pkgwriter import _ContentTypesItem
+
+    package = document.part.package
+    parts = list(package.parts)
+    for part in parts:
+        part.before_marshal()
+    out = [(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob), (PACKAGE_URI.rels_uri.membername, package.rels.xml)]
+    for part in parts:
+        out.append((part.partname.membername, part.blob))
+        if len(part.rels):
+            out.append((part.partname.rels_uri.membername, part.rels.xml))
+    return out
+
+
 def render_report(template_path: Path, context: dict[str, Any], out_path: Path, cache: BlobCache | None = None) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
@@ -1762,16 +1813,12 @@ def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Pat
     from docxtpl import DocxTemplate
 
     tpl = DocxTemplate(str(template_path))
-    env = make_jinja_env()
-    missing = tpl.get_undeclared_template_variables(jinja_env=env, context=context)
-    if missing:
-        raise ReportRenderError(
-            f"the template {template_path.name} uses variables the context does not supply: "
-            + ", ".join(sorted(missing))
-        )
+    env = make_jinja_env(provided=context)
     rendered_context = _with_images(context, tpl)
     try:
         tpl.render(rendered_context, jinja_env=env)
+    except MissingVariables as err:
+        raise ReportRenderError(f"the template {template_path.name} uses variables the context does not supply: {err}") from None
     except jinja2.TemplateError as err:
         raise ReportRenderError(f"cannot render {template_path.name}: {err}") from err
     fill_toc(tpl.docx)
@@ -1784,14 +1831,5 @@ def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Pat
         tpl.docx.core_properties.author = context["coordinator"]
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file in the same folder, then rename: a reader never sees half a report.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.stem}-", suffix=".docx", dir=out_path.parent)
-    os.close(fd)
-    try:
-        tpl.save(tmp_name)
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the report is meant to be shared
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    store.write_zip(_package_parts(tpl.docx), out_path, day.replace(tzinfo=None), stored=_STORED_MEDIA)
     return out_path

@@ -131,15 +131,17 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
     return write_zip(parts, target, stamp)
 
 
-def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, compresslevel: int | None = None) -> Path:
+def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, compresslevel: int | None = None,
+              stored: tuple[str, ...] = ()) -> Path:
     """Write `parts` (name, bytes), in this order, as a deflated zip at `target`, atomically, every entry
-    dated `stamp` (so the same parts give the same bytes), readable by all."""
+    dated `stamp` (so the same parts give the same bytes), readable by all. Names ending with one of
+    `stored` (already compressed: ".png") are stored as they are."""
     fixed = io.BytesIO()
     date_time = stamp.timetuple()[:6]
     with zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as dst:
         for name, data in parts:
             entry = zipfile.ZipInfo(name, date_time=date_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.compress_type = zipfile.ZIP_STORED if stored and name.lower().endswith(stored) else zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
             dst.writestr(entry, data, compresslevel=compresslevel)
     return write_atomically(target, fixed.getvalue())

@@ -12,7 +12,7 @@ import importlib.util
 import math
 import re
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import docx
 import pandas as pd
@@ -360,6 +360,45 @@ def test_missing_variable_raises_report_render_error_naming_it(tmp_path, context
     with pytest.raises(ReportRenderError, match="findings_summary"):
         render_report(TEMPLATE, broken, out_dir / "broken.docx")
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_a_variable_the_context_lacks_is_named_even_in_a_branch_not_taken(tmp_path):
+    template = tmp_path / "branch.docx"
+    document = docx.Document()
+    document.add_paragraph("{% if false %}{{ only_in_a_branch }}{% endif %}{{ title }}")
+    document.save(str(template))
+    with pytest.raises(ReportRenderError, match=r"branch\.docx uses variables the context does not supply: only_in_a_branch$"):
+        render_report(template, {"title": "T"}, tmp_path / "out.docx")
+    assert render_report(template, {"title": "T", "only_in_a_branch": "x"}, tmp_path / "out.docx").is_file()
+
+
+def test_the_package_is_what_python_docx_saves_with_the_charts_stored(tmp_path, context):
+    from pipeline.report import _package_parts, _with_images
+
+    tpl = DocxTemplate(str(TEMPLATE))
+    tpl.render(_with_images(context, tpl), jinja_env=make_jinja_env())
+    parts = _package_parts(tpl.docx)
+    tpl.save(str(tmp_path / "saved.docx"))  # python-docx's own writer
+    with zipfile.ZipFile(tmp_path / "saved.docx") as saved:
+        assert [name for name, _ in parts] == saved.namelist()
+        assert all(data == saved.read(name) for name, data in parts)
+    out = render_report(TEMPLATE, context, tmp_path / "out.docx")
+    with zipfile.ZipFile(out) as ours:
+        stored = {info.filename for info in ours.infolist() if info.compress_type == zipfile.ZIP_STORED}
+        images = {name for name in ours.namelist() if name.endswith((".png", ".jpeg"))}  # the charts, the template's thumbnail
+        assert stored == images and len([n for n in images if n.startswith("word/media/")]) == len(context_charts(context))
+        assert ours.testzip() is None
+
+
+def context_charts(context) -> list:
+    """The chart paths anywhere in a report context."""
+    if isinstance(context, PurePath):
+        return [context]
+    if isinstance(context, dict):
+        return [p for value in context.values() for p in context_charts(value)]
+    if isinstance(context, list | tuple):
+        return [p for value in context for p in context_charts(value)]
+    return []
 
 
 def test_render_is_atomic_and_repeatable(tmp_path, context):
