@@ -19,6 +19,7 @@ folder), 3 internal error (a one-line message ending with the log file's path).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -46,7 +47,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
     from pipeline.cache import BlobCache, Caches
-    from pipeline.charts import ChartWorkers
+    from pipeline.charts import ChartWorkers, PendingCharts
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -538,10 +539,15 @@ class YearTables:
         return ["observations", "regional", "country", "coverage", "revisions", "findings", "submissions"]
 
     def write(self, data_dir: Path) -> None:
+        self.write_tables(data_dir, **{name: getattr(self, name) for name in self.names()})
+
+    @staticmethod
+    def write_tables(data_dir: Path, **frames: pd.DataFrame) -> None:
+        """Some of the tables, by name: the run writes the charts' two first."""
         from pipeline import store
 
-        for name in self.names():
-            store.write_csv(getattr(self, name), data_dir / f"{name}.csv")
+        for name, frame in frames.items():
+            store.write_csv(frame, data_dir / f"{name}.csv")
 
     # Tables whose every column is text but these whole numbers: read back as text, so that an empty
     # cell is "" as in the frames the run built (store.read_csv reads `value` as a number, and findings
@@ -551,7 +557,11 @@ class YearTables:
     @classmethod
     def read(cls, data_dir: Path) -> YearTables:
         """The tables as `write` stored them, read back with the types the run built them with."""
-        return cls(**{name: cls.read_table(data_dir, name) for name in cls.names()})
+        return cls(**cls.read_tables(data_dir, cls.names()))
+
+    @classmethod
+    def read_tables(cls, data_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFrame]:
+        return {name: cls.read_table(data_dir, name) for name in names}
 
     @classmethod
     def read_table(cls, data_dir: Path, name: str) -> pd.DataFrame:
@@ -710,7 +720,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
                 caches: Caches, workers: ChartWorkers | None) -> RunResult:
     import pandas as pd
 
-    from pipeline import aggregate, history, ingest, provenance, rules, status, store, validate
+    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, store, validate
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
@@ -720,38 +730,39 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
                              caches=caches)
     submissions = [sub for sub, _ in read]
     validate.resolve_resubmissions(submissions, ref)
-    revisions = across_years(submissions, ref, thresholds)
+    revisions = across_years(submissions, ref, thresholds)  # revised figures replace earlier ones: before the observations
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
-    submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)], ignore_index=True)
-    findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)
-    tables = YearTables(
-        observations=observations,
-        regional=aggregate.build_regional_table(observations, ref),
-        country=aggregate.build_country_table(observations, ref),
-        coverage=aggregate.build_coverage(observations, ref, sorted({int(y) for y in observations["year"]} | {year})),
-        revisions=revisions,
-        findings=findings_table,
-        submissions=submissions_table,
-    )
-    of_year = _submissions_of_year(read, year)
-    is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
-    tracker = status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today())
+    regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
     year_dir = outputs_dir / str(year)
 
     with store.staged_year_dir(outputs_dir, year) as staging:
-        tables.write(staging / store.DATA_DIR)
-        # The charts, report and annex are drawn from the tables as stored (rates rounded to 6
+        data_dir = staging / store.DATA_DIR
+        # The charts first: they are drawn in other processes while this one builds the other tables.
+        # Like the report and the annex, they are drawn from the tables as stored (rates rounded to 6
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
-        tables = YearTables.read(staging / store.DATA_DIR)
-        store.write_csv(tracker, staging / STATUS_NAME)
-        def while_drawing() -> None:
-            if settings.feedback:
-                _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
-            caches.flush()
+        YearTables.write_tables(data_dir, regional=regional, country=country)
+        stored = YearTables.read_tables(data_dir, ("regional", "country"))
+        with charts.start_charts(stored["regional"], stored["country"], ref, year, staging / "charts", settings, cache=caches.charts,
+                                 workers=workers) as pending:
+            submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)],
+                                          ignore_index=True)
+            findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)
+            coverage = aggregate.build_coverage(observations, ref, sorted({int(y) for y in observations["year"]} | {year}))
+            others = {"observations": observations, "coverage": coverage, "revisions": revisions, "findings": findings_table, "submissions": submissions_table}
+            YearTables.write_tables(data_dir, **others)
+            tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
+            of_year = _submissions_of_year(read, year)
+            is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
+            store.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
-        report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                  caches=caches, while_drawing=while_drawing, workers=workers)
+            def while_drawing() -> None:
+                if settings.feedback:
+                    _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
+                caches.flush()
+
+            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
+                                                      caches=caches, while_drawing=while_drawing, pending=pending)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -788,7 +799,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
 
 def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
                    caches: Caches | None = None, while_drawing: Callable[[], object] | None = None,
-                   workers: ChartWorkers | None = None) -> tuple[Path, dict[str, Path]]:
+                   pending: PendingCharts | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
     re-rendered report is the one the run would write with the same tables and settings.
@@ -796,14 +807,16 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
 
     The charts are drawn in other processes (when there are many) while this one writes the annex,
     calls `while_drawing` (the run's feedback workbooks) and builds the report's text; the report is
-    rendered once they are all written.
+    rendered once they are all written. `pending`: the charts of these tables, started by the caller
+    (who then owns them); else they are started here.
     """
     from pipeline import annex, charts, report
     from pipeline.cache import Caches
 
     caches = caches or Caches.disabled()
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
-    with charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts, workers=workers) as pending:
+    started = pending or charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts)
+    with contextlib.nullcontext(started) if pending is not None else started:
         if while_drawing is not None:
             while_drawing()
         if settings.data_annex:
@@ -812,9 +825,9 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
                 coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
                 ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
             )
-        context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, pending.paths, settings,
+        context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
-        chart_paths = pending.wait()
+        chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
     report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report)
     progress.remove_task(task)
