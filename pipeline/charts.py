@@ -84,9 +84,9 @@ COLOUR_MAIN = "#0072B2"  # blue
 COLOUR_LOW_COVERAGE = "#D55E00"  # vermillion
 COLOUR_TEXT_MUTED = "#555555"
 
-# Above this many charts to draw, a process pool pays for its start-up: about 0.55 s of CPU per
-# worker (Python, matplotlib and the font; overlapped with the caller's work by `start_charts`)
-# against 0.05-0.08 s per chart.
+# Above this many charts to draw, a process pool pays for its start-up: about 0.5 s of CPU (Python,
+# matplotlib and the font, in the fork server or in each spawned worker; overlapped with the
+# caller's work by `start_charts`) against 0.05-0.08 s per chart.
 PARALLEL_CHART_THRESHOLD = 15
 
 # Deterministic look whatever the caller did to the global rcParams: every drawing starts from
@@ -1123,17 +1123,13 @@ def _draw_and_save(job: ChartJob) -> Path:
 _COST = {"profile": 3, "national": 2, "trend": 1}
 
 
-def _start_worker(parent_pid: int | None = None) -> None:
-    """Pool initializer: import matplotlib and open the font (~0.4 s) as soon as the worker starts,
-    while the caller is busy with other work, rather than when the first chart arrives. Then
-    everything loaded so far is exempted from the garbage collector's full passes (`gc.freeze`):
-    they would otherwise walk matplotlib's ~100,000 objects every few charts (~0.1 s each).
-
-    With `parent_pid`, the worker ends itself when that process is gone: a run killed with
-    `kill -9` runs no clean-up, and a worker waiting for work from it would otherwise wait forever
-    (every worker holds the writing end of the pool's queue, so none of them ever reads its end)."""
-    if parent_pid is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
+def warm_up() -> None:
+    """Import matplotlib, open the font and draw a first figure (~0.45 s of CPU), then exempt
+    everything loaded so far from the garbage collector's full passes (`gc.freeze`): they would
+    otherwise walk matplotlib's ~100,000 objects every few charts (~0.1 s each). Once per process."""
+    global _WARM
+    if _WARM:
+        return
     with _chart_style():
         fig = _new_figure(10)
         fig.add_axes((0, 0, 1, 1)).set_title("0")
@@ -1141,18 +1137,49 @@ def _start_worker(parent_pid: int | None = None) -> None:
     del fig
     gc.collect()
     gc.freeze()
+    _WARM = True
 
 
-def _exit_with_parent(parent_pid: int, every: float = 0.5) -> None:
-    """End this process once its parent is no longer `parent_pid` (it died; the orphan was adopted)."""
-    while os.getppid() == parent_pid:
+_WARM = False
+
+
+def _start_worker(owner_pid: int | None = None) -> None:
+    """Pool initializer: warm up (`warm_up`) as soon as the worker starts, while the caller is busy
+    with other work, rather than when the first chart arrives; a worker forked from the fork server
+    starts warm already.
+
+    With `owner_pid` (the process that made the pool), the worker ends itself when that process is
+    gone: a run killed with `kill -9` runs no clean-up, and a worker waiting for work from it would
+    otherwise wait forever (every worker holds the writing end of the pool's queue, so none of them
+    ever reads its end). So does then the fork server, which waits for its workers."""
+    if owner_pid is not None:
+        threading.Thread(target=_exit_with_owner, args=(owner_pid, os.getppid()), name="exit-with-owner", daemon=True).start()
+    warm_up()
+
+
+def _exit_with_owner(owner_pid: int, parent_pid: int, every: float = 0.5) -> None:
+    """End this process once `owner_pid` has ended, or its parent is no longer `parent_pid` (the
+    parent died and the orphan was adopted): whichever is seen first."""
+    while os.getppid() == parent_pid and _running(owner_pid):
         time.sleep(every)
     os._exit(0)
 
 
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there; only the parent check applies
+        return True
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but is not ours to signal
+        return True
+    return True
+
+
 @contextmanager
 def _no_main_module_for_workers():
-    """While "spawn" workers start: let multiprocessing see no main script or module to run again in
+    """While workers start: let multiprocessing see no main script or module to run again in
     them (it re-runs it as "__mp_main__" so that functions defined there can be unpickled). The
     workers run only this module's functions, and the `crimetrends` script would make each of them
     import the whole command line (pandas, click, rich: ~0.4 s of CPU per worker)."""
@@ -1174,45 +1201,71 @@ def _no_main_module_for_workers():
                 main.__dict__[name] = value
 
 
+# What the fork server imports once for all the workers it forks (`pipeline.chart_server` warms up).
+_FORK_SERVER_PRELOAD = ["pipeline.chart_server"]
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """"forkserver" where the system has it, else "spawn". Not fork: the caller may have threads
+    (progress bars). Workers that start from a clean process (no caller's rcParams) draw the same
+    bytes as a serial run; forked from a fork server that has imported matplotlib and drawn a first
+    figure, each starts in ~10 ms instead of paying the ~0.5 s of CPU a spawned worker does."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_FORK_SERVER_PRELOAD)  # read when the server starts (once a process)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class ChartWorkers:
-    """The process pool that draws the charts, min(2, cpu_count) "spawn" processes.
+    """The process pool that draws the charts, min(2, cpu_count) processes (`_worker_context`).
 
     Made by `start_charts` when there are many charts to draw; or made by the caller ahead of time
-    (then handed to `start_charts(..., workers=)`), so that a worker's start-up (importing matplotlib
-    and drawing a first chart, ~0.5 s of CPU) runs on another core while the caller reads the
-    workbooks, instead of after. `shutdown()` when it is not handed on.
+    (then handed to `start_charts(..., workers=)`), so that the workers' start-up (the fork server
+    importing matplotlib and drawing a first chart, ~0.5 s of CPU) runs on another core while the
+    caller reads the workbooks, instead of after. `shutdown()` when it is not handed on.
 
-    Made ahead of time, it starts `cpu_count - 1` workers at once (at least one, at most two): the
-    caller keeps a core for its own work, which is what a first run measured fastest on two cores
-    (two workers starting beside the reading slowed it by as much as they saved). The pool adds its
-    other worker when the charts are handed to it, for the caller's core is then less busy.
+    The processes are started by a thread, for a fork server answers only once it has warmed up:
+    the caller goes on at once. `start` of them are started now (default all), the others when the
+    charts are handed over. A process that cannot be started raises its error from `take()`.
     """
 
     def __init__(self, start: int | None = None) -> None:
         count = max(1, min(2, os.cpu_count() or 1))
-        start = max(1, min(count, (os.cpu_count() or 1) - 1)) if start is None else max(0, min(count, start))
-        # "spawn", not fork: the caller may have threads (progress bars), and workers that start clean
-        # (no caller's rcParams) draw the same bytes as a serial run.
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                                                                     initializer=_start_worker, initargs=(os.getpid(),))
+        start = count if start is None else max(0, min(count, start))
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=count, mp_context=_worker_context(), initializer=_start_worker,
+                                                                     initargs=(os.getpid(),))
+        self._error: BaseException | None = None
+        self._starting = threading.Thread(target=self._start_processes, args=(self._pool, start), name="start-chart-workers", daemon=True)
+        self._starting.start()
+
+    def _start_processes(self, pool: ProcessPoolExecutor, count: int) -> None:
         try:
             # A pool starts a process per submission that finds no idle one: a no-op each starts them now.
             with _no_main_module_for_workers():
-                for _ in range(start):
-                    self._pool.submit(int)
-        except BaseException:
-            self.shutdown()
-            raise
+                for _ in range(count):
+                    pool.submit(int)
+        except BaseException as err:  # noqa: BLE001 - handed to the thread that takes the pool
+            self._error = err
+
+    def started(self) -> None:
+        """Block until the processes asked for are started (their start-up may still be running)."""
+        self._starting.join()
 
     def take(self) -> ProcessPoolExecutor:
         """The pool, now owned by the caller (who shuts it down)."""
+        self.started()
         pool, self._pool = self._pool, None
         if pool is None:
             raise RuntimeError("these chart workers were already taken or shut down")
+        if self._error is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise self._error
         return pool
 
     def shutdown(self) -> None:
         """Stop the workers (idempotent; nothing once the pool is taken)."""
+        self.started()
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -1222,7 +1275,7 @@ class PendingCharts:
     """Charts being drawn (see `start_charts`); `wait()` gives {key: path} once all are written.
 
     More than `PARALLEL_CHART_THRESHOLD` charts to draw are drawn in a pool of min(2, cpu_count)
-    "spawn" processes, started at once; fewer are drawn in this process, by `wait()`: a process pool
+    processes (`ChartWorkers`), started at once; fewer are drawn in this process, by `wait()`: a process pool
     would not pay for its start-up, and drawing them here before returning would only delay the
     caller's other work by as much as it saves later (one process either way).
 
@@ -1238,6 +1291,8 @@ class PendingCharts:
         self._cache = cache
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list = []
+        self._submitting: threading.Thread | None = None
+        self._error: BaseException | None = None
         self._finished = False
         if workers is not None and not self._jobs:
             workers.shutdown()  # started for nothing: every chart came from the cache
@@ -1245,21 +1300,35 @@ class PendingCharts:
             self._start_pool(workers)
 
     def _start_pool(self, workers: ChartWorkers | None = None) -> None:
+        # By a thread: submitting waits for the workers' processes, and a fork server answers only
+        # once it has warmed up (~0.5 s when it was not started ahead); the caller goes on meanwhile.
+        self._submitting = threading.Thread(target=self._submit_all, args=(workers,), name="submit-charts", daemon=True)
+        self._submitting.start()
+
+    def _submit_all(self, workers: ChartWorkers | None) -> None:
         try:
-            self._pool = (workers or ChartWorkers()).take()
-            # Submitted dearest first, one job at a time (they are few and uneven). The workers are
-            # started by the first submissions.
+            pool = self._pool = (workers or ChartWorkers()).take()
+            # Submitted dearest first, one job at a time (they are few and uneven).
             with _no_main_module_for_workers():
                 for job in sorted(self._jobs, key=lambda job: -_COST.get(job.kind, 1)):
-                    self._futures.append((self._pool.submit(_draw_and_save, job), job))
+                    self._futures.append((pool.submit(_draw_and_save, job), job))
         except (OSError, BrokenExecutor) as err:
             # No process to be had (a limit on processes or memory): this process draws them, by `wait()`.
             log.warning("The charts are drawn in this process: no worker process could be started (%s).", err)
-            self.cancel()
+            self._shut_pool()
             self._futures = []
-        except BaseException:
-            self.cancel()
-            raise
+        except BaseException as err:  # noqa: BLE001 - raised by wait() in the caller's thread
+            self._error = err
+            self._shut_pool()
+
+    def _submitted(self) -> None:
+        """Block until the charts are handed to the workers (or found impossible to hand over)."""
+        if self._submitting is not None:
+            self._submitting.join()
+            self._submitting = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -1272,6 +1341,7 @@ class PendingCharts:
         the pool is shut down."""
         if not self._finished:
             try:
+                self._submitted()
                 if not self._futures:
                     for job in self._jobs:
                         _draw_and_save(job)
@@ -1302,6 +1372,12 @@ class PendingCharts:
 
     def cancel(self) -> None:
         """Stop drawing: charts not started are dropped, the pool (if any) is shut down. Idempotent."""
+        if self._submitting is not None:
+            self._submitting.join()
+            self._submitting = None
+        self._shut_pool()
+
+    def _shut_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

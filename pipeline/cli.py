@@ -701,7 +701,7 @@ def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     # entries are written while the charts are drawn, when this process has time to spare.
     caches = Caches.open(outputs_dir, deferred=True)
     # A first run into these outputs draws every chart: the chart workers start now, so that their
-    # start-up (~0.5 s of CPU each) runs beside the reading of the workbooks, not after it.
+    # start-up (~0.5 s of CPU) runs beside the reading of the workbooks, not after it.
     workers = None
     if caches.charts is not None and caches.charts.entries() < charts.PARALLEL_CHART_THRESHOLD:
         try:

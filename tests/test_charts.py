@@ -428,6 +428,7 @@ def test_workers_started_ahead_draw_even_a_few_charts_and_are_shut_down(tmp_path
     serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
     assert 0 < len(serial) <= charts.PARALLEL_CHART_THRESHOLD
     workers = charts.ChartWorkers()  # started before the data is known, as a first run does
+    workers.started()
     assert len(multiprocessing.active_children()) >= 1
     paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "pooled", workers=workers).wait()
     assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
@@ -453,8 +454,10 @@ def test_workers_end_when_the_process_that_started_them_is_killed():
     import sys
     import time
 
-    script = ("import multiprocessing, time\nfrom pipeline import charts\nworkers = charts.ChartWorkers(start=1)\n"
-              "print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\ntime.sleep(120)\n")
+    script = ("import multiprocessing, multiprocessing.forkserver, time\nfrom pipeline import charts\n"
+              "workers = charts.ChartWorkers()\nworkers.started()\nserver = multiprocessing.forkserver._forkserver._forkserver_pid\n"
+              "print(' '.join(str(pid) for pid in [p.pid for p in multiprocessing.active_children()] + ([server] if server else [])), flush=True)\n"
+              "time.sleep(120)\n")
     run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
     try:
         pids = [int(pid) for pid in run.stdout.readline().split()]
@@ -465,7 +468,7 @@ def test_workers_end_when_the_process_that_started_them_is_killed():
     deadline = time.monotonic() + 15
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids), "a chart worker outlived the run that started it"
+    assert not any(_alive(pid) for pid in pids), "a chart worker (or their fork server) outlived the run that started it"
 
 
 class BrokenPool(FakePool):
