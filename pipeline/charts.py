@@ -437,6 +437,12 @@ LAYOUT_PAD_PT = 3.0
 # zlib level for the PNG (no row filter): charts are mostly flat colour, so level 1 is small already
 # (smaller than Pillow's level 6 with adaptive filters) and 3 times faster.
 PNG_COMPRESS_LEVEL = 1
+try:
+    # Intel's ISA-L deflate: the same zlib stream format, 6 times faster than zlib at level 1 for files
+    # 6 % larger (the 2.7 MB of pixels of a chart in ~1 ms instead of ~6 ms).
+    from isal.isal_zlib import compress as _deflate
+except ImportError:  # a platform without its wheel: zlib, slower, the same pixels
+    from zlib import compress as _deflate
 
 # Profile panels (points): what `tick_params(labelsize=6, length=2, pad=1.5)`, a title at 6.8 pt with
 # pad 2 and a y label at 6 pt with labelpad 1.5 gave on an Axes.
@@ -1069,7 +1075,7 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 def _png_bytes(rgba, dpi: float) -> bytes:
     """PNG of an RGBA pixel array (rows top to bottom): RGB when every pixel is opaque (a chart's are:
-    the same image, a quarter less data), no row filter, zlib at `PNG_COMPRESS_LEVEL`, the resolution
+    the same image, a quarter less data), no row filter, deflated at `PNG_COMPRESS_LEVEL`, the resolution
     in a pHYs chunk and nothing else (no date or software: the same pixels give the same bytes)."""
     mpl = _mpl()
     np = mpl.np
@@ -1091,7 +1097,7 @@ def _png_bytes(rgba, dpi: float) -> bytes:
         b"\x89PNG\r\n\x1a\n",
         _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
         _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        _png_chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL)),
+        _png_chunk(b"IDAT", _deflate(rows, PNG_COMPRESS_LEVEL)),
         _png_chunk(b"IEND", b""),
     ))
 
@@ -1403,7 +1409,7 @@ def chart_key(job: ChartJob) -> str:
 
     global _KEY_CONTEXT
     if _KEY_CONTEXT is None:
-        _KEY_CONTEXT = (__version__, source_hash("charts"), library_versions("matplotlib", "numpy", "pillow"))
+        _KEY_CONTEXT = (__version__, source_hash("charts"), library_versions("matplotlib", "numpy", "pillow", "isal"), _deflate.__module__)
     return digest("chart", _KEY_CONTEXT, job.kind, repr(job.data))
 
 
