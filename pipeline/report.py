@@ -128,6 +128,11 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
+def _texts(column: pd.Series) -> pd.Series:
+    """`_text` of each value (of its Python value: iterating a pandas column is several times dearer)."""
+    return pd.Series([_text(value) for value in column.tolist()], index=column.index, dtype=object)
+
+
 def _format_decimal(value: float, decimals: int) -> str:
     """Thousands separators, half-up rounding; a non-zero value that would print as zero prints "<0.1" (or "<1")."""
     rounded = round_half_up(abs(value), decimals)
@@ -441,7 +446,7 @@ def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
     Notes (info) are left out to keep the annex readable; they are all in data/findings.csv.
     """
     selected = _findings_of_year(findings, year)
-    selected = selected[selected["severity"].map(_text).isin(["error", "warning"])]
+    selected = selected[_texts(selected["severity"]).isin(["error", "warning"])]
     rows = [
         {
             "code": _text(r.code),
@@ -464,7 +469,7 @@ def _findings_summary(findings: pd.DataFrame, year: int) -> str:
     selected = _findings_of_year(findings, year)
     if selected.empty:
         return f"The validation of the {year} submissions found nothing to report."
-    severities = selected["severity"].map(_text)
+    severities = _texts(selected["severity"])
     counts = {severity: int((severities == severity).sum()) for severity in SEVERITY_ORDER}
     listed = ("The errors and warnings are listed below" if counts["error"] or counts["warning"]
               else "There are no errors or warnings to list")
@@ -505,11 +510,11 @@ def _main_issues(state_findings: pd.DataFrame, ref: Reference) -> tuple[str, lis
     beyond `MAIN_ISSUES_SHOWN` codes the rest are only counted.
     """
     catalogue = list(ref.finding_codes)
-    issues = state_findings[state_findings["severity"].map(_text).isin(["error", "warning"])]
+    issues = state_findings[_texts(state_findings["severity"]).isin(["error", "warning"])]
     if issues.empty:
         return "none", []
     summary: dict[str, tuple[int, int]] = {}  # code -> (severity rank, count)
-    for code, severity in zip(issues["code"].map(_text), issues["severity"].map(_text), strict=True):
+    for code, severity in zip(_texts(issues["code"]), _texts(issues["severity"]), strict=True):
         rank, count = summary.get(code, (9, 0))
         summary[code] = (min(rank, SEVERITY_ORDER.get(severity, 9)), count + 1)
     ordered = sorted(
@@ -537,8 +542,8 @@ def _quality_rows(
     received = _received_states(submissions, year)
     in_year = submissions[_year_of(submissions) == year]
     year_findings = findings[_year_of(findings) == year]
-    finding_states = year_findings["country_iso3"].map(_text)
-    finding_files = year_findings["file"].map(_text)
+    finding_states = _texts(year_findings["country_iso3"])
+    finding_files = _texts(year_findings["file"])
     rows: list[dict[str, str]] = []
     codes_named: list[str] = []
     for iso3 in ref.members_in(year):
@@ -552,9 +557,9 @@ def _quality_rows(
                 "counts": NOT_APPLICABLE, "main_issues": NOT_APPLICABLE,
             })
             continue
-        files = in_year[in_year["country_iso3"].map(_text) == iso3]
-        statuses = files["status"].map(_text)
-        superseded = set(files.loc[statuses == "superseded", "file"].map(_text))
+        files = in_year[_texts(in_year["country_iso3"]) == iso3]
+        statuses = _texts(files["status"])
+        superseded = set(_texts(files.loc[statuses == "superseded", "file"]))
         status_code = _text(chosen.status)
         status = SUBMISSION_STATUS_WORDS.get(status_code, status_code)
         if superseded and status_code != "superseded":
@@ -562,9 +567,9 @@ def _quality_rows(
         if status_code in USED_STATUSES:
             shown_files = [_text(chosen.file)]
         else:  # rejected: every file still in the running (several when their dates tie)
-            shown_files = sorted(set(files.loc[~statuses.isin(["superseded", "ignored"]), "file"].map(_text)))
+            shown_files = sorted(set(_texts(files.loc[~statuses.isin(["superseded", "ignored"]), "file"])))
         own = year_findings[(finding_states == iso3) & ~finding_files.isin(superseded)]
-        severities = own["severity"].map(_text)
+        severities = _texts(own["severity"])
         n_errors, n_warnings, n_info = (int((severities == s).sum()) for s in ("error", "warning", "info"))
         issues, named = _main_issues(own, ref)
         codes_named.extend(named)
@@ -611,7 +616,7 @@ def _unattributed_files(
 
     def unattributed(frame: pd.DataFrame) -> pd.DataFrame:
         years = _year_of(frame)
-        return frame[years.isna() | ((years == year) & ~frame["country_iso3"].map(_text).isin(members))]
+        return frame[years.isna() | ((years == year) & ~_texts(frame["country_iso3"]).isin(members))]
 
     reasons: dict[str, str] = {}
     for row in unattributed(submissions).itertuples(index=False):
@@ -633,21 +638,21 @@ def _values_dropped(submissions: pd.DataFrame, findings: pd.DataFrame, year: int
     `drop-value` ones of reference/finding_codes.csv.
     """
     in_year = submissions[(_year_of(submissions) == year)
-                          & submissions["country_iso3"].map(_text).isin(set(ref.members_in(year)))]
-    used_files = set(in_year.loc[in_year["status"].map(_text).isin(USED_STATUSES), "file"].map(_text))
+                          & _texts(submissions["country_iso3"]).isin(set(ref.members_in(year)))]
+    used_files = set(_texts(in_year.loc[_texts(in_year["status"]).isin(USED_STATUSES), "file"]))
     year_findings = findings[_year_of(findings) == year]
-    errors = year_findings[year_findings["severity"].map(_text).eq("error")
-                           & year_findings["file"].map(_text).isin(used_files)]
-    return sum(1 for code in errors["code"].map(_text)
+    errors = year_findings[_texts(year_findings["severity"]).eq("error")
+                           & _texts(year_findings["file"]).isin(used_files)]
+    return sum(1 for code in _texts(errors["code"])
                if (ref.finding_codes[code].effect if code in ref.finding_codes else "drop-value") != "reject")
 
 
 def _superseded_findings(submissions: pd.DataFrame, findings: pd.DataFrame, year: int) -> int:
     """Findings of `year` on superseded files: listed in the detail, not counted in the state rows."""
     in_year = submissions[_year_of(submissions) == year]
-    superseded = set(in_year.loc[in_year["status"].map(_text) == "superseded", "file"].map(_text))
+    superseded = set(_texts(in_year.loc[_texts(in_year["status"]) == "superseded", "file"]))
     year_findings = findings[_year_of(findings) == year]
-    return int(year_findings["file"].map(_text).isin(superseded).sum())
+    return int(_texts(year_findings["file"]).isin(superseded).sum())
 
 
 def _quality_summary(
@@ -724,10 +729,10 @@ def _coverage_rows(coverage: pd.DataFrame, year: int, ref: Reference) -> list[di
     rows = []
     for iso3 in sorted(ref.members_in(year), key=lambda c: ref.state_by_iso3[c].name.casefold()):
         group = by_state.get(iso3, in_year.iloc[0:0])
-        status = group["coverage"].map(_text)
-        origin = group["origin"].map(_text)
+        status = _texts(group["coverage"])
+        origin = _texts(group["origin"])
         with_figure = status.isin(["reported", "confidential"])
-        reported_codes = set(group.loc[with_figure, "indicator"].map(_text))
+        reported_codes = set(_texts(group.loc[with_figure, "indicator"]))
         without = [c.label for c in ref.categories if not any(i.category == c.code and i.code in reported_codes for i in ref.indicators)]
         submitted = bool((origin == "submission").any())
         rows.append({
@@ -875,11 +880,11 @@ def _coverage_finding(year: int, country: pd.DataFrame, received: dict[str, Any]
     members = ref.members_in(year)
     n_members = len(members)
     sent = sum(1 for iso3 in members if iso3 in received)
-    in_year = country[(_year_of(country) == year) & (country["breakdown"].map(_text) == TOTAL)]
-    with_figure = in_year[in_year["status"].map(_text).isin(["reported", "confidential"])
-                          & in_year["country_iso3"].map(_text).isin(members)]
-    states = set(with_figure["country_iso3"].map(_text))
-    own = set(with_figure.loc[with_figure["origin"].map(_text) != "history", "country_iso3"].map(_text))
+    in_year = country[(_year_of(country) == year) & (_texts(country["breakdown"]) == TOTAL)]
+    with_figure = in_year[_texts(in_year["status"]).isin(["reported", "confidential"])
+                          & _texts(in_year["country_iso3"]).isin(members)]
+    states = set(_texts(with_figure["country_iso3"]))
+    own = set(_texts(with_figure.loc[_texts(with_figure["origin"]) != "history", "country_iso3"]))
     published_only = len(states - own)
     text = (
         f"{sent} of the {n_members} member states sent a submission for {year}; {len(states)} of the {n_members} "
@@ -1079,7 +1084,7 @@ def _history_sources(regional: pd.DataFrame, years: list[int]) -> list[str]:
     """Published sources of the figures shown (the report year and the charts' years), short names."""
     sources: set[str] = set()
     in_years = regional[_year_of(regional).isin(years)]
-    for text in in_years["history_sources"].map(_text):
+    for text in _texts(in_years["history_sources"]):
         sources.update(s.strip().split(" (")[0] for s in text.split(";") if s.strip())
     return sorted(sources)
 
@@ -1098,8 +1103,8 @@ def _methodology(
     share = _share_text(settings.low_coverage_share)
     with_iccs = sum(1 for i in ref.indicators if i.iccs)
     units = _series_text(sorted({i.unit for i in ref.indicators}))
-    in_year = country[(_year_of(country) == year) & (country["breakdown"].map(_text) == TOTAL)]
-    present = set("".join(in_year["flags"].map(_text)))
+    in_year = country[(_year_of(country) == year) & (_texts(country["breakdown"]) == TOTAL)]
+    present = set("".join(_texts(in_year["flags"])))
     flags_used = [f.code for f in ref.flags if f.code in present]
     pop_years = sorted({y for (_, y) in ref.population})
     last_pop = pop_years[-1] if pop_years else None
@@ -1260,8 +1265,8 @@ def _comment_rows(
     if not codes:
         return []
     members = set(ref.members_in(year))
-    rows = country[(_year_of(country) == year) & country["indicator"].map(_text).isin(codes)
-                   & country["country_iso3"].map(_text).isin(members)]
+    rows = country[(_year_of(country) == year) & _texts(country["indicator"]).isin(codes)
+                   & _texts(country["country_iso3"]).isin(members)]
     out = []
     for row in rows.itertuples(index=False):
         comment = _text(row.comment)
