@@ -1318,8 +1318,9 @@ class PendingCharts:
             with _no_main_module_for_workers():
                 for job in sorted(self._jobs, key=lambda job: -_COST.get(job.kind, 1)):
                     self._futures.append((pool.submit(_draw_and_save, job), job))
-        except (OSError, BrokenExecutor) as err:
-            # No process to be had (a limit on processes or memory): this process draws them, by `wait()`.
+        except (OSError, EOFError, BrokenExecutor) as err:
+            # No process to be had (a limit on processes or memory, a fork server gone): this process
+            # draws them, by `wait()`.
             log.warning("The charts are drawn in this process: no worker process could be started (%s).", err)
             self._shut_pool()
             self._futures = []

@@ -492,12 +492,21 @@ def test_charts_whose_worker_died_are_drawn_in_this_process(tmp_path, ref, regio
     assert "ended unexpectedly" in caplog.text
 
 
-def test_no_worker_process_to_be_had_means_drawing_here(tmp_path, ref, regional, country, monkeypatch, caplog):
-    def refuse(*args, **kwargs):
-        raise OSError(11, "Resource temporarily unavailable")
+class UnstartablePool(FakePool):
+    """A pool whose processes cannot be started: the fork server died (EOF on its socket)."""
 
+    def submit(self, fn, *args):
+        raise EOFError("unexpected EOF")
+
+
+def _refuse(*args, **kwargs):
+    raise OSError(11, "Resource temporarily unavailable")
+
+
+@pytest.mark.parametrize("pool", [_refuse, UnstartablePool], ids=["no-process", "fork-server-gone"])
+def test_no_worker_process_to_be_had_means_drawing_here(tmp_path, ref, regional, country, monkeypatch, caplog, pool):
     serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
-    monkeypatch.setattr(charts, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", pool)
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "here").wait()
     assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
