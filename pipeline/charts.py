@@ -508,6 +508,18 @@ def _build_matplotlib() -> SimpleNamespace:
     bitmaps: dict = {}  # (FT2Font, size, dpi, glyph, angle, x and y in 1/64 px mod 1 px, mode, hinting) -> bitmap
     rotations: dict = {}  # angle -> (cos, sin, FreeType matrix)
 
+    def forget_fonts() -> None:
+        # A forked process must not read glyphs through its parent's FT2Font objects: they share the
+        # parent's file offset in the font file, and two processes reading at once get each other's
+        # bytes ("FT_Load_Glyph failed: invalid outline"). matplotlib empties its own font cache at a
+        # fork for this reason; these memos hold fonts too (in the glyphs of a layout, in the keys of
+        # the bitmaps). The measurements (numbers) stay.
+        layouts.clear()
+        bitmaps.clear()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=forget_fonts)
+
     def remember(memo: dict, key, value):
         if len(memo) >= _TEXT_MEMO_LIMIT:
             memo.clear()
@@ -611,7 +623,7 @@ def _build_matplotlib() -> SimpleNamespace:
     return SimpleNamespace(
         matplotlib=matplotlib, np=np, transforms=transforms, Figure=Figure, Canvas=Canvas, Line2D=Line2D,
         Text=Text, MaxNLocator=MaxNLocator, TICKDOWN=TICKDOWN, TICKLEFT=TICKLEFT, Affine2D=Affine2D,
-        identity=IdentityTransform(), rc_values=rc_values,
+        identity=IdentityTransform(), rc_values=rc_values, memos={"layouts": layouts, "bitmaps": bitmaps, "metrics": metrics},
     )
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import python_calamine
 
-from pipeline import __version__, ingest, store, xlsxpatch
+from pipeline import __version__, ingest, layout, store, xlsxpatch
 from pipeline.findings import Finding
 from pipeline.reference import Reference
 from pipeline.validate import Submission
@@ -358,7 +358,7 @@ def _findings_sheet(
     top, wrapped = (("vertical", "top"),), (("vertical", "top"), ("wrapText", "1"))
     sheet.cells[(1, 1)] = (TITLE, styles.xf(font=styles.font(bold=True, size=14)))
     facts = _facts(sub, findings, "", ref)
-    last_column = xlsxpatch.column_letters(len(FINDING_HEADER))
+    last_column = layout.column_letter(len(FINDING_HEADER) - 1)
     for row, (label, value) in enumerate(facts, start=3):
         sheet.cells[(row, 1)] = (label, styles.xf(font=bold, alignment=top))
         sheet.cells[(row, 2)] = (str(value), styles.xf(alignment=wrapped))
@@ -419,7 +419,6 @@ def _write_findings_sheet(
     wb: Workbook, sub: Submission, findings: list[Finding], on_cells: set[tuple[str, str]], copy_note: str, ref: Reference
 ) -> Worksheet:
     from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(FINDINGS_SHEET, 0)
     ws["A1"] = TITLE
@@ -434,7 +433,7 @@ def _write_findings_sheet(
     header_row = 3 + len(facts) + 1
     for col, (label, width) in enumerate(zip(FINDING_HEADER, FINDING_WIDTHS, strict=True), start=1):
         ws.cell(row=header_row, column=col, value=label).font = Font(bold=True)
-        ws.column_dimensions[get_column_letter(col)].width = width
+        ws.column_dimensions[layout.column_letter(col - 1)].width = width
     for row, finding in enumerate(findings, start=header_row + 1):
         values = _finding_values(finding, ref)
         for col, value in enumerate(values, start=1):

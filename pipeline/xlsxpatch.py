@@ -33,6 +33,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from pipeline.layout import column_letter
+
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 DOC_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -101,14 +103,6 @@ def column_number(letters: str) -> int:
     for letter in letters:
         number = number * 26 + ord(letter) - 64
     return number
-
-
-def column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def split_address(address: str) -> tuple[int, int]:
@@ -597,7 +591,7 @@ class Worksheet:
             if (namespace, local) == (MAIN_NS, "extLst"):
                 index = i
                 break
-        cell = _sub_element(row_element, f"{{{MAIN_NS}}}c", {"r": f"{column_letters(column)}{row}"}, {}, index=index)
+        cell = _sub_element(row_element, f"{{{MAIN_NS}}}c", {"r": f"{column_letter(column - 1)}{row}"}, {}, index=index)
         self._widen_dimension(row, column)
         return cell
 
@@ -607,7 +601,7 @@ class Worksheet:
             return
         corners = [split_address(corner.replace("$", "")) for corner in dimension.get("ref", "").split(":")]
         rows, columns = [r for r, _ in corners] + [row], [c for _, c in corners] + [column]
-        dimension.set("ref", f"{column_letters(min(columns))}{min(rows)}:{column_letters(max(columns))}{max(rows)}")
+        dimension.set("ref", f"{column_letter(min(columns) - 1)}{min(rows)}:{column_letter(max(columns) - 1)}{max(rows)}")
 
     # -- notes -----------------------------------------------------------------------------------------
     def notes(self) -> dict[str, tuple[str, str]]:
@@ -777,7 +771,7 @@ class NewSheet:
         out = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN_NS}" xmlns:r="{DOC_REL_NS}">']
         if self.fit_to_page:
             out.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
-        out.append(f'<dimension ref="A1:{column_letters(last_column)}{max(by_row, default=1)}"/>')
+        out.append(f'<dimension ref="A1:{column_letter(last_column - 1)}{max(by_row, default=1)}"/>')
         out.append('<sheetViews><sheetView tabSelected="1" workbookViewId="0">' if selected else '<sheetViews><sheetView workbookViewId="0">')
         if self.frozen_rows:
             top = self.frozen_rows + 1
@@ -791,7 +785,7 @@ class NewSheet:
             out.append(f'<row r="{row}" ht="{height:g}" customHeight="1">' if height is not None else f'<row r="{row}">')
             for column in by_row[row]:
                 text, xf = self.cells[(row, column)]
-                reference = f"{column_letters(column)}{row}"
+                reference = f"{column_letter(column - 1)}{row}"
                 if not text:
                     out.append(f'<c r="{reference}" s="{xf}"/>')
                 else:

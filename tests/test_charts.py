@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import os
 from pathlib import Path
 
 import matplotlib
@@ -445,6 +446,22 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_worker_reads_no_glyph_through_its_parents_fonts():
+    """Fonts opened before a fork share the file offset with the parent: two processes reading glyphs
+    through them at once read each other's bytes (FT_Load_Glyph "invalid outline", seen in a pool
+    forked from the fork server). A child keeps the measurements, not the fonts."""
+    charts.warm_up()
+    memos = charts._mpl().memos
+    assert memos["layouts"] and memos["bitmaps"] and memos["metrics"]  # the warm-up filled them
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        os._exit(0 if not memos["layouts"] and not memos["bitmaps"] and memos["metrics"] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert memos["layouts"] and memos["bitmaps"]  # the parent's are untouched
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
