@@ -297,7 +297,7 @@ class _EntryCache(_OnStore):
     """JSON entries about one input file, by the file's sha256 and name (and `variant`), in one
     folder per context. Opening the cache deletes the entries of other contexts (an older
     crimetrends, other reference data, edited code). Subclasses say how a value is encoded, decoded
-    and compared; `get` gives a value only when it round-trips exactly."""
+    and compared; `get` gives a value only when it round-trips exactly (checked at its first use)."""
 
     kind = ""  # the entry's field holding the value
     key_prefix = ""
@@ -327,24 +327,36 @@ class _EntryCache(_OnStore):
         return digest(self.key_prefix, sha256, file) if variant is None else digest(self.key_prefix, sha256, file, variant)
 
     def _get(self, sha256: str, file: str, variant: object = None) -> Any | None:
-        data = self._store.read(self.key(sha256, file, variant))
+        key = self.key(sha256, file, variant)
+        data = self._store.read(key)
         value = None
         if data is not None:
             try:
                 entry = json.loads(data.decode("utf-8"))
                 if entry.get("context") == self.context_key and entry.get("sha256") == sha256 and entry.get("file") == file:
                     value = self.decode(entry[self.kind])
-                    # Used only when it encodes to the very same JSON (types and dtypes included: JSON
-                    # tells 1 from 1.0 and true), so a hit gives exactly what was put. Checked here,
-                    # not when written: a first run, which writes every entry, need not decode them.
-                    if value.sha256 != sha256 or value.file != file or _json(self.encode(value)) != _json(entry[self.kind]):
+                    if value.sha256 != sha256 or value.file != file:
                         value = None
+                    elif not entry.get("checked"):
+                        value = self._checked(key, entry, value)
             except Exception:  # noqa: BLE001 - a corrupt or foreign entry is a miss
                 value = None
         if value is None:
             self._store.misses += 1
         else:
             self._store.hits += 1
+        return value
+
+    def _checked(self, key: str, entry: dict[str, Any], value: Any) -> Any | None:
+        """`value` if it encodes to the very same JSON as `entry` holds (types and dtypes included:
+        JSON tells 1 from 1.0 and true), so that a hit gives exactly what was put; else None.
+
+        Checked at an entry's first use, which marks it checked, not when it is written: a first run,
+        which writes every entry, need not decode them, and later runs need not encode them again.
+        The mark holds for this context only (the decoding code is part of it)."""
+        if _json(self.encode(value)) != _json(entry[self.kind]):
+            return None
+        self._store.write(key, _json({**entry, "checked": True}).encode("ascii"))
         return value
 
     def _put(self, value: Any, variant: object = None) -> bool:

@@ -301,6 +301,19 @@ def test_an_entry_that_decodes_to_something_else_is_a_miss(inputs, ref, tmp_path
     assert again.validated.hits == 0 and again.validated.misses == len(good)
 
 
+def test_an_entry_is_checked_at_its_first_use_only(inputs, ref, tmp_path, monkeypatch):
+    good = _read_validated(inputs, ref, _caches(tmp_path))
+    entries = sorted(_caches(tmp_path).validated.folder.rglob("*.json"))
+    assert entries and not any(json.loads(e.read_text()).get("checked") for e in entries)  # written unchecked
+    first = _caches(tmp_path)
+    assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, first), good, strict=True))
+    assert all(json.loads(e.read_text()).get("checked") is True for e in entries)  # marked at the first hit
+    monkeypatch.setattr(cache, "encode_submission", lambda sub: pytest.fail("a checked entry was encoded again"))
+    again = _caches(tmp_path)
+    assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, again), good, strict=True))
+    assert again.validated.misses == 0
+
+
 def test_validated_context_holds_the_validation_code():
     context = cache.validated_context()
     assert {"validate", "rules", "ingest"} <= set(context["code"]) and context["reference"] == cache.reference_hash()
