@@ -189,7 +189,7 @@ def annex_key(frames: dict[str, pd.DataFrame], year: int, is_demonstration: bool
 
     from pipeline.cache import canonical, digest, frame_digest, reference_hash, source_hash
 
-    context = [__version__, source_hash("annex", "store"), reference_hash(), year, is_demonstration, canonical(asdict(settings))]
+    context = [__version__, source_hash("annex", "store"), store.DEFLATER, reference_hash(), year, is_demonstration, canonical(asdict(settings))]
     return digest("annex", context, {name: frame_digest(frame) for name, frame in frames.items()})
 
 
@@ -226,7 +226,7 @@ def _source_line(observations: pd.DataFrame, settings: Settings) -> str:
 # cell (3 s for the sample year's 350,000 cells); this takes ~1 µs. Every text is an inline string
 # (t="inlineStr"): no cell can hold a formula or an error value, whatever the text is. Characters
 # XML cannot carry are dropped, as `store.set_cell` does; a carriage return is kept as &#13;.
-ANNEX_COMPRESSLEVEL = 1  # deflate level: 1 is ~3x faster than the default 6 for a file ~15 % larger
+ANNEX_COMPRESSLEVEL = 1  # zlib's scale: 1 is ~3x faster than the default 6 with zlib, for a file ~15 % larger (ISA-L: its level 1, see store)
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -1810,7 +1810,7 @@ def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:
         return None
     versions = library_versions("docxtpl", "python-docx", "jinja2", "lxml")
     day = dt.datetime.now(dt.UTC).date().isoformat()  # the document's dates are the day's
-    return digest("report", __version__, source_hash("report"), versions, file_sha256(template_path), day, facts)
+    return digest("report", __version__, source_hash("report", "store"), store.DEFLATER, versions, file_sha256(template_path), day, facts)
 
 
 def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+import io
 import math
+import random
+import sys
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,3 +95,120 @@ def test_a_second_writer_of_the_same_outputs_is_refused_with_a_clear_message(tmp
         holder.wait()
     with store.outputs_lock(tmp_path, 2025):
         pass
+
+
+# -- write_zip -------------------------------------------------------------------------------------
+STAMP = dt.datetime(2026, 1, 2, 3, 4, 6)
+MEDIA = (".png",)
+
+
+def _parts() -> list[tuple[str, bytes]]:
+    xml = b'<?xml version="1.0"?><sheetData>' + b"".join(b'<row r="%d"><c><v>%d</v></c></row>' % (i, i * 7) for i in range(2000)) + b"</sheetData>"
+    return [
+        ("[Content_Types].xml", b"<Types/>"),
+        ("xl/worksheets/sheet1.xml", xml),
+        ("word/media/image1.PNG", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4),  # stored: the match ignores case
+        ("xl/empty.bin", b""),
+        ("docProps/Ελληνικά_ü.xml", "<t>Ελληνικά</t>".encode()),
+    ]
+
+
+def _zipfile_reference(parts, stamp, compresslevel=None, stored=()) -> bytes:
+    """What write_zip wrote through zipfile before it wrote the zip itself (zlib)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as dst:
+        for name, data in parts:
+            entry = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_STORED if stored and name.lower().endswith(stored) else zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, data, compresslevel=compresslevel)
+    return out.getvalue()
+
+
+def _check_zip(path: Path, parts, stored=MEDIA) -> None:
+    with zipfile.ZipFile(path) as back:
+        assert back.testzip() is None  # every CRC checked
+        assert back.namelist() == [name for name, _ in parts]
+        for info, (name, data) in zip(back.infolist(), parts, strict=True):
+            assert back.read(info) == data
+            assert info.date_time == (2026, 1, 2, 3, 4, 6)
+            assert info.compress_type == (zipfile.ZIP_STORED if name.lower().endswith(stored) else zipfile.ZIP_DEFLATED)
+            assert info.external_attr == 0o600 << 16 and info.create_system == 3
+            assert bool(info.flag_bits & 0x800) == (not name.isascii())  # UTF-8 name flag, as zipfile sets it
+
+
+def test_write_zip_reads_back_with_zipfile_entry_for_entry(tmp_path):
+    parts = _parts()
+    path = store.write_zip(parts, tmp_path / "p.xlsx", STAMP, stored=MEDIA)
+    _check_zip(path, parts)
+    assert path.stat().st_mode & 0o777 == 0o644
+    with zipfile.ZipFile(path) as back:
+        sheet = back.getinfo("xl/worksheets/sheet1.xml")
+        assert sheet.compress_size < sheet.file_size / 4
+    if importlib.util.find_spec("isal") is not None:
+        assert store._zlib.__name__ == "isal.isal_zlib"
+
+
+def test_write_zip_gives_the_same_bytes_for_the_same_parts(tmp_path):
+    parts = _parts()
+    first = store.write_zip(parts, tmp_path / "a.zip", STAMP, compresslevel=1, stored=MEDIA).read_bytes()
+    assert store.write_zip(parts, tmp_path / "b.zip", STAMP, compresslevel=1, stored=MEDIA).read_bytes() == first
+    assert store.zip_bytes(parts, STAMP + dt.timedelta(days=1), 1, MEDIA) != first  # the stamp is in it
+
+
+@pytest.mark.parametrize("level", [None, -1, 0, 1, 2, 3, 4, 6, 7, 9])
+def test_every_compresslevel_gives_a_valid_zip(tmp_path, level):
+    parts = _parts()
+    _check_zip(store.write_zip(parts, tmp_path / "p.zip", STAMP, compresslevel=level, stored=MEDIA), parts)
+
+
+def test_a_zip_of_no_parts_is_a_valid_empty_zip(tmp_path):
+    path = store.write_zip([], tmp_path / "empty.zip", STAMP)
+    assert path.read_bytes() == _zipfile_reference([], STAMP) == b"PK\x05\x06" + bytes(18)
+    with zipfile.ZipFile(path) as back:
+        assert back.namelist() == [] and back.testzip() is None
+
+
+def test_a_large_part_reads_back_whole(tmp_path):
+    noise = random.Random(7).randbytes(3_000_000)  # incompressible: deflate falls back to stored blocks
+    text = b"".join(b"<c r='A%d'><v>%d</v></c>" % (i, i % 977) for i in range(250_000))  # ~6 MB of XML
+    parts = [("noise.bin", noise), ("xl/worksheets/sheet1.xml", text)]
+    path = store.write_zip(parts, tmp_path / "large.zip", STAMP, compresslevel=1)
+    _check_zip(path, parts)
+
+
+def test_what_a_zip_cannot_hold_is_refused_clearly(tmp_path, monkeypatch):
+    from pipeline.findings import OutputError
+
+    for name in ("", "a\0b", "/etc/passwd", "xl\\sheet.xml"):
+        with pytest.raises(ValueError, match="cannot name a zip entry"):
+            store.zip_bytes([(name, b"x")], STAMP)
+    with pytest.raises(ValueError, match="given twice"):
+        store.zip_bytes([("a.xml", b"1"), ("a.xml", b"2")], STAMP)
+    with pytest.raises(ValueError, match="compresslevel 10"):
+        store.zip_bytes([("a.xml", b"1")], STAMP, compresslevel=10)
+    with pytest.raises(ValueError, match="from 1980 to 2107"):
+        store.zip_bytes([("a.xml", b"1")], dt.datetime(1979, 12, 31))
+    monkeypatch.setattr(store, "ZIP_LIMIT", 1000)  # ZIP64 is not written: larger is refused, not truncated
+    with pytest.raises(OutputError, match=r"big\.bin is 1,001 bytes: more than a zip without ZIP64 holds"):
+        store.write_zip([("big.bin", bytes(1001))], tmp_path / "big.zip", STAMP, stored=(".bin",))
+    with pytest.raises(OutputError, match="more than a zip without ZIP64 holds"):
+        store.write_zip([(f"{i}.bin", bytes(400)) for i in range(3)], tmp_path / "big.zip", STAMP, stored=(".bin",))
+    assert not (tmp_path / "big.zip").exists()
+
+
+def test_without_isal_zlib_deflates_and_the_bytes_are_zipfiles_own(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "isal", None)  # `from isal import isal_zlib` now raises ImportError
+    monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
+    try:
+        importlib.reload(store)
+        assert store._zlib.__name__ == "zlib"
+        parts = _parts()
+        for level in (None, 1, 9):
+            path = store.write_zip(parts, tmp_path / "p.docx", STAMP, compresslevel=level, stored=MEDIA)
+            _check_zip(path, parts)
+            if sys.platform != "win32":  # zipfile marks entries made on Windows as such
+                assert path.read_bytes() == _zipfile_reference(parts, STAMP, level, MEDIA)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(store)
