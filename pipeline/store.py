@@ -30,6 +30,7 @@ import shutil
 import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,20 +130,23 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
     ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     with zipfile.ZipFile(raw) as src:
         parts = [(info.filename, src.read(info.filename)) for info in src.infolist()]
-    return write_zip(parts, target, stamp)
+    # zlib, not ISA-L: the workbooks written this way (the templates and demonstration inputs sent
+    # out and committed, feedback copies made by openpyxl) are then the same bytes on every machine.
+    return write_zip(parts, target, stamp, portable=True)
 
 
 def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, compresslevel: int | None = None,
-              stored: tuple[str, ...] = ()) -> Path:
+              stored: tuple[str, ...] = (), portable: bool = False) -> Path:
     """Write `parts` (name, bytes), in this order, as a deflated zip at `target`, atomically, every entry
     dated `stamp` (so the same parts give the same bytes), readable by all. Names ending with one of
     `stored` (already compressed: ".png") are stored as they are.
 
     `compresslevel` is zlib's scale (0-9, None or -1 for the default); with ISA-L it maps onto ISA-L's
-    levels as `ZIP_ISAL_LEVELS` says. How the zip is laid out, and why it is not written through
+    levels as `ZIP_ISAL_LEVELS` says. `portable`: deflated by zlib even where ISA-L is installed, so
+    the bytes are zipfile's own, the same on every machine. How the zip is laid out, and why it is not written through
     `zipfile`: the comment above `ZIP_ISAL_LEVELS`.
     """
-    return write_atomically(target, zip_bytes(parts, stamp, compresslevel, stored))
+    return write_atomically(target, zip_bytes(parts, stamp, compresslevel, stored, portable))
 
 
 # -- zip packages (.xlsx, .docx) ----------------------------------------------------------------------
@@ -193,9 +197,10 @@ _END_RECORD = struct.Struct("<4sHHHHLLH")
 
 
 def zip_bytes(parts: list[tuple[str, bytes]], stamp: dt.datetime, compresslevel: int | None = None,
-              stored: tuple[str, ...] = ()) -> bytes:
+              stored: tuple[str, ...] = (), portable: bool = False) -> bytes:
     """The zip `write_zip` writes, as bytes (see there)."""
-    level = _zip_level(compresslevel)
+    deflater = zlib if portable else _zlib
+    level = _zip_level(compresslevel, deflater)
     dos_time, dos_date = _dos_time(stamp)
     body: list[bytes] = []
     central: list[bytes] = []
@@ -209,7 +214,7 @@ def zip_bytes(parts: list[tuple[str, bytes]], stamp: dt.datetime, compresslevel:
         if stored and name.lower().endswith(stored):
             method, packed = _STORED, data
         else:
-            compressor = _zlib.compressobj(level, _zlib.DEFLATED, -15)  # -15: a raw stream, 32 KB window
+            compressor = deflater.compressobj(level, deflater.DEFLATED, -15)  # -15: a raw stream, 32 KB window
             method, packed = _DEFLATED, compressor.compress(data) + compressor.flush()
         if max(len(data), len(packed)) > ZIP_LIMIT:
             raise OutputError(f"{name} is {max(len(data), len(packed)):,} bytes: more than a zip without ZIP64 holds ({ZIP_LIMIT:,})")
@@ -226,12 +231,12 @@ def zip_bytes(parts: list[tuple[str, bytes]], stamp: dt.datetime, compresslevel:
     return b"".join([*body, directory, end])
 
 
-def _zip_level(compresslevel: int | None) -> int:
-    """The level for `_zlib.compressobj`: zlib's own, or ISA-L's by `ZIP_ISAL_LEVELS`."""
+def _zip_level(compresslevel: int | None, deflater) -> int:
+    """The level for `deflater.compressobj`: zlib's own, or ISA-L's by `ZIP_ISAL_LEVELS`."""
     level = -1 if compresslevel is None else compresslevel
     if level not in ZIP_ISAL_LEVELS:
         raise ValueError(f"compresslevel {compresslevel!r}: zlib's levels are 0-9 (-1 or None: the default)")
-    return ZIP_ISAL_LEVELS[level] if _zlib.__name__ != "zlib" else level
+    return ZIP_ISAL_LEVELS[level] if deflater is not zlib else level
 
 
 def _dos_time(stamp: dt.datetime) -> tuple[int, int]:

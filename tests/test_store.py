@@ -197,6 +197,16 @@ def test_what_a_zip_cannot_hold_is_refused_clearly(tmp_path, monkeypatch):
     assert not (tmp_path / "big.zip").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="zipfile marks entries made on Windows as such")
+def test_portable_zips_are_zipfiles_own_bytes_wherever_isal_is(tmp_path):
+    """Workbooks sent out and committed (templates, demonstration inputs) do not depend on the deflater."""
+    parts = _parts()
+    for level in (None, 1, 9):
+        path = store.write_zip(parts, tmp_path / "p.docx", STAMP, compresslevel=level, stored=MEDIA, portable=True)
+        _check_zip(path, parts)
+        assert path.read_bytes() == _zipfile_reference(parts, STAMP, level, MEDIA)
+
+
 def test_without_isal_zlib_deflates_and_the_bytes_are_zipfiles_own(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "isal", None)  # `from isal import isal_zlib` now raises ImportError
     monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
