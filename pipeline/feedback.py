@@ -301,7 +301,7 @@ def _link(finding: Finding, on_cells: set[tuple[str, str]]) -> str:
     """Where the finding's Cell links to in the workbook ('' when its cell is not marked)."""
     match = _CELL.match(finding.cell or "")
     if match and (finding.sheet, f"{match.group(1)}{match.group(2)}") in on_cells:
-        return f"'{finding.sheet}'!{match.group(1)}{match.group(2)}"
+        return f"{xlsxpatch.quote_sheet(finding.sheet)}!{match.group(1)}{match.group(2)}"  # Bob's -> 'Bob''s'!A1
     return ""
 
 

@@ -100,6 +100,14 @@ def test_the_copy_keeps_the_states_workbook_and_links_each_finding(ref, tmp_path
     assert ref.finding_codes["value-negative"].how_to_fix in texts
 
 
+def test_a_link_into_a_sheet_whose_name_has_an_apostrophe_doubles_it(ref):
+    from pipeline.findings import make_finding
+
+    finding = make_finding(ref, "value-negative", "negative", file="x.xlsx", sheet="Bob's data", cell="E5", value=-1)
+    assert feedback._link(finding, {("Bob's data", "E5")}) == "'Bob''s data'!E5"
+    assert feedback._link(finding, set()) == ""  # a cell that is not marked gets no link
+
+
 def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, tmp_path):
     values = {("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0,
               ("TIP_VIC", "AGE=ADULT"): 5, ("TIP_VIC", "AGE=CHILD"): 4, ("TIP_VIC", "AGE=UNK"): 0}
