@@ -500,15 +500,6 @@ class BrokenPool(FakePool):
         return future
 
 
-def test_charts_whose_worker_died_are_drawn_in_this_process(tmp_path, ref, regional, country, monkeypatch, caplog):
-    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
-    monkeypatch.setattr(charts, "ProcessPoolExecutor", BrokenPool)
-    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
-    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "broken").wait()
-    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
-    assert "ended unexpectedly" in caplog.text
-
-
 class UnstartablePool(FakePool):
     """A pool whose processes cannot be started: the fork server died (EOF on its socket)."""
 
@@ -520,14 +511,18 @@ def _refuse(*args, **kwargs):
     raise OSError(11, "Resource temporarily unavailable")
 
 
-@pytest.mark.parametrize("pool", [_refuse, UnstartablePool], ids=["no-process", "fork-server-gone"])
-def test_no_worker_process_to_be_had_means_drawing_here(tmp_path, ref, regional, country, monkeypatch, caplog, pool):
+@pytest.mark.parametrize(("pool", "warning"), [
+    (BrokenPool, "ended unexpectedly"),  # a worker died: its charts are drawn here
+    (_refuse, "no worker process could be started"),
+    (UnstartablePool, "no worker process could be started"),
+], ids=["worker-died", "no-process", "fork-server-gone"])
+def test_charts_without_a_worker_are_drawn_in_this_process(tmp_path, ref, regional, country, monkeypatch, caplog, pool, warning):
     serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
     monkeypatch.setattr(charts, "ProcessPoolExecutor", pool)
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "here").wait()
     assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
-    assert "no worker process could be started" in caplog.text
+    assert warning in caplog.text
 
 
 def test_workers_started_for_charts_that_all_come_from_the_cache_are_shut_down(tmp_path, ref, regional, country):
