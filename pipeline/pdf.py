@@ -66,6 +66,10 @@ class PdfError(PipelineError):
     """The PDF could not be made: LibreOffice failed or timed out, or its output is not a usable PDF."""
 
 
+class _Crashed(PdfError):
+    """LibreOffice or its UNO bridge was killed by a signal (a segfault): worth one more try."""
+
+
 @dataclass(frozen=True)
 class PdfResult:
     path: Path
@@ -170,25 +174,37 @@ def convert_to_pdf(docx: Path, pdf: Path | None = None, *, timeout: float = 180,
     fd, tmp_name = tempfile.mkstemp(dir=pdf.parent, prefix=f".{pdf.stem}.", suffix=".pdf.tmp")
     os.close(fd)
     staged = Path(tmp_name)
-    work = Path(tempfile.mkdtemp(prefix="crimetrends-pdf-"))
+    deadline = _Deadline(started + timeout, timeout, docx.name)
     try:
-        # A copy under a plain name: LibreOffice's lock file and any odd characters stay in `work`.
-        source = work / "report.docx"
-        shutil.copyfile(docx, source)
-        deadline = _Deadline(started + timeout, timeout, docx.name)
-        if chosen == "uno":
-            note = _convert_uno(soffice, uno_python, source, staged, work, deadline)  # type: ignore[arg-type]
-        else:
-            note = _convert_with_convert_to(soffice, source, staged, work, deadline)
+        try:
+            note = _convert_once(docx, staged, chosen, soffice, uno_python, deadline)
+        except _Crashed as crash:
+            # Headless LibreOffice, and the UNO bridge more often, now and then segfaults on a
+            # document it converts fine the next time (seen under load): one more try, from a fresh
+            # profile, within the same deadline.
+            note = _convert_once(docx, staged, chosen, soffice, uno_python, deadline)
+            note += f" (second try: the first ended with {crash})"
         pages = _check_pdf(staged, docx)
         os.chmod(staged, 0o644)  # mkstemp creates 0600; the report is meant to be shared
         os.replace(staged, pdf)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
+    return PdfResult(path=pdf, pages=pages, method=chosen, note=note, seconds=round(time.monotonic() - started, 2))
+
+
+def _convert_once(docx: Path, staged: Path, chosen: str, soffice: str, uno_python: str | None, deadline: _Deadline) -> str:
+    """One conversion of `docx` into `staged`, in a work folder (and LibreOffice profile) of its own."""
+    work = Path(tempfile.mkdtemp(prefix="crimetrends-pdf-"))
+    try:
+        # A copy under a plain name: LibreOffice's lock file and any odd characters stay in `work`.
+        source = work / "report.docx"
+        shutil.copyfile(docx, source)
+        if chosen == "uno":
+            return _convert_uno(soffice, uno_python, source, staged, work, deadline)  # type: ignore[arg-type]
+        return _convert_with_convert_to(soffice, source, staged, work, deadline)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return PdfResult(path=pdf, pages=pages, method=chosen, note=note, seconds=round(time.monotonic() - started, 2))
 
 
 def _check_docx(docx: Path) -> None:
@@ -256,7 +272,8 @@ def _convert_uno(soffice: str, uno_python: str, source: Path, target: Path, work
             _stop(client)
         if client.returncode != 0:
             message = (err.strip().splitlines() or [f"exit code {client.returncode}"])[-1]
-            raise PdfError(f"LibreOffice could not convert {deadline.name} to PDF: {message}")
+            kind = _Crashed if client.returncode < 0 else PdfError  # < 0: killed by a signal
+            raise kind(f"LibreOffice could not convert {deadline.name} to PDF: {message}")
         # The script asked soffice to terminate; give it a moment to quit on its own.
         with contextlib.suppress(subprocess.TimeoutExpired):
             office.wait(timeout=min(STOP_GRACE_S, max(deadline.at - time.monotonic(), 0.1)))
@@ -283,7 +300,8 @@ def _wait_for_client(client: subprocess.Popen[str], office: subprocess.Popen[str
             # script is still waiting a while later, soffice failed to start or crashed.
             office_gone_at = office_gone_at or time.monotonic()
             if time.monotonic() - office_gone_at > OFFICE_GONE_GRACE_S:
-                raise PdfError(f"LibreOffice exited (code {office.returncode}) before converting {deadline.name}")
+                kind = _Crashed if office.returncode < 0 else PdfError
+                raise kind(f"LibreOffice exited (code {office.returncode}) before converting {deadline.name}")
 
 
 def _convert_with_convert_to(soffice: str, source: Path, target: Path, work: Path, deadline: _Deadline) -> str:
