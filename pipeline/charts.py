@@ -185,6 +185,19 @@ class ChartJob:
     data: TrendChartData | NationalChartData | ProfileChartData
     path: Path
 
+    @property
+    def height_mm(self) -> float:
+        """The chart's height on the page (its width is `CHART_WIDTH_MM`)."""
+        if self.kind == "national":
+            return NATIONAL_BASE_HEIGHT_MM + NATIONAL_ROW_HEIGHT_MM * len(self.data.bars)  # type: ignore[union-attr]
+        return PROFILE_HEIGHT_MM if self.kind == "profile" else TREND_HEIGHT_MM
+
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        """(width, height) of its PNG in pixels, known before it is drawn: the figure's size at `DPI`,
+        cut to whole pixels as Agg cuts it (`FigureCanvasAgg.get_width_height`)."""
+        return int(_mm_to_inches(CHART_WIDTH_MM) * DPI), int(_mm_to_inches(self.height_mm) * DPI)
+
 
 # -- small helpers ---------------------------------------------------------------------------------
 def _text(value: object) -> str:
@@ -747,7 +760,7 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
     """
     mpl = _mpl()
     with _chart_style():
-        fig = _new_figure(TREND_HEIGHT_MM)
+        fig = _new_figure(ChartJob("trend", data, Path()).height_mm)
         ax = fig.add_axes(_PROVISIONAL_AXES)
         years = list(data.years)
         totals = list(data.totals)
@@ -817,8 +830,7 @@ def draw_national_chart(data: NationalChartData) -> Figure:
     The state names are texts with the gid "state" among the Axes' `texts`, top to bottom."""
     mpl = _mpl()
     with _chart_style():
-        height = NATIONAL_BASE_HEIGHT_MM + NATIONAL_ROW_HEIGHT_MM * len(data.bars)
-        fig = _new_figure(height)
+        fig = _new_figure(ChartJob("national", data, Path()).height_mm)
         ax = fig.add_axes(_PROVISIONAL_AXES)
         positions = list(range(len(data.bars)))
         valued = [(pos, bar) for pos, bar in zip(positions, data.bars, strict=True) if bar.value is not None]
@@ -1060,7 +1072,7 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
     """
     mpl = _mpl()
     with _chart_style():
-        fig = _new_figure(PROFILE_HEIGHT_MM)
+        fig = _new_figure(ChartJob("profile", data, Path()).height_mm)
         measure = _measurer(fig)
         pad = _points(LAYOUT_PAD_PT)
         n_rows = math.ceil(len(data.panels) / PROFILE_COLUMNS)
@@ -1302,8 +1314,10 @@ class PendingCharts:
     """
 
     def __init__(self, paths: dict[str, Path], jobs: Sequence[ChartJob], cache_keys: Sequence[str] = (),
-                 cache: BlobCache | None = None, workers: ChartWorkers | None = None) -> None:
+                 cache: BlobCache | None = None, workers: ChartWorkers | None = None,
+                 pixel_sizes: dict[Path, tuple[int, int]] | None = None) -> None:
         self._paths = dict(paths)
+        self._pixel_sizes = dict(pixel_sizes or {})
         self._jobs = list(jobs)
         self._cache_keys = list(cache_keys)
         self._cache = cache
@@ -1353,6 +1367,17 @@ class PendingCharts:
     def paths(self) -> dict[str, Path]:
         """{key: path} of every chart with data: the files `wait()` leaves (they may not all be there yet)."""
         return dict(self._paths)
+
+    @property
+    def pixel_sizes(self) -> dict[Path, tuple[int, int]]:
+        """{path: (width, height)} in pixels of each chart's PNG (`ChartJob.pixel_size`), known before
+        it is written: a report can be laid out while the charts are drawn."""
+        return dict(self._pixel_sizes)
+
+    @property
+    def drawing(self) -> bool:
+        """Whether charts are still to be drawn (else every file is there, from the cache or drawn)."""
+        return bool(self._jobs) and not self._finished
 
     def wait(self) -> dict[str, Path]:
         """Block until every chart is written; {key: path} of all the charts with data (cached ones
@@ -1482,6 +1507,7 @@ def start_charts(
     return PendingCharts(
         {name: job.path for name, job in jobs.items()}, [jobs[name] for name in to_draw],
         [keys[name] for name in to_draw] if cache is not None else [], cache, workers,
+        pixel_sizes={job.path: job.pixel_size for job in jobs.values()},
     )
 
 

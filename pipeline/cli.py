@@ -827,9 +827,13 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
             )
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
+        # Charts still being drawn: the report is rendered meanwhile, with stand-ins of their size,
+        # and the charts put in once they are there (the same document, ~0.4 s sooner).
+        draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes, charts.DPI) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
-    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report)
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report,
+                                       draft=draft)
     progress.remove_task(task)
     return report_path, chart_paths
 

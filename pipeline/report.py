@@ -35,6 +35,7 @@ Flags follow the figure they qualify ("1,234 p"), with their legend in Annex A.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import numbers
 import re
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from docxtpl import DocxTemplate
 
     from pipeline.cache import BlobCache
+
+log = logging.getLogger(__name__)
 
 # python-docx and docxtpl are imported where a document is rendered (0.1 s): a run whose report
 # comes from the cache never loads them.
@@ -1658,20 +1661,23 @@ class MissingVariables(Exception):
         self.names = names
 
 
-def _with_images(value: Any, tpl: DocxTemplate) -> Any:
-    """A copy of the context with every path turned into an InlineImage of the text width."""
+def _with_images(value: Any, tpl: DocxTemplate, stand_ins: Mapping[Path, Path] | None = None) -> Any:
+    """A copy of the context with every path turned into an InlineImage of the text width; with
+    `stand_ins`, the image read for a path is its stand-in's (`draft_report`)."""
     from docx.shared import Mm
     from docxtpl import InlineImage
 
     if isinstance(value, PurePath):
         path = Path(value)
+        if stand_ins is not None:
+            path = stand_ins[path]
         if not path.is_file():
             raise ReportRenderError(f"chart image {path} does not exist")
         return InlineImage(tpl, str(path), width=Mm(CHART_WIDTH_MM))
     if isinstance(value, Mapping):
-        return {key: _with_images(item, tpl) for key, item in value.items()}
+        return {key: _with_images(item, tpl, stand_ins) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_with_images(item, tpl) for item in value]
+        return [_with_images(item, tpl, stand_ins) for item in value]
     return value
 
 
@@ -1779,13 +1785,16 @@ def _package_parts(document: Any) -> list[tuple[str, bytes]]:
     return out
 
 
-def render_report(template_path: Path, context: dict[str, Any], out_path: Path, cache: BlobCache | None = None) -> Path:
+def render_report(template_path: Path, context: dict[str, Any], out_path: Path, cache: BlobCache | None = None,
+                  draft: ReportDraft | None = None) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
     Raises `ReportRenderError` when the template uses variables the context lacks (their names are
     in the message), when a chart file is missing, or when Jinja fails. With a `cache`
     (`pipeline.cache.BlobCache`), a report rendered before from the same template, context (charts
-    by their bytes), code and day is copied from it.
+    by their bytes), code and day is copied from it. With a `draft` of this template and context
+    (`draft_report`, made while the charts were drawn), the charts are put into it instead of
+    rendering again; a draft that does not fit them (a chart of another size) is rendered again.
     """
     template_path = Path(template_path)
     out_path = Path(out_path)
@@ -1794,10 +1803,110 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path, 
     key = _report_key(template_path, context) if cache is not None else None
     if cache is not None and key is not None and cache.copy_to(key, out_path):
         return out_path
-    _render(template_path, context, out_path)
+    if draft is not None and draft.day == _document_day() and draft.put_charts():
+        _write_document(draft.document, draft.day, out_path)
+    else:
+        if draft is not None:
+            log.debug("The report is rendered again: its draft did not fit the charts drawn (or the day changed).")
+        _write_document(*_render_document(template_path, context), out_path)
     if cache is not None and key is not None:
         cache.put(key, out_path.read_bytes())
     return out_path
+
+
+class ReportDraft:
+    """A report rendered before its charts were drawn (`draft_report`): each chart is a stand-in PNG
+    of the chart's name, size in pixels and resolution, so the document is laid out as with the
+    chart; `put_charts` then swaps each stand-in's bytes for the chart's. The same document as
+    rendering with the charts: python-docx reads only the size, resolution and file name of an image."""
+
+    def __init__(self, document: Any, day: dt.datetime, charts: dict[str, tuple[Path, bytes]]) -> None:
+        self.document = document
+        self.day = day
+        self._charts = charts  # file name -> (chart path, stand-in bytes)
+
+    def put_charts(self) -> bool:
+        """Put the drawn charts in place of their stand-ins; False (the draft unusable) when a chart
+        is not the size of its stand-in, or a stand-in is not found once, as itself."""
+        from docx.image.exceptions import UnrecognizedImageError
+        from docx.image.image import Image
+        from docx.parts.image import ImagePart
+
+        replaced = set()
+        for part in self.document.part.package.parts:
+            if not isinstance(part, ImagePart) or part.filename not in self._charts:
+                continue
+            path, stand_in = self._charts[part.filename]
+            if part.blob != stand_in or part.filename in replaced:
+                return False
+            if not path.is_file():
+                raise ReportRenderError(f"chart image {path} does not exist")
+            chart = path.read_bytes()
+            try:
+                drawn, placed = Image.from_blob(chart), Image.from_blob(stand_in)
+            except UnrecognizedImageError:
+                return False
+            if (drawn.content_type, drawn.px_width, drawn.px_height, drawn.horz_dpi, drawn.vert_dpi) != (
+                    placed.content_type, placed.px_width, placed.px_height, placed.horz_dpi, placed.vert_dpi):
+                return False
+            part._blob = chart  # noqa: SLF001 - python-docx keeps a part's bytes there (Part.blob)
+            replaced.add(part.filename)
+        return True
+
+
+def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapping[Path, tuple[int, int]],
+                 dpi: float) -> ReportDraft | None:
+    """The report rendered while its charts are drawn (`render_report(..., draft=)` finishes it):
+    each chart path of `context` is read as a stand-in PNG of its size in `pixel_sizes` at `dpi`.
+    None when a chart's size is not known or two charts share a file name (then the report is
+    rendered once the charts are there). Raises what `render_report` raises for the template."""
+    import tempfile
+
+    paths = _chart_paths(context)
+    if any(path not in pixel_sizes for path in paths) or len({path.name for path in paths}) != len(paths):
+        return None
+    charts = {path.name: (path, _stand_in_png(path.name, *pixel_sizes[path], dpi)) for path in paths}
+    with tempfile.TemporaryDirectory(prefix="crimetrends-draft-") as folder:
+        stand_ins = {}
+        for path in paths:
+            stand_ins[path] = Path(folder) / path.name
+            stand_ins[path].write_bytes(charts[path.name][1])
+        document, day = _render_document(Path(template_path), context, stand_ins)
+    return ReportDraft(document, day, charts)
+
+
+def _chart_paths(value: Any) -> list[Path]:
+    """The distinct paths in a context, in the order `_with_images` meets them."""
+    found: dict[Path, None] = {}
+    if isinstance(value, PurePath):
+        found[Path(value)] = None
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found.update(dict.fromkeys(_chart_paths(item)))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.update(dict.fromkeys(_chart_paths(item)))
+    return list(found)
+
+
+def _stand_in_png(name: str, width: int, height: int, dpi: float) -> bytes:
+    """A PNG header python-docx reads as a `width` x `height` image at `dpi` (the chart's, as
+    `charts._png_bytes` writes it), its file name in a text chunk so that no two stand-ins are the
+    same image (python-docx would keep one part for both); no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    per_metre = int(dpi / 0.0254 + 0.5)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        chunk(b"tEXt", b"Title\0crimetrends stand-in for " + name.encode("utf-8", "replace")),
+        chunk(b"IEND", b""),
+    ))
 
 
 def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:
@@ -1813,13 +1922,20 @@ def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:
     return digest("report", __version__, source_hash("report", "store"), store.DEFLATER, versions, file_sha256(template_path), day, facts)
 
 
-def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
+def _document_day() -> dt.datetime:
+    # The day, not the second: the report says "generated on <date>", and two runs on the same inputs
+    # on one day give identical document parts.
+    return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+
+
+def _render_document(template_path: Path, context: dict[str, Any], stand_ins: Mapping[Path, Path] | None = None) -> tuple[Any, dt.datetime]:
+    """The rendered python-docx document, its contents filled in, and the day it is dated."""
     # A fresh template object per render: docxtpl keeps rendering state on the object.
     from docxtpl import DocxTemplate
 
     tpl = DocxTemplate(str(template_path))
     env = make_jinja_env(provided=context)
-    rendered_context = _with_images(context, tpl)
+    rendered_context = _with_images(context, tpl, stand_ins)
     try:
         tpl.render(rendered_context, jinja_env=env)
     except MissingVariables as err:
@@ -1827,14 +1943,15 @@ def _render(template_path: Path, context: dict[str, Any], out_path: Path) -> Pat
     except jinja2.TemplateError as err:
         raise ReportRenderError(f"cannot render {template_path.name}: {err}") from err
     fill_toc(tpl.docx)
-    # The day, not the second: the report says "generated on <date>", and two runs on the same inputs
-    # on one day give identical document parts.
-    day = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    day = _document_day()
     tpl.docx.core_properties.created = day
     tpl.docx.core_properties.modified = day
     if context.get("coordinator"):  # settings [report] coordinator: Word shows it as the author
         tpl.docx.core_properties.author = context["coordinator"]
+    return tpl.docx, day
 
+
+def _write_document(document: Any, day: dt.datetime, out_path: Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_zip(_package_parts(tpl.docx), out_path, day.replace(tzinfo=None), stored=_STORED_MEDIA)
+    store.write_zip(_package_parts(document), out_path, day.replace(tzinfo=None), stored=_STORED_MEDIA)
     return out_path

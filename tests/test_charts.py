@@ -134,6 +134,23 @@ def test_charts_are_a4_text_width_at_200_dpi(tmp_path, ref, regional, country):
         assert image.info["dpi"][0] == pytest.approx(200, abs=0.5)
 
 
+def test_each_chart_is_the_size_in_pixels_known_before_it_is_drawn(tmp_path, ref, regional, country):
+    pending = charts.start_charts(regional, country, ref, YEAR, tmp_path)
+    assert pending.drawing
+    foreseen = pending.pixel_sizes
+    paths = pending.wait()
+    assert not pending.drawing
+    assert {path.stem.split("_")[0] for path in paths.values()} == {"trend", "national", "profile"}
+    assert set(foreseen) == set(paths.values())
+    for path in paths.values():
+        with Image.open(path) as image:
+            assert image.size == foreseen[path], path.name
+    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
+    national = next(job for job in jobs.values() if job.kind == "national")
+    one_more = dataclasses.replace(national.data, bars=(*national.data.bars, national.data.bars[0]))
+    assert charts.ChartJob("national", one_more, Path()).pixel_size[1] > national.pixel_size[1]  # taller with each bar
+
+
 def test_two_renders_give_identical_bytes(tmp_path, ref, regional, country):
     first = render_charts(regional, country, ref, YEAR, tmp_path / "a")
     second = render_charts(regional, country, ref, YEAR, tmp_path / "b")
