@@ -102,7 +102,7 @@ def stages_once(inputs: Path, outputs: Path, year: int, pdf: bool) -> dict[str, 
     started = time.perf_counter()
     import pandas as pd
 
-    from pipeline import aggregate, annex, charts, feedback, history, ingest, report, store, validate
+    from pipeline import aggregate, annex, charts, cli, feedback, history, ingest, report, store, validate
     from pipeline.findings import findings_table
     from pipeline.reference import load_reference
 
@@ -114,6 +114,7 @@ def stages_once(inputs: Path, outputs: Path, year: int, pdf: bool) -> dict[str, 
         since[0] = now
 
     ref = load_reference()
+    cli.tune_garbage_collector()  # as a run does
     files = ingest.discover_files(inputs)
     lap("setup")
     raws = [ingest.read_submission(path, inputs, ref) for path in files]
@@ -168,6 +169,7 @@ def ingest_validate_once(inputs: Path, cache_dir: Path | None) -> dict[str, floa
 
     imported = time.perf_counter()
     ref = load_reference()
+    cli.tune_garbage_collector()  # as a run does
     caches = cache.Caches(parse=cache.ParseCache(cache_dir / "parse"), validated=cache.ValidatedCache(cache_dir / "validated")) if cache_dir is not None else None
     files = ingest.discover_files(inputs)
     subs = [sub for sub, _ in cli.read_and_validate([(path, inputs) for path in files], ref, strict=False, caches=caches)]
