@@ -1189,17 +1189,20 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
 
 
 # -- the report cache (issue 7) ------------------------------------------------------------------------
-def test_report_from_the_cache_is_the_report_and_follows_its_charts(tmp_path, ref, regional, country, submissions, findings, chart_paths):
+def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Path]:
+    """A copy of the module's charts in `folder`, for a test that changes them."""
     import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return {key: Path(shutil.copyfile(path, folder / path.name)) for key, path in chart_paths.items()}
+
+
+def test_report_from_the_cache_is_the_report_and_follows_its_charts(tmp_path, ref, regional, country, submissions, findings, chart_paths):
     import zipfile
 
     from pipeline.cache import BlobCache
 
-    own = {}
-    for key, path in chart_paths.items():  # a private copy: one chart is changed below
-        own[key] = tmp_path / "charts" / path.name
-        own[key].parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, own[key])
+    own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is changed below
     context = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
     blobs = BlobCache(tmp_path / "cache", ".docx")
     first = render_report(TEMPLATE, context, tmp_path / "first.docx", cache=blobs)
@@ -1267,7 +1270,7 @@ def test_no_draft_without_every_chart_size_or_with_two_charts_of_one_name(tmp_pa
     from pipeline.report import draft_report
 
     sizes = _drawn_sizes(chart_paths)
-    key, path = next(iter(chart_paths.items()))
+    path = next(iter(chart_paths.values()))
     assert draft_report(TEMPLATE, context, {p: s for p, s in sizes.items() if p != path}, DPI) is None
     twin = tmp_path / "elsewhere" / path.name
     twin.parent.mkdir()
@@ -1277,16 +1280,10 @@ def test_no_draft_without_every_chart_size_or_with_two_charts_of_one_name(tmp_pa
 
 
 def test_a_draft_names_a_chart_that_was_never_written(tmp_path, ref, regional, country, submissions, findings, chart_paths):
-    import shutil
-
     from pipeline.charts import DPI
     from pipeline.report import draft_report
 
-    own = {}
-    for key, path in chart_paths.items():  # a private copy: one chart is deleted below
-        own[key] = tmp_path / "charts" / path.name
-        own[key].parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, own[key])
+    own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is deleted below
     mine = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
     sizes = _drawn_sizes(chart_paths)
     draft = draft_report(TEMPLATE, mine, {own[key]: sizes[path] for key, path in chart_paths.items()}, DPI)
