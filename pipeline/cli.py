@@ -213,7 +213,7 @@ def tune_garbage_collector() -> None:
     """A command is a short batch that makes millions of small objects (cells, rows, XML elements) and
     frees nearly all of them by reference counting. At Python's default pace the cyclic collector ran
     ~430 times in a first run of the sample, walking the same live objects (the modules, pandas, the
-    reference data) again and again: ~0.5 s. It now runs every 20,000 allocations instead of 700, and
+    reference data) again and again: ~0.2 s of CPU. It now runs every 20,000 allocations instead of 700, and
     what is loaded so far is exempt from its passes (`gc.freeze`: it stays for the process's life).
     Garbage in cycles is still collected. Called when a command starts and again once a run has
     loaded its libraries; the benchmark calls it as a run does."""
@@ -843,7 +843,8 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
         # Charts still being drawn: the report is rendered meanwhile, with stand-ins of their size,
-        # and the charts put in once they are there (the same document, ~0.4 s sooner).
+        # and the charts put in once they are there: the same document, its rendering (~0.4 s of CPU)
+        # no longer left alone on one core at the end.
         draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes, charts.DPI) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
