@@ -1116,14 +1116,25 @@ def _png_bytes(rgba, dpi: float) -> bytes:
     channels = 3 if opaque else 4
     rows = np.zeros((height, 1 + channels * width), np.uint8)  # a 0 at the start of each row: filter "none"
     rows[:, 1:] = np.reshape(data, (height, channels * width))
+    return _png_header(width, height, opaque, dpi) + _png_chunk(b"IDAT", _deflate(rows, PNG_COMPRESS_LEVEL)) + _png_chunk(b"IEND", b"")
+
+
+def _png_header(width: int, height: int, opaque: bool, dpi: float) -> bytes:
+    """The signature, size (8-bit RGB, or RGBA) and resolution of a chart's PNG."""
     per_metre = int(dpi / 0.0254 + 0.5)
     return b"".join((
         b"\x89PNG\r\n\x1a\n",
         _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
         _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        _png_chunk(b"IDAT", _deflate(rows, PNG_COMPRESS_LEVEL)),
-        _png_chunk(b"IEND", b""),
     ))
+
+
+def stand_in_png(width: int, height: int, name: str) -> bytes:
+    """A PNG with a chart's header but no pixels: what python-docx reads of an image (size, resolution)
+    for a chart not drawn yet (`report.draft_report`). `name` goes in a text chunk, so that no two
+    stand-ins are the same image (python-docx would keep one part for both)."""
+    title = b"Title\0crimetrends stand-in for " + name.encode("utf-8", "replace")
+    return _png_header(width, height, True, DPI) + _png_chunk(b"tEXt", title) + _png_chunk(b"IEND", b"")
 
 
 def save_png(fig: Figure, path: Path) -> Path:

@@ -845,7 +845,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
         # Charts still being drawn: the report is rendered meanwhile, with stand-ins of their size,
         # and the charts put in once they are there: the same document, its rendering (~0.4 s of CPU)
         # no longer left alone on one core at the end.
-        draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes, charts.DPI) if started.drawing else None
+        draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
     report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report,

@@ -48,7 +48,7 @@ from jinja2 import meta
 import pandas as pd
 
 from pipeline import __version__, store
-from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
+from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
@@ -1854,10 +1854,9 @@ class ReportDraft:
         return True
 
 
-def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapping[Path, tuple[int, int]],
-                 dpi: float) -> ReportDraft | None:
+def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapping[Path, tuple[int, int]]) -> ReportDraft | None:
     """The report rendered while its charts are drawn (`render_report(..., draft=)` finishes it):
-    each chart path of `context` is read as a stand-in PNG of its size in `pixel_sizes` at `dpi`.
+    each chart path of `context` is read as a stand-in PNG of its size in `pixel_sizes` (`charts.stand_in_png`).
     None when a chart's size is not known or two charts share a file name (then the report is
     rendered once the charts are there). Raises what `render_report` raises for the template."""
     import tempfile
@@ -1865,7 +1864,7 @@ def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapp
     paths = _chart_paths(context)
     if any(path not in pixel_sizes for path in paths) or len({path.name for path in paths}) != len(paths):
         return None
-    charts = {path.name: (path, _stand_in_png(path.name, *pixel_sizes[path], dpi)) for path in paths}
+    charts = {path.name: (path, stand_in_png(*pixel_sizes[path], path.name)) for path in paths}
     with tempfile.TemporaryDirectory(prefix="crimetrends-draft-") as folder:
         stand_ins = {}
         for path in paths:
@@ -1887,26 +1886,6 @@ def _chart_paths(value: Any) -> list[Path]:
         for item in value:
             found.update(dict.fromkeys(_chart_paths(item)))
     return list(found)
-
-
-def _stand_in_png(name: str, width: int, height: int, dpi: float) -> bytes:
-    """A PNG header python-docx reads as a `width` x `height` image at `dpi` (the chart's, as
-    `charts._png_bytes` writes it), its file name in a text chunk so that no two stand-ins are the
-    same image (python-docx would keep one part for both); no pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    per_metre = int(dpi / 0.0254 + 0.5)
-    return b"".join((
-        b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-        chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        chunk(b"tEXt", b"Title\0crimetrends stand-in for " + name.encode("utf-8", "replace")),
-        chunk(b"IEND", b""),
-    ))
 
 
 def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:

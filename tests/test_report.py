@@ -1236,10 +1236,9 @@ def _drawn_sizes(chart_paths) -> dict[Path, tuple[int, int]]:
 
 
 def test_a_draft_with_its_charts_put_in_is_the_report_rendered_with_them(tmp_path, context, chart_paths):
-    from pipeline.charts import DPI
     from pipeline.report import draft_report
 
-    draft = draft_report(TEMPLATE, context, _drawn_sizes(chart_paths), DPI)
+    draft = draft_report(TEMPLATE, context, _drawn_sizes(chart_paths))
     assert draft is not None
     drafted = render_report(TEMPLATE, context, tmp_path / "drafted.docx", draft=draft)
     plain = render_report(TEMPLATE, context, tmp_path / "plain.docx")
@@ -1251,42 +1250,39 @@ def test_a_draft_with_its_charts_put_in_is_the_report_rendered_with_them(tmp_pat
 
 
 def test_a_draft_whose_chart_came_out_another_size_is_rendered_again(tmp_path, context, chart_paths):
-    from pipeline.charts import DPI
     from pipeline.report import draft_report
 
     sizes = _drawn_sizes(chart_paths)
     first = next(iter(sizes))
     sizes[first] = (sizes[first][0], sizes[first][1] + 1)  # a chart one pixel taller than foreseen
-    draft = draft_report(TEMPLATE, context, sizes, DPI)
+    draft = draft_report(TEMPLATE, context, sizes)
     assert draft is not None and draft.put_charts() is False
-    drafted = render_report(TEMPLATE, context, tmp_path / "drafted.docx", draft=draft_report(TEMPLATE, context, sizes, DPI))
+    drafted = render_report(TEMPLATE, context, tmp_path / "drafted.docx", draft=draft_report(TEMPLATE, context, sizes))
     assert _parts(drafted) == _parts(render_report(TEMPLATE, context, tmp_path / "plain.docx"))
 
 
 def test_no_draft_without_every_chart_size_or_with_two_charts_of_one_name(tmp_path, context, chart_paths):
     import shutil
 
-    from pipeline.charts import DPI
     from pipeline.report import draft_report
 
     sizes = _drawn_sizes(chart_paths)
     path = next(iter(chart_paths.values()))
-    assert draft_report(TEMPLATE, context, {p: s for p, s in sizes.items() if p != path}, DPI) is None
+    assert draft_report(TEMPLATE, context, {p: s for p, s in sizes.items() if p != path}) is None
     twin = tmp_path / "elsewhere" / path.name
     twin.parent.mkdir()
     shutil.copyfile(path, twin)
     with_twin = {**context, "extra_chart": twin}
-    assert draft_report(TEMPLATE, with_twin, {**sizes, twin: sizes[path]}, DPI) is None
+    assert draft_report(TEMPLATE, with_twin, {**sizes, twin: sizes[path]}) is None
 
 
 def test_a_draft_names_a_chart_that_was_never_written(tmp_path, ref, regional, country, submissions, findings, chart_paths):
-    from pipeline.charts import DPI
     from pipeline.report import draft_report
 
     own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is deleted below
     mine = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
     sizes = _drawn_sizes(chart_paths)
-    draft = draft_report(TEMPLATE, mine, {own[key]: sizes[path] for key, path in chart_paths.items()}, DPI)
+    draft = draft_report(TEMPLATE, mine, {own[key]: sizes[path] for key, path in chart_paths.items()})
     assert draft is not None
     missing = next(iter(own.values()))
     missing.unlink()
