@@ -770,10 +770,15 @@ class Caches:
         """The caches under <outputs>/.cache/. With `deferred`, the parse and validated entries are
         written by `flush()` (the run calls it while the charts are drawn in other processes)."""
         root = cache_dir(outputs_dir)
-        caches = cls(parse=ParseCache(root / "parse"), validated=ValidatedCache(root / "validated"), charts=BlobCache(root / "charts", ".png"),
+        caches = cls(parse=ParseCache(root / "parse"), validated=ValidatedCache(root / "validated"), charts=cls.open_charts(outputs_dir),
                      feedback=BlobCache(root / "feedback", ".xlsx"), annex=BlobCache(root / "annex", ".xlsx"), report=BlobCache(root / "report", ".docx"))
         caches.parse.deferred = caches.validated.deferred = deferred
         return caches
+
+    @staticmethod
+    def open_charts(outputs_dir: Path) -> BlobCache:
+        """The chart cache alone: opening it loads nothing (the parse cache's context loads ingest and pandas)."""
+        return BlobCache(cache_dir(outputs_dir) / "charts", ".png")
 
     def flush(self) -> None:
         """Write the entries put in deferred mode (see `open`)."""

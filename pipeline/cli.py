@@ -38,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from pipeline import __version__
+from pipeline.atomic import outputs_lock
 from pipeline.findings import PipelineError
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError
 
@@ -368,7 +369,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
     deadline = settings.deadline_for(year)
     tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, deadline, dt.date.today())
     _print_status(tracker, year, deadline, settings, n_expected=len(ref.members_in(year)))
-    with store.outputs_lock(outputs_dir, year):
+    with outputs_lock(outputs_dir, year):
         path = store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     log.info("Status: %s", path)
 
@@ -447,7 +448,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
         checked, folder = _validate_files(list(files), inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / VALIDATION_DIR
     else:
         checked, folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
-    with store.outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
+    with outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
         with store.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
         if year is not None:
@@ -658,18 +659,44 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     The whole run holds the lock on <outputs>/<year>, so two runs never write the same outputs at once.
     Unless `force`, a run whose outputs are up to date (`cache.RunMemo`) makes nothing again.
     """
-    from pipeline import store
-    from pipeline.cache import RunMemo, cache_dir, run_key
+    from pipeline.cache import Caches, RunMemo, cache_dir, run_key
 
-    with store.outputs_lock(outputs_dir, year):
+    with outputs_lock(outputs_dir, year):
         memo = RunMemo(cache_dir(outputs_dir) / "runs")
         key = run_key(year, inputs_dir, _run_options(year, strict, make_pdf, settings), REPORT_TEMPLATE)
         recorded = None if force else memo.check(year, key, outputs_dir / str(year), skip=_NOT_OUTPUTS)
         if recorded is not None:
             return _up_to_date(year, outputs_dir, recorded)
-        result = _run_locked(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress or Progress(disable=True))
+        # The chart workers start before this process loads pandas (with the parse cache, then the
+        # stages), so that their start-up (~0.5 s of CPU: matplotlib) runs on the other core beside that
+        # and the reading of the workbooks, not after it.
+        workers = _chart_workers_ahead(outputs_dir)
+        try:
+            # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
+            # entries are written while the charts are drawn, when this process has time to spare.
+            caches = Caches.open(outputs_dir, deferred=True)
+            result = _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
+                                 progress=progress or Progress(disable=True), caches=caches, workers=workers)
+        finally:
+            if workers is not None:
+                workers.shutdown()  # when no chart was drawn (or the run failed); else the charts' wait() did
         memo.record(year, key, result.year_dir, _result_record(result), skip=_NOT_OUTPUTS)
         return result
+
+
+def _chart_workers_ahead(outputs_dir: Path) -> ChartWorkers | None:
+    """Chart workers started now, when this run will draw every chart (a first run into these outputs:
+    the chart cache is about empty); else None (the charts come from the cache, or start their own)."""
+    from pipeline import charts
+    from pipeline.cache import Caches
+
+    if Caches.open_charts(outputs_dir).entries() >= charts.PARALLEL_CHART_THRESHOLD:
+        return None
+    try:
+        return charts.ChartWorkers()
+    except OSError as err:  # no process to be had now: the charts start their own, or draw here
+        log.debug("chart workers not started ahead: %s", err)
+        return None
 
 
 # run.log grows with every command on the year; it is not an output a run makes.
@@ -705,29 +732,6 @@ def _up_to_date(year: int, outputs_dir: Path, recorded: dict[str, Any]) -> RunRe
     _print_summary(YearTables.read_table(data_dir, "submissions"), YearTables.read_table(data_dir, "findings"), year, table=not _session_quiet())
     return RunResult(year_dir=year_dir, report=year_dir / recorded["report"], n_errors=int(recorded["n_errors"]), has_errors=bool(recorded["has_errors"]),
                      pdf=year_dir / recorded["pdf"] if recorded["pdf"] else None, pdf_note=str(recorded["pdf_note"]))
-
-
-def _run_locked(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress) -> RunResult:
-    from pipeline import charts
-    from pipeline.cache import Caches
-
-    # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
-    # entries are written while the charts are drawn, when this process has time to spare.
-    caches = Caches.open(outputs_dir, deferred=True)
-    # A first run into these outputs draws every chart: the chart workers start now, so that their
-    # start-up (~0.5 s of CPU) runs beside the reading of the workbooks, not after it.
-    workers = None
-    if caches.charts is not None and caches.charts.entries() < charts.PARALLEL_CHART_THRESHOLD:
-        try:
-            workers = charts.ChartWorkers()
-        except OSError as err:  # no process to be had now: the charts start their own, or draw here
-            log.debug("chart workers not started ahead: %s", err)
-    try:
-        return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings, progress=progress,
-                           caches=caches, workers=workers)
-    finally:
-        if workers is not None:
-            workers.shutdown()  # when no chart was drawn (or the run failed); else the charts' wait() did
 
 
 def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress,
@@ -903,7 +907,7 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
     _open_log(year_dir)
     ref = load_reference()
-    with store.outputs_lock(outputs_dir, year), _progress() as progress:
+    with outputs_lock(outputs_dir, year), _progress() as progress:
         tables = YearTables.read(data_dir)
         manifest_path = year_dir / provenance.MANIFEST_NAME
         manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}

@@ -286,50 +286,6 @@ def _restore(final: Path) -> None:
 
 
 @contextmanager
-def outputs_lock(outputs_dir: Path, name: int | str) -> Iterator[None]:
-    """Hold the lock on `<outputs>/<name>` (a year, or `validation`) while writing it: a second run on
-    the same outputs stops with a clear message instead of interleaving files with the first.
-
-    An OS file lock (flock, or msvcrt on Windows) on `<outputs>/.<name>.lock`: the system releases it
-    when the process ends, so a run killed with `kill -9` never leaves a stale lock behind.
-    """
-    outputs_dir.mkdir(parents=True, exist_ok=True)
-    path = outputs_dir / f".{name}.lock"
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole `with`
-    try:
-        if not _try_lock(handle):
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise OutputError(f"another crimetrends run is writing {outputs_dir / str(name)} ({holder}); wait for it to finish, then run again")
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}")
-        handle.flush()
-        yield
-    finally:
-        handle.close()  # closing the file releases the lock
-
-
-def _try_lock(handle) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
-@contextmanager
 def staged_year_dir(outputs_dir: Path, year: int) -> Iterator[Path]:
     """Yield an empty staging folder; on success it becomes `<outputs>/<year>`, on failure it is removed."""
     with staged_dir(outputs_dir / str(year)) as staging:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.atomic import write_atomically
+from pipeline.atomic import outputs_lock, write_atomically
 
 
 def test_writes_the_bytes_readable_by_all_making_the_folder(tmp_path):
@@ -29,3 +29,28 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(tmp_path
         write_atomically(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"the previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.docx"]
+
+
+# -- outputs_lock ------------------------------------------------------------------------------------
+def test_a_second_writer_of_the_same_outputs_is_refused_with_a_clear_message(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline.findings import OutputError
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pipeline.atomic import outputs_lock\n"
+         "with outputs_lock(Path(sys.argv[1]), 2025):\n    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputError, match=r"another crimetrends run is writing .*2025 \(pid \d+"), outputs_lock(tmp_path, 2025):
+            pass
+        with outputs_lock(tmp_path, 2024):  # another year is another lock
+            pass
+    finally:
+        holder.kill()  # as kill -9: the system releases the lock with the process
+        holder.wait()
+    with outputs_lock(tmp_path, 2025):
+        pass

@@ -73,30 +73,6 @@ def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["feedback"]
 
 
-def test_a_second_writer_of_the_same_outputs_is_refused_with_a_clear_message(tmp_path):
-    import subprocess
-    import sys
-
-    from pipeline.findings import OutputError
-
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pipeline import store\n"
-         "with store.outputs_lock(Path(sys.argv[1]), 2025):\n    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(OutputError, match=r"another crimetrends run is writing .*2025 \(pid \d+"), store.outputs_lock(tmp_path, 2025):
-            pass
-        with store.outputs_lock(tmp_path, 2024):  # another year is another lock
-            pass
-    finally:
-        holder.kill()  # as kill -9: the system releases the lock with the process
-        holder.wait()
-    with store.outputs_lock(tmp_path, 2025):
-        pass
-
-
 # -- write_zip -------------------------------------------------------------------------------------
 STAMP = dt.datetime(2026, 1, 2, 3, 4, 6)
 MEDIA = (".png",)
