@@ -343,13 +343,22 @@ def _cell_maker(column: str, texts: _Texts) -> Callable[[str, object], str]:
 
 
 def _other_cells(letter: str, column: str, values: list[object], texts: _Texts) -> list[str]:
-    """The cells of any other column: texts straight to inline strings, the rest through `_cell_maker`."""
+    """The cells of any other column: texts straight to inline strings, NaN (a text column's missing
+    value) to no cell and plain ints (an Int64 column's) to numbers, the rest through `_cell_maker`:
+    the same cells, without its checks for the ~100,000 of them in an annex."""
     make = _cell_maker(column, texts)
+    fixed_format = RATE_FORMAT if column in RATE_COLUMNS else COUNT_FORMAT if column in COUNT_COLUMNS else None
+    int_style = f' s="{_NUMBER_STYLES[fixed_format]}"' if fixed_format is not None else f' s="{STYLE_COUNT}"' if column in VALUE_COLUMNS else ""
     out = []
     for r, value in enumerate(values, start=2):
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             inner = texts(value)
             out.append(f'<c r="{letter}{r}" t="inlineStr">{inner}</c>' if inner else "")
+        elif kind is float and math.isnan(value):
+            out.append("")
+        elif kind is int:
+            out.append(f'<c r="{letter}{r}"{int_style} t="n"><v>{value}</v></c>')
         else:
             out.append(make(f"{letter}{r}", value))
     return out

@@ -9,9 +9,12 @@ import math
 import re
 import zipfile
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import annex, store
 from pipeline.aggregate import COUNTRY_COLUMNS, COVERAGE_COLUMNS, REGIONAL_COLUMNS
@@ -300,3 +303,20 @@ def test_the_package_is_well_formed(annex_file):
         for name in names:
             minidom.parseString(z.read(name))  # every part parses as XML
         assert b'<definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">' in z.read("xl/workbook.xml")
+
+
+# The values a non-float column of a table holds: texts, ints (an Int64 column's), NaN (a text column's
+# missing value), NA, None, booleans, numpy scalars, floats of every kind.
+_CELL_VALUES = st.one_of(
+    st.text(max_size=4), st.integers(-10**16, 10**16), st.floats(allow_nan=True, allow_infinity=True), st.none(),
+    st.just(pd.NA), st.booleans(), st.integers(-1000, 1000).map(np.int64), st.floats(-1e6, 1e6).map(np.float64),
+)
+
+
+@pytest.mark.parametrize("column", ["value", "population", "year", "rate_per_100k", "comment"])
+@given(values=st.lists(_CELL_VALUES, max_size=12))
+def test_a_column_s_cells_are_what_the_general_cell_maker_makes_of_each_value(column, values):
+    """`_other_cells` takes texts, NaN and ints by a short path: the same cells as `_cell_maker`."""
+    make = annex._cell_maker(column, annex._Texts())
+    expected = [make(f"C{row}", value) for row, value in enumerate(values, start=2)]
+    assert annex._other_cells("C", column, values, annex._Texts()) == expected
