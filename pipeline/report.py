@@ -39,12 +39,14 @@ import logging
 import math
 import numbers
 import re
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import meta
+import numpy as np
 import pandas as pd
 
 from pipeline import __version__, store
@@ -212,12 +214,27 @@ def _series_text(names: list[str]) -> str:
 
 
 # -- look-ups on the input frames ------------------------------------------------------------------
+# The key of a row of the regional and of the country table (`_rows_by_key`).
+REGIONAL_KEY = ["indicator", "breakdown", "year"]
+COUNTRY_KEY = ["country_iso3", "indicator", "breakdown", "year"]
+
+
 def _rows_by_key(frame: pd.DataFrame, key_columns: list[str]) -> dict[tuple, Any]:
-    """{(key values): row namedtuple}; the last row wins on (unexpected) duplicates."""
-    rows: dict[tuple, Any] = {}
-    for row in frame.itertuples(index=False):
-        rows[tuple(getattr(row, column) for column in key_columns)] = row
-    return rows
+    """{(key values): row namedtuple}; the last row wins on (unexpected) duplicates.
+
+    The rows hold what `DataFrame.itertuples(index=False)` gives, the same values of the same types,
+    but read a column at a time: itertuples reads a text column value by value (~40 ms for the
+    country table), `tolist()` at once. Columns of other pandas types (Int64: itertuples gives numpy
+    ints, tolist Python ints) are still iterated."""
+    values = [_column_values(frame[column]) for column in frame.columns]
+    row = namedtuple("Row", [str(column) for column in frame.columns], rename=True)
+    keys = zip(*(values[frame.columns.get_loc(column)] for column in key_columns), strict=True)
+    return dict(zip(keys, map(row._make, zip(*values, strict=True)), strict=True))
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    """The values iterating `column` gives (see `_rows_by_key`)."""
+    return column.tolist() if isinstance(column.dtype, np.dtype | pd.StringDtype) else list(column)
 
 
 def _regional_row(regional_rows: dict[tuple, Any], indicator: str, year: int) -> Any | None:
@@ -1070,9 +1087,13 @@ def key_findings(
     regional = ensure_columns(regional, REGIONAL_COLUMNS)
     country = ensure_columns(country, COUNTRY_COLUMNS)
     submissions = ensure_columns(submissions, SUBMISSION_COLUMNS)
-    regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
-    country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
-    received = _received_states(submissions, year)
+    return _key_findings(year, _rows_by_key(regional, REGIONAL_KEY), _rows_by_key(country, COUNTRY_KEY), country,
+                         _received_states(submissions, year), ref, settings, first_chapter)
+
+
+def _key_findings(year: int, regional_rows: dict[tuple, Any], country_rows: dict[tuple, Any], country: pd.DataFrame,
+                  received: dict[str, Any], ref: Reference, settings: Settings, first_chapter: int) -> list[str]:
+    """`key_findings` from the look-ups `build_context` has made already."""
     return [
         _coverage_finding(year, country, received, ref),
         _headline_coverage_finding(year, regional_rows, ref, settings),
@@ -1259,22 +1280,24 @@ def _cooperation_state_rows(
 
 
 # -- comments ---------------------------------------------------------------------------------------
-def _comment_rows(
-    category: Category, country: pd.DataFrame, year: int, ref: Reference
-) -> list[dict[str, str]]:
-    """The comments states wrote next to the other indicators of the area (the headline's are in the
-    country table), in catalogue order, then by state name; breakdown rows included."""
-    codes = [i.code for i in ref.indicators if i.category == category.code and i.code != category.headline]
-    if not codes:
-        return []
+def _commented_rows(country: pd.DataFrame, year: int, ref: Reference) -> list[Any]:
+    """The rows of the country table for `year` and a member state that carry a comment (for
+    `_comment_rows`, which picks those of each area)."""
     members = set(ref.members_in(year))
-    rows = country[(_year_of(country) == year) & _texts(country["indicator"]).isin(codes)
-                   & _texts(country["country_iso3"]).isin(members)]
+    rows = country[(_year_of(country) == year) & _texts(country["country_iso3"]).isin(members)]
+    return [row for row in rows.itertuples(index=False) if _text(row.comment)]
+
+
+def _comment_rows(category: Category, commented: list[Any], ref: Reference) -> list[dict[str, str]]:
+    """The comments states wrote next to the other indicators of the area (the headline's are in the
+    country table), in catalogue order, then by state name; breakdown rows included. `commented`: the
+    year's rows with a comment (`_commented_rows`)."""
+    codes = [i.code for i in ref.indicators if i.category == category.code and i.code != category.headline]
     out = []
-    for row in rows.itertuples(index=False):
-        comment = _text(row.comment)
-        if not comment:
+    for row in commented:
+        if _text(row.indicator) not in codes:
             continue
+        comment = _text(row.comment)
         indicator = ref.indicator_by_code[_text(row.indicator)]
         breakdown = _text(row.breakdown)
         out.append({
@@ -1384,14 +1407,15 @@ def _category_context(
     trend_years: tuple[int, ...],
     regional_rows: dict[tuple, Any],
     country_rows: dict[tuple, Any],
-    country: pd.DataFrame,
+    commented: list[Any],
     received: dict[str, Any],
     ref: Reference,
     chart_paths: Mapping[str, Path],
     settings: Settings,
 ) -> dict[str, Any]:
     """`figure_numbers`/`table_numbers` hold the last number used and are advanced here, in the order
-    the tables and figures appear in the chapter. `trend_years`: the years the trend chart shows."""
+    the tables and figures appear in the chapter. `trend_years`: the years the trend chart shows;
+    `commented`: the year's rows of the country table with a comment (`_commented_rows`)."""
     headline = ref.indicator_by_code[category.headline]
     n_expected = len(ref.members_in(year))
     unit = headline.unit
@@ -1452,7 +1476,7 @@ def _category_context(
         "value_heading": f"Value ({unit})",
         "countries": countries,
         "countries_flags_note": flags_note([row["flags"] for row in countries], ref),
-        "comments": _comment_rows(category, country, year, ref),
+        "comments": _comment_rows(category, commented, ref),
         "cooperation_note": (
             "Each state reports the requests it received and those it sent, to and from any state: a request "
             "between two member states is counted once by each, and requests to or from states outside the "
@@ -1505,8 +1529,8 @@ def build_context(
     revisions = ensure_columns(pd.DataFrame() if revisions is None else revisions, REVISION_COLUMNS)
     revision_rows = _revision_rows(revisions[_year_of(revisions) == year - 1], ref)
     n_expected = len(ref.members_in(year))
-    regional_rows = _rows_by_key(regional, ["indicator", "breakdown", "year"])
-    country_rows = _rows_by_key(country, ["country_iso3", "indicator", "breakdown", "year"])
+    regional_rows = _rows_by_key(regional, REGIONAL_KEY)
+    country_rows = _rows_by_key(country, COUNTRY_KEY)
     received = _received_states(submissions, year)
     years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
     table_numbers = [4]  # Tables 1 to 4: submissions, coverage, the overview and its five-year series
@@ -1525,12 +1549,13 @@ def build_context(
             overview_flags.append(_text(row.flags))
         overview_rows.append({"indicator": f"{category.label}: {headline.label}", **cells})
     categories = []
+    commented = _commented_rows(country, year, ref)
     for index, category in enumerate(ref.categories):
         # The caption names the years the chart shows (the same selection as pipeline.charts).
         trend = trend_chart_data(regional, ref, category, settings, year) if f"trend_{category.code}" in chart_paths else None
         categories.append(_category_context(
             category, FIRST_AREA_CHAPTER + index, figure_numbers, table_numbers, year, trend.years if trend else (),
-            regional_rows, country_rows, country, received, ref, chart_paths, settings,
+            regional_rows, country_rows, commented, received, ref, chart_paths, settings,
         ))
     last_area_chapter = FIRST_AREA_CHAPTER + len(ref.categories) - 1
     quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
@@ -1552,7 +1577,7 @@ def build_context(
             "law-enforcement and judicial authorities and how they record it, as well as crime itself, so they "
             "describe what was recorded, not how much crime there is."
         ),
-        "key_findings": key_findings(year, regional, country, submissions, ref, settings, FIRST_AREA_CHAPTER),
+        "key_findings": _key_findings(year, regional_rows, country_rows, country, received, ref, settings, FIRST_AREA_CHAPTER),
         "scope_summary": (
             f"This assessment covers the {n_expected} member states of BSEC in {year} and "
             f"{len(ref.categories)} crime areas, with the figures the states submitted for {year} and earlier years "
