@@ -226,7 +226,7 @@ def _source_line(observations: pd.DataFrame, settings: Settings) -> str:
 # cell (3 s for the sample year's 350,000 cells); this takes ~1 µs. Every text is an inline string
 # (t="inlineStr"): no cell can hold a formula or an error value, whatever the text is. Characters
 # XML cannot carry are dropped, as `store.set_cell` does; a carriage return is kept as &#13;.
-ANNEX_COMPRESSLEVEL = 1  # zlib's scale: 1 is ~3x faster than the default 6 with zlib, for a file ~15 % larger (ISA-L: its level 1, see store)
+ANNEX_COMPRESSLEVEL = 2  # zlib's scale: with zlib-ng the annex in 26 ms, 1.35 MB (its 1: as fast, 1.88 MB; its default 6: 99 ms, 1.17 MB)
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -130,7 +130,7 @@ def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
     ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     with zipfile.ZipFile(raw) as src:
         parts = [(info.filename, src.read(info.filename)) for info in src.infolist()]
-    # zlib, not ISA-L: the workbooks written this way (the templates and demonstration inputs sent
+    # zlib, not zlib-ng: the workbooks written this way (the templates and demonstration inputs sent
     # out and committed, feedback copies made by openpyxl) are then the same bytes on every machine.
     return write_zip(parts, target, stamp, portable=True)
 
@@ -141,20 +141,24 @@ def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, 
     dated `stamp` (so the same parts give the same bytes), readable by all. Names ending with one of
     `stored` (already compressed: ".png") are stored as they are.
 
-    `compresslevel` is zlib's scale (0-9, None or -1 for the default); with ISA-L it maps onto ISA-L's
-    levels as `ZIP_ISAL_LEVELS` says. `portable`: deflated by zlib even where ISA-L is installed, so
-    the bytes are zipfile's own, the same on every machine. How the zip is laid out, and why it is not written through
-    `zipfile`: the comment above `ZIP_ISAL_LEVELS`.
+    `compresslevel` is zlib's scale (0-9; None or -1: `ZIP_DEFAULT_LEVEL`, or zlib's own default 6
+    when zlib deflates). `portable`: deflated by zlib even where zlib-ng is installed, so the bytes are
+    zipfile's own, the same on every machine. How the zip is laid out, and why it is not written
+    through `zipfile`: the comment above `DEFLATER`.
     """
     return write_atomically(target, zip_bytes(parts, stamp, compresslevel, stored, portable))
 
 
 # -- zip packages (.xlsx, .docx) ----------------------------------------------------------------------
 # The zip structure is written here rather than through `zipfile`: zipfile deflates with zlib only and
-# has no public way to take data deflated elsewhere, and ISA-L (`isal`, Intel's deflate) makes the same
-# raw deflate streams ~4 times faster (the annex's 13.6 MB of XML in 12 ms of CPU instead of 44 ms at
-# level 1; its CRC-32 is ~7 times faster than zlib's too). Without isal (a platform without its wheel),
-# zlib: slower, and the bytes are then exactly what `zipfile` writes for the same parts (a test checks).
+# has no public way to take data deflated elsewhere, and zlib-ng (`zlib-ng`, zlib's format and levels,
+# with SIMD) deflates ~2 to 4 times faster (the annex's 13.6 MB of XML in 26 ms of CPU at level 2, a
+# 1.35 MB package, where zlib takes 45 ms at level 1 for 1.42 MB; its CRC-32 is ~3 times faster).
+# Not ISA-L (`isal`, faster still, used until this was measured): on this project's machine its level
+# 1 gave, for the same bytes in, now and then another valid stream out (4 of 1,110 charts in 30 runs
+# of the sample; zlib-ng 0 of 1,110), and the same inputs must give the same files. Without zlib-ng
+# (a platform without its wheel), zlib: slower, and the bytes are then exactly what `zipfile` writes
+# for the same parts (a test checks).
 #
 # The layout (PKWARE's APPNOTE.TXT, section 4.3), field for field what `zipfile.writestr` writes to a
 # seekable file: for each part, in order, a local file header, the name and the data (deflated, or
@@ -165,19 +169,19 @@ def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, 
 # DEFLATER: what deflates the packages, with its version; their bytes depend on it, so the cache keys
 # of the outputs written here name it.
 try:
-    import isal
-    from isal import isal_zlib as _zlib  # zlib's API: compressobj, crc32, DEFLATED
+    import zlib_ng
+    from zlib_ng import zlib_ng as _zlib  # zlib's API: compressobj, crc32, DEFLATED
 
-    DEFLATER = f"isal {isal.__version__}"
+    DEFLATER = f"zlib-ng {zlib_ng.__version__} ({_zlib.ZLIBNG_RUNTIME_VERSION})"
 except ImportError:
     import zlib as _zlib
 
     DEFLATER = f"zlib {_zlib.ZLIB_RUNTIME_VERSION}"
 
-# zlib level (0-9; -1 is zlib's default, 6) -> ISA-L level (0-3): the same quarter of the speed/size
-# scale. ISA-L's 1 and 2 cost the same (12 ms for the annex) and 2 is a little smaller (its default);
-# 3 is ~3 times slower, for the text of these packages no smaller; 0 is as fast as 1 but 30 % larger.
-ZIP_ISAL_LEVELS = {-1: 2, 0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 3, 8: 3, 9: 3}
+# The level a package is deflated at when none is asked for, with zlib-ng: 2 (the annex's XML in 26 ms,
+# 1.35 MB); its 1 is as fast but 40 % larger (static codes only), its default 6 four times slower
+# for 13 % less. zlib keeps its own default (6): zipfile's bytes.
+ZIP_DEFAULT_LEVEL = 2
 # zipfile's own threshold for ZIP64 (2 GiB - 1: some readers take the 4-byte sizes as signed).
 ZIP_LIMIT = zipfile.ZIP64_LIMIT
 
@@ -232,11 +236,12 @@ def zip_bytes(parts: list[tuple[str, bytes]], stamp: dt.datetime, compresslevel:
 
 
 def _zip_level(compresslevel: int | None, deflater) -> int:
-    """The level for `deflater.compressobj`: zlib's own, or ISA-L's by `ZIP_ISAL_LEVELS`."""
+    """The level for `deflater.compressobj`: the one asked for, or the default (`ZIP_DEFAULT_LEVEL`;
+    zlib's own when zlib deflates)."""
     level = -1 if compresslevel is None else compresslevel
-    if level not in ZIP_ISAL_LEVELS:
+    if level not in range(-1, 10):
         raise ValueError(f"compresslevel {compresslevel!r}: zlib's levels are 0-9 (-1 or None: the default)")
-    return ZIP_ISAL_LEVELS[level] if deflater is not zlib else level
+    return ZIP_DEFAULT_LEVEL if level == -1 and deflater is not zlib else level
 
 
 def _dos_time(stamp: dt.datetime) -> tuple[int, int]:
