@@ -96,14 +96,24 @@ def category(ref, code):
     return ref.category_by_code[code]
 
 
+def parts(fig, *gids):
+    """The artists of a trend or national chart with one of these gids, in the order drawn."""
+    return [a for a in fig.artists if a.get_gid() in gids]
+
+
 def texts_of(fig):
-    """The annotations of a chart (not the state names of a national chart)."""
-    return [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() != "state"]
+    """The annotations of a trend or national chart: point labels, notes at gaps, bar labels and reasons."""
+    return [t.get_text() for t in parts(fig, "label", "note", "value", "reason")]
 
 
-def state_names(ax):
+def state_names(fig):
     """The state names of a national chart, top to bottom (texts where y tick labels would be)."""
-    return [t.get_text() for t in ax.texts if t.get_gid() == "state"]
+    return [t.get_text() for t in parts(fig, "state")]
+
+
+def the_text(fig, gid):
+    text, = parts(fig, gid)
+    return text.get_text()
 
 
 def panel_parts(fig, index, part):
@@ -175,7 +185,9 @@ def test_drawing_leaves_global_rcparams_alone(tmp_path, ref, regional, country):
 # -- trend: gaps stay gaps ------------------------------------------------------------------------
 def test_nan_total_is_a_gap_in_the_line(ref, regional):
     data = trend_chart_data(regional, ref, category(ref, "TIP"))
-    line = draw_trend_chart(data).axes[0].lines[0]
+    fig = draw_trend_chart(data)
+    assert fig.axes == []  # drawn from plain lines and texts, tagged by gid
+    line, = parts(fig, "values")
 
     assert list(line.get_xdata()) == [2022, 2023, 2024]
     y = list(line.get_ydata())
@@ -186,7 +198,8 @@ def test_nan_total_is_a_gap_in_the_line(ref, regional):
 def test_year_without_a_row_is_a_gap_and_zero_is_zero(ref, regional):
     data = trend_chart_data(regional, ref, category(ref, "FA"))
     fig = draw_trend_chart(data)
-    y = list(fig.axes[0].lines[0].get_ydata())
+    line, = parts(fig, "values")
+    y = list(line.get_ydata())
 
     assert math.isnan(y[1])
     assert y[2] == 0.0  # a real zero is plotted as zero
@@ -199,6 +212,14 @@ def test_points_are_labelled_n_of_n_with_flags(ref, regional):
     assert "3/13" in labels
     assert "2/13 p" in labels
     assert "no data\n0/13" in labels
+    # 3/13 and 2/13 are below the coverage threshold: hollow markers, named in the legend.
+    hollow, = parts(fig, "low_coverage")
+    assert list(hollow.get_xdata()) == [2022, 2024] and list(hollow.get_ydata()) == [1100.0, 1234.0]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fewer than 50% of member states reported"]
+    assert [t.get_text() for t in parts(fig, "xtick")] == ["2022", "2023", "2024"]
+    assert [t.get_text() for t in parts(fig, "ytick")] == ["0", "400", "800", "1,200", "1,600"]
+    assert the_text(fig, "ylabel") == "Persons"
+    assert the_text(fig, "title") == "Identified victims of trafficking in persons: regional total, 2022–2024"
 
 
 def test_trend_shows_the_last_ten_years_from_the_first_with_data_and_names_history(ref):
@@ -224,9 +245,9 @@ def test_category_without_any_total_has_no_trend_data(ref, regional):
 def test_national_chart_draws_bars_only_for_figures(ref, country):
     data = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
     fig = draw_national_chart(data)
-    ax = fig.axes[0]
-    bar_widths = [patch.get_width() for patch in ax.patches]
-    labels = state_names(ax)
+    assert fig.axes == []
+    bar_widths = [patch.get_width() for patch in parts(fig, "bar")]
+    labels = state_names(fig)
     texts = texts_of(fig)
 
     # Rates, largest first: Armenia 33.3, Georgia 5.85.
@@ -236,19 +257,20 @@ def test_national_chart_draws_bars_only_for_figures(ref, country):
     assert "confidential (C)" in texts and "not available" in texts
     # The confidential number (3, or its rate 0.1) is nowhere.
     assert sorted(texts) == sorted(["33.3", "5.9 p", "confidential (C)"] + ["not available"] * 10)
-    assert ax.get_xlabel() == "Rate per 100,000 inhabitants"
+    assert the_text(fig, "xlabel") == "Rate per 100,000 inhabitants"
+    assert [t.get_text() for t in parts(fig, "xtick")] == ["0", "8", "16", "24", "32"]
+    assert parts(fig, "ylabel") == [] and parts(fig, "ytick") == []  # the state names label the rows
 
 
 def test_national_chart_shows_real_zero_as_a_bar_and_unit_without_rate(ref, country):
     fig = draw_national_chart(national_chart_data(country, ref, category(ref, "FA"), YEAR))
-    ax = fig.axes[0]
     texts = texts_of(fig)
 
-    assert sorted(patch.get_width() for patch in ax.patches) == [0.0, 17.0]
+    assert sorted(patch.get_width() for patch in parts(fig, "bar")) == [0.0, 17.0]
     assert "0" in texts and "17" in texts
     assert "not applicable" in texts
     assert "not available (value rejected)" in texts
-    assert ax.get_xlabel() == "Items"
+    assert the_text(fig, "xlabel") == "Items"
 
 
 def test_category_with_only_missing_values_has_no_national_data(ref, country):
@@ -666,3 +688,66 @@ def test_every_text_is_inside_the_chart_and_no_two_overlap(ref, regional, countr
         for i, (text, box) in enumerate(texts):
             for other, other_box in texts[i + 1:]:
                 assert not box.overlaps(other_box), (text, other)
+
+
+# Where the Axes-based drawing (matplotlib's own layout of an Axes, before the trend and national charts
+# were drawn from plain artists) put things, in pixels (x0, y0, x1, y1), measured on the test data: the
+# plotting area, and the extents of some texts.
+AXES_LAYOUT = {
+    "trend_FA": {
+        "area": (87.111, 137.179, 1251.509, 546.551),
+        "Firearms seized: regional total, 2022–2024": (87.111, 557.212, 617.767, 582.218),
+        "Items": (8.333, 311.365, 30.556, 372.365),
+        "60": (41.667, 463.051, 67.667, 483.884),
+        "2023": (643.31, 96.901, 695.31, 117.734),
+        "Year (labels: member states reporting / member states)": (363.029, 63.451, 975.591, 85.79),
+        "fewer than 50% of member states reported": (159.056, 509.607, 576.634, 529.051),
+        "no data\n0/13": (635.31, 145.366, 703.31, 188.989),
+        "Source: BSEC member-state submissions; population: World Bank": (12.598, 7.087, 597.677, 25.424),
+    },
+    "national_TIP": {
+        "area": (230.118, 137.179, 1251.509, 692.22),
+        "Identified victims of trafficking in persons, rate per 100,000 inhabitants, 2024":
+            (230.118, 702.881, 1205.118, 727.887),
+        "Republic of Moldova": (8.333, 358.999, 220.396, 380.004),
+        "33.3": (1104.037, 661.845, 1143.037, 679.9),
+        "confidential (C)": (238.451, 362.835, 376.451, 381.173),
+        "0": (223.618, 96.901, 236.618, 117.734),
+        "32": (1048.08, 96.901, 1074.08, 117.734),
+        "Rate per 100,000 inhabitants": (579.556, 63.451, 902.071, 85.79),
+    },
+    "long_title": {  # starts at the figure's left edge
+        "area": (230.118, 137.179, 1251.509, 692.22),
+        "Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025":
+            (12.598, 702.881, 1165.614, 727.887),
+    },
+    "wrapped_title": {
+        "area": (230.118, 137.179, 1251.509, 659.707),
+        "A very long indicator name A very long indicator name A very long indicator name A very long\n"
+        "indicator name A very long indicator name A very long indicator name": (12.598, 667.866, 1192.598, 727.887),
+        "Ukraine": (139.396, 144.271, 220.396, 165.276),
+        "5.9 p": (390.362, 590.388, 435.362, 608.443),
+    },
+}
+
+
+def test_trend_and_national_layout_is_the_axes_layout(ref, regional, country):
+    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
+    figs = {
+        "trend_FA": draw_trend_chart(trend_chart_data(regional, ref, category(ref, "FA"))),
+        "national_TIP": draw_national_chart(national),
+        "long_title": draw_national_chart(dataclasses.replace(national, title=(
+            "Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025"))),
+        "wrapped_title": draw_national_chart(dataclasses.replace(national, title="A very long indicator name " * 6)),
+    }
+    for name, fig in figs.items():
+        expected = AXES_LAYOUT[name]
+        left, bottom = parts(fig, "spine")
+        area = (left.get_xdata()[0], left.get_ydata()[0], bottom.get_xdata()[1], left.get_ydata()[1])
+        assert area == pytest.approx(expected["area"], abs=0.5), name
+        found = {}
+        for text, box in visible_texts(fig):
+            found.setdefault(text, []).append(tuple(box.extents))
+        for text, box in expected.items():
+            if text != "area":
+                assert any(b == pytest.approx(box, abs=0.5) for b in found.get(text, [])), (name, text, found.get(text))
