@@ -39,18 +39,16 @@ import logging
 import math
 import numbers
 import re
-from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import meta
-import numpy as np
 import pandas as pd
 
 from pipeline import __version__, store
-from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
+from pipeline.charts import ensure_columns, frame_rows, round_half_up, stand_in_png, trend_chart_data
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
@@ -220,21 +218,8 @@ COUNTRY_KEY = ["country_iso3", "indicator", "breakdown", "year"]
 
 
 def _rows_by_key(frame: pd.DataFrame, key_columns: list[str]) -> dict[tuple, Any]:
-    """{(key values): row namedtuple}; the last row wins on (unexpected) duplicates.
-
-    The rows hold what `DataFrame.itertuples(index=False)` gives, the same values of the same types,
-    but read a column at a time: itertuples reads a text column value by value (~40 ms for the
-    country table), `tolist()` at once. Columns of other pandas types (Int64: itertuples gives numpy
-    ints, tolist Python ints) are still iterated."""
-    values = [_column_values(frame[column]) for column in frame.columns]
-    row = namedtuple("Row", [str(column) for column in frame.columns], rename=True)
-    keys = zip(*(values[frame.columns.get_loc(column)] for column in key_columns), strict=True)
-    return dict(zip(keys, map(row._make, zip(*values, strict=True)), strict=True))
-
-
-def _column_values(column: pd.Series) -> list[Any]:
-    """The values iterating `column` gives (see `_rows_by_key`)."""
-    return column.tolist() if isinstance(column.dtype, np.dtype | pd.StringDtype) else list(column)
+    """{(key values): row namedtuple (`charts.frame_rows`)}; the last row wins on (unexpected) duplicates."""
+    return {tuple(getattr(row, column) for column in key_columns): row for row in frame_rows(frame)}
 
 
 def _regional_row(regional_rows: dict[tuple, Any], indicator: str, year: int) -> Any | None:
@@ -1285,7 +1270,7 @@ def _commented_rows(country: pd.DataFrame, year: int, ref: Reference) -> list[An
     `_comment_rows`, which picks those of each area)."""
     members = set(ref.members_in(year))
     rows = country[(_year_of(country) == year) & _texts(country["country_iso3"]).isin(members)]
-    return [row for row in rows.itertuples(index=False) if _text(row.comment)]
+    return [row for row in frame_rows(rows) if _text(row.comment)]
 
 
 def _comment_rows(category: Category, commented: list[Any], ref: Reference) -> list[dict[str, str]]:

@@ -1291,24 +1291,9 @@ def test_a_draft_names_a_chart_that_was_never_written(tmp_path, ref, regional, c
     assert not (tmp_path / "r.docx").exists()
 
 
-def test_rows_by_key_gives_the_rows_itertuples_gives_the_last_one_winning():
-    frame = pd.DataFrame({
-        "indicator": pd.Series(["TIP_VIC", "TIP_VIC", "DRG_SZ_HER", None], dtype="str"),
-        "year": [2024, 2025, 2025, 2025],
-        "total": [1.5, float("nan"), 3.0, 4.0],
-        "n": pd.array([1, None, 3, 3], dtype="Int64"),
-        "flags": pd.Series(["p", None, "", "e"], dtype="str"),
-        "other": [object(), "x", 2, None],
-    })
-    frame = pd.concat([frame, frame.iloc[[0]].assign(total=9.0)], ignore_index=True)  # a duplicate key: the last wins
-
-    def described(row):
-        return row._fields, [(type(value), repr(value)) for value in row]
-
+def test_rows_by_key_gives_each_key_its_last_row():
+    frame = pd.DataFrame({"indicator": pd.Series(["TIP_VIC", "TIP_VIC", "DRG_SZ_HER"], dtype="str"), "year": [2024, 2024, 2025],
+                          "total": [1.5, 9.0, 3.0]})
     rows = report._rows_by_key(frame, ["indicator", "year"])
-    expected = {}
-    for row in frame.itertuples(index=False):
-        expected[(row.indicator, row.year)] = row
-    assert [repr(key) for key in rows] == [repr(key) for key in expected]
-    assert [described(row) for row in rows.values()] == [described(row) for row in expected.values()]
-    assert rows[("TIP_VIC", 2024)].total == 9.0
+    assert list(rows) == [("TIP_VIC", 2024), ("DRG_SZ_HER", 2025)]
+    assert rows[("TIP_VIC", 2024)].total == 9.0 and type(rows[("DRG_SZ_HER", 2025)].year) is int
