@@ -667,9 +667,9 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         recorded = None if force else memo.check(year, key, outputs_dir / str(year), skip=_NOT_OUTPUTS)
         if recorded is not None:
             return _up_to_date(year, outputs_dir, recorded)
-        # The chart workers start before this process loads pandas (with the parse cache, then the
-        # stages), so that their start-up (~0.5 s of CPU: matplotlib) runs on the other core beside that
-        # and the reading of the workbooks, not after it.
+        # The chart workers start before this process loads pandas (opening the parse cache does), so
+        # that their start-up (~0.5 s of CPU: matplotlib) runs on the other core beside pandas' import
+        # and the reading of the workbooks, not after them.
         workers = _chart_workers_ahead(outputs_dir)
         try:
             # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
