@@ -304,12 +304,17 @@ def _number_text(value: int | float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _fixed_style(column: str) -> str | None:
+    """The style attribute of a column whose numbers all take one format (rates, counts), else None."""
+    fixed_format = RATE_FORMAT if column in RATE_COLUMNS else COUNT_FORMAT if column in COUNT_COLUMNS else None
+    return None if fixed_format is None else f' s="{_NUMBER_STYLES[fixed_format]}"'
+
+
 def _cell_maker(column: str, texts: _Texts) -> Callable[[str, object], str]:
     """How the values of `column` become <c> elements: text as inline text, numbers as numbers with the
     column's format (whole numbers in a value column as counts), missing as no cell at all."""
     as_integer = column in INTEGER_COLUMNS
-    fixed_format = RATE_FORMAT if column in RATE_COLUMNS else COUNT_FORMAT if column in COUNT_COLUMNS else None
-    fixed_style = "" if fixed_format is None else f' s="{_NUMBER_STYLES[fixed_format]}"'
+    fixed_style = _fixed_style(column)
     is_value = column in VALUE_COLUMNS
     count_style, decimal_style = f' s="{STYLE_COUNT}"', f' s="{STYLE_DECIMAL}"'
 
@@ -331,7 +336,7 @@ def _cell_maker(column: str, texts: _Texts) -> Callable[[str, object], str]:
             return ""
         if as_integer and float(value).is_integer():
             value = int(value)
-        if fixed_format is not None:
+        if fixed_style is not None:
             style = fixed_style
         elif is_value:
             style = count_style if float(value).is_integer() else decimal_style
@@ -347,8 +352,8 @@ def _other_cells(letter: str, column: str, values: list[object], texts: _Texts) 
     value) to no cell and plain ints (an Int64 column's) to numbers, the rest through `_cell_maker`:
     the same cells, without its checks for the ~100,000 of them in an annex."""
     make = _cell_maker(column, texts)
-    fixed_format = RATE_FORMAT if column in RATE_COLUMNS else COUNT_FORMAT if column in COUNT_COLUMNS else None
-    int_style = f' s="{_NUMBER_STYLES[fixed_format]}"' if fixed_format is not None else f' s="{STYLE_COUNT}"' if column in VALUE_COLUMNS else ""
+    fixed_style = _fixed_style(column)
+    int_style = fixed_style if fixed_style is not None else f' s="{STYLE_COUNT}"' if column in VALUE_COLUMNS else ""
     out = []
     for r, value in enumerate(values, start=2):
         kind = type(value)
@@ -367,8 +372,7 @@ def _other_cells(letter: str, column: str, values: list[object], texts: _Texts) 
 def _float_cells(letter: str, column: str, values: list[float]) -> list[str]:
     """The cells of a float64 column: what `_cell_maker` makes of each value, without its checks per value."""
     as_integer = column in INTEGER_COLUMNS
-    fixed_format = RATE_FORMAT if column in RATE_COLUMNS else COUNT_FORMAT if column in COUNT_COLUMNS else None
-    fixed_style = None if fixed_format is None else f' s="{_NUMBER_STYLES[fixed_format]}"'
+    fixed_style = _fixed_style(column)
     is_value = column in VALUE_COLUMNS
     count_style, decimal_style = f' s="{STYLE_COUNT}"', f' s="{STYLE_DECIMAL}"'
     out = []
