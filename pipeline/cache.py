@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
 from pipeline.atomic import write_atomically
+from pipeline.frames import column_lists
 
 if TYPE_CHECKING:
     from pipeline.ingest import RawSubmission
@@ -283,7 +284,7 @@ def parse_context() -> dict[str, Any]:
         "format": FORMAT,
         "crimetrends": __version__,
         "reference": reference_hash(),
-        "code": source_hash("ingest", "layout", "findings", "cache"),
+        "code": source_hash("ingest", "layout", "findings", "frames", "cache"),
         "limits": limits,
         "libraries": library_versions("pandas", "python-calamine", "xlrd", "defusedxml"),
     }
@@ -414,7 +415,7 @@ class ParseCache(_EntryCache):
 
 def validated_context() -> dict[str, Any]:
     """Everything besides the file itself and `strict` that decides what validating it gives."""
-    return {**parse_context(), "stage": "validated", "code": source_hash("ingest", "layout", "findings", "cache", "validate", "rules", "reference")}
+    return {**parse_context(), "stage": "validated", "code": source_hash("ingest", "layout", "findings", "frames", "cache", "validate", "rules", "reference")}
 
 
 class ValidatedCache(_EntryCache):
@@ -547,7 +548,7 @@ def encode_raw(raw: RawSubmission) -> dict[str, Any]:
         "meta": [[key, value] for key, value in raw.meta.items()],
         "columns": [str(c) for c in frame.columns],
         "dtypes": [str(t) for t in frame.dtypes],
-        "rows": [_encode_values(row) for row in zip(*(frame[c].tolist() for c in frame.columns), strict=True)] if len(frame) else [],
+        "rows": [_encode_values(row) for row in zip(*column_lists(frame), strict=True)] if len(frame) else [],
         "findings": [_finding_values(finding) for finding in raw.findings],
     }
 
@@ -610,7 +611,7 @@ def _encode_frame(frame: Any) -> dict[str, Any]:
     return {
         "columns": [str(c) for c in frame.columns],
         "dtypes": [str(t) for t in frame.dtypes],
-        "values": [_encode_values(frame[c].tolist()) for c in frame.columns],
+        "values": [_encode_values(values) for values in column_lists(frame)],
     }
 
 

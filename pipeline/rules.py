@@ -50,6 +50,7 @@ import pandas as pd
 
 from pipeline import layout
 from pipeline.findings import Finding, make_finding, plain_number
+from pipeline.frames import column_lists
 from pipeline.reference import REFERENCE_DIR, TOTAL, Indicator, Reference, normalise_unit
 from pipeline.settings import Thresholds  # configuration: the settings' [validation] section overrides the CSV
 
@@ -87,12 +88,13 @@ def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thres
 
 def _number(obs: pd.DataFrame) -> dict[tuple[str, str], float]:
     # Lists, not Series: iterating a Series boxes every item (the same Python values, much slower).
-    keys = zip(obs["indicator"].tolist(), obs["breakdown"].tolist(), strict=True)
-    return {key: value for key, value, status in zip(keys, obs["value"].tolist(), obs["status"].tolist(), strict=True) if status == REPORTED}
+    indicators, breakdowns, values, statuses = column_lists(obs, ("indicator", "breakdown", "value", "status"))
+    return {key: value for key, value, status in zip(zip(indicators, breakdowns, strict=True), values, statuses, strict=True) if status == REPORTED}
 
 
 def _column(obs: pd.DataFrame, name: str) -> dict[tuple[str, str], object]:
-    return dict(zip(zip(obs["indicator"].tolist(), obs["breakdown"].tolist(), strict=True), obs[name].tolist(), strict=True))
+    indicators, breakdowns, values = column_lists(obs, ("indicator", "breakdown", name))
+    return dict(zip(zip(indicators, breakdowns, strict=True), values, strict=True))
 
 
 def _sheet(obs: pd.DataFrame) -> str:
@@ -209,7 +211,7 @@ def check_breaks(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
     columns = ("indicator", "breakdown", "flags", "comment", "sheet", "cell")
     return [
         make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=sheet, cell=cell, value=flags)
-        for indicator, breakdown, flags, comment, sheet, cell in zip(*(obs[c].tolist() for c in columns), strict=True)
+        for indicator, breakdown, flags, comment, sheet, cell in zip(*column_lists(obs, columns), strict=True)
         if "b" in flags and comment.strip() == ""
     ]
 
@@ -251,7 +253,8 @@ def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Th
     # order: walked over plain lists (a pandas group per series cost ~0.3 ms; thousands of series).
     # Rows with a missing key are left out, as groupby leaves them out.
     columns = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "flags", "comment", "cell", "source_file", "sheet")
-    rows = [row for row in zip(*(frame[c].tolist() for c in columns), strict=True) if not any(_is_missing_key(k) for k in row[:3])]
+    rows = [row for row in zip(*column_lists(frame, columns), strict=True)
+            if not (_is_missing_key(row[0]) or _is_missing_key(row[1]) or _is_missing_key(row[2]))]
     groups: list[list[tuple]] = []
     for row in rows:
         if groups and groups[-1][0][:3] == row[:3]:
@@ -261,19 +264,37 @@ def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Th
     for group in groups:
         iso3, indicator, breakdown = group[0][:3]
         series = {row[3]: row[4:] for row in group}
-        for year, (value, status, flags, comment, cell, file, sheet) in series.items():
+        # The years in order, walked once: the T02 history of each year (the reported values of the
+        # earlier years since the latest break) is kept up to date on the way, not gathered again.
+        since_break: list[float] = []
+        for year in sorted(series):
+            value, status, flags, comment, cell, file, sheet = series[year]
             where = {"file": file, "sheet": sheet, "cell": cell, "country_iso3": iso3, "year": int(year)}
             explained = "b" in flags or bool(comment.strip())
             found = _change_or_drop(series, int(year), indicator, breakdown, thresholds, blank_cells, iso3, where, ref)
             if found is None and status == REPORTED and not explained:
-                found = _outlier(series, int(year), indicator, breakdown, thresholds, iso3, where, ref)
+                found = _outlier(value, since_break, indicator, breakdown, thresholds, iso3, where, ref)
             if found is not None:
                 findings.append(found)
+            if "b" in flags:
+                since_break = []  # the year flagged b opens the comparable series
+            if status == REPORTED:
+                since_break.append(value)
     return findings
 
 
 def _is_missing_key(value: object) -> bool:
+    if value.__class__ is str:  # the usual case first
+        return False
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _median(values: list[float]) -> float:
+    """`statistics.median`, the same arithmetic (the middle value, or the mean of the middle two)
+    without its checks: called for every value of every series."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, where, ref) -> Finding | None:
@@ -300,8 +321,8 @@ def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells,
     return None
 
 
-def _outlier(series, year, indicator, breakdown, thresholds, iso3, where, ref) -> Finding | None:
-    """T02: robust z-score of log(1 + value) against the series' earlier reported years.
+def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref) -> Finding | None:
+    """T02: robust z-score of log(1 + value) against `history`, the series' earlier reported values.
 
     The history starts at the latest earlier break (flag `b`): years before it are not comparable.
     log(1 + x) makes a doubling count the same at any level; the median and MAD are not pulled by
@@ -310,23 +331,18 @@ def _outlier(series, year, indicator, breakdown, thresholds, iso3, where, ref) -
     log units, 0.1 ≈ 10 %). As for T01 and T03, a difference of no more than `change_abs_min` units
     from the median never warns, so small counts (2, 3, 0 victims) stay quiet.
     """
-    value = series[year][0]
-    earlier = sorted(y for y in series if y < year)
-    breaks = [y for y in earlier if "b" in series[y][2]]
-    start = breaks[-1] if breaks else -math.inf  # the year flagged b opens the comparable series
-    history = [series[y][0] for y in earlier if y >= start and series[y][1] == REPORTED]
     if len(history) < thresholds.outlier_min_years:
         return None
     logs = [math.log1p(v) for v in history]
-    centre = statistics.median(logs)
+    centre = _median(logs)
     deviations = [abs(x - centre) for x in logs]
-    mad = statistics.median(deviations)
+    mad = _median(deviations)
     spread = mad / _MAD_SCALE if mad > 0 else _MEAN_AD_SCALE * statistics.fmean(deviations)
     spread = max(spread, thresholds.outlier_min_spread)
     if spread == 0:
         return None  # a constant history and no floor: no spread to measure against; T01 covers a jump
     z = (math.log1p(value) - centre) / spread
-    typical = statistics.median(history)
+    typical = _median(history)
     if abs(z) <= thresholds.outlier_z or abs(value - typical) <= thresholds.change_abs_min:
         return None
     span = f"{plain_number(min(history))} to {plain_number(max(history))}"

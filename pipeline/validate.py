@@ -32,6 +32,7 @@ import pandas as pd
 
 from pipeline import layout, rules
 from pipeline.findings import Finding, findings_table, make_finding, plain_number
+from pipeline.frames import column_list, column_lists
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -242,7 +243,7 @@ def _check_content(sub: Submission, ref: Reference) -> None:
     sub.findings.extend(rules.check_victims_without_offences(obs, ref, sub.file))
     sub.findings.extend(rules.check_breaks(obs, ref, sub.file))
     if dropped:
-        mask = pd.Series([key in dropped for key in zip(obs["indicator"], obs["breakdown"], strict=True)], index=obs.index)
+        mask = pd.Series([key in dropped for key in zip(*column_lists(obs, ("indicator", "breakdown")), strict=True)], index=obs.index)
         obs.loc[mask, "status"] = REJECTED
         obs.loc[mask, "value"] = float("nan")
 
@@ -446,7 +447,7 @@ def _frame(records: list[dict], columns: list[str], dtypes: dict[str, str]) -> p
 def _records(frame: pd.DataFrame) -> list[dict]:
     """The frame's rows as dicts of Python values (as `to_dict("records")` gives them, built from column lists: faster)."""
     columns = [str(c) for c in frame.columns]
-    return [dict(zip(columns, values, strict=True)) for values in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]
+    return [dict(zip(columns, values, strict=True)) for values in zip(*column_lists(frame), strict=True)]
 
 
 _PreviousRow = namedtuple("_PreviousRow", PREVIOUS_COLUMNS)
@@ -454,7 +455,7 @@ _PreviousRow = namedtuple("_PreviousRow", PREVIOUS_COLUMNS)
 
 def _rows_of(previous: pd.DataFrame) -> list[_PreviousRow]:
     """The rows of a `PREVIOUS_COLUMNS` frame, as `itertuples(index=False)` gives them (built from column lists: faster)."""
-    return [_PreviousRow(*values) for values in zip(*(previous[c].tolist() for c in PREVIOUS_COLUMNS), strict=True)]
+    return [_PreviousRow(*values) for values in zip(*column_lists(previous, PREVIOUS_COLUMNS), strict=True)]
 
 
 def _previous_value(sub: Submission, ref: Reference, row, indicator, breakdown: str, where: dict) -> dict | None:
@@ -577,10 +578,10 @@ def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Th
         target = by_year.get((sub.country_iso3, year))
         accepted = target.observations if target is not None else _empty(OBSERVATION_COLUMNS)
         labels = accepted.index.tolist()
-        rows = dict(zip(zip(accepted["indicator"].tolist(), accepted["breakdown"].tolist(), strict=True), labels, strict=True))
+        rows = dict(zip(zip(*column_lists(accepted, ("indicator", "breakdown")), strict=True), labels, strict=True))
         # The accepted values by row label, kept in step with the replacements below; the whole row
         # (accepted.loc) is looked up only for a figure that is revised.
-        accepted_values = dict(zip(labels, accepted["value"].tolist(), strict=True))
+        accepted_values = dict(zip(labels, column_list(accepted, "value"), strict=True))
         carried = []
         for prev in _rows_of(sub.previous):
             if prev.status != REPORTED:
