@@ -143,6 +143,22 @@ class Reference:
             keys.extend(f"{dim}={value}" for value, _ in self.breakdown_values[dim])
         return tuple(keys)
 
+    def breakdown_parts(self, indicator: Indicator) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """(dimension, the (indicator code, `DIM=VALUE`) key of each of its parts) for each dimension
+        the indicator takes: what its total breaks into."""
+        known = self._parts.get(indicator.code)
+        if known is not None and known[0] == indicator.dimensions:
+            return known[1]
+        return self._parts_of(indicator)
+
+    @cached_property
+    def _parts(self) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]]:
+        # Asked for every total of every submission: built once per catalogue indicator.
+        return {ind.code: (ind.dimensions, self._parts_of(ind)) for ind in self.indicators}
+
+    def _parts_of(self, indicator: Indicator) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        return tuple((dim, tuple((indicator.code, f"{dim}={value}") for value, _ in self.breakdown_values[dim])) for dim in indicator.dimensions)
+
     def breakdown_label(self, key: str) -> str:
         if key == TOTAL:
             return "Total"

@@ -86,19 +86,26 @@ def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thres
     return Thresholds(**{r["name"]: kinds[r["name"]](float(r["value"])) for r in rows})
 
 
-def _number(obs: pd.DataFrame) -> dict[tuple[str, str], float]:
-    # Lists, not Series: iterating a Series boxes every item (the same Python values, much slower).
-    indicators, breakdowns, values, statuses = column_lists(obs, ("indicator", "breakdown", "value", "status"))
-    return {key: value for key, value, status in zip(zip(indicators, breakdowns, strict=True), values, statuses, strict=True) if status == REPORTED}
+class ObservationLookup:
+    """One submission's observations by (indicator, breakdown): the reported numbers, and the cell,
+    status and flags of every row; `sheet`, the sheet they are on.
+
+    Each content rule takes the observations frame or this; `validate` builds it once for all of
+    them (each rule building its own dicts cost as much as the rule)."""
+
+    def __init__(self, obs: pd.DataFrame) -> None:
+        # Lists, not Series: iterating a Series boxes every item (the same Python values, much slower).
+        indicators, breakdowns, values, statuses, flags, cells, sheets = column_lists(obs, ("indicator", "breakdown", "value", "status", "flags", "cell", "sheet"))
+        keys = list(zip(indicators, breakdowns, strict=True))
+        self.number: dict[tuple[str, str], float] = {key: value for key, value, status in zip(keys, values, statuses, strict=True) if status == REPORTED}
+        self.cell: dict[tuple[str, str], str] = dict(zip(keys, cells, strict=True))
+        self.status: dict[tuple[str, str], str] = dict(zip(keys, statuses, strict=True))
+        self.flags: dict[tuple[str, str], str] = dict(zip(keys, flags, strict=True))
+        self.sheet: str = sheets[0] if sheets else ""
 
 
-def _column(obs: pd.DataFrame, name: str) -> dict[tuple[str, str], object]:
-    indicators, breakdowns, values = column_lists(obs, ("indicator", "breakdown", name))
-    return dict(zip(zip(indicators, breakdowns, strict=True), values, strict=True))
-
-
-def _sheet(obs: pd.DataFrame) -> str:
-    return obs["sheet"].iloc[0] if len(obs) else ""
+def _lookup(obs: pd.DataFrame | ObservationLookup) -> ObservationLookup:
+    return obs if isinstance(obs, ObservationLookup) else ObservationLookup(obs)
 
 
 # -- one submission --------------------------------------------------------------------------------
@@ -115,21 +122,17 @@ def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None
     return ref.unit_conversions.get((given, target))
 
 
-def check_breakdowns(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
+def check_breakdowns(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
     """Breakdown sums against totals; returns the findings and the (indicator, breakdown) parts to leave out."""
-    values = _number(obs)
-    cells = _column(obs, "cell")
-    statuses = _column(obs, "status")
-    flags = _column(obs, "flags")
-    sheet = _sheet(obs)
+    lookup = _lookup(obs)
+    values, cells, statuses, flags, sheet = lookup.number, lookup.cell, lookup.status, lookup.flags, lookup.sheet
     findings: list[Finding] = []
     dropped: set[tuple[str, str]] = set()
     for indicator in ref.indicators:
         total = values.get((indicator.code, TOTAL))
         if total is None:
             continue
-        for dim in indicator.dimensions:
-            parts = [(indicator.code, f"{dim}={v}") for v, _ in ref.breakdown_values[dim]]
+        for dim, parts in ref.breakdown_parts(indicator):
             reported = {p: values[p] for p in parts if p in values}
             if not reported:
                 continue
@@ -150,15 +153,14 @@ def check_breakdowns(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list
     return findings, dropped
 
 
-def check_consistency_pairs(obs: pd.DataFrame, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
+def check_consistency_pairs(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
     """Each pair of `consistency_pairs.csv`: part <= whole, breakdown by breakdown where both have it.
 
     Returns the findings and the parts to leave out: those whose finding code has the effect
     `drop-value` (V06 "of which" errors), so the effect is tuned in `finding_codes.csv`, not here.
     """
-    values = _number(obs)
-    cells = _column(obs, "cell")
-    sheet = _sheet(obs)
+    lookup = _lookup(obs)
+    values, cells, sheet = lookup.number, lookup.cell, lookup.sheet
     findings: list[Finding] = []
     dropped: set[tuple[str, str]] = set()
     for pair in ref.consistency_pairs:
@@ -176,11 +178,10 @@ def check_consistency_pairs(obs: pd.DataFrame, ref: Reference, file: str) -> tup
     return findings, dropped
 
 
-def check_funnel(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
+def check_funnel(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> list[Finding]:
     """Convicted ≤ prosecuted ≤ suspected, for each crime area that has the stages (warning)."""
-    values = _number(obs)
-    cells = _column(obs, "cell")
-    sheet = _sheet(obs)
+    lookup = _lookup(obs)
+    values, cells, sheet = lookup.number, lookup.cell, lookup.sheet
     findings = []
     for category in ref.categories:
         stages = [f"{category.code}{s}" for s in FUNNEL_SUFFIXES if f"{category.code}{s}" in ref.indicator_by_code]
@@ -191,18 +192,18 @@ def check_funnel(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
     return findings
 
 
-def check_victims_without_offences(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
+def check_victims_without_offences(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> list[Finding]:
     """Victims reported above 0 while the crime's offences are reported as 0 (V10, warning).
 
     "Not available" offences say nothing, so only a reported 0 warns; the finding is on the 0.
     """
-    values = _number(obs)
-    cells = _column(obs, "cell")
+    lookup = _lookup(obs)
+    values, cells = lookup.number, lookup.cell
     findings = []
     for victims, offences in VICTIMS_AND_OFFENCES:
         people, recorded = values.get((victims, TOTAL)), values.get((offences, TOTAL))
         if people is not None and recorded is not None and people > 0 and recorded == 0:
-            findings.append(make_finding(ref, "victims-without-offences", f"{victims} is {plain_number(people)} but {offences} is 0: victims were identified while no offence was recorded. Please confirm or explain in a comment.", file=file, sheet=_sheet(obs), cell=cells[(offences, TOTAL)], value="0"))
+            findings.append(make_finding(ref, "victims-without-offences", f"{victims} is {plain_number(people)} but {offences} is 0: victims were identified while no offence was recorded. Please confirm or explain in a comment.", file=file, sheet=lookup.sheet, cell=cells[(offences, TOTAL)], value="0"))
     return findings
 
 
