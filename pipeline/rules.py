@@ -334,6 +334,9 @@ def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref)
     """
     if len(history) < thresholds.outlier_min_years:
         return None
+    typical = _median(history)
+    if abs(value - typical) <= thresholds.change_abs_min:
+        return None  # the test that ends most calls, so first: it needs no z-score
     logs = [math.log1p(v) for v in history]
     centre = _median(logs)
     deviations = [abs(x - centre) for x in logs]
@@ -343,8 +346,7 @@ def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref)
     if spread == 0:
         return None  # a constant history and no floor: no spread to measure against; T01 covers a jump
     z = (math.log1p(value) - centre) / spread
-    typical = _median(history)
-    if abs(z) <= thresholds.outlier_z or abs(value - typical) <= thresholds.change_abs_min:
+    if abs(z) <= thresholds.outlier_z:
         return None
     span = f"{plain_number(min(history))} to {plain_number(max(history))}"
     return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **where)
