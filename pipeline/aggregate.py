@@ -30,7 +30,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.reference import TOTAL, Reference
+from pipeline.frames import column_lists, frame_rows
+from pipeline.reference import TOTAL, PopulationFigure, Reference
 from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED
 
 REGIONAL_COLUMNS = [
@@ -59,7 +60,9 @@ def _merge_flags(flag_strings) -> str:
 
 def _population_columns(frame: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     """population, population_year, population_estimated for each (country_iso3, year) row."""
-    figures = [ref.population_for(iso3, int(year)) for iso3, year in zip(frame["country_iso3"], frame["year"], strict=True)]
+    iso3s, years = column_lists(frame, ("country_iso3", "year"))
+    known: dict[tuple[str, int], PopulationFigure | None] = {}  # a figure per country and year, not per row
+    figures = [known[key] if key in known else known.setdefault(key, ref.population_for(*key)) for key in zip(iso3s, map(int, years), strict=True)]
     return pd.DataFrame(
         {
             "population": [f.population if f else math.nan for f in figures],
@@ -82,7 +85,9 @@ def _with_origin(observations: pd.DataFrame) -> pd.DataFrame:
 
 
 def _takes_rate(indicators: pd.Series, ref: Reference) -> pd.Series:
-    return indicators.map(lambda code: ref.indicator_by_code[code].takes_rate).astype(bool)
+    codes = indicators.tolist()
+    takes_rate = {code: ref.indicator_by_code[code].takes_rate for code in set(codes)}  # an unknown code raises KeyError
+    return pd.Series([takes_rate[code] for code in codes], index=indicators.index, dtype=bool)
 
 
 def build_country_table(observations: pd.DataFrame, ref: Reference) -> pd.DataFrame:
@@ -95,7 +100,7 @@ def build_country_table(observations: pd.DataFrame, ref: Reference) -> pd.DataFr
     obs["value"] = obs["value"].where(published)  # confidential numbers never leave as a country value
     takes_rate = _takes_rate(obs["indicator"], ref)
     obs["rate_per_100k"] = (obs["value"] / obs["population"] * 100_000).where(published & takes_rate)
-    obs["rate_flags"] = ["e" if est and has_rate else "" for est, has_rate in zip(obs["population_estimated"], obs["rate_per_100k"].notna(), strict=True)]
+    obs["rate_flags"] = ["e" if est and has_rate else "" for est, has_rate in zip(obs["population_estimated"].tolist(), obs["rate_per_100k"].notna().tolist(), strict=True)]
     obs.loc[obs["rate_per_100k"].isna(), ["population", "population_year"]] = [math.nan, pd.NA]
 
     previous = obs[["country_iso3", "indicator", "breakdown", "year", "value"]].copy()
@@ -179,8 +184,9 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
             }
         )
     regional = pd.DataFrame(rows)
-    totals = {(r.indicator, r.breakdown, r.year): r.total for r in regional.itertuples(index=False)}
-    changes = [_changes(contributions, totals, row) for row in regional.itertuples(index=False)]
+    regional_rows = frame_rows(regional)
+    totals = {(r.indicator, r.breakdown, r.year): r.total for r in regional_rows}
+    changes = [_changes(contributions, totals, row) for row in regional_rows]
     regional["change_pct"] = [c[0] for c in changes]
     regional["n_same_reporters"] = [c[1] for c in changes]
     regional["change_pct_same_reporters"] = [c[2] for c in changes]

@@ -41,7 +41,6 @@ import sys
 import threading
 import time
 import zlib
-from collections import namedtuple
 from collections.abc import Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -52,6 +51,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import write_atomically
+from pipeline.frames import frame_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,22 +218,6 @@ def ensure_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
 
     return frame.assign(**{column: pd.Series(dtype=object, index=frame.index) for column in missing})
-
-
-def frame_rows(frame: pd.DataFrame) -> list[Any]:
-    """The rows `frame.itertuples(index=False)` gives, the same values of the same types, read a column
-    at a time: itertuples reads a text column value by value (~40 ms for the sample's country table),
-    `tolist()` at once. Columns of other pandas types (Int64: itertuples gives numpy ints, tolist
-    Python ints) are still iterated."""
-    import numpy as np
-    import pandas as pd
-
-    values = [column.tolist() if isinstance(column.dtype, np.dtype | pd.StringDtype) else list(column)
-              for _, column in frame.items()]
-    row = namedtuple("Row", [str(name) for name in frame.columns], rename=True)
-    if not values:  # no columns: one empty row per row, as itertuples
-        return [row() for _ in range(len(frame))]
-    return list(map(row._make, zip(*values, strict=True)))
 
 
 def _is_number(value: object) -> bool:

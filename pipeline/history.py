@@ -43,6 +43,7 @@ from pipeline import __version__, store
 from pipeline.layout import column_letter
 from pipeline.atomic import write_atomically
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
+from pipeline.frames import records
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
 from pipeline.validate import (
@@ -593,8 +594,8 @@ def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFr
         message = f"{name} lacks the column(s) {', '.join(missing)}; none of it is used. Import the published file again with `crimetrends import`."
         return None, [make_finding(ref, "history-file-invalid", message, file=name, value=", ".join(missing))]
     findings = []
-    records = []
-    for line, row in enumerate(raw[HISTORY_COLUMNS].to_dict("records"), start=2):
+    kept = []
+    for line, row in enumerate(records(raw, HISTORY_COLUMNS), start=2):  # all text: read with dtype=str
         record, problem = _checked_row(row, ref)
         if problem:
             iso3 = row["country_iso3"].strip() if row["country_iso3"].strip() in ref.state_by_iso3 else ""
@@ -602,8 +603,8 @@ def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFr
                 make_finding(ref, "history-row-invalid", f"{name} line {line}: {problem}; the row is not used.", file=name, cell=f"line {line}", value=" ".join(str(row[c]) for c in KEY_COLUMNS), country_iso3=iso3, year=_as_year(row["year"]))
             )
             continue
-        records.append({**record, "_file": name, "_line": f"line {line}"})
-    frame = pd.DataFrame(records, columns=[*HISTORY_COLUMNS, "_file", "_line"])
+        kept.append({**record, "_file": name, "_line": f"line {line}"})
+    frame = pd.DataFrame(kept, columns=[*HISTORY_COLUMNS, "_file", "_line"])
     return frame.astype({"value": "float64", "year": "int64"}), findings
 
 

@@ -6,6 +6,7 @@ Every stage takes the `Reference` it needs as an argument; nothing here reads in
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 from dataclasses import dataclass, field
@@ -173,11 +174,20 @@ class Reference:
         """
         if (iso3, year) in self.population:
             return PopulationFigure(self.population[(iso3, year)], year, False)
-        earlier = [y for (c, y) in self.population if c == iso3 and y < year]
+        years = self._population_years.get(iso3, [])
+        earlier = bisect.bisect_left(years, year)  # how many of the state's years come before `year`
         if not earlier:
             return None
-        latest = max(earlier)
+        latest = years[earlier - 1]
         return PopulationFigure(self.population[(iso3, latest)], latest, True)
+
+    @cached_property
+    def _population_years(self) -> dict[str, list[int]]:
+        # Asked for every row of the tables a year without a figure: each state's years in order, once.
+        years: dict[str, list[int]] = {}
+        for iso3, year in self.population:
+            years.setdefault(iso3, []).append(year)
+        return {iso3: sorted(found) for iso3, found in years.items()}
 
     @cached_property
     def flag_codes(self) -> frozenset[str]:

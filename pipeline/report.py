@@ -48,7 +48,8 @@ from jinja2 import meta
 import pandas as pd
 
 from pipeline import __version__, store
-from pipeline.charts import ensure_columns, frame_rows, round_half_up, stand_in_png, trend_chart_data
+from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
+from pipeline.frames import frame_rows
 from pipeline.findings import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
@@ -218,7 +219,7 @@ COUNTRY_KEY = ["country_iso3", "indicator", "breakdown", "year"]
 
 
 def _rows_by_key(frame: pd.DataFrame, key_columns: list[str]) -> dict[tuple, Any]:
-    """{(key values): row namedtuple (`charts.frame_rows`)}; the last row wins on (unexpected) duplicates."""
+    """{(key values): row namedtuple (`frames.frame_rows`)}; the last row wins on (unexpected) duplicates."""
     return {tuple(getattr(row, column) for column in key_columns): row for row in frame_rows(frame)}
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from pipeline import layout, rules
 from pipeline.findings import Finding, findings_table, make_finding, plain_number
-from pipeline.frames import column_list, column_lists
+from pipeline.frames import column_list, column_lists, records
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -373,10 +373,10 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     Rows that cannot be placed give findings and neither.
     """
     sheet = raw.data_sheet
-    rows = _records(raw.data)
+    rows = records(raw.data)
     keys = [(row["code"].upper(), (row["breakdown"] or TOTAL).upper()) for row in rows]
     seen = Counter(keys)
-    records = []  # tuples in OBSERVATION_COLUMNS order
+    observed = []  # tuples in OBSERVATION_COLUMNS order
     previous = []
     where = {"file": raw.file, "sheet": sheet}
     factors: dict[tuple[str, str], float | None] = {}  # (indicator, Unit cell) -> unit_factor
@@ -421,8 +421,8 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
         read = _previous_value(sub, ref, row, indicator, breakdown, where)
         if read is not None:
             previous.append(read)
-        records.append((sub.country_iso3, sub.year, code, breakdown, number, status, flags, row["comment"], raw.file, sheet, row["value_cell"]))
-    return _frame(records, OBSERVATION_COLUMNS, {"value": "float64", "year": "int64"}), _frame(previous, PREVIOUS_COLUMNS, {"value": "float64"})
+        observed.append((sub.country_iso3, sub.year, code, breakdown, number, status, flags, row["comment"], raw.file, sheet, row["value_cell"]))
+    return _frame(observed, OBSERVATION_COLUMNS, {"value": "float64", "year": "int64"}), _frame(previous, PREVIOUS_COLUMNS, {"value": "float64"})
 
 
 _NUMPY_TYPES = {"float64": np.float64, "int64": np.int64}
@@ -441,12 +441,6 @@ def _frame(records: list[tuple], columns: list[str], dtypes: dict[str, str]) -> 
     for c, values in zip(columns, zip(*records, strict=True), strict=True):
         data[c] = np.array(values, dtype=_NUMPY_TYPES[dtypes[c]]) if c in dtypes else list(values)
     return pd.DataFrame(data, columns=columns)
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """The frame's rows as dicts of Python values (as `to_dict("records")` gives them, built from column lists: faster)."""
-    columns = [str(c) for c in frame.columns]
-    return [dict(zip(columns, values, strict=True)) for values in zip(*column_lists(frame), strict=True)]
 
 
 _PreviousRow = namedtuple("_PreviousRow", PREVIOUS_COLUMNS)

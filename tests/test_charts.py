@@ -751,23 +751,3 @@ def test_trend_and_national_layout_is_the_axes_layout(ref, regional, country):
         for text, box in expected.items():
             if text != "area":
                 assert any(b == pytest.approx(box, abs=0.5) for b in found.get(text, [])), (name, text, found.get(text))
-
-
-def test_frame_rows_are_the_rows_itertuples_gives():
-    """The same values of the same types (text, numpy ints, NaN, Int64's numpy ints and NA, objects)."""
-    frame = pd.DataFrame({
-        "indicator": pd.Series(["TIP_VIC", "TIP_VIC", "DRG_SZ_HER", None], dtype="str"),
-        "year": [2024, 2025, 2025, 2025],
-        "total": [1.5, float("nan"), 3.0, 4.0],
-        "n": pd.array([1, None, 3, 3], dtype="Int64"),
-        "flags": pd.Series(["p", None, "", "e"], dtype="str"),
-        "other": [object(), "x", 2, None],
-        "not an identifier": [1, 2, 3, 4],
-    })
-
-    def described(rows):
-        return [(row._fields, [(type(value), repr(value)) for value in row]) for row in rows]
-
-    assert described(charts.frame_rows(frame)) == described(frame.itertuples(index=False))
-    assert described(charts.frame_rows(frame.iloc[:0])) == []
-    assert [tuple(row) for row in charts.frame_rows(pd.DataFrame(index=range(2)))] == [(), ()]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.frames import column_list, column_lists
+from pipeline.frames import column_list, column_lists, frame_rows, records
 
 TEXT = st.text(max_size=5)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True)
@@ -81,3 +81,32 @@ def test_empty_frames() -> None:
     frame = pd.DataFrame(columns=["a", "b"])
     assert column_lists(frame) == [[], []]
     assert column_lists(pd.DataFrame({"a": np.array([], dtype=np.float64)}), ["a"]) == [[]]
+
+
+def test_records_give_what_to_dict_gives_for_text_and_numbers() -> None:
+    frame = pd.DataFrame({"code": ["TIP_VIC", "TIP_OFF"], "value": [12.0, math.nan], "row": [2, 3], "note": pd.array(["a", None], dtype="str")})
+    expected = frame.to_dict("records")
+    got = records(frame)
+    assert [list(r) for r in got] == [list(r) for r in expected]
+    assert all(_same(list(e.values()), list(g.values())) for e, g in zip(expected, got, strict=True))
+    assert records(frame, ["row", "code"]) == [{"row": 2, "code": "TIP_VIC"}, {"row": 3, "code": "TIP_OFF"}]
+
+
+def test_frame_rows_are_the_rows_itertuples_gives():
+    """The same values of the same types (text, numpy ints, NaN, Int64's numpy ints and NA, objects)."""
+    frame = pd.DataFrame({
+        "indicator": pd.Series(["TIP_VIC", "TIP_VIC", "DRG_SZ_HER", None], dtype="str"),
+        "year": [2024, 2025, 2025, 2025],
+        "total": [1.5, float("nan"), 3.0, 4.0],
+        "n": pd.array([1, None, 3, 3], dtype="Int64"),
+        "flags": pd.Series(["p", None, "", "e"], dtype="str"),
+        "other": [object(), "x", 2, None],
+        "not an identifier": [1, 2, 3, 4],
+    })
+
+    def described(rows):
+        return [(row._fields, [(type(value), repr(value)) for value in row]) for row in rows]
+
+    assert described(frame_rows(frame)) == described(frame.itertuples(index=False))
+    assert described(frame_rows(frame.iloc[:0])) == []
+    assert [tuple(row) for row in frame_rows(pd.DataFrame(index=range(2)))] == [(), ()]
