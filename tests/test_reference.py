@@ -74,6 +74,29 @@ def test_breakdown_keys(ref):
     assert {"SEX=F", "SEX=M", "AGE=CHILD", "AGE=ADULT", "EXPL=SEX", "EXPL=LAB", "EXPL=OTH"} <= set(keys)
 
 
+def test_breakdown_parts_are_the_keys_after_the_total_by_dimension(ref):
+    for indicator in ref.indicators:
+        parts = ref.breakdown_parts(indicator)
+        assert [dim for dim, _ in parts] == list(indicator.dimensions)
+        assert [key for _, keys in parts for _, key in keys] == list(ref.breakdowns_of(indicator))[1:]
+        assert all(code == indicator.code for _, keys in parts for code, _ in keys)
+
+
+def test_population_of_a_year_without_figure_is_the_latest_earlier_one(ref):
+    """The look-up by bisection against the plain rule: the latest earlier year, flagged estimated;
+    none before the first figure."""
+    for iso3 in ("GRC", "MKD", "ARM"):
+        years = sorted(y for (c, y) in ref.population if c == iso3)
+        for year in range(years[0] - 2, years[-1] + 3):
+            figure = ref.population_for(iso3, year)
+            earlier = [y for y in years if y <= year]
+            if not earlier:
+                assert figure is None
+            else:
+                assert (figure.year, figure.population, figure.is_estimated) == (earlier[-1], ref.population[(iso3, earlier[-1])], earlier[-1] != year)
+    assert ref.population_for("XXX", 2020) is None
+
+
 def test_population_covers_every_state_from_2010(ref):
     for state in ref.member_states:
         assert ref.population_for(state.iso3, 2010).population > 0
