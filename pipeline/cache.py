@@ -536,7 +536,17 @@ def _decode_value(value: object) -> object:
 
 
 def encode_raw(raw: RawSubmission) -> dict[str, Any]:
-    frame = raw.data
+    """The Data rows as ingest read them (`cells`, each value with its type), or, for a submission
+    whose rows were given as a frame, the frame's columns, dtypes and rows."""
+    if raw.rows is not None:
+        data: dict[str, Any] = {"cells": [_encode_values(row) for row in raw.rows]}
+    else:
+        frame = raw.data
+        data = {
+            "columns": [str(c) for c in frame.columns],
+            "dtypes": [str(t) for t in frame.dtypes],
+            "rows": [_encode_values(row) for row in zip(*column_lists(frame), strict=True)] if len(frame) else [],
+        }
     return {
         "file": raw.file,
         "sha256": raw.sha256,
@@ -546,9 +556,7 @@ def encode_raw(raw: RawSubmission) -> dict[str, Any]:
         "data_sheet": raw.data_sheet,
         "cover": [[label, _encode_value(f.value), f.cell] for label, f in raw.cover.items()],
         "meta": [[key, value] for key, value in raw.meta.items()],
-        "columns": [str(c) for c in frame.columns],
-        "dtypes": [str(t) for t in frame.dtypes],
-        "rows": [_encode_values(row) for row in zip(*column_lists(frame), strict=True)] if len(frame) else [],
+        **data,
         "findings": [_finding_values(finding) for finding in raw.findings],
     }
 
@@ -559,12 +567,16 @@ def decode_raw(entry: dict[str, Any]) -> RawSubmission:
     from pipeline.findings import Finding
     from pipeline.ingest import CoverField, RawSubmission
 
-    columns = list(entry["columns"])
-    rows = [[_decode_value(v) for v in row] for row in entry["rows"]]
-    # The same constructor ingest uses, on the same values, gives the same dtypes (checked on `put`).
-    frame = pd.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], columns=columns) if rows else pd.DataFrame(columns=columns)
-    if [str(t) for t in frame.dtypes] != entry["dtypes"]:
-        raise ValueError("the rows do not give the frame's dtypes back")
+    if "cells" in entry:
+        data: dict[str, Any] = {"rows": [tuple(_decode_value(v) for v in row) for row in entry["cells"]]}
+    else:
+        columns = list(entry["columns"])
+        rows = [[_decode_value(v) for v in row] for row in entry["rows"]]
+        # The same constructor on the same values gives the same dtypes (checked at the entry's first use).
+        frame = pd.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], columns=columns) if rows else pd.DataFrame(columns=columns)
+        if [str(t) for t in frame.dtypes] != entry["dtypes"]:
+            raise ValueError("the rows do not give the frame's dtypes back")
+        data = {"data": frame}
     return RawSubmission(
         file=entry["file"],
         sha256=entry["sha256"],
@@ -574,7 +586,7 @@ def decode_raw(entry: dict[str, Any]) -> RawSubmission:
         data_sheet=entry["data_sheet"],
         cover={label: CoverField(_decode_value(value), cell) for label, value, cell in entry["cover"]},
         meta={key: value for key, value in entry["meta"]},
-        data=frame,
+        **data,
         findings=[Finding(*[_decode_value(v) for v in values]) for values in entry["findings"]],
     )
 
@@ -593,6 +605,9 @@ def same_raw(a: RawSubmission, b: RawSubmission) -> bool:
     """True when `a` and `b` hold the same fields, values of the same types, frames of the same dtypes."""
     plain = ("file", "sha256", "kind", "readable", "cover_sheet", "data_sheet", "meta", "findings")
     if any(getattr(a, name) != getattr(b, name) for name in plain):
+        return False
+    if (a.rows is None) != (b.rows is None) or (a.rows is not None and not (
+            len(a.rows) == len(b.rows) and all(len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y, strict=True)) for x, y in zip(a.rows, b.rows, strict=True)))):
         return False
     if list(a.cover) != list(b.cover) or any(a.cover[k].cell != b.cover[k].cell or not _same(a.cover[k].value, b.cover[k].value) for k in a.cover):
         return False

@@ -33,7 +33,7 @@ import pandas as pd
 
 from pipeline import layout, rules
 from pipeline.findings import Finding, findings_table, make_finding, plain_number
-from pipeline.frames import column_list, column_lists, records
+from pipeline.frames import column_list, column_lists
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -373,7 +373,7 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     Rows that cannot be placed give findings and neither.
     """
     sheet = raw.data_sheet
-    rows = records(raw.data)
+    rows = raw.data_rows()
     keys = [(row["code"].upper(), (row["breakdown"] or TOTAL).upper()) for row in rows]
     seen = Counter(keys)
     observed = []  # tuples in OBSERVATION_COLUMNS order

@@ -717,3 +717,20 @@ def test_empty_revision_log_has_the_columns_and_dtypes():
     assert list(log.columns) == validate.REVISION_COLUMNS and log.empty
     assert str(log["year"].dtype) == "int64" and str(log["change_pct"].dtype) == "float64"
 
+
+
+def test_cells_are_judged_as_they_hold_their_values_not_as_a_frame_column_types_them(ref, tmp_path):
+    """pandas types a column from all its cells: dates and blanks become datetimes with NaT for the
+    blanks, whole numbers and blanks floats. Validation reads each cell's own value, so a blank stays
+    blank and -5 is -5."""
+    path = write_submission(tmp_path / "dates", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): dt.datetime(2025, 3, 1)})
+    raw = ingest.read_submission(path, path.parent, ref)
+    assert str(raw.data["value"].dtype).startswith("datetime64")  # what the frame would have given
+    sub = validate.validate_submission(raw, ref)
+    assert [(f.code, f.cell) for f in sub.findings if f.code == "value-not-numeric"] == [("value-not-numeric", _value(path, "TIP_VIC"))]
+    assert ("TIP_OFF", "TOTAL") in sub.blank_keys
+
+    path = write_submission(tmp_path / "negative", ref, "GEO", 2025, {("TIP_SUS", "TOTAL"): -5})
+    sub = validate.validate_submission(ingest.read_submission(path, path.parent, ref), ref)
+    [negative] = [f for f in sub.findings if f.code == "value-negative"]
+    assert (negative.cell, negative.value) == (_value(path, "TIP_SUS"), "-5")
