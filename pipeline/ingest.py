@@ -171,20 +171,21 @@ class CoverField:
 
 class _FrameOfRows:
     """`RawSubmission.data`: the Data rows as a frame (`RAW_COLUMNS`), built from `RawSubmission.rows`
-    when first asked for. Assigning a frame replaces the rows (validation then reads the frame)."""
+    when first asked for (again when other rows are assigned). Assigning a frame replaces the rows
+    (validation then reads the frame)."""
 
     def __get__(self, raw: RawSubmission | None, owner: type | None = None) -> pd.DataFrame | None:
         if raw is None:
             return None  # the field's default, as dataclasses ask for it
-        frame = raw.__dict__.get("_data")
-        if frame is None:
-            rows = raw.__dict__.get("rows")
-            frame = raw.__dict__["_data"] = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else pd.DataFrame(columns=RAW_COLUMNS)
+        state = raw.__dict__
+        frame, rows = state.get("_data"), state.get("rows")
+        if frame is None or state.get("_data_of") is not rows:
+            frame = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else pd.DataFrame(columns=RAW_COLUMNS)
+            state["_data"], state["_data_of"] = frame, rows
         return frame
 
     def __set__(self, raw: RawSubmission, frame: pd.DataFrame | None) -> None:
-        raw.__dict__["_data"] = frame
-        raw.__dict__["rows"] = None
+        raw.__dict__.update(_data=frame, _data_of=None, rows=None)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -358,3 +359,17 @@ def test_parts_are_unpacked_as_zipfile_reads_them(ref, tmp_path):
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
         info = zf.getinfo("docProps/core.xml")
         assert zf.read(info) == kept and ingest._unpack(bytes(data), info) is None
+
+
+def test_a_submission_keeps_its_rows_as_read_and_builds_the_frame_from_them():
+    from pipeline.ingest import RAW_COLUMNS, RawSubmission
+
+    row = (2, "TIP_VIC", "", 5, None, "", "", "E2", "F2", "A2", "D2", None, "H2")
+    raw = RawSubmission(file="X.xlsx", sha256="", kind="workbook", rows=[row])
+    assert raw.data_rows() == [dict(zip(RAW_COLUMNS, row, strict=True))]  # the cell's own int, not the frame's type
+    assert raw.data["code"].tolist() == ["TIP_VIC"] and list(raw.data.columns) == RAW_COLUMNS
+    raw.rows = []  # other rows: another frame
+    assert raw.data.empty and list(raw.data.columns) == RAW_COLUMNS
+    raw.data = pd.DataFrame([row], columns=RAW_COLUMNS)  # a frame given: validation reads it
+    assert raw.rows is None and raw.data_rows()[0]["value"] == 5
+    assert RawSubmission(file="X.xlsx", sha256="", kind="other").data_rows() == []
