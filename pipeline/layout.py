@@ -6,8 +6,6 @@ names (case and spacing ignored), never by position, so re-ordered rows and colu
 
 from __future__ import annotations
 
-import functools
-
 TEMPLATE_VERSION = "2026.2"  # 2026.2: the "Previous year value" column (revisions, rule R01)
 # Versions ingest still reads without a finding. 2026.1 has no previous-year column: it reads as
 # a workbook that revises nothing.
@@ -54,16 +52,7 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
 
 def normalise_label(text: object) -> str:
     """Header and label matching ignores case, surrounding and repeated spaces and a trailing colon."""
-    return _normalised(text) if text.__class__ is str else _normalise(str(text))
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.replace("\u00a0", " ").split()).rstrip(":").strip().casefold()
-
-
-# Ingest compares every text cell of a Cover and of the rows above the Data header with the labels:
-# the same template texts in every workbook, so most are answered from here.
-_normalised = functools.lru_cache(maxsize=4096)(_normalise)
+    return " ".join(str(text).replace("\u00a0", " ").split()).rstrip(":").strip().casefold()
 
 
 def column_letter(index: int) -> str:
