@@ -194,6 +194,27 @@ def test_every_kind_of_cell_value_comes_back_with_its_type(value, tmp_path):
         assert isinstance(back.cover["Country (ISO3)"].value, CellError)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, -0.0, 1.5, 10**20, math.nan, math.inf, True, "", "1 154", "=1+1", "ქართული 🚨", CellError("#DIV/0!"), NO_CACHED_RESULT,
+     dt.datetime(2025, 3, 1, 9, 30, 15, 123), dt.date(2025, 3, 1), dt.time(12, 30), dt.timedelta(days=2, seconds=5), pd.Timestamp("2025-03-01 09:30")],
+)
+def test_rows_as_ingest_read_them_come_back_with_their_types(value, tmp_path):
+    """Ingest keeps the Data rows as tuples of cell values (`RawSubmission.rows`): each value comes
+    back of its own type, whatever the other rows hold (no column typing)."""
+    from pipeline.ingest import RAW_COLUMNS
+
+    rows = [tuple(_row(value, previous=value).values()), tuple(_row(1.0, previous=2).values())]
+    raw = RawSubmission(file="2025/X.xlsx", sha256="ab" * 32, kind="workbook", readable=True, cover_sheet="Cover", data_sheet="Data",
+                        meta={"template_version": "2026.2"}, rows=rows)
+    assert list(_row(value)) == RAW_COLUMNS
+    parse = cache.ParseCache(tmp_path, context={"test": 1})
+    assert parse.put(raw)
+    back = parse.get(raw.sha256, raw.file)
+    assert back is not None and cache.same_raw(back, raw) and back.rows is not None
+    assert [type(v) for v in back.rows[0]] == [type(v) for v in rows[0]] and type(back.rows[1][11]) is int
+
+
 def test_a_column_of_dates_alone_comes_back_as_it_was_or_not_at_all(tmp_path):
     """pandas makes a column holding only dates (and blanks) a datetime column: given back only if it comes back the same."""
     raw = _raw([_row(1.0, previous=dt.datetime(2025, 3, 1)), _row(2.0)])
