@@ -9,7 +9,8 @@ What it does, all in a temporary folder (nothing is written into the project):
    (`pipeline.template.build_workbook` + `pipeline.samples.fill_workbook`, through
    `pipeline.samples.generate_sample_inputs`). The default is 13 states x 10 years (2016-2025): 126
    workbooks, as North Macedonia is a member from 2020, Armenia sends nothing for 2025 and a few
-   states send a second version. Asked for more workbooks than 13 states x 26 years (2000-2025) give,
+   states send a second version. Asked for more workbooks than 13 states x 16 years give (2010-2025:
+   the generator draws figures per inhabitant, and the population reference starts in 2010),
    it copies them into further folders: each copy is a file of its own (same bytes, another name);
    resubmission resolution then rejects or supersedes the copies, which costs the same to read and
    validate.
@@ -25,7 +26,9 @@ What it does, all in a temporary folder (nothing is written into the project):
 4. The whole `crimetrends run` as a separate process (interpreter start included), without PDF: on the
    shipped sample inputs (`inputs/`) and on the generated set; a first run into empty outputs, then
    runs on unchanged inputs (up to date: nothing is made again), `--force` runs (every stage, through
-   the caches under <outputs>/.cache/), and runs after one workbook of the year changed.
+   the caches under <outputs>/.cache/), and runs after one workbook of the year changed; then the
+   first run of a backfill, every year from 2010 to 2025 (13 states x 16 years), with the peak
+   memory of the run's own process.
 5. Scaling: ingest + validate of 100, 300 and 1,000 workbooks (the generated ones, copied into as
    many folders as needed), each in a fresh process, without and with the parse cache, with its
    wall time, time per workbook (linear growth keeps it flat) and peak memory (RSS).
@@ -68,7 +71,7 @@ def generate(folder: Path, n: int | None) -> list[Path]:
     ref = load_reference()
     if n is None:
         return generate_sample_inputs(folder, ref, years=DEFAULT_YEARS)
-    years = range(max(2000, YEAR + 1 - max(1, -(-n // 13))), YEAR + 1)
+    years = range(max(first_population_year(ref), YEAR + 1 - max(1, -(-n // 13))), YEAR + 1)
     made = generate_sample_inputs(folder / "batch00", ref, years=years)
     files = list(made)
     batch = 1
@@ -82,6 +85,12 @@ def generate(folder: Path, n: int | None) -> list[Path]:
     for path in files[n:]:
         path.unlink()
     return sorted(files[:n])
+
+
+def first_population_year(ref) -> int:
+    """The first year for which the population reference has every member state: the generator draws
+    figures per inhabitant."""
+    return max(min(y for (iso3, y) in ref.population if iso3 == state.iso3) for state in ref.member_states)
 
 
 def subset(source: Path, n: int, folder: Path) -> Path:
@@ -250,13 +259,22 @@ def _child(mode: str, *args: str) -> dict:
 
 def run_cli(inputs: Path, outputs: Path, year: int, *extra: str) -> float:
     """Wall time of `python -m pipeline run` as a separate process (interpreter start included), no PDF."""
+    return run_cli_measured(inputs, outputs, year, *extra)[0]
+
+
+def run_cli_measured(inputs: Path, outputs: Path, year: int, *extra: str) -> tuple[float, float]:
+    """(wall time, peak memory of the run's own process in MB; its chart workers aside) of `run_cli`."""
     command = [sys.executable, "-m", "pipeline", "run", "--year", str(year), "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf", *extra]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode not in (0, 1):  # 1: submissions with errors (the sample inputs have some on purpose)
-        raise SystemExit(f"bench: crimetrends run failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return elapsed
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, cwd=PROJECT_ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in (0, 1):  # 1: submissions with errors (the sample inputs have some on purpose)
+            err.seek(0)
+            raise SystemExit(f"bench: crimetrends run failed ({process.returncode}):\n{err.read().decode('utf-8', 'replace')[-3000:]}")
+    return elapsed, usage.ru_maxrss / 1024  # Linux: KiB
 
 
 def _resend_one(inputs: Path, round_: int) -> None:
@@ -408,6 +426,23 @@ def _bench(work: Path, workbooks: int | None, repeat: int, scale: list[int], *, 
                         "one_workbook_changed": summary(one_changed)}
     figures["run_no_pdf"] = whole
 
+    # A backfill: every year the population reference covers (the generator needs it), as one run.
+    folder = work / "backfill"
+    from pipeline.reference import load_reference
+    from pipeline.samples import generate_sample_inputs
+
+    ref = load_reference()
+    first_year = first_population_year(ref)
+    backfill_files = generate_sample_inputs(folder, ref, years=range(first_year, YEAR + 1))
+    measured = []
+    for i in range(repeat):
+        out = work / f"run-backfill{i}"
+        measured.append(run_cli_measured(folder, out, YEAR))
+        shutil.rmtree(out, ignore_errors=True)
+    figures["backfill"] = {"workbooks": len(backfill_files), "years": [first_year, YEAR], "first_run": summary([m[0] for m in measured]),
+                           "peak_rss_mb": round(max(m[1] for m in measured), 1)}
+    shutil.rmtree(folder, ignore_errors=True)
+
     # Scaling of ingest + validate.
     rows = []
     for n in scale:
@@ -449,6 +484,9 @@ def _print_table(f: dict) -> None:
         print(f"  {label + ', unchanged inputs':38} {r['second_run']['min']:8.3f} {r['second_run']['median']:8.3f}")
         print(f"  {label + ', --force (caches filled)':38} {r['forced_with_caches']['min']:8.3f} {r['forced_with_caches']['median']:8.3f}")
         print(f"  {label + ', one workbook changed':38} {r['one_workbook_changed']['min']:8.3f} {r['one_workbook_changed']['median']:8.3f}")
+    b = f["backfill"]
+    label = f"backfill {b['years'][0]}-{b['years'][1]}, first run"
+    print(f"  {label:38} {b['first_run']['min']:8.3f} {b['first_run']['median']:8.3f}   {b['workbooks']} workbooks, peak RSS {b['peak_rss_mb']:.0f} MB")
     if f["scaling"]:
         print(f"\n{'workbooks':>10} {'ingest+validate s':>18} {'ms/workbook':>12} {'cached s':>9} {'peak RSS MB':>12}")
         for row in f["scaling"]:
