@@ -601,13 +601,19 @@ def _same(a: object, b: object) -> bool:
     return bool(a == b)
 
 
+def _same_rows(a: list[tuple] | None, b: list[tuple] | None) -> bool:
+    """Both None, or the same rows of the same values of the same types."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y, strict=True)) for x, y in zip(a, b, strict=True))
+
+
 def same_raw(a: RawSubmission, b: RawSubmission) -> bool:
     """True when `a` and `b` hold the same fields, values of the same types, frames of the same dtypes."""
     plain = ("file", "sha256", "kind", "readable", "cover_sheet", "data_sheet", "meta", "findings")
     if any(getattr(a, name) != getattr(b, name) for name in plain):
         return False
-    if (a.rows is None) != (b.rows is None) or (a.rows is not None and not (
-            len(a.rows) == len(b.rows) and all(len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y, strict=True)) for x, y in zip(a.rows, b.rows, strict=True)))):
+    if not _same_rows(a.rows, b.rows):
         return False
     if list(a.cover) != list(b.cover) or any(a.cover[k].cell != b.cover[k].cell or not _same(a.cover[k].value, b.cover[k].value) for k in a.cover):
         return False

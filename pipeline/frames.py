@@ -21,15 +21,11 @@ def column_lists(frame: Any, names: list[str] | tuple[str, ...] | None = None) -
     """The values of each column of `frame`, or of the columns `names` in that order, as lists:
     `[frame[name].tolist() for name in names]`. A name not in the frame raises KeyError, as there."""
     columns = frame.columns
-    if names is None:
-        names = list(columns)
-        positions: list[Any] = list(range(len(names)))
-    else:
-        positions = [columns.get_loc(name) for name in names] if columns.is_unique else [None] * len(names)
-    read = getattr(frame, "_get_column_array", None)
+    names = list(columns) if names is None else names
+    read = getattr(frame, "_get_column_array", None) if columns.is_unique else None
     lists = []
-    for name, position in zip(names, positions, strict=True):
-        array = read(position) if read is not None and isinstance(position, int) and columns.is_unique else None
+    for name in names:
+        array = read(columns.get_loc(name)) if read is not None else None
         if array is None or getattr(array, "dtype", None) is None or array.dtype.kind in "mM":
             lists.append(frame[name].tolist())
         else:

@@ -25,8 +25,8 @@ import datetime as dt
 import math
 import re
 from collections import Counter, namedtuple
-from typing import NamedTuple
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -379,7 +379,6 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     observed = []  # tuples in OBSERVATION_COLUMNS order
     previous = []
     where = {"file": raw.file, "sheet": sheet}
-    factors: dict[tuple[str, str], float | None] = {}  # (indicator, Unit cell) -> unit_factor
     # Plain dicts, not iterrows(): a Series per row costs more than everything done with it.
     for row, key in zip(rows, keys, strict=True):
         is_duplicate = seen[key] > 1
@@ -398,8 +397,7 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
 
         if row["value"] is None or (isinstance(row["value"], float) and math.isnan(row["value"])):
             sub.blank_keys.add((code, breakdown))
-        factor_key = (code, row["unit"])
-        factor = factors[factor_key] if factor_key in factors else factors.setdefault(factor_key, rules.unit_factor(ref, indicator, row["unit"]))
+        factor = rules.unit_factor(ref, indicator, row["unit"])
         # A count in another unit (thousand items) may have decimals before it is converted.
         parsed = parse_value(row["value"], indicator.is_count and factor == 1.0)
         flags, flags_ok = parse_flags(row["flag"], ref)
