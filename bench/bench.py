@@ -22,7 +22,9 @@ What it does, all in a temporary folder (nothing is written into the project):
    every workbook, what one would write without this project; our ingest + validate (first run,
    and a run whose parse cache is filled) against it, as a ratio; and where our time goes, in ms a
    workbook: the safety inspection, calamine's read, the rest of ingest, validation, the checks
-   across files (beside openpyxl's time a workbook, and the tenth of it a 10x target leaves).
+   across files (beside openpyxl's time a workbook, and the tenth of it a 10x target leaves); and
+   the bound those costs set on any parallel reader: all of them split evenly over the machine's
+   cores, with nothing spent moving work between processes (`cores_bound`).
 4. The whole `crimetrends run` as a separate process (interpreter start included), without PDF: on the
    shipped sample inputs (`inputs/`) and on the generated set; a first run into empty outputs, then
    runs on unchanged inputs (up to date: nothing is made again), `--force` runs (every stage, through
@@ -190,6 +192,17 @@ def ingest_validate_once(inputs: Path, cache_dir: Path | None) -> dict[str, floa
     done = time.perf_counter()
     return {"files": len(files), "seconds": done - imported, "imports": imported - started, "peak_rss_mb": _peak_rss_mb(),
             "cache_hits": caches.validated.hits if caches else 0}
+
+
+def cores_bound(parts: dict[str, float], cores: int | None = None) -> dict[str, float]:
+    """The best ingest + validate could do on this machine's cores with today's costs: the ms a
+    workbook of `per_workbook` (all of them, the checks across files too) split evenly over every
+    core, with nothing spent moving files or results between processes; and the ratio to openpyxl
+    that gives. An upper bound, not a measure: what a parallel reader could reach at most."""
+    cores = cores or os.cpu_count() or 1
+    ours = sum(value for name, value in parts.items() if name != "openpyxl")
+    ms = ours / cores
+    return {"cores": cores, "ms_per_workbook": round(ms, 2), "ratio": round(parts["openpyxl"] / ms, 1)}
 
 
 def per_workbook(inputs: Path, passes: int = 3) -> dict[str, float]:
@@ -397,6 +410,7 @@ def _bench(work: Path, workbooks: int | None, repeat: int, scale: list[int], *, 
         "ratio_cached": round(min(baseline) / min(warm), 1),
         "ms_per_workbook": {**_child("per_workbook", str(inputs)), "openpyxl": round(min(baseline) * 1000 / len(files), 2)},
     }
+    figures["ingest_validate"]["cores_bound"] = cores_bound(figures["ingest_validate"]["ms_per_workbook"])
 
     # The whole run, as a separate process.
     whole: dict[str, object] = {}
@@ -478,6 +492,9 @@ def _print_table(f: dict) -> None:
     parts = iv["ms_per_workbook"]
     print(f"  ms a workbook (best of 3 passes): {', '.join(f'{name} {value:.2f}' for name, value in parts.items() if name != 'openpyxl')}; "
           f"openpyxl {parts['openpyxl']:.2f} (10x leaves {parts['openpyxl'] / 10:.2f})")
+    bound = iv["cores_bound"]
+    print(f"  the same split evenly over {bound['cores']} cores, moving nothing between processes (an upper bound): "
+          f"{bound['ms_per_workbook']:.2f} ms a workbook, x{bound['ratio']} at most")
     print(f"\n{'crimetrends run --no-pdf (own process)':40} {'min':>8} {'median':>8}")
     for label, r in f["run_no_pdf"].items():
         print(f"  {label + ', first run':38} {r['first_run']['min']:8.3f} {r['first_run']['median']:8.3f}")

@@ -91,16 +91,22 @@ class ObservationLookup:
     status and flags of every row; `sheet`, the sheet they are on.
 
     Each content rule takes the observations frame or this; `validate` builds it once for all of
-    them (each rule building its own dicts cost as much as the rule)."""
+    them (each rule building its own dicts cost as much as the rule), from the frame or from its
+    columns as lists (column name -> values; `validate` keeps rows, not frames). The keys of one
+    submission's observations are unique (validation leaves duplicated rows out)."""
 
-    def __init__(self, obs: pd.DataFrame) -> None:
+    _COLUMNS = ("indicator", "breakdown", "value", "status", "flags", "comment", "cell", "sheet")
+
+    def __init__(self, obs: pd.DataFrame | Mapping[str, list]) -> None:
         # Lists, not Series: iterating a Series boxes every item (the same Python values, much slower).
-        indicators, breakdowns, values, statuses, flags, cells, sheets = column_lists(obs, ("indicator", "breakdown", "value", "status", "flags", "cell", "sheet"))
+        columns = [obs[name] for name in self._COLUMNS] if isinstance(obs, Mapping) else column_lists(obs, self._COLUMNS)
+        indicators, breakdowns, values, statuses, flags, comments, cells, sheets = columns
         keys = list(zip(indicators, breakdowns, strict=True))
         self.number: dict[tuple[str, str], float] = {key: value for key, value, status in zip(keys, values, statuses, strict=True) if status == REPORTED}
         self.cell: dict[tuple[str, str], str] = dict(zip(keys, cells, strict=True))
         self.status: dict[tuple[str, str], str] = dict(zip(keys, statuses, strict=True))
         self.flags: dict[tuple[str, str], str] = dict(zip(keys, flags, strict=True))
+        self.comment: dict[tuple[str, str], str] = dict(zip(keys, comments, strict=True))
         self.sheet: str = sheets[0] if sheets else ""
 
 
@@ -207,8 +213,14 @@ def check_victims_without_offences(obs: pd.DataFrame | ObservationLookup, ref: R
     return findings
 
 
-def check_breaks(obs: pd.DataFrame, ref: Reference, file: str) -> list[Finding]:
+def check_breaks(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> list[Finding]:
     """Flag `b` (break in series) with an empty Comment (T04, info): users need to know what broke."""
+    if isinstance(obs, ObservationLookup):
+        return [
+            make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=obs.sheet, cell=obs.cell[(indicator, breakdown)], value=flags)
+            for (indicator, breakdown), flags in obs.flags.items()
+            if "b" in flags and obs.comment[(indicator, breakdown)].strip() == ""
+        ]
     columns = ("indicator", "breakdown", "flags", "comment", "sheet", "cell")
     return [
         make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=sheet, cell=cell, value=flags)

@@ -718,6 +718,70 @@ def test_empty_revision_log_has_the_columns_and_dtypes():
     assert str(log["year"].dtype) == "int64" and str(log["change_pct"].dtype) == "float64"
 
 
+def _mixed_submissions(folder, ref):
+    """Numbers, not available, confidential, a text number, a value left out (parts above their
+    total), flags and comments; 2025 revising a 2024 in use (GEO) and one with none (ARM: carried)."""
+    _write(folder, ref, "GEO", 2024, {("TIP_OFF", "TOTAL"): (100, "p", "Police only."), ("TIP_VIC", "SEX=M"): "<5", ("CYB_OFF", "TOTAL"): ":"})
+    _write(folder, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (110, "b", None), ("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 16, ("TIP_VIC", "SEX=M"): 9,
+                                      ("CYB_OFF", "TOTAL"): "1 154"},
+           previous={("TIP_OFF", "TOTAL"): 104, ("TIP_VIC", "SEX=M"): 3, ("CYB_OFF", "TOTAL"): 7})
+    _write(folder, ref, "ARM", 2025, {("TIP_OFF", "TOTAL"): 7}, previous={("TIP_OFF", "TOTAL"): 6})
+    return [validate.validate_submission(ingest.read_submission(p, folder, ref), ref) for p in ingest.discover_files(folder)]
+
+
+def _same_rows(a, b):
+    """Equal row by row and value by value, of the same types, NaN equal to NaN."""
+    def key(value):
+        return (type(value), "nan") if isinstance(value, float) and value != value else (type(value), value)
+    return [tuple(map(key, row)) for row in a] == [tuple(map(key, row)) for row in b]
+
+
+def test_a_submission_keeps_rows_whose_frame_gives_them_back(ref, tmp_path):
+    """Validation keeps rows and builds a frame only when asked; the frame's values are the rows'."""
+    import pickle
+
+    subs = _mixed_submissions(tmp_path, ref)
+    assert any(s.rows("observations") and s.rows("previous") for s in subs)
+    for sub in subs:
+        for table in ("observations", "previous", "carried"):
+            rows = list(sub.rows(table))
+            assert _same_rows(pickle.loads(pickle.dumps(sub)).rows(table), rows)
+            frame = getattr(sub, table)  # built now, and held from now on
+            assert len(frame) == len(rows)
+            assert _same_rows(sub.rows(table), rows)  # read back from the frame
+            if rows:
+                assert str(frame["value"].dtype) == "float64"
+    geo = next(s for s in subs if s.file == "GEO_2025.xlsx")
+    assert {(f.code, f.cell) for f in geo.findings} >= {("breakdown-exceeds-total", _value(tmp_path / "GEO_2025.xlsx", "TIP_VIC")),
+                                                       ("break-undescribed", _value(tmp_path / "GEO_2025.xlsx", "TIP_OFF"))}
+    obs = geo.observations
+    left_out = obs[(obs["indicator"] == "TIP_VIC") & obs["breakdown"].isin(["SEX=F", "SEX=M"])]
+    assert left_out["status"].tolist() == ["rejected", "rejected"] and left_out["value"].isna().all()
+
+
+def test_the_checks_across_files_say_the_same_from_rows_and_from_frames(ref, tmp_path):
+    """A submission from the validated cache holds frames, a fresh one rows: the revisions, the
+    time rules and the observations they leave are the same."""
+    import pandas as pd
+
+    results = []
+    for as_frames in (False, True):
+        subs = _mixed_submissions(tmp_path, ref)
+        if as_frames:
+            for sub in subs:
+                for table in ("observations", "previous", "carried"):
+                    setattr(sub, table, getattr(sub, table).copy())
+        validate.resolve_resubmissions(subs, ref)
+        log = validate.apply_revisions(subs, ref)
+        validate.apply_time_rules(subs, ref)
+        results.append((log, validate.observations_frame(subs), [(s.file, s.status, s.findings) for s in subs]))
+    (log_a, obs_a, said_a), (log_b, obs_b, said_b) = results
+    assert len(log_a) == 4 and ((obs_a["source_file"] == "ARM_2025.xlsx") & (obs_a["year"] == 2024)).sum() == 1  # the 2024 figure it carries
+    pd.testing.assert_frame_equal(log_a, log_b)
+    pd.testing.assert_frame_equal(obs_a, obs_b)
+    assert said_a == said_b
+
+
 
 def test_cells_are_judged_as_they_hold_their_values_not_as_a_frame_column_types_them(ref, tmp_path):
     """pandas types a column from all its cells: dates and blanks become datetimes with NaT for the
