@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from pipeline.validate import Submission
 
 CACHE_DIRNAME = ".cache"  # <outputs>/.cache/
-FORMAT = 2  # bump when the layout of an entry changes
+FORMAT = 3  # bump when the layout of an entry changes
 MAX_BYTES = 500 * 1_000_000  # per cache folder; past it the least recently used entries go
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -666,6 +666,25 @@ def _same_frame(a: Any, b: Any) -> bool:
     return all(all(_same(u, v) for u, v in zip(a[c].tolist(), b[c].tolist(), strict=True)) for c, t in a.dtypes.items() if t == object)
 
 
+def _encode_table(held: Any) -> dict[str, Any]:
+    """A table of a `Submission` as it holds it (`Submission.held`): rows (validation keeps rows, and
+    builds their frame only when asked), a frame, or nothing (never assigned)."""
+    if held is None:
+        return {"default": True}
+    if isinstance(held, list):
+        return {"rows": [_encode_values(row) for row in held]}
+    return _encode_frame(held)
+
+
+def _decode_table(entry: dict[str, Any]) -> Any:
+    """What `_encode_table` wrote, to be held again as it was."""
+    if entry.get("default"):
+        return None
+    if "rows" in entry:
+        return [tuple(map(_decode_value, row)) for row in entry["rows"]]
+    return _decode_frame(entry)
+
+
 _SUBMISSION_PLAIN = ("file", "sha256", "country_iso3", "year", "is_demonstration", "status", "reason", "strict")
 _SUBMISSION_FRAMES = ("observations", "previous", "carried")
 
@@ -674,7 +693,7 @@ def encode_submission(sub: Submission) -> dict[str, Any]:
     return {
         **{name: _encode_value(getattr(sub, name)) for name in _SUBMISSION_PLAIN},
         "date_submitted": _encode_value(sub.date_submitted),
-        **{name: _encode_frame(getattr(sub, name)) for name in _SUBMISSION_FRAMES},
+        **{name: _encode_table(sub.held(name)) for name in _SUBMISSION_FRAMES},
         "findings": [_finding_values(finding) for finding in sub.findings],
         "blank_keys": sorted([list(key) for key in sub.blank_keys]),
     }
@@ -687,7 +706,7 @@ def decode_submission(entry: dict[str, Any]) -> Submission:
     return Submission(
         **{name: _decode_value(entry[name]) for name in _SUBMISSION_PLAIN},
         date_submitted=_decode_value(entry["date_submitted"]),
-        **{name: _decode_frame(entry[name]) for name in _SUBMISSION_FRAMES},
+        **{name: _decode_table(entry[name]) for name in _SUBMISSION_FRAMES},
         findings=[Finding(*[_decode_value(v) for v in values]) for values in entry["findings"]],
         blank_keys={tuple(key) for key in entry["blank_keys"]},
     )

@@ -26,6 +26,7 @@ import gc
 import json
 import logging
 import shutil
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -48,8 +49,9 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.reference import Reference
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
-    from pipeline.cache import BlobCache, Caches
+    from pipeline.cache import BlobCache, Caches, ParseCache
     from pipeline.charts import ChartWorkers, PendingCharts
+    from pipeline.ingest import RawSubmission
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -973,6 +975,14 @@ def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds 
     return revisions
 
 
+# From this many files to read on, half of them are read by a forked copy of this process (`pipeline.forked`)
+# on the second core. Below, the fork and the result's trip back cost more than they save, and on a
+# first run the second core is busy starting the chart workers (bench/bench.py measures both).
+PARALLEL_READ_MIN = 80
+# The forked part's share of the files: the child starts later (the fork) and sends its results back.
+FORKED_SHARE = 0.48
+
+
 def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
                       caches: Caches | None = None) -> list[tuple[Submission, Path]]:
     """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file.
@@ -980,29 +990,105 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
     With `caches`, a file validated before (same bytes, name, `strict`, code and reference data) is
     taken from `caches.validated`; otherwise it is read (through `caches.parse`) and validated, and
     the result kept. The checks across files come after, on fresh objects either way.
+
+    With `PARALLEL_READ_MIN` files or more to read and a second core, a forked copy of this process
+    reads part of them meanwhile (`pipeline.forked`); the results are the same, in the same order.
     """
-    from pipeline import ingest, validate
+    from pipeline import forked
     from pipeline.cache import file_sha256
 
     progress = progress or Progress(disable=True)
     done = caches.validated if caches is not None else None
     task = progress.add_task("Reading the workbooks", total=len(files))
+    subs: list[Submission | None] = [None] * len(files)
+    if done is not None:
+        for i, (path, base) in enumerate(files):
+            if path.is_file() and not path.is_symlink():
+                subs[i] = done.get(file_sha256(path), path.relative_to(base).as_posix(), strict=strict)
+    to_read = [i for i, sub in enumerate(subs) if sub is None]
+    progress.advance(task, len(files) - len(to_read))
+    theirs: list[int] = []
+    part = None
+    if len(to_read) >= PARALLEL_READ_MIN and forked.can_fork():
+        theirs = to_read[len(to_read) - int(len(to_read) * FORKED_SHARE):]
+        parse = caches.parse if caches is not None else None
+        try:
+            part = forked.ForkedPart(lambda: [_read_one(files[i], ref, strict, _PutAside(parse), keeping=caches is not None) for i in theirs])
+        except OSError as err:  # no process to be had: everything is read here
+            log.debug("no second process to read the workbooks: %s", err)
+            theirs = []
+    started = time.monotonic()
+    try:
+        for i in to_read[:len(to_read) - len(theirs)]:
+            subs[i] = _read_and_keep(files[i], ref, strict, caches)
+            progress.advance(task)
+    except BaseException:
+        if part is not None:
+            part.abandon()
+        raise
+    if part is not None:
+        # However long the child takes beyond this process's own share, it is never waited for
+        # without end: a child that does not answer is stopped and its share read here.
+        results = part.result(timeout=max(60.0, 10 * (time.monotonic() - started)))
+        if results is forked.FAILED or len(results) != len(theirs):
+            log.debug("the second process gave no result: its %d file(s) are read here", len(theirs))
+            results = [_read_one(files[i], ref, strict, _PutAside(caches.parse if caches is not None else None), keeping=caches is not None) for i in theirs]
+        for i, (sub, put_aside, unchanged) in zip(theirs, results, strict=True):
+            _keep(sub, put_aside, unchanged, caches)
+            subs[i] = sub
+        progress.advance(task, len(theirs))
+    progress.remove_task(task)
     read = []
-    for path, base in files:
-        sub = None
-        if done is not None and path.is_file() and not path.is_symlink():
-            sha256 = file_sha256(path)
-            sub = done.get(sha256, path.relative_to(base).as_posix(), strict=strict)
-        if sub is None:
-            raw = ingest.read_submission(path, base, ref, cache=caches.parse if caches is not None else None)
-            sub = validate.validate_submission(raw, ref, strict=strict)
-            if done is not None and raw.sha256 and file_sha256(path) == raw.sha256:
-                done.put(sub)
+    for sub, (path, _) in zip(subs, files, strict=True):
+        assert sub is not None
         log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
         read.append((sub, path))
-        progress.advance(task)
-    progress.remove_task(task)
     return read
+
+
+class _PutAside:
+    """The parse cache as `read_one` sees it: entries are read from the cache, and what would be put
+    in it is kept aside (`raws`), for the process that holds the cache to put."""
+
+    def __init__(self, cache: ParseCache | None) -> None:
+        self.cache, self.raws = cache, []
+
+    def get(self, sha256: str, file: str) -> RawSubmission | None:
+        return self.cache.get(sha256, file) if self.cache is not None else None
+
+    def put(self, raw: RawSubmission) -> bool:
+        self.raws.append(raw)
+        return True
+
+
+def _read_one(entry: tuple[Path, Path], ref: Reference, strict: bool, parse: _PutAside, *, keeping: bool) -> tuple[Submission, RawSubmission | None, bool]:
+    """One file read and validated, without touching the caches: the submission, what the parse cache
+    is to keep (None: nothing), and (when `keeping`) whether the file was unchanged while read: the
+    validated cache keeps only those."""
+    from pipeline import ingest, validate
+    from pipeline.cache import file_sha256
+
+    path, base = entry
+    raw = ingest.read_submission(path, base, ref, cache=parse)
+    sub = validate.validate_submission(raw, ref, strict=strict)
+    unchanged = keeping and bool(raw.sha256) and file_sha256(path) == raw.sha256
+    return sub, (parse.raws[-1] if parse.raws and parse.raws[-1] is raw else None), unchanged
+
+
+def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> Submission:
+    sub, put_aside, unchanged = _read_one(entry, ref, strict, _PutAside(caches.parse if caches is not None else None), keeping=caches is not None)
+    _keep(sub, put_aside, unchanged, caches)
+    return sub
+
+
+def _keep(sub: Submission, put_aside: RawSubmission | None, unchanged: bool, caches: Caches | None) -> None:
+    """Put in the caches what reading one file gave (`_read_one`)."""
+    if caches is None:
+        return
+    if put_aside is not None:
+        caches.parse.put(put_aside)
+    if unchanged:
+        caches.validated.put(sub)
 
 
 def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:

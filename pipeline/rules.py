@@ -39,8 +39,10 @@ are those of the domain rule table.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
+import operator
 import statistics
 from collections.abc import Mapping
 from dataclasses import fields
@@ -251,23 +253,26 @@ def check_cover_metadata(cover: Mapping[str, object], ref: Reference, *, file: s
 
 
 # -- across years ----------------------------------------------------------------------------------
-def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Thresholds, blank_cells: set[tuple[str, int, str, str]]) -> list[Finding]:
+def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Reference, thresholds: Thresholds,
+                      blank_cells: set[tuple[str, int, str, str]]) -> list[Finding]:
     """T01 large unexplained changes, T02 outliers, T03 dropped series and M02 unexplained blanks, on all years.
 
-    `observations` holds every submission in use; `blank_cells` the (country, year, indicator,
+    `observations` holds every submission in use, as a frame or as its columns (column name -> list
+    of values; `validate` keeps rows, not frames); `blank_cells` the (country, year, indicator,
     breakdown) whose Value cell was left empty (not `:`), which makes a dropped series an unexplained blank.
     """
-    if observations.empty:
+    if isinstance(observations, Mapping):
+        columns = [observations[name] for name in _SERIES_COLUMNS]
+    elif observations.empty:
         return []
-    keys = ["country_iso3", "indicator", "breakdown"]
-    frame = observations.sort_values([*keys, "year"], kind="stable")
+    else:
+        columns = column_lists(observations, _SERIES_COLUMNS)
+    # Rows with a missing key are left out, as groupby leaves them out; the others in the order of
+    # a stable sort by key and year (what sort_values(kind="stable") gave, sorting plain tuples).
+    rows = [row for row in zip(*columns, strict=True) if not (_is_missing_key(row[0]) or _is_missing_key(row[1]) or _is_missing_key(row[2]))]
+    rows.sort(key=_SERIES_ORDER)
     findings = []
-    # The groups of groupby(keys, sort=False) on the sorted frame are its runs of equal keys, in
-    # order: walked over plain lists (a pandas group per series cost ~0.3 ms; thousands of series).
-    # Rows with a missing key are left out, as groupby leaves them out.
-    columns = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "flags", "comment", "cell", "source_file", "sheet")
-    rows = [row for row in zip(*column_lists(frame, columns), strict=True)
-            if not (_is_missing_key(row[0]) or _is_missing_key(row[1]) or _is_missing_key(row[2]))]
+    # The runs of equal keys of the sorted rows are the series (a pandas group per series cost ~0.3 ms; thousands of series).
     groups: list[list[tuple]] = []
     for row in rows:
         if groups and groups[-1][0][:3] == row[:3]:
@@ -279,21 +284,29 @@ def check_time_series(observations: pd.DataFrame, ref: Reference, thresholds: Th
         series = {row[3]: row[4:] for row in group}
         # The years in order, walked once: the T02 history of each year (the reported values of the
         # earlier years since the latest break) is kept up to date on the way, not gathered again.
-        since_break: list[float] = []
+        since_break: list[float] = []  # in ascending order (bisect.insort): T02 takes medians of it
         for year in sorted(series):
             value, status, flags, comment, cell, file, sheet = series[year]
-            where = {"file": file, "sheet": sheet, "cell": cell, "country_iso3": iso3, "year": int(year)}
-            explained = "b" in flags or bool(comment.strip())
-            found = _change_or_drop(series, int(year), indicator, breakdown, thresholds, blank_cells, iso3, where, ref)
-            if found is None and status == REPORTED and not explained:
-                found = _outlier(value, since_break, indicator, breakdown, thresholds, iso3, where, ref)
+            place = (file, sheet, cell, iso3, int(year))  # where a finding would point: made into a dict only for one
+            found = _change_or_drop(series, int(year), indicator, breakdown, thresholds, blank_cells, iso3, place, ref)
+            if found is None and status == REPORTED and "b" not in flags and not comment.strip():
+                found = _outlier(value, since_break, indicator, breakdown, thresholds, iso3, place, ref)
             if found is not None:
                 findings.append(found)
             if "b" in flags:
                 since_break = []  # the year flagged b opens the comparable series
             if status == REPORTED:
-                since_break.append(value)
+                bisect.insort(since_break, value)
     return findings
+
+
+_SERIES_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "flags", "comment", "cell", "source_file", "sheet")
+_SERIES_ORDER = operator.itemgetter(0, 1, 2, 3)
+
+
+def _where(place: tuple[str, str, str, str, int]) -> dict[str, object]:
+    file, sheet, cell, iso3, year = place
+    return {"file": file, "sheet": sheet, "cell": cell, "country_iso3": iso3, "year": year}
 
 
 def _is_missing_key(value: object) -> bool:
@@ -302,15 +315,15 @@ def _is_missing_key(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def _median(values: list[float]) -> float:
+def _median(values: list[float], ordered: bool = False) -> float:
     """`statistics.median`, the same arithmetic (the middle value, or the mean of the middle two)
-    without its checks: called for every value of every series."""
-    ordered = sorted(values)
+    without its checks: called for every value of every series. `ordered`: `values` are sorted already."""
+    ordered = values if ordered else sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, where, ref) -> Finding | None:
+def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, place, ref) -> Finding | None:
     """T03/M02 (a series dropped, or left blank) or T01 (a large change) on the previous year."""
     value, status, flags, comment = series[year][:4]
     last = series.get(year - 1)
@@ -321,21 +334,26 @@ def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells,
     # from more than `change_abs_min` warns, as for changes. A fall to "not available" always does.
     dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0 and last_value > thresholds.change_abs_min))
     if dropped and (iso3, year, indicator, breakdown) in blank_cells:
-        return make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {plain_number(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **where)
+        return make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {plain_number(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **_where(place))
     if dropped and not comment.strip():
         now = "0" if status == REPORTED else "not available"
-        return make_finding(ref, "series-dropped", f"{indicator} {breakdown} is {now} although {plain_number(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **where)
+        return make_finding(ref, "series-dropped", f"{indicator} {breakdown} is {now} although {plain_number(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **_where(place))
     if not dropped and status == REPORTED and "b" not in flags and not comment.strip():
+        change = value - last_value
+        # The tests that need no mean first (they end most calls); then the change against the mean of
+        # the last three reported years, which holds year - 1, so never empty.
+        if not last_value or abs(change) / last_value * 100 <= thresholds.change_pct or abs(change) <= thresholds.change_abs_min:
+            return None
         window = [series[y][0] for y in range(year - 3, year) if y in series and series[y][1] == REPORTED]
         mean = sum(window) / len(window)
-        change = value - last_value
-        if last_value and abs(change) / last_value * 100 > thresholds.change_pct and abs(change) > max(thresholds.change_abs_min, thresholds.change_share_of_mean * mean):
-            return make_finding(ref, "change-unexplained", f"{indicator} {breakdown}: {plain_number(value)} against {plain_number(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=plain_number(value), **where)
+        if abs(change) > max(thresholds.change_abs_min, thresholds.change_share_of_mean * mean):
+            return make_finding(ref, "change-unexplained", f"{indicator} {breakdown}: {plain_number(value)} against {plain_number(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=plain_number(value), **_where(place))
     return None
 
 
-def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref) -> Finding | None:
-    """T02: robust z-score of log(1 + value) against `history`, the series' earlier reported values.
+def _outlier(value, history, indicator, breakdown, thresholds, iso3, place, ref) -> Finding | None:
+    """T02: robust z-score of log(1 + value) against `history`, the series' earlier reported values
+    in ascending order (the medians, sums and spans below do not depend on the years' order).
 
     The history starts at the latest earlier break (flag `b`): years before it are not comparable.
     log(1 + x) makes a doubling count the same at any level; the median and MAD are not pulled by
@@ -346,7 +364,7 @@ def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref)
     """
     if len(history) < thresholds.outlier_min_years:
         return None
-    typical = _median(history)
+    typical = _median(history, ordered=True)
     if abs(value - typical) <= thresholds.change_abs_min:
         return None  # the test that ends most calls, so first: it needs no z-score
     logs = [math.log1p(v) for v in history]
@@ -360,8 +378,8 @@ def _outlier(value, history, indicator, breakdown, thresholds, iso3, where, ref)
     z = (math.log1p(value) - centre) / spread
     if abs(z) <= thresholds.outlier_z:
         return None
-    span = f"{plain_number(min(history))} to {plain_number(max(history))}"
-    return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **where)
+    span = f"{plain_number(history[0])} to {plain_number(history[-1])}"
+    return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **_where(place))
 
 
 # -- revisions -------------------------------------------------------------------------------------

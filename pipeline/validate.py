@@ -259,6 +259,10 @@ class Submission:
         """The rows of `observations`, `previous` or `carried`: tuples in column order, the values as the frame gives them."""
         return type(self).__dict__[table].rows(self)
 
+    def held(self, table: str) -> list[tuple] | pd.DataFrame | None:
+        """What `table` holds now: its rows, its frame, or None when never assigned (an empty frame)."""
+        return self.__dict__.get(f"_{table}")
+
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
@@ -322,7 +326,9 @@ def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.T
     """
     used = [s for s in subs if s.is_used]
     blank_cells = {(s.country_iso3, s.year, ind, bd) for s in used for ind, bd in s.blank_keys}
-    found = rules.check_time_series(observations_frame(used), ref, thresholds or rules.load_thresholds(), blank_cells)
+    rows = [row for s in used for table in ("observations", "carried") for row in s.rows(table)]
+    columns = list(zip(*rows, strict=True)) or [()] * len(OBSERVATION_COLUMNS)
+    found = rules.check_time_series(dict(zip(OBSERVATION_COLUMNS, columns, strict=True)), ref, thresholds or rules.load_thresholds(), blank_cells)
     by_file = {s.file: s for s in used}
     for finding in found:
         by_file[finding.file].findings.append(finding)

@@ -247,12 +247,17 @@ def _caches(folder):
 def test_a_cached_submission_is_exactly_what_validating_gives(inputs, ref, tmp_path):
     first = _caches(tmp_path)
     plain = _read_validated(inputs, ref)
+    tables = ("observations", "previous", "carried")
+    held = [[type(s.held(t)) for t in tables] for s in plain]  # before any frame is asked for
     assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, first), plain, strict=True))
     stored = sum(1 for s in plain if s.sha256)  # links and special files have no hash and are never kept
     assert (first.validated.hits, first.validated.misses) == (0, stored)
     again = _caches(tmp_path)
     cached = _read_validated(inputs, ref, again)
     assert (again.validated.hits, again.parse.hits + again.parse.misses) == (stored, 0)  # no workbook read again
+    # rows kept as rows (no frame built to be cached), defaults as defaults
+    assert [[type(s.held(t)) for t in tables] for s in cached] == held
+    assert any(isinstance(s.held("observations"), list) for s in cached)
     for a, b in zip(cached, plain, strict=True):
         assert cache.same_submission(a, b), b.file
         pd.testing.assert_frame_equal(a.observations, b.observations, check_exact=True)

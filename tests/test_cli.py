@@ -517,3 +517,99 @@ def test_every_command_has_help_with_an_example_and_every_option_a_help_text(pat
     for param in command.params:
         if isinstance(param, click.Option) and param.name not in ("help", "version"):
             assert param.help and "Example" in param.help, (path, param.name)
+
+
+# -- reading in two processes (pipeline.forked) --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def many_inputs(ref, tmp_path_factory):
+    """Four states over three years, a truncated workbook, a text file named .xlsx and a note."""
+    from pipeline.samples import generate_sample_inputs
+
+    folder = tmp_path_factory.mktemp("many") / "inputs"
+    made = generate_sample_inputs(folder, ref, years=[2023, 2024, 2025], states=["GEO", "ARM", "TUR", "MDA"])
+    good = made[0].read_bytes()
+    (folder / "broken").mkdir()
+    (folder / "broken" / "truncated.xlsx").write_bytes(good[: len(good) // 2])
+    (folder / "broken" / "text.xlsx").write_text("not a workbook", encoding="utf-8")
+    (folder / "notes.txt").write_text("notes", encoding="utf-8")
+    return folder
+
+
+def _read_all(folder, ref, caches=None):
+    from pipeline import ingest
+    from pipeline.cli import read_and_validate
+
+    return read_and_validate([(p, folder) for p in ingest.discover_files(folder)], ref, strict=False, caches=caches)
+
+
+def _file_caches(folder):
+    from pipeline import cache
+
+    return cache.Caches(parse=cache.ParseCache(folder / "parse"), validated=cache.ValidatedCache(folder / "validated"))
+
+
+def _alone(folder, ref, monkeypatch):
+    from pipeline import cli
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cli, "PARALLEL_READ_MIN", 10**9)
+        return _read_all(folder, ref)
+
+
+def _same_reading(a, b):
+    from pipeline import cache
+
+    return [path for _, path in a] == [path for _, path in b] and all(cache.same_submission(x, y) for (x, _), (y, _) in zip(a, b, strict=True))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+def test_reading_in_two_processes_gives_what_one_process_gives_and_fills_the_caches(many_inputs, ref, monkeypatch, tmp_path):
+    from pipeline import cli, forked
+
+    alone = _alone(many_inputs, ref, monkeypatch)
+    forks = []
+
+    class Counted(forked.ForkedPart):
+        def __init__(self, work):
+            forks.append(1)
+            super().__init__(work)
+
+    monkeypatch.setattr(forked, "ForkedPart", Counted)
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
+    both = _read_all(many_inputs, ref, _file_caches(tmp_path))
+    assert forks == [1]
+    assert _same_reading(both, alone)
+    assert {f.code for sub, _ in both for f in sub.findings} >= {"file-unreadable", "file-not-a-workbook"}
+    # What the child read is in the caches too: a second reading reads no file again.
+    again = _file_caches(tmp_path)
+    assert _same_reading(_read_all(many_inputs, ref, again), alone)
+    hashed = sum(1 for sub, _ in alone if sub.sha256)
+    assert (again.validated.hits, again.validated.misses, again.parse.misses) == (hashed, 0, 0)
+    for sub, _ in alone:
+        if sub.sha256:
+            assert again.parse.get(sub.sha256, sub.file) is not None, sub.file
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+def test_files_a_failed_second_process_had_are_read_here(many_inputs, ref, monkeypatch):
+    from pipeline import cli, forked
+
+    alone = _alone(many_inputs, ref, monkeypatch)
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
+    monkeypatch.setattr(forked.ForkedPart, "__init__", lambda self, work: (_ for _ in ()).throw(OSError("no process")))
+    assert _same_reading(_read_all(many_inputs, ref), alone)  # no process to be had
+    monkeypatch.undo()
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
+    failed = []
+
+    def give_nothing(self, timeout):
+        failed.append(timeout)
+        self.abandon()
+        return forked.FAILED
+
+    monkeypatch.setattr(forked.ForkedPart, "result", give_nothing)
+    assert _same_reading(_read_all(many_inputs, ref), alone)  # a child that gave nothing
+    assert len(failed) == 1 and failed[0] >= 60
