@@ -307,7 +307,7 @@ class _EntryCache(_OnStore):
         self.context = self.default_context() if context is None else context
         self.context_key = digest(self.context)[:24]
         self.deferred = False  # True: `put` only encodes; `flush` checks and writes
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[tuple[str, dict[str, Any] | bytes]] = []
         root = Path(folder)
         self._store = _Store(root / self.context_key, ".json", max_bytes)
         self._remove_other_contexts(root)
@@ -360,6 +360,23 @@ class _EntryCache(_OnStore):
         self._store.write(key, _json({**entry, "checked": True}).encode("ascii"))
         return value
 
+    def _entry_bytes(self, value: Any, variant: object = None) -> tuple[str, bytes] | None:
+        """(key, the bytes `put` would write) of `value`, None when it cannot be encoded: made by a
+        process that reads files for another (`cli.read_and_validate`), which `put_bytes` them."""
+        try:
+            encoded = self.encode(value)
+        except (TypeError, ValueError):
+            return None
+        entry = {"context": self.context_key, "sha256": value.sha256, "file": value.file, self.kind: encoded}
+        return self.key(value.sha256, value.file, variant), _json(entry).encode("ascii")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Keep an entry made by `entry_bytes` (in another process, for the same context)."""
+        if self.deferred:
+            self._pending.append((key, data))
+        else:
+            self._store.write(key, data)
+
     def _put(self, value: Any, variant: object = None) -> bool:
         """Keep `value` (encoded now: the caller may change it afterwards). With `deferred`, the entry is
         written by `flush()`, when the run has time to spare; True then means only that it could be
@@ -375,8 +392,8 @@ class _EntryCache(_OnStore):
             return True
         return self._write(key, entry)
 
-    def _write(self, key: str, entry: dict[str, Any]) -> bool:
-        self._store.write(key, _json(entry).encode("ascii"))
+    def _write(self, key: str, entry: dict[str, Any] | bytes) -> bool:
+        self._store.write(key, entry if isinstance(entry, bytes) else _json(entry).encode("ascii"))
         return True
 
     def flush(self) -> int:
@@ -412,6 +429,9 @@ class ParseCache(_EntryCache):
         """Keep `raw`; False (nothing kept) when it holds a value the format cannot carry exactly."""
         return self._put(raw)
 
+    def entry_bytes(self, raw: RawSubmission) -> tuple[str, bytes] | None:
+        return self._entry_bytes(raw)
+
 
 def validated_context() -> dict[str, Any]:
     """Everything besides the file itself and `strict` that decides what validating it gives."""
@@ -441,6 +461,9 @@ class ValidatedCache(_EntryCache):
     def put(self, sub: Submission) -> bool:
         """Keep `sub`; False (nothing kept) when it holds a value the format cannot carry exactly."""
         return self._put(sub, {"strict": sub.strict})
+
+    def entry_bytes(self, sub: Submission) -> tuple[str, bytes] | None:
+        return self._entry_bytes(sub, {"strict": sub.strict})
 
 
 # -- RawSubmission <-> JSON -----------------------------------------------------------------------------

@@ -1011,9 +1011,8 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
     part = None
     if len(to_read) >= PARALLEL_READ_MIN and forked.can_fork():
         theirs = to_read[len(to_read) - int(len(to_read) * FORKED_SHARE):]
-        parse = caches.parse if caches is not None else None
         try:
-            part = forked.ForkedPart(lambda: [_read_one(files[i], ref, strict, _PutAside(parse), keeping=caches is not None) for i in theirs])
+            part = forked.ForkedPart(lambda: [_read_for_parent(files[i], ref, strict, caches) for i in theirs])
         except OSError as err:  # no process to be had: everything is read here
             log.debug("no second process to read the workbooks: %s", err)
             theirs = []
@@ -1032,9 +1031,12 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
         results = part.result(timeout=max(60.0, 10 * (time.monotonic() - started)))
         if results is forked.FAILED or len(results) != len(theirs):
             log.debug("the second process gave no result: its %d file(s) are read here", len(theirs))
-            results = [_read_one(files[i], ref, strict, _PutAside(caches.parse if caches is not None else None), keeping=caches is not None) for i in theirs]
-        for i, (sub, put_aside, unchanged) in zip(theirs, results, strict=True):
-            _keep(sub, put_aside, unchanged, caches)
+            results = [(_read_and_keep(files[i], ref, strict, caches), None, None) for i in theirs]
+        for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
+            if parse_entry is not None:
+                caches.parse.put_bytes(*parse_entry)
+            if validated_entry is not None:
+                caches.validated.put_bytes(*validated_entry)
             subs[i] = sub
         progress.advance(task, len(theirs))
     progress.remove_task(task)
@@ -1046,49 +1048,50 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
     return read
 
 
-class _PutAside:
-    """The parse cache as `read_one` sees it: entries are read from the cache, and what would be put
-    in it is kept aside (`raws`), for the process that holds the cache to put."""
+def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> Submission:
+    """One file read (through the parse cache) and validated, the result kept in the validated cache."""
+    from pipeline import ingest, validate
+    from pipeline.cache import file_sha256
 
-    def __init__(self, cache: ParseCache | None) -> None:
+    path, base = entry
+    raw = ingest.read_submission(path, base, ref, cache=caches.parse if caches is not None else None)
+    sub = validate.validate_submission(raw, ref, strict=strict)
+    if caches is not None and raw.sha256 and file_sha256(path) == raw.sha256:
+        caches.validated.put(sub)
+    return sub
+
+
+class _PutAside:
+    """The parse cache as the forked reader sees it: entries are read from the cache, and what would
+    be put in it is kept aside (`raws`), for the process that holds the cache to keep."""
+
+    def __init__(self, cache: ParseCache) -> None:
         self.cache, self.raws = cache, []
 
     def get(self, sha256: str, file: str) -> RawSubmission | None:
-        return self.cache.get(sha256, file) if self.cache is not None else None
+        return self.cache.get(sha256, file)
 
     def put(self, raw: RawSubmission) -> bool:
         self.raws.append(raw)
         return True
 
 
-def _read_one(entry: tuple[Path, Path], ref: Reference, strict: bool, parse: _PutAside, *, keeping: bool) -> tuple[Submission, RawSubmission | None, bool]:
-    """One file read and validated, without touching the caches: the submission, what the parse cache
-    is to keep (None: nothing), and (when `keeping`) whether the file was unchanged while read: the
-    validated cache keeps only those."""
+def _read_for_parent(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> tuple[Submission, tuple | None, tuple | None]:
+    """`_read_and_keep` in the forked reader: the submission, and the entries of the parse and
+    validated caches as (key, bytes) for the parent to keep (None: nothing to keep). Encoded here,
+    on the second core, and sent as bytes: the parent only stores them."""
     from pipeline import ingest, validate
     from pipeline.cache import file_sha256
 
     path, base = entry
+    if caches is None:
+        return validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict), None, None
+    parse = _PutAside(caches.parse)
     raw = ingest.read_submission(path, base, ref, cache=parse)
     sub = validate.validate_submission(raw, ref, strict=strict)
-    unchanged = keeping and bool(raw.sha256) and file_sha256(path) == raw.sha256
-    return sub, (parse.raws[-1] if parse.raws and parse.raws[-1] is raw else None), unchanged
-
-
-def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> Submission:
-    sub, put_aside, unchanged = _read_one(entry, ref, strict, _PutAside(caches.parse if caches is not None else None), keeping=caches is not None)
-    _keep(sub, put_aside, unchanged, caches)
-    return sub
-
-
-def _keep(sub: Submission, put_aside: RawSubmission | None, unchanged: bool, caches: Caches | None) -> None:
-    """Put in the caches what reading one file gave (`_read_one`)."""
-    if caches is None:
-        return
-    if put_aside is not None:
-        caches.parse.put(put_aside)
-    if unchanged:
-        caches.validated.put(sub)
+    parse_entry = caches.parse.entry_bytes(raw) if any(kept is raw for kept in parse.raws) else None
+    validated_entry = caches.validated.entry_bytes(sub) if raw.sha256 and file_sha256(path) == raw.sha256 else None
+    return sub, parse_entry, validated_entry
 
 
 def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:

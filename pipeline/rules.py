@@ -122,7 +122,7 @@ def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None
 
     1.0 for a blank Unit cell or the catalogue unit itself; None when no conversion is known.
     """
-    if not unit:
+    if not unit or unit == indicator.unit:  # blank, or as the template pre-fills it: the usual cases
         return 1.0
     given, target = normalise_unit(unit), normalise_unit(indicator.unit)
     if not given or given == target:
@@ -287,8 +287,9 @@ def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Refe
         since_break: list[float] = []  # in ascending order (bisect.insort): T02 takes medians of it
         for year in sorted(series):
             value, status, flags, comment, cell, file, sheet = series[year]
-            place = (file, sheet, cell, iso3, int(year))  # where a finding would point: made into a dict only for one
-            found = _change_or_drop(series, int(year), indicator, breakdown, thresholds, blank_cells, iso3, place, ref)
+            year = int(year)
+            place = (file, sheet, cell, iso3, year)  # where a finding would point: made into a dict only for one
+            found = _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, place, ref)
             if found is None and status == REPORTED and "b" not in flags and not comment.strip():
                 found = _outlier(value, since_break, indicator, breakdown, thresholds, iso3, place, ref)
             if found is not None:

@@ -22,6 +22,7 @@ returns the revision log (`REVISION_COLUMNS`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import operator
 import re
@@ -544,6 +545,7 @@ def _converted(sub: Submission, ref: Reference, row, indicator, breakdown: str, 
     return status, checked.number, flags if "e" in flags else flags + "e"
 
 
+@functools.lru_cache(maxsize=4096)  # a few dozen breakdowns, in every workbook
 def _normalise_breakdown(text: str) -> str:
     if not text or text.strip().upper() in (TOTAL, "T"):
         return TOTAL
