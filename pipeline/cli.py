@@ -980,7 +980,7 @@ def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds 
 # first run the second core is busy starting the chart workers (bench/bench.py measures both).
 PARALLEL_READ_MIN = 80
 # The forked part's share of the files: the child starts later (the fork) and sends its results back.
-FORKED_SHARE = 0.48
+FORKED_SHARE = 0.47
 
 
 def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
