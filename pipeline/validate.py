@@ -303,8 +303,7 @@ def _check_content(sub: Submission, ref: Reference) -> None:
     victims without offences (warnings), breaks in series without a description (info).
     """
     rows = sub.rows("observations")
-    columns = list(zip(*rows, strict=True)) or [()] * len(OBSERVATION_COLUMNS)
-    lookup = rules.ObservationLookup(dict(zip(OBSERVATION_COLUMNS, columns, strict=True)))
+    lookup = rules.ObservationLookup(_columns_of(rows))
     found, dropped = rules.check_breakdowns(lookup, ref, sub.file)
     sub.findings.extend(found)
     found, dropped_parts = rules.check_consistency_pairs(lookup, ref, sub.file)
@@ -313,10 +312,15 @@ def _check_content(sub: Submission, ref: Reference) -> None:
     sub.findings.extend(rules.check_funnel(lookup, ref, sub.file))
     sub.findings.extend(rules.check_victims_without_offences(lookup, ref, sub.file))
     sub.findings.extend(rules.check_breaks(lookup, ref, sub.file))
-    if dropped:
+    if dropped:  # the value left out: no number, status rejected (value and status are neighbours in a row)
         sub.observations = [
             (*row[:_VALUE], _NAN, REJECTED, *row[_STATUS + 1:]) if (row[_INDICATOR], row[_BREAKDOWN]) in dropped else row for row in rows
         ]
+
+
+def _columns_of(rows: list[tuple]) -> dict[str, tuple]:
+    """Observation rows as their columns, column name -> values: what the rules take instead of a frame."""
+    return dict(zip(OBSERVATION_COLUMNS, list(zip(*rows, strict=True)) or [()] * len(OBSERVATION_COLUMNS), strict=True))
 
 
 def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.Thresholds | None = None) -> None:
@@ -327,9 +331,7 @@ def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.T
     """
     used = [s for s in subs if s.is_used]
     blank_cells = {(s.country_iso3, s.year, ind, bd) for s in used for ind, bd in s.blank_keys}
-    rows = [row for s in used for table in ("observations", "carried") for row in s.rows(table)]
-    columns = list(zip(*rows, strict=True)) or [()] * len(OBSERVATION_COLUMNS)
-    found = rules.check_time_series(dict(zip(OBSERVATION_COLUMNS, columns, strict=True)), ref, thresholds or rules.load_thresholds(), blank_cells)
+    found = rules.check_time_series(_columns_of(_rows_in_use(used)), ref, thresholds or rules.load_thresholds(), blank_cells)
     by_file = {s.file: s for s in used}
     for finding in found:
         by_file[finding.file].findings.append(finding)
@@ -584,11 +586,16 @@ def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
 
 def observations_frame(subs: list[Submission]) -> pd.DataFrame:
     """The observations of the submissions in use (with the revised figures they carry), in a stable order."""
-    rows = [row for s in subs if s.is_used for table in ("observations", "carried") for row in s.rows(table)]
+    rows = _rows_in_use(subs)
     if not rows:
         return pd.DataFrame(columns=OBSERVATION_COLUMNS).astype({"value": "float64"})
     rows.sort(key=_ORDER)  # stable, as the frame's sort_values(kind="stable") was
     return _frame(rows, OBSERVATION_COLUMNS, OBSERVATION_DTYPES)
+
+
+def _rows_in_use(subs: list[Submission]) -> list[tuple]:
+    """The observation rows of the submissions in use, with the revised figures they carry."""
+    return [row for s in subs if s.is_used for table in ("observations", "carried") for row in s.rows(table)]
 
 
 _ORDER = operator.itemgetter(*(OBSERVATION_COLUMNS.index(name) for name in ("year", "country_iso3", "indicator", "breakdown")))
