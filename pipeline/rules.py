@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import math
 import operator
 import statistics
@@ -272,15 +273,9 @@ def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Refe
     rows = [row for row in zip(*columns, strict=True) if not (_is_missing_key(row[0]) or _is_missing_key(row[1]) or _is_missing_key(row[2]))]
     rows.sort(key=_SERIES_ORDER)
     findings = []
+    min_years = thresholds.outlier_min_years
     # The runs of equal keys of the sorted rows are the series (a pandas group per series cost ~0.3 ms; thousands of series).
-    groups: list[list[tuple]] = []
-    for row in rows:
-        if groups and groups[-1][0][:3] == row[:3]:
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-    for group in groups:
-        iso3, indicator, breakdown = group[0][:3]
+    for (iso3, indicator, breakdown), group in itertools.groupby(rows, key=_SERIES_KEY):
         series = {row[3]: row[4:] for row in group}
         # The years in order, walked once: the T02 history of each year (the reported values of the
         # earlier years since the latest break) is kept up to date on the way, not gathered again.
@@ -290,7 +285,8 @@ def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Refe
             year = int(year)
             place = (file, sheet, cell, iso3, year)  # where a finding would point: made into a dict only for one
             found = _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells, iso3, place, ref)
-            if found is None and status == REPORTED and "b" not in flags and not comment.strip():
+            # T02 needs `outlier_min_years` of history: tested before the call, which costs more than the test.
+            if found is None and status == REPORTED and len(since_break) >= min_years and "b" not in flags and not comment.strip():
                 found = _outlier(value, since_break, indicator, breakdown, thresholds, iso3, place, ref)
             if found is not None:
                 findings.append(found)
@@ -303,6 +299,7 @@ def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Refe
 
 _SERIES_COLUMNS = ("country_iso3", "indicator", "breakdown", "year", "value", "status", "flags", "comment", "cell", "source_file", "sheet")
 _SERIES_ORDER = operator.itemgetter(0, 1, 2, 3)
+_SERIES_KEY = operator.itemgetter(0, 1, 2)
 
 
 def _where(place: tuple[str, str, str, str, int]) -> dict[str, object]:

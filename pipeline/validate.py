@@ -335,8 +335,10 @@ def apply_time_rules(subs: list[Submission], ref: Reference, thresholds: rules.T
     by_file = {s.file: s for s in used}
     for finding in found:
         by_file[finding.file].findings.append(finding)
+    changed = {finding.file for finding in found}
     for sub in used:
-        _set_status(sub, ref)
+        if sub.file in changed:  # the others' findings, hence their status, are as they were
+            _set_status(sub, ref)
 
 
 def _with_context(finding: Finding, sub: Submission) -> Finding:
@@ -612,6 +614,12 @@ def empty_revision_log() -> pd.DataFrame:
     return pd.DataFrame(columns=REVISION_COLUMNS).astype({"year": "int64", "old_value": "float64", "new_value": "float64", "change_pct": "float64"})
 
 
+@functools.cache
+def _revision_dtypes() -> dict:
+    """The dtype of each column of `empty_revision_log`, found once (a frame built for it cost ~2 ms)."""
+    return empty_revision_log().dtypes.to_dict()
+
+
 def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Thresholds | None = None) -> pd.DataFrame:
     """Rule R01: revised previous-year figures replace the accepted ones; returns the revision log.
 
@@ -640,6 +648,7 @@ def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Th
         previous = sub.rows("previous")
         if not previous or sub.year is None:
             continue
+        found_before = len(sub.findings)
         year = sub.year - 1
         target = by_year.get((sub.country_iso3, year))
         # The rows of year - 1 in use, replaced here as they are revised and handed back at the end.
@@ -687,10 +696,11 @@ def apply_revisions(subs: list[Submission], ref: Reference, thresholds: rules.Th
             target.observations = accepted
         if carried:
             sub.carried = pd.DataFrame(carried, columns=OBSERVATION_COLUMNS).astype({"value": "float64", "year": "int64"})
-        _set_status(sub, ref)
+        if len(sub.findings) != found_before:  # else its findings, hence its status, are as they were
+            _set_status(sub, ref)
     if not log:
         return empty_revision_log()
-    return pd.DataFrame(log, columns=REVISION_COLUMNS).astype(empty_revision_log().dtypes.to_dict())
+    return pd.DataFrame(log, columns=REVISION_COLUMNS).astype(_revision_dtypes())
 
 
 SUBMISSION_COLUMNS = ["file", "country_iso3", "year", "status", "reason", "date_submitted", "n_values", "n_errors", "n_warnings", "sha256"]
