@@ -23,6 +23,7 @@ import os
 import pickle
 import select
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -33,8 +34,10 @@ _CHUNK = 1 << 20
 
 
 def can_fork() -> bool:
-    """A second core to work on, and a system with fork (not Windows)."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) >= 2
+    """A second core to work on, on Linux. Not Windows (no fork), nor macOS, where a forked child of a
+    process that loaded Apple's system frameworks may crash (Python's own process pools start fresh
+    processes there)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and (os.cpu_count() or 1) >= 2
 
 
 class ForkedPart:
