@@ -213,7 +213,10 @@ def test_uno_method_fills_in_the_table_of_contents_with_page_numbers(tmp_path, s
     assert pdf.docx_has_toc(source)
     result = pdf.convert_to_pdf(source, tmp_path / "out" / "toc.pdf", soffice=soffice, method="uno")
     text = pdf_text(result.path)
-    assert (result.method, result.note, result.pages) == ("uno", "table of contents updated", 4)
+    assert (result.method, result.pages) == ("uno", 4)
+    # LibreOffice now and then segfaults and convert_to_pdf tries once more (tested below); the note
+    # then says so after the same words.
+    assert re.fullmatch(r"table of contents updated( \(second try: the first ended with .+\))?", result.note), result.note
     assert not [p for p in TOC_PLACEHOLDERS if p in text]
     # Each heading is listed with the page it starts on (pages 2, 3, 4), before the body begins.
     contents = text.split("Text of the section")[0]
