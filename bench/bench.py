@@ -114,7 +114,7 @@ def _peak_rss_mb() -> float:
 
 def _peak_rss_with_reader_mb() -> float:
     """This process's peak memory plus that of the largest child it has waited for: the forked reader
-    of `cli.read_and_validate`. Counted twice, the pages the two share: an upper bound."""
+    of `cli.read_and_check`. Counted twice, the pages the two share: an upper bound."""
     return _peak_rss_mb() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -182,10 +182,10 @@ def stages_once(inputs: Path, outputs: Path, year: int, pdf: bool) -> dict[str, 
 
 
 def ingest_validate_once(inputs: Path, cache_dir: Path | None) -> dict[str, float]:
-    """Ingest and validate every workbook under `inputs` as `run` does (`cli.read_and_validate`, then the
-    checks across files), in this process; with `cache_dir`, through the parse and validated caches."""
+    """Ingest and validate every workbook under `inputs` as `run` does (`cli.read_and_check`: the checks
+    across files included), in this process; with `cache_dir`, through the parse and validated caches."""
     started = time.perf_counter()
-    from pipeline import cache, cli, ingest, validate
+    from pipeline import cache, cli, ingest
     from pipeline.reference import load_reference
 
     imported = time.perf_counter()
@@ -193,9 +193,7 @@ def ingest_validate_once(inputs: Path, cache_dir: Path | None) -> dict[str, floa
     cli.tune_garbage_collector()  # as a run does
     caches = cache.Caches(parse=cache.ParseCache(cache_dir / "parse"), validated=cache.ValidatedCache(cache_dir / "validated")) if cache_dir is not None else None
     files = ingest.discover_files(inputs)
-    subs = [sub for sub, _ in cli.read_and_validate([(path, inputs) for path in files], ref, strict=False, caches=caches)]
-    validate.resolve_resubmissions(subs, ref)
-    cli.across_years(subs, ref)
+    cli.read_and_check([(path, inputs) for path in files], ref, strict=False, caches=caches)
     done = time.perf_counter()
     return {"files": len(files), "seconds": done - imported, "imports": imported - started, "peak_rss_mb": _peak_rss_with_reader_mb(),
             "cache_hits": caches.validated.hits if caches else 0}

@@ -498,12 +498,9 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
 
 def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
     """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
-    from pipeline import ingest, validate
+    from pipeline import ingest
 
-    read = read_and_validate([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict)
-    subs = [sub for sub, _ in read]
-    validate.resolve_resubmissions(subs, ref)
-    across_years(subs, ref, thresholds)
+    read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
     return _submissions_of_year(read, year)
 
 
@@ -747,11 +744,10 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     ref = load_reference()
     thresholds = settings.thresholds(rules.load_thresholds())
     tune_garbage_collector()  # pandas and the reference data are loaded now
-    read = read_and_validate([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, progress=progress,
-                             caches=caches)
+    # Revised figures replace earlier ones in the checks across files: before the observations are taken.
+    read, revisions = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict,
+                                     thresholds=thresholds, progress=progress, caches=caches)
     submissions = [sub for sub, _ in read]
-    validate.resolve_resubmissions(submissions, ref)
-    revisions = across_years(submissions, ref, thresholds)  # revised figures replace earlier ones: before the observations
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
@@ -996,6 +992,31 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
     With `PARALLEL_READ_MIN` files or more to read and a second core, a forked copy of this process
     reads part of them meanwhile (`pipeline.forked`); the results are the same, in the same order.
     """
+    return _read(files, ref, strict, progress, caches, None)[0]
+
+
+def read_and_check(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, thresholds: Thresholds | None = None,
+                   progress: Progress | None = None, caches: Caches | None = None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame]:
+    """`read_and_validate`, then the checks across files (`validate.resolve_resubmissions`, then
+    `across_years`): the submissions with their files, and the revision log.
+
+    Those checks compare a country's files with each other, never with another country's. So when a
+    forked copy reads part of the files, it takes whole countries (as the file names tell,
+    `_share_by_country`) and checks its part across files too, while this process checks the rest.
+    That holds only when the two parts share no country in use, which is checked once both are
+    read (the Cover, not the file name, gives a file's country): should they share one, everything
+    is checked here, as in one process. The results are the same either way.
+    """
+    from pipeline import rules
+
+    read, log = _read(files, ref, strict, progress, caches, thresholds or rules.load_thresholds())
+    assert log is not None
+    return read, log
+
+
+def _read(files: list[tuple[Path, Path]], ref: Reference, strict: bool, progress: Progress | None, caches: Caches | None,
+          across: Thresholds | None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame | None]:
+    """`read_and_validate`, and with `across` (the thresholds) the checks across files of `read_and_check`."""
     from pipeline import forked
     from pipeline.cache import file_sha256
 
@@ -1009,45 +1030,154 @@ def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict:
                 subs[i] = done.get(file_sha256(path), path.relative_to(base).as_posix(), strict=strict)
     to_read = [i for i, sub in enumerate(subs) if sub is None]
     progress.advance(task, len(files) - len(to_read))
-    theirs: list[int] = []
+    theirs: list[int] = []  # the files of the forked copy: to read, and (checking apart) validated before
+    apart = False  # whether the forked copy checks its files across files (whole countries)
     part = None
     if len(to_read) >= PARALLEL_READ_MIN and forked.can_fork():
-        theirs = to_read[len(to_read) - int(len(to_read) * FORKED_SHARE):]
+        theirs = to_read[len(to_read) - int(len(to_read) * FORKED_SHARE):]  # the last files to read
+        if across is not None:
+            by_country = _share_by_country(files, to_read, ref)
+            if sum(subs[i] is None for i in by_country) >= len(theirs) / 2:  # else the names tell too few countries
+                theirs, apart = by_country, True
+        child_across = across if apart else None
         try:
-            part = forked.ForkedPart(lambda: [_read_for_parent(files[i], ref, strict, caches) for i in theirs])
+            part = forked.ForkedPart(lambda send: _forked_reading(files, theirs, subs, ref, strict, caches, child_across, send)) if theirs else None
         except OSError as err:  # no process to be had: everything is read here
             log.debug("no second process to read the workbooks: %s", err)
-            theirs = []
+            part = None
+        if part is None:
+            theirs, apart = [], False
+    their_set = set(theirs)
+    their_reads = [i for i in theirs if subs[i] is None]
     started = time.monotonic()
     try:
-        for i in to_read[:len(to_read) - len(theirs)]:
+        for i in to_read:
+            if i in their_set:
+                continue
             subs[i] = _read_and_keep(files[i], ref, strict, caches)
             progress.advance(task)
     except BaseException:
         if part is not None:
             part.abandon()
         raise
+    # The submissions live as long as the command: exempt from the collector's passes, like what was
+    # loaded before (`tune_garbage_collector`). Else the checks across files, the first to allocate
+    # after reading, paid two passes over every object read (~4 ms on 126 workbooks).
+    gc.freeze()
+    revisions = their_revisions = None
     if part is not None:
         # However long the child takes beyond this process's own share, it is never waited for
-        # without end: a child that does not answer is stopped and its share read here.
-        results = part.result(timeout=max(60.0, 10 * (time.monotonic() - started)))
+        # without end: a child that does not answer is stopped and its share done here.
+        timeout = max(60.0, 10 * (time.monotonic() - started))
+        deadline = time.monotonic() + timeout
+        if apart:
+            mine = [sub for i, sub in enumerate(subs) if i not in their_set]
+            their_countries = part.receive(deadline - time.monotonic())
+            apart = their_countries is not forked.FAILED and not their_countries & _countries_in_use(mine)
+            if apart:
+                revisions = _check_across(mine, ref, across)
+                got = part.receive(max(0.0, deadline - time.monotonic()))
+                results, their_revisions = got if got is not forked.FAILED else (got, None)
+            else:
+                if their_countries is not forked.FAILED:
+                    log.debug("a country has files on both sides of the split by file name: the checks across files are done here")
+                part.abandon()
+                results = forked.FAILED
+        else:
+            results = part.result(timeout)
         if results is forked.FAILED or len(results) != len(theirs):
-            log.debug("the second process gave no result: its %d file(s) are read here", len(theirs))
-            results = [(_read_and_keep(files[i], ref, strict, caches), None, None) for i in theirs]
-        for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
-            if parse_entry is not None:
-                caches.parse.put_bytes(*parse_entry)
-            if validated_entry is not None:
-                caches.validated.put_bytes(*validated_entry)
-            subs[i] = sub
-        progress.advance(task, len(theirs))
+            log.debug("the second process gave no usable result: its %d file(s) are read here", len(their_reads))
+            for i in their_reads:
+                subs[i] = _read_and_keep(files[i], ref, strict, caches)
+            if apart:  # its countries are its own all the same: the Cover of each file says so
+                their_revisions = _check_across([subs[i] for i in theirs], ref, across)
+        else:
+            for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
+                if parse_entry is not None:
+                    caches.parse.put_bytes(*parse_entry)
+                if validated_entry is not None:
+                    caches.validated.put_bytes(*validated_entry)
+                subs[i] = sub
+        progress.advance(task, len(their_reads))
     progress.remove_task(task)
     read = []
     for sub, (path, _) in zip(subs, files, strict=True):
         assert sub is not None
         log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
         read.append((sub, path))
-    return read
+    if across is None:
+        return read, None
+    if apart:
+        return read, _merged_revisions(revisions, their_revisions)
+    gc.freeze()  # what the child sent, or what was read here in its place
+    return read, _check_across([sub for sub, _ in read], ref, across)
+
+
+def _check_across(subs: list[Submission], ref: Reference, thresholds: Thresholds) -> pd.DataFrame:
+    """The checks across files on `subs`: resubmissions resolved, then `across_years`; the revision log."""
+    from pipeline import validate
+
+    validate.resolve_resubmissions(subs, ref)
+    return across_years(subs, ref, thresholds)
+
+
+def _countries_in_use(subs: Iterable[Submission]) -> set[str]:
+    """The countries the checks across files would compare: those of the submissions in use."""
+    return {sub.country_iso3 for sub in subs if sub.is_used}
+
+
+def _merged_revisions(mine: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+    """The revision logs of two sets of submissions with no country in common, as one log of all of
+    them: in the order `validate.apply_revisions` gives (by year, country and file; the rows of one
+    file as they came)."""
+    import pandas as pd
+
+    if theirs.empty:
+        return mine
+    if mine.empty:
+        return theirs
+    both = pd.concat([mine, theirs], ignore_index=True)
+    keys = list(zip(both["year"], both["country_iso3"], both["file"], strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: a file's rows keep their order
+    return both.iloc[order].reset_index(drop=True)
+
+
+def _share_by_country(files: list[tuple[Path, Path]], to_read: list[int], ref: Reference) -> list[int]:
+    """The files the forked copy takes (indices into `files`, in order): all the files of some
+    countries, as the file names tell (the template names them GEO_2025.xlsx: the first part of the
+    name that is a member state's ISO3 code), about `FORKED_SHARE` of the files to read. A file whose
+    name names no member state stays here."""
+    import re
+
+    codes = {state.iso3 for state in ref.member_states}
+    by_country: dict[str, list[int]] = {}
+    for i, (path, _) in enumerate(files):
+        code = next((part for part in re.split(r"[^A-Z]+", path.stem.upper()) if part in codes), None)
+        if code is not None:
+            by_country.setdefault(code, []).append(i)
+    reading = set(to_read)
+    weight = {code: sum(i in reading for i in members) for code, members in by_country.items()}
+    target = len(to_read) * FORKED_SHARE
+    taken, total = [], 0
+    # The countries with the most files to read first; each taken when it brings the total nearer the target.
+    for code in sorted(by_country, key=lambda c: (-weight[c], c)):
+        if weight[code] and abs(total + weight[code] - target) < abs(total - target):
+            taken += by_country[code]
+            total += weight[code]
+    return sorted(taken)
+
+
+def _forked_reading(files: list[tuple[Path, Path]], theirs: list[int], subs: list[Submission | None], ref: Reference, strict: bool,
+                    caches: Caches | None, across: Thresholds | None, send: Callable[[Any], None]):
+    """The forked copy's part: its files read (`_read_for_parent`; those validated before as they
+    are). With `across`, it sends the countries in use among them, then checks them across files.
+    Returns the (submission, cache entries) of each file, and with `across` the revision log."""
+    results = [(subs[i], None, None) if subs[i] is not None else _read_for_parent(files[i], ref, strict, caches) for i in theirs]
+    if across is None:
+        return results
+    own = [sub for sub, _, _ in results]
+    send(_countries_in_use(own))
+    return results, _check_across(own, ref, across)
 
 
 def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> Submission:

@@ -613,3 +613,152 @@ def test_files_a_failed_second_process_had_are_read_here(many_inputs, ref, monke
     monkeypatch.setattr(forked.ForkedPart, "result", give_nothing)
     assert _same_reading(_read_all(many_inputs, ref), alone)  # a child that gave nothing
     assert len(failed) == 1 and failed[0] >= 60
+
+
+# -- the checks across files in two processes (cli.read_and_check) -------------------------------------------
+_STATES = ["GEO", "ARM", "TUR", "MDA"]
+
+
+@pytest.fixture(scope="module")
+def across_inputs(ref, tmp_path_factory):
+    """Four states, 2021-2025: in each, a jump with no comment in 2024 (T01) and a revised 2024
+    figure in 2025 (R01); TUR sends 2024 twice (one supersedes the other), MDA sends 2023 twice on
+    the same day (both rejected)."""
+    folder = tmp_path_factory.mktemp("across") / "inputs"
+    for k, iso3 in enumerate(_STATES):
+        for year in range(2021, 2026):
+            victims = {2024: 200 + k}.get(year, 20 + k + year % 3)
+            values = {("TIP_VIC", "TOTAL"): victims, ("TIP_OFF", "TOTAL"): 5 + k}
+            previous = {("TIP_VIC", "TOTAL"): 250 + k} if year == 2025 else None
+            write_submission(folder / str(year), ref, iso3, year, values, previous=previous)
+    write_submission(folder / "2024", ref, "TUR", 2024, {("TIP_VIC", "TOTAL"): 180}, name="TUR_2024_resent.xlsx", date=dt.date(2026, 3, 1))
+    write_submission(folder / "2023", ref, "MDA", 2023, {("TIP_VIC", "TOTAL"): 24}, name="MDA_2023_again.xlsx")
+    return folder
+
+
+def _read_and_check(folder, ref, caches=None):
+    from pipeline import ingest
+    from pipeline.cli import read_and_check
+
+    return read_and_check([(p, folder) for p in ingest.discover_files(folder)], ref, strict=False, caches=caches)
+
+
+def _checked_alone(folder, ref, monkeypatch):
+    from pipeline import cli
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cli, "PARALLEL_READ_MIN", 10**9)
+        return _read_and_check(folder, ref)
+
+
+def _same_checks(a, b):
+    """The same submissions (status, findings, observations with the revised figures) and the same revision log."""
+    (read_a, log_a), (read_b, log_b) = a, b
+    return _same_reading(read_a, read_b) and all(x.status == y.status and x.reason == y.reason for (x, _), (y, _) in zip(read_a, read_b, strict=True)) \
+        and log_a.equals(log_b) and log_a.dtypes.equals(log_b.dtypes)
+
+
+def _in_two_processes(monkeypatch):
+    from pipeline import cli, forked
+
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
+    checked = []  # the submissions checked across files in this process, call by call
+    check = cli._check_across
+    monkeypatch.setattr(cli, "_check_across", lambda subs, ref, thresholds: checked.append(len(subs)) or check(subs, ref, thresholds))
+    return checked
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+def test_each_process_checks_its_own_countries_across_files_with_the_result_of_one(across_inputs, ref, monkeypatch, tmp_path):
+    from pipeline import cli, ingest
+
+    alone = _checked_alone(across_inputs, ref, monkeypatch)
+    read, log = alone
+    codes = {f.code for sub, _ in read for f in sub.findings}
+    assert {"change-unexplained", "value-revised-large", "submission-superseded", "submission-date-conflict"} <= codes
+    files = [(p, across_inputs) for p in ingest.discover_files(across_inputs)]
+    theirs = cli._share_by_country(files, list(range(len(files))), ref)
+    their_states = {read[i][0].country_iso3 for i in theirs}
+    assert 0 < len(their_states) < len(_STATES)  # whole countries on each side
+    assert set(log["country_iso3"]) == set(_STATES)  # revisions on both sides: the two logs are merged
+
+    checked = _in_two_processes(monkeypatch)
+    assert _same_checks(_read_and_check(across_inputs, ref), alone)
+    assert checked == [len(files) - len(theirs)]  # this process checked its own files only
+    # Through the caches: the first reading fills them and checks apart all the same; the second
+    # reads nothing, so one process checks everything.
+    for forked_part in (True, False):
+        checked.clear()
+        assert _same_checks(_read_and_check(across_inputs, ref, _file_caches(tmp_path)), alone)
+        assert checked == ([len(files) - len(theirs)] if forked_part else [len(files)])
+    # Some files read, the others from the cache: the second process checks the cached ones of its countries too.
+    early = tmp_path / "early"
+    cli.read_and_validate([(path, across_inputs) for path, _ in files if path.parent.name < "2024"], ref, strict=False, caches=_file_caches(early))
+    checked.clear()
+    assert _same_checks(_read_and_check(across_inputs, ref, _file_caches(early)), alone)
+    to_read = [i for i, (path, _) in enumerate(files) if path.parent.name >= "2024"]
+    assert checked == [len(files) - len(cli._share_by_country(files, to_read, ref))]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+def test_a_file_named_for_another_country_makes_the_checks_across_files_run_here(across_inputs, ref, monkeypatch, tmp_path):
+    from pipeline import cli, ingest
+
+    folder = tmp_path / "inputs"
+    shutil.copytree(across_inputs, folder)
+    files = [(p, folder) for p in ingest.discover_files(folder)]
+    theirs = cli._share_by_country(files, list(range(len(files))), ref)
+    there, here = files[theirs[0]][0], next(path for i, (path, _) in enumerate(files) if i not in theirs)
+    # A state's 2020 figures in a file whose name says a state of the other side.
+    misnamed = there.stem.split("_")[0]
+    write_submission(folder / "2020", ref, here.stem.split("_")[0], 2020, {("TIP_VIC", "TOTAL"): 7}, name=f"{misnamed}_2020.xlsx")
+    alone = _checked_alone(folder, ref, monkeypatch)
+    checked = _in_two_processes(monkeypatch)
+    assert _same_checks(_read_and_check(folder, ref), alone)
+    assert checked == [len(files) + 1]  # all of them, here
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+@pytest.mark.parametrize("when", ["reading", "checking"])
+def test_a_second_process_that_fails_leaves_its_part_to_this_one(across_inputs, ref, monkeypatch, when):
+    import os
+
+    from pipeline import cli
+
+    alone = _checked_alone(across_inputs, ref, monkeypatch)
+    checked = _in_two_processes(monkeypatch)
+    parent = os.getpid()
+    target = "_read_for_parent" if when == "reading" else "across_years"
+    real = getattr(cli, target)
+
+    def fail_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, target, fail_in_the_child)
+    assert _same_checks(_read_and_check(across_inputs, ref), alone)
+    n = sum(1 for p in across_inputs.rglob("*.xlsx"))
+    # Failed before it told its countries: everything checked here at once; after: each part apart.
+    assert sorted(checked) == ([n] if when == "reading" else sorted([n - len(_their(across_inputs, ref)), len(_their(across_inputs, ref))]))
+
+
+def _their(folder, ref):
+    from pipeline import cli, ingest
+
+    files = [(p, folder) for p in ingest.discover_files(folder)]
+    return cli._share_by_country(files, list(range(len(files))), ref)
+
+
+def test_the_second_process_takes_whole_countries_as_the_file_names_tell(ref, monkeypatch):
+    from pipeline import cli
+
+    monkeypatch.setattr(cli, "FORKED_SHARE", 0.47)
+    names = ["2024/GEO_2024.xlsx", "2025/GEO_2025.xlsx", "2025/ARM_2025.xlsx", "2025/Georgia final.xlsx", "2025/tur-2025.xlsx", "2025/BSEC MDA 2025.xlsx"]
+    files = [(Path("inputs") / name, Path("inputs")) for name in names]
+    # GEO (2 files) and ARM (1) come nearest 47 % of 6; the file naming no member state stays here.
+    assert cli._share_by_country(files, list(range(6)), ref) == [0, 1, 2]
+    # Weighed by the files to read: GEO's are in the cache (nothing to read: they stay here); of the
+    # 4 files to read, ARM and MDA (equal weights: in order of code) come nearest 47 %.
+    assert cli._share_by_country(files, [2, 3, 4, 5], ref) == [2, 5]
