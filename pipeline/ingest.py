@@ -83,6 +83,12 @@ from pipeline.findings import Finding, make_finding
 from pipeline.frames import records
 from pipeline.reference import Reference
 
+try:  # zlib-ng inflates a workbook's parts and takes their CRC-32 in half zlib's time (0.33 -> 0.18 ms a
+    # workbook); inflating has one answer, so the bytes are the same. Without its wheel: zlib.
+    from zlib_ng import zlib_ng as _inflater
+except ImportError:  # pragma: no cover - zlib-ng is a dependency; a platform may lack its wheel
+    _inflater = zlib
+
 if TYPE_CHECKING:
     from pipeline.cache import ParseCache
 
@@ -691,10 +697,10 @@ def _unpack(content: bytes, info: zipfile.ZipInfo) -> bytes | None:
         data = content[start:end]
     else:
         try:
-            data = zlib.decompressobj(-15).decompress(content[start:end], info.file_size + 1)
-        except zlib.error:
+            data = _inflater.decompressobj(-15).decompress(content[start:end], info.file_size + 1)
+        except (zlib.error, _inflater.error):
             return None
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+    if len(data) != info.file_size or _inflater.crc32(data) != info.CRC:
         return None
     return data
 
