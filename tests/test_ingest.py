@@ -338,13 +338,26 @@ def test_byte_order_mark_in_the_first_cell_as_pandas(first):
     assert fast == slow if isinstance(slow, str) else _same_cells(fast[layout.DATA_SHEET], slow[layout.DATA_SHEET])
 
 
-def test_parts_are_unpacked_as_zipfile_reads_them(ref, tmp_path):
-    """`_unpack` gives exactly zipfile's bytes, or None (then zipfile itself reads the part)."""
+@pytest.mark.parametrize("inflater", ["zlib-ng", "zlib"])
+def test_parts_are_unpacked_as_zipfile_reads_them(ref, tmp_path, monkeypatch, inflater):
+    """`_unpack` gives exactly zipfile's bytes, or None (then zipfile itself reads the part); with
+    zlib-ng, and with zlib where zlib-ng is not installed."""
+    if inflater == "zlib":
+        monkeypatch.setattr(ingest, "_inflater", zlib)
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
     content = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(content)) as zf:
         for info in zf.infolist():
             assert ingest._unpack(content, info) == zf.read(info)
+        # A damaged deflate stream: None, and zipfile raises on it as it always did.
+        info = zf.getinfo("xl/styles.xml")
+        start = info.header_offset + 30 + len(info.filename.encode())
+        damaged = bytearray(content)
+        for k in range(start + 10, start + 40):
+            damaged[k] ^= 0x5A
+        assert ingest._unpack(bytes(damaged), info) is None
+        with pytest.raises((zlib.error, zipfile.BadZipFile)), zipfile.ZipFile(io.BytesIO(bytes(damaged))) as broken:
+            broken.read("xl/styles.xml")
     # A part whose deflate stream holds more than its headers declare (with the CRC of what they
     # declare): zipfile reads the declared bytes and stops; the direct reading hands it over.
     with zipfile.ZipFile(io.BytesIO(content)) as zf:
