@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.validate import Submission
     from pipeline.cache import BlobCache, Caches, ParseCache
     from pipeline.charts import ChartWorkers, PendingCharts
+    from pipeline.forked import ForkedPart
     from pipeline.ingest import RawSubmission
 
 DEFAULT_INPUTS = Path("inputs")
@@ -1050,55 +1051,25 @@ def _read(files: list[tuple[Path, Path]], ref: Reference, strict: bool, progress
     their_set = set(theirs)
     their_reads = [i for i in theirs if subs[i] is None]
     started = time.monotonic()
+    revisions = their_revisions = None
     try:
         for i in to_read:
             if i in their_set:
                 continue
             subs[i] = _read_and_keep(files[i], ref, strict, caches)
             progress.advance(task)
+        # The submissions live as long as the command: exempt from the collector's passes, like what
+        # was loaded before (`tune_garbage_collector`). Else the checks across files, the first to
+        # allocate after reading, paid two passes over every object read (~4 ms on 126 workbooks).
+        gc.freeze()
+        if part is not None:
+            revisions, their_revisions, apart = _take_forked_part(part, files, theirs, subs, ref, strict, caches, across if apart else None,
+                                                                  time.monotonic() - started)
+            progress.advance(task, len(their_reads))
     except BaseException:
         if part is not None:
-            part.abandon()
+            part.abandon()  # nothing if its part was taken already
         raise
-    # The submissions live as long as the command: exempt from the collector's passes, like what was
-    # loaded before (`tune_garbage_collector`). Else the checks across files, the first to allocate
-    # after reading, paid two passes over every object read (~4 ms on 126 workbooks).
-    gc.freeze()
-    revisions = their_revisions = None
-    if part is not None:
-        # However long the child takes beyond this process's own share, it is never waited for
-        # without end: a child that does not answer is stopped and its share done here.
-        timeout = max(60.0, 10 * (time.monotonic() - started))
-        deadline = time.monotonic() + timeout
-        if apart:
-            mine = [sub for i, sub in enumerate(subs) if i not in their_set]
-            their_countries = part.receive(deadline - time.monotonic())
-            apart = their_countries is not forked.FAILED and not their_countries & _countries_in_use(mine)
-            if apart:
-                revisions = _check_across(mine, ref, across)
-                got = part.receive(max(0.0, deadline - time.monotonic()))
-                results, their_revisions = got if got is not forked.FAILED else (got, None)
-            else:
-                if their_countries is not forked.FAILED:
-                    log.debug("a country has files on both sides of the split by file name: the checks across files are done here")
-                part.abandon()
-                results = forked.FAILED
-        else:
-            results = part.result(timeout)
-        if results is forked.FAILED or len(results) != len(theirs):
-            log.debug("the second process gave no usable result: its %d file(s) are read here", len(their_reads))
-            for i in their_reads:
-                subs[i] = _read_and_keep(files[i], ref, strict, caches)
-            if apart:  # its countries are its own all the same: the Cover of each file says so
-                their_revisions = _check_across([subs[i] for i in theirs], ref, across)
-        else:
-            for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
-                if parse_entry is not None:
-                    caches.parse.put_bytes(*parse_entry)
-                if validated_entry is not None:
-                    caches.validated.put_bytes(*validated_entry)
-                subs[i] = sub
-        progress.advance(task, len(their_reads))
     progress.remove_task(task)
     read = []
     for sub, (path, _) in zip(subs, files, strict=True):
@@ -1111,6 +1082,55 @@ def _read(files: list[tuple[Path, Path]], ref: Reference, strict: bool, progress
         return read, _merged_revisions(revisions, their_revisions)
     gc.freeze()  # what the child sent, or what was read here in its place
     return read, _check_across([sub for sub, _ in read], ref, across)
+
+
+def _take_forked_part(part: ForkedPart, files: list[tuple[Path, Path]], theirs: list[int], subs: list[Submission | None], ref: Reference,
+                      strict: bool, caches: Caches | None, across: Thresholds | None,
+                      own_seconds: float) -> tuple[pd.DataFrame | None, pd.DataFrame | None, bool]:
+    """Take the forked copy's part into `subs` (its submissions at `theirs`, its cache entries kept),
+    or do it here when the copy gave nothing usable. With `across` (the copy checks its countries
+    across files), this process checks its own submissions meanwhile, provided the two parts share
+    no country in use. Returns (this process's revision log, the copy's, whether they were checked
+    apart): None, None, False when everything is still to be checked across files."""
+    from pipeline import forked
+
+    # However long the child takes beyond this process's own share, it is never waited for
+    # without end: a child that does not answer is stopped and its share done here.
+    timeout = max(60.0, 10 * own_seconds)
+    deadline = time.monotonic() + timeout
+    revisions = their_revisions = None
+    apart = across is not None
+    if apart:
+        their_set = set(theirs)
+        mine = [sub for i, sub in enumerate(subs) if i not in their_set]
+        their_countries = part.receive(timeout)
+        apart = their_countries is not forked.FAILED and not their_countries & _countries_in_use(mine)
+        if apart:
+            revisions = _check_across(mine, ref, across)
+            got = part.receive(max(0.0, deadline - time.monotonic()))
+            results, their_revisions = got if got is not forked.FAILED else (got, None)
+        else:
+            if their_countries is not forked.FAILED:
+                log.debug("a country has files on both sides of the split by file name: the checks across files are done here")
+            part.abandon()
+            results = forked.FAILED
+    else:
+        results = part.result(timeout)
+    if results is forked.FAILED or len(results) != len(theirs):
+        their_reads = [i for i in theirs if subs[i] is None]  # the others were validated before: taken from the cache
+        log.debug("the second process gave no usable result: its %d file(s) are read here", len(their_reads))
+        for i in their_reads:
+            subs[i] = _read_and_keep(files[i], ref, strict, caches)
+        if apart:  # its countries are its own all the same: the Cover of each file says so
+            their_revisions = _check_across([subs[i] for i in theirs], ref, across)
+        return revisions, their_revisions, apart
+    for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
+        if parse_entry is not None:
+            caches.parse.put_bytes(*parse_entry)
+        if validated_entry is not None:
+            caches.validated.put_bytes(*validated_entry)
+        subs[i] = sub
+    return revisions, their_revisions, apart
 
 
 def _check_across(subs: list[Submission], ref: Reference, thresholds: Thresholds) -> pd.DataFrame:
