@@ -9,13 +9,13 @@ first answer the parent can act on while the child goes on.
 
 The child is a copy of a process that may have other threads (the chart workers' pool manager, a
 progress bar): what it runs must take no lock such a thread may hold. The work given here
-(`cli.read_and_validate`, `cli.read_and_check`) reads files and computes, and at most marks a cache entry checked (a file
-written atomically); the child runs it with logging off, writes its result to its pipe and ends with
-`os._exit`, so no atexit handler, buffered stream or finaliser of the parent runs in it (Python
-3.12+ warns on any fork of a process with threads, for the locks in general; that warning is
-silenced here, for this reason). Whatever goes wrong in the child (an exception, a crash, a result that does not unpickle,
-no answer before the deadline) is `FAILED` to the parent, which then does the part itself: a
-forked part is a way to be faster, never a way to lose a result.
+(`cli.read_and_validate`, `cli.read_and_check`) reads files and computes, and at most marks a cache
+entry checked (a file written atomically); the child runs it with logging off, writes its result to
+its pipe and ends with `os._exit`, so no atexit handler, buffered stream or finaliser of the parent
+runs in it (Python 3.12+ warns on any fork of a process with threads, for the locks in general; that
+warning is silenced here, for this reason). Whatever goes wrong in the child (an exception, a crash,
+a result that does not unpickle, no answer before the deadline) is `FAILED` to the parent, which
+then does the part itself: a forked part is a way to be faster, never a way to lose a result.
 """
 
 from __future__ import annotations
