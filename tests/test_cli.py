@@ -762,3 +762,35 @@ def test_the_second_process_takes_whole_countries_as_the_file_names_tell(ref, mo
     # Weighed by the files to read: GEO's are in the cache (nothing to read: they stay here); of the
     # 4 files to read, ARM and MDA (equal weights: in order of code) come nearest 47 %.
     assert cli._share_by_country(files, [2, 3, 4, 5], ref) == [2, 5]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
+def test_a_run_that_reads_on_two_processes_writes_what_one_process_writes(across_inputs, monkeypatch, tmp_path):
+    """The whole run, the chart workers started (threads in this process when it forks): the same
+    tables, findings, revisions and feedback as a run in one process."""
+    from pipeline import cli, forked
+
+    forks = []
+
+    class Counted(forked.ForkedPart):
+        def __init__(self, work):
+            forks.append(1)
+            super().__init__(work)
+
+    monkeypatch.setattr(forked, "ForkedPart", Counted)
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    outputs = {}
+    for name, minimum in (("one", 10**9), ("two", 2)):
+        monkeypatch.setattr(cli, "PARALLEL_READ_MIN", minimum)
+        result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(across_inputs), "--outputs", str(tmp_path / name), "--no-pdf"])
+        assert result.exit_code == 0, result.output  # the errors (the date conflict) are of 2023
+        outputs[name] = tmp_path / name / "2025"
+    assert forks == [1]  # the second run only
+    made = sorted(p.relative_to(outputs["one"]).as_posix() for p in outputs["one"].rglob("*") if p.is_file())
+    assert "data/revisions.csv" in made and "data/findings.csv" in made
+    for name in made:
+        if name.endswith((".csv", ".xlsx")):
+            assert (outputs["one"] / name).read_bytes() == (outputs["two"] / name).read_bytes(), name
+        elif name.endswith(".docx"):
+            with zipfile.ZipFile(outputs["one"] / name) as one, zipfile.ZipFile(outputs["two"] / name) as two:
+                assert one.read("word/document.xml") == two.read("word/document.xml")
