@@ -556,6 +556,21 @@ def _alone(folder, ref, monkeypatch):
         return _read_all(folder, ref)
 
 
+def _counted_forks(monkeypatch) -> list[int]:
+    """A list that gets a 1 for each forked part made from now on."""
+    from pipeline import forked
+
+    forks = []
+
+    class Counted(forked.ForkedPart):
+        def __init__(self, work):
+            forks.append(1)
+            super().__init__(work)
+
+    monkeypatch.setattr(forked, "ForkedPart", Counted)
+    return forks
+
+
 def _same_reading(a, b):
     from pipeline import cache
 
@@ -567,14 +582,7 @@ def test_reading_in_two_processes_gives_what_one_process_gives_and_fills_the_cac
     from pipeline import cli, forked
 
     alone = _alone(many_inputs, ref, monkeypatch)
-    forks = []
-
-    class Counted(forked.ForkedPart):
-        def __init__(self, work):
-            forks.append(1)
-            super().__init__(work)
-
-    monkeypatch.setattr(forked, "ForkedPart", Counted)
+    forks = _counted_forks(monkeypatch)
     monkeypatch.setattr(forked, "can_fork", lambda: True)
     monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
     both = _read_all(many_inputs, ref, _file_caches(tmp_path))
@@ -770,14 +778,7 @@ def test_a_run_that_reads_on_two_processes_writes_what_one_process_writes(across
     tables, findings, revisions and feedback as a run in one process."""
     from pipeline import cli, forked
 
-    forks = []
-
-    class Counted(forked.ForkedPart):
-        def __init__(self, work):
-            forks.append(1)
-            super().__init__(work)
-
-    monkeypatch.setattr(forked, "ForkedPart", Counted)
+    forks = _counted_forks(monkeypatch)
     monkeypatch.setattr(forked, "can_fork", lambda: True)
     outputs = {}
     for name, minimum in (("one", 10**9), ("two", 2)):
