@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
     from pipeline.cache import BlobCache, Caches, ParseCache
-    from pipeline.charts import ChartWorkers, PendingCharts
+    from pipeline.charts import PendingCharts
     from pipeline.forked import ForkedPart
     from pipeline.ingest import RawSubmission
 
@@ -667,36 +667,13 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
         recorded = None if force else memo.check(year, key, outputs_dir / str(year), skip=_NOT_OUTPUTS)
         if recorded is not None:
             return _up_to_date(year, outputs_dir, recorded)
-        # The chart workers start before this process loads pandas (opening the parse cache does), so
-        # that their start-up (~0.5 s of CPU: matplotlib) runs on the other core beside pandas' import
-        # and the reading of the workbooks, not after them.
-        workers = _chart_workers_ahead(outputs_dir)
-        try:
-            # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
-            # entries are written while the charts are drawn, when this process has time to spare.
-            caches = Caches.open(outputs_dir, deferred=True)
-            result = _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
-                                 progress=progress or Progress(disable=True), caches=caches, workers=workers)
-        finally:
-            if workers is not None:
-                workers.shutdown()  # when no chart was drawn (or the run failed); else the charts' wait() did
+        # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
+        # entries are written while the charts are drawn, when this process has time to spare.
+        caches = Caches.open(outputs_dir, deferred=True)
+        result = _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
+                             progress=progress or Progress(disable=True), caches=caches)
         memo.record(year, key, result.year_dir, _result_record(result), skip=_NOT_OUTPUTS)
         return result
-
-
-def _chart_workers_ahead(outputs_dir: Path) -> ChartWorkers | None:
-    """Chart workers started now, when this run will draw every chart (a first run into these outputs:
-    the chart cache is about empty); else None (the charts come from the cache, or start their own)."""
-    from pipeline import charts
-    from pipeline.cache import Caches
-
-    if Caches.open_charts(outputs_dir).entries() >= charts.PARALLEL_CHART_THRESHOLD:
-        return None
-    try:
-        return charts.ChartWorkers()
-    except OSError as err:  # no process to be had now: the charts start their own, or draw here
-        log.debug("chart workers not started ahead: %s", err)
-        return None
 
 
 # run.log grows with every command on the year; it is not an output a run makes.
@@ -735,7 +712,7 @@ def _up_to_date(year: int, outputs_dir: Path, recorded: dict[str, Any]) -> RunRe
 
 
 def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress,
-                caches: Caches, workers: ChartWorkers | None) -> RunResult:
+                caches: Caches) -> RunResult:
     import pandas as pd
 
     from pipeline import aggregate, charts, history, ingest, provenance, rules, status, store, validate
@@ -761,8 +738,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
         YearTables.write_tables(data_dir, regional=regional, country=country)
         stored = YearTables.read_tables(data_dir, ("regional", "country"))
-        with charts.start_charts(stored["regional"], stored["country"], ref, year, staging / "charts", settings, cache=caches.charts,
-                                 workers=workers) as pending:
+        with charts.start_charts(stored["regional"], stored["country"], ref, year, staging / "charts", settings) as pending:
             submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)],
                                           ignore_index=True)
             findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)
@@ -833,7 +809,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
 
     caches = caches or Caches.disabled()
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
-    started = pending or charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings, cache=caches.charts)
+    started = pending or charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings)
     with contextlib.nullcontext(started) if pending is not None else started:
         if while_drawing is not None:
             while_drawing()
