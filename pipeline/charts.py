@@ -23,7 +23,7 @@ at 200 dpi, units on the axes and a source line under each chart.
 
 Drawing is split from data selection: `*_chart_data()` turns frames into small frozen dataclasses of
 plain tuples, `draw_*_chart()` turns those into a `matplotlib.figure.Figure` with Axes (never pyplot,
-so no global figure state): one laid out by constrained layout for a trend or national chart, a grid
+so no global figure state): one laid out by tight layout for a trend or national chart, a grid
 of panels with margins measured from their texts for a profile. `_draw_and_save()` is module-level so
 a process pool can run it. Nothing here reads inputs or knows about the report. The PNG bytes depend
 only on the chart's data (and the library versions): the same in every run, serially or in the pool.
@@ -85,14 +85,7 @@ COLOUR_LOW_COVERAGE = "#D55E00"  # vermillion
 COLOUR_TEXT_MUTED = "#555555"
 GRID_COLOUR = "#dddddd"
 NOTE_SIZE = 6.5
-# Profile panels (points): smaller text and ticks than a single chart's.
-PANEL_TICK_SIZE = 6
-PANEL_TICK_LENGTH_PT = 2.0
-PANEL_TICK_PAD_PT = 1.5
-PANEL_TITLE_SIZE = 6.8
-PANEL_TITLE_PAD_PT = 2.0
-PANEL_LABEL_PAD_PT = 1.5
-# Space kept free at the figure's edge: constrained layout's own pad (figure.constrained_layout.w_pad).
+# Space kept free at the figure's edge and around each Axes' decorations (3 pt).
 LAYOUT_PAD_INCH = 3 / 72
 
 # Above this many charts, a pool of worker processes draws them while the caller does its other work;
@@ -114,6 +107,22 @@ CHART_STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.axisbelow": True,
+    "axes.titlelocation": "left",
+    "axes.grid": True,
+    "grid.color": GRID_COLOUR,
+    "grid.linewidth": 0.6,
+    "figure.titlesize": 9,
+}
+# What each kind of chart sets on top of `CHART_STYLE`: the grid behind the values, and for the
+# profiles' small panels smaller text and ticks (sizes in points).
+KIND_STYLES = {
+    "trend": {"axes.grid.axis": "y"},
+    "national": {"axes.grid.axis": "x", "ytick.major.size": 0},  # state names, no tick marks
+    "profile": {
+        "axes.grid.axis": "y", "grid.linewidth": 0.5, "axes.titlesize": 6.8, "axes.titlepad": 2,
+        "axes.labelsize": 6, "axes.labelpad": 1.5, "xtick.labelsize": 6, "ytick.labelsize": 6,
+        "xtick.major.size": 2, "ytick.major.size": 2, "xtick.major.pad": 1.5, "ytick.major.pad": 1.5,
+    },
 }
 
 UNIT_AXIS_LABELS = {
@@ -426,19 +435,22 @@ def profile_chart_data(
 
 
 # -- drawing ---------------------------------------------------------------------------------------
-def _chart_style():
-    """matplotlib's defaults plus `CHART_STYLE` for the duration, whatever the caller set; undone after."""
-    return matplotlib.style.context(("default", CHART_STYLE))
+def _chart_style(kind: str):
+    """matplotlib's defaults plus `CHART_STYLE` and the kind's style for the duration, whatever the
+    caller set; undone after. Axes and ticks take their look from it when they are made, so a chart
+    is drawn and saved inside it."""
+    return matplotlib.style.context(("default", CHART_STYLE, KIND_STYLES[kind]))
 
 
-def _new_figure(height_mm: float, layout: str | None = "constrained") -> Figure:
-    """A figure `CHART_WIDTH_MM` x `height_mm` at `DPI`; with `layout`, laid out by constrained layout
-    above the strip at the foot that holds the source line (which the layout does not see)."""
+def _new_figure(height_mm: float, tight: bool = True) -> Figure:
+    """A figure `CHART_WIDTH_MM` x `height_mm` at `DPI`; if `tight`, laid out by tight layout above the
+    strip at the foot that holds the source line (which the layout does not see)."""
     fig = Figure(figsize=(_mm_to_inches(CHART_WIDTH_MM), _mm_to_inches(height_mm)), dpi=DPI)
     FigureCanvasAgg(fig)
-    if layout is not None:
+    if tight:
         source_share = SOURCE_LINE_HEIGHT_MM / height_mm
-        fig.set_layout_engine(layout, rect=(0, source_share, 1, 1 - source_share))
+        # pad: in units of the font size (8 pt)
+        fig.set_layout_engine("tight", pad=LAYOUT_PAD_INCH * 72 / CHART_STYLE["font.size"], rect=(0, source_share, 1, 1))
     return fig
 
 
@@ -448,10 +460,10 @@ def _add_source_line(fig: Figure, source_line: str) -> None:
 
 
 def _lay_out(fig: Figure, ax: Axes, title: Text) -> None:
-    """Place the Axes of a chart whose title starts at their left edge (constrained layout, once; kept
+    """Place the Axes of a chart whose title starts at their left edge (tight layout, once; kept
     when the figure is saved). A title too long to end inside the figure starts at the figure's left
     edge instead (where the source line starts); one longer than the figure is wide is wrapped first
-    (constrained layout makes room for a title's height, not its width)."""
+    (the layout makes room for a title's height, not its width)."""
     renderer = fig.canvas.get_renderer()
     width = fig.bbox.width
     pad = LAYOUT_PAD_INCH * fig.dpi
@@ -501,7 +513,7 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
     coverage threshold get a hollow vermillion marker. The line has the gid "values", the hollow
     markers "low_coverage", the point labels "label" and the notes at the gaps "note".
     """
-    with _chart_style():
+    with _chart_style("trend"):
         fig = _new_figure(TREND_HEIGHT_MM)
         ax = fig.add_subplot()
         years, totals = list(data.years), list(data.totals)
@@ -543,8 +555,7 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_ylabel(data.axis_label)
         ax.set_xlabel("Year (labels: member states reporting / member states)")
-        title = ax.set_title(data.title, loc="left")
-        ax.grid(axis="y", color=GRID_COLOUR, linewidth=0.6)
+        title = ax.set_title(data.title)
         _add_source_line(fig, data.source_line)
         _lay_out(fig, ax, title)
     return fig
@@ -555,7 +566,7 @@ def draw_national_chart(data: NationalChartData) -> Figure:
 
     The state names are the y tick labels, top to bottom; the bars' labels have the gid "value", the
     reasons where there is no bar "reason"."""
-    with _chart_style():
+    with _chart_style("national"):
         fig = _new_figure(NATIONAL_BASE_HEIGHT_MM + NATIONAL_ROW_HEIGHT_MM * len(data.bars))
         ax = fig.add_subplot()
         valued = [(pos, bar.value) for pos, bar in enumerate(data.bars) if bar.value is not None]
@@ -571,12 +582,10 @@ def draw_national_chart(data: NationalChartData) -> Figure:
                             fontsize=NOTE_SIZE, fontstyle="italic", color=COLOUR_TEXT_MUTED, gid="reason")
         ax.set_yticks(range(len(data.bars)), [bar.state_name for bar in data.bars])
         ax.set_ylim(len(data.bars) - 0.5, -0.5)  # first bar on top
-        ax.tick_params(axis="y", length=0)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=data.decimals == 0))
         ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_xlabel(data.axis_label)
-        title = ax.set_title(data.title, loc="left")
-        ax.grid(axis="x", color=GRID_COLOUR, linewidth=0.6)
+        title = ax.set_title(data.title)
         _add_source_line(fig, data.source_line)
         _lay_out(fig, ax, title)
     return fig
@@ -613,20 +622,20 @@ def _draw_panel(ax: Axes, panel: ProfilePanel, years: list[int], top: float, yti
     ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
     ticks = [years[0], years[-1]] if len(years) > 1 else years
     ax.set_xticks(ticks, [str(y) for y in ticks])
-    ax.tick_params(labelsize=PANEL_TICK_SIZE, length=PANEL_TICK_LENGTH_PT, pad=PANEL_TICK_PAD_PT)
-    ax.set_title(panel.title, loc="left", fontsize=PANEL_TITLE_SIZE, pad=PANEL_TITLE_PAD_PT)
-    ax.set_ylabel(panel.axis_label, fontsize=PANEL_TICK_SIZE, labelpad=PANEL_LABEL_PAD_PT)
-    ax.grid(axis="y", color=GRID_COLOUR, linewidth=0.5)
+    ax.set_title(panel.title)
+    ax.set_ylabel(panel.axis_label)
 
 
 def _profile_grid(fig: Figure, data: ProfileChartData, yticks: list[list[float]], n_rows: int) -> dict[str, float]:
     """The margins and spaces of the panels' grid (`GridSpec` parameters): each panel gets room for the
     widest of the panels' y labels and tick labels on its left, for a title above and for the year
-    labels below, with constrained layout's pad around each; the chart's title takes the top, the
-    source line the foot. Measured with the renderer's text extents (a layout engine measures every
-    panel several times over: a third of a profile chart's cost)."""
+    labels below, with `LAYOUT_PAD_INCH` around each; the chart's title takes the top, the
+    source line the foot. Measured with the renderer's text extents: a layout engine would lay out
+    every panel's ticks and texts once more before they are drawn, about a quarter of a profile's cost."""
     renderer = fig.canvas.get_renderer()
     points = fig.dpi / 72
+    rc = matplotlib.rcParams  # the profile's style (`KIND_STYLES`)
+    tick_size, title_size, label_size = rc["ytick.labelsize"], rc["axes.titlesize"], rc["axes.labelsize"]
 
     def size(text: str, fontsize: float) -> tuple[float, float]:
         width, height, _ = renderer.get_text_width_height_descent(text, FontProperties(size=fontsize), ismath=False)
@@ -634,20 +643,20 @@ def _profile_grid(fig: Figure, data: ProfileChartData, yticks: list[list[float]]
 
     width, height = fig.bbox.width, fig.bbox.height
     pad = LAYOUT_PAD_INCH * fig.dpi
-    line = size("lp", PANEL_TICK_SIZE)[1]  # the height of a line of tick labels (what matplotlib lays out)
-    tick_room = (PANEL_TICK_LENGTH_PT + PANEL_TICK_PAD_PT) * points
+    line = size("lp", tick_size)[1]  # the height of a line of tick labels (what matplotlib lays out)
+    tick_room = (rc["ytick.major.size"] + rc["ytick.major.pad"]) * points
     left = max(
-        size("lp", PANEL_TICK_SIZE)[1] + PANEL_LABEL_PAD_PT * points
-        + max((size(_compact(v, None), PANEL_TICK_SIZE)[0] + tick_room for v in ticks), default=0.0)
+        size("lp", label_size)[1] + rc["axes.labelpad"] * points
+        + max((size(_compact(v, None), tick_size)[0] + tick_room for v in ticks), default=0.0)
         for ticks in yticks
     )
-    year_width = size(str(data.years[-1]), PANEL_TICK_SIZE)[0]
+    year_width = size(str(data.years[-1]), tick_size)[0]
     panel_width = width / PROFILE_COLUMNS - 2 * pad - left
     right = max(0.0, year_width / 2 - panel_width / (2 * len(data.years)))
     panel_width = (width - PROFILE_COLUMNS * (2 * pad + left + right)) / PROFILE_COLUMNS
-    above = size("lp", PANEL_TITLE_SIZE)[1] + PANEL_TITLE_PAD_PT * points
+    above = size("lp", title_size)[1] + rc["axes.titlepad"] * points
     below = tick_room + line
-    top_reserved = size(data.title, 9)[1] + 2 * pad
+    top_reserved = size(data.title, rc["figure.titlesize"])[1] + 2 * pad
     source = SOURCE_LINE_HEIGHT_MM / MM_PER_INCH * fig.dpi
     panel_height = (height - top_reserved - source - n_rows * (2 * pad + above + below)) / n_rows
     return {
@@ -664,8 +673,8 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
     A missing year is a gap (and a year alone between gaps still shows as a marker); a figure from
     published data is a hollow marker; a confidential year gets a "C" at the foot of the panel.
     """
-    with _chart_style():
-        fig = _new_figure(PROFILE_HEIGHT_MM, layout=None)
+    with _chart_style("profile"):
+        fig = _new_figure(PROFILE_HEIGHT_MM, tight=False)
         n_rows = math.ceil(len(data.panels) / PROFILE_COLUMNS)
         scales = [_panel_scale(panel) for panel in data.panels]
         axes = fig.subplots(n_rows, PROFILE_COLUMNS, squeeze=False,
@@ -677,7 +686,7 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
                 ax.remove()
         # The title at the top left, the pad above it.
         pad = LAYOUT_PAD_INCH * fig.dpi
-        fig.suptitle(data.title, x=0.01, y=1 - pad / fig.bbox.height, ha="left", va="top", fontsize=9)
+        fig.suptitle(data.title, x=0.01, y=1 - pad / fig.bbox.height, ha="left", va="top")
         if any(any(panel.published) for panel in data.panels):
             handle = Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
                             markeredgecolor=COLOUR_LOW_COVERAGE, markeredgewidth=1.0, markersize=4)
@@ -686,15 +695,6 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
                        frameon=False, fontsize=NOTE_SIZE, borderpad=0.2)
         _add_source_line(fig, data.source_line)
     return fig
-
-
-def save_png(fig: Figure, path: Path) -> Path:
-    """Write `fig` as PNG at `path`, atomically, without the software's name (the same figure gives the
-    same bytes)."""
-    buffer = io.BytesIO()
-    with _chart_style():
-        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return write_atomically(path, buffer.getvalue())
 
 
 def stand_in_png(width: int, height: int, name: str) -> bytes:
@@ -709,9 +709,13 @@ def stand_in_png(width: int, height: int, name: str) -> bytes:
 
 
 def _draw_and_save(job: ChartJob) -> Path:
-    """Module-level so `ProcessPoolExecutor` can pickle it; takes and returns plain data only."""
+    """Draw a chart and write it as PNG, atomically, without the software's name (the same data give the
+    same bytes). Module-level so `ProcessPoolExecutor` can pickle it; takes and returns plain data only."""
     draw = {"trend": draw_trend_chart, "national": draw_national_chart, "profile": draw_profile_chart}[job.kind]
-    return save_png(draw(job.data), job.path)  # type: ignore[operator]
+    buffer = io.BytesIO()
+    with _chart_style(job.kind):
+        draw(job.data).savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})  # type: ignore[operator]
+    return write_atomically(job.path, buffer.getvalue())
 
 
 # -- drawing many, in this process or in a process pool --------------------------------------------
