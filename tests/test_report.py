@@ -1103,7 +1103,7 @@ def test_rendered_profiles_each_on_their_own_page(rendered):
     assert rows[1] == ["Identified victims of trafficking in persons", "persons", "234", "5.9", "+17.0\u00a0%", "p"]
 
 
-# -- the README documents the template -----------------------------------------------------------------
+# -- docs/template-variables.md documents the template ---------------------------------------------------
 KEYWORDS = {"for", "in", "if", "not", "endif", "endfor", "else", "elif", "and", "or", "is", "loop"}
 
 
@@ -1143,8 +1143,8 @@ def template_fields(path: Path) -> set[str]:
 
 
 def readme_template_names() -> set[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Customising the report template\n", 1)[1].split("\n## ", 1)[0]
+    text = (REPO / "docs" / "template-variables.md").read_text(encoding="utf-8")
+    section = text.split("\n## Variables\n", 1)[1].split("\n## ", 1)[0]
     names = set()
     for line in section.splitlines():
         if line.startswith("| `"):
