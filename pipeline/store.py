@@ -138,7 +138,7 @@ def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime) 
         for name, data in parts:
             info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16  # a regular file, rw-r--r--
+            info.external_attr = 0o600 << 16  # rw-------, what zipfile gives an entry written by name
             package.writestr(info, data)
     return write_atomically(target, raw.getvalue())
 
