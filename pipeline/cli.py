@@ -841,7 +841,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
             annex.write_data_annex(
                 annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
                 coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
-                ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
+                ref=ref, is_demonstration=is_demonstration, settings=settings,
             )
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
@@ -851,8 +851,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
         draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
-    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report,
-                                       draft=draft)
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), draft=draft)
     progress.remove_task(task)
     return report_path, chart_paths
 

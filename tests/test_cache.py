@@ -432,24 +432,3 @@ def test_canonical_refuses_what_it_cannot_tell_apart(tmp_path):
     assert cache.canonical(0.1) != cache.canonical(0.1 + 1e-17) or 0.1 == 0.1 + 1e-17
     with pytest.raises(TypeError):
         cache.canonical({"x": object()})
-
-
-def test_annex_from_the_cache_is_the_annex_and_follows_every_value(inputs, ref, tmp_path):
-    from pipeline import annex
-
-    _, tables = _chain(_read(inputs, ref), inputs, ref)
-    frames = {"regional": tables["regional"], "country": tables["country"], "observations": tables["observations"],
-              "coverage": aggregate.build_coverage(tables["observations"], ref, [2024, 2025]), "findings": tables["findings"],
-              "revisions": tables["revisions"], "submissions": tables["submissions"]}
-    plain = annex.write_data_annex(tmp_path / "plain.xlsx", year=2025, ref=ref, is_demonstration=True, **frames).read_bytes()
-    blobs = cache.BlobCache(tmp_path / "c", ".xlsx")
-    for name in ("first", "second"):
-        made = annex.write_data_annex(tmp_path / f"{name}.xlsx", year=2025, ref=ref, is_demonstration=True, cache=blobs, **frames)
-        assert made.read_bytes() == plain
-    assert (blobs.hits, blobs.misses) == (1, 1)
-    changed = frames["regional"].copy()
-    changed.loc[0, "total"] = changed.loc[0, "total"] + 1e-9
-    annex.write_data_annex(tmp_path / "changed.xlsx", year=2025, ref=ref, is_demonstration=True, cache=blobs, **{**frames, "regional": changed})
-    assert blobs.misses == 2
-    annex.write_data_annex(tmp_path / "demo.xlsx", year=2025, ref=ref, is_demonstration=False, cache=blobs, **frames)
-    assert blobs.misses == 3
