@@ -1188,37 +1188,12 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     assert documented <= supplied, sorted(documented - supplied)
 
 
-# -- the report cache (issue 7) ------------------------------------------------------------------------
 def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Path]:
     """A copy of the module's charts in `folder`, for a test that changes them."""
     import shutil
 
     folder.mkdir(parents=True, exist_ok=True)
     return {key: Path(shutil.copyfile(path, folder / path.name)) for key, path in chart_paths.items()}
-
-
-def test_report_from_the_cache_is_the_report_and_follows_its_charts(tmp_path, ref, regional, country, submissions, findings, chart_paths):
-    import zipfile
-
-    from pipeline.cache import BlobCache
-
-    own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is changed below
-    context = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
-    blobs = BlobCache(tmp_path / "cache", ".docx")
-    first = render_report(TEMPLATE, context, tmp_path / "first.docx", cache=blobs)
-    second = render_report(TEMPLATE, context, tmp_path / "second.docx", cache=blobs)
-    plain = render_report(TEMPLATE, context, tmp_path / "plain.docx")
-    assert first.read_bytes() == second.read_bytes()
-    with zipfile.ZipFile(first) as a, zipfile.ZipFile(plain) as b:
-        assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}
-    assert (blobs.hits, blobs.misses) == (1, 1)
-    changed = next(iter(own.values()))
-    changed.write_bytes(changed.read_bytes() + b"\0")
-    render_report(TEMPLATE, context, tmp_path / "third.docx", cache=blobs)
-    assert blobs.misses == 2
-    other = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 4, 1))
-    render_report(TEMPLATE, other, tmp_path / "fourth.docx", cache=blobs)
-    assert blobs.misses == 3
 
 
 # -- a report laid out while its charts are drawn (issue 7) ---------------------------------------------
