@@ -78,9 +78,8 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from pipeline import layout
-from pipeline.cache import file_sha256
 from pipeline.findings import Finding, make_finding
-from pipeline.frames import records
+from pipeline.provenance import file_sha256
 from pipeline.reference import Reference
 
 try:  # zlib-ng inflates a workbook's parts and takes their CRC-32 in half zlib's time (0.33 -> 0.18 ms a
@@ -221,7 +220,7 @@ class RawSubmission:
         """The Data rows as dicts, column name -> value: from `rows`, else from the frame `data`."""
         if self.rows is not None:
             return [dict(zip(RAW_COLUMNS, row, strict=True)) for row in self.rows]
-        return records(self.data)
+        return self.data.to_dict("records")
 
 
 @dataclass

@@ -1218,7 +1218,6 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     assert documented <= supplied, sorted(documented - supplied)
 
 
-# -- a report laid out while its charts are drawn (issue 7) ---------------------------------------------
 def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Path]:
     """A copy of the module's charts in `folder`, for a test that changes them."""
     import shutil
@@ -1227,6 +1226,7 @@ def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Pat
     return {key: Path(shutil.copyfile(path, folder / path.name)) for key, path in chart_paths.items()}
 
 
+# -- a report laid out while its charts are drawn -------------------------------------------------------
 def _parts(path: Path) -> dict[str, bytes]:
     import zipfile
 
