@@ -1206,7 +1206,7 @@ def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, cache
     from pipeline.cache import file_sha256
 
     path, base = entry
-    raw = ingest.read_submission(path, base, ref, cache=caches.parse if caches is not None else None)
+    raw = ingest.read_submission(path, base, ref)
     sub = validate.validate_submission(raw, ref, strict=strict)
     if caches is not None and raw.sha256 and file_sha256(path) == raw.sha256:
         caches.validated.put(sub)
@@ -1239,7 +1239,7 @@ def _read_for_parent(entry: tuple[Path, Path], ref: Reference, strict: bool, cac
     if caches is None:
         return validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict), None, None
     parse = _PutAside(caches.parse)
-    raw = ingest.read_submission(path, base, ref, cache=parse)
+    raw = ingest.read_submission(path, base, ref)
     sub = validate.validate_submission(raw, ref, strict=strict)
     parse_entry = caches.parse.entry_bytes(raw) if any(kept is raw for kept in parse.raws) else None
     validated_entry = caches.validated.entry_bytes(sub) if raw.sha256 and file_sha256(path) == raw.sha256 else None

@@ -36,8 +36,8 @@ def inputs(ref, tmp_path_factory):
     return folder
 
 
-def _read(inputs, ref, parse=None):
-    return [ingest.read_submission(path, inputs, ref, cache=parse) for path in ingest.discover_files(inputs)]
+def _read(inputs, ref):
+    return [ingest.read_submission(path, inputs, ref) for path in ingest.discover_files(inputs)]
 
 
 def _chain(raws, inputs, ref):
@@ -58,109 +58,12 @@ def _chain(raws, inputs, ref):
     }
 
 
-# -- the parse cache ------------------------------------------------------------------------------------
-def test_a_cached_read_is_exactly_what_parsing_gives(inputs, ref, tmp_path):
-    parse = cache.ParseCache(tmp_path / "parse")
-    first = _read(inputs, ref, parse)
-    assert (parse.hits, parse.misses) == (0, len(first))
-    again = cache.ParseCache(tmp_path / "parse")
-    second = _read(inputs, ref, again)
-    assert (again.hits, again.misses) == (len(first), 0)
-    plain = _read(inputs, ref)
-    for cached, parsed in zip(second, plain, strict=True):
-        assert cache.same_raw(cached, parsed), parsed.file
-        pd.testing.assert_frame_equal(cached.data, parsed.data, check_exact=True)
-
-
-def test_outputs_with_and_without_the_cache_are_the_same(inputs, ref, tmp_path):
-    parse = cache.ParseCache(tmp_path / "parse")
-    _read(inputs, ref, parse)  # first run fills the cache
-    _, cached = _chain(_read(inputs, ref, cache.ParseCache(tmp_path / "parse")), inputs, ref)
-    _, plain = _chain(_read(inputs, ref), inputs, ref)
-    for name in plain:
-        a = store.write_csv(cached[name], tmp_path / "cached" / f"{name}.csv").read_bytes()
-        b = store.write_csv(plain[name], tmp_path / "plain" / f"{name}.csv").read_bytes()
-        assert a == b, name
-    assert len(plain["observations"]) > 100
-
-
-def test_validation_may_change_what_the_cache_gave_without_changing_the_cache(inputs, ref, tmp_path):
-    parse = cache.ParseCache(tmp_path / "parse")
-    _read(inputs, ref, parse)
-    raws = _read(inputs, ref, parse)
-    raws[0].data = raws[0].data.iloc[0:0]
-    raws[0].findings.clear()
-    raws[0].cover.clear()
-    fresh = _read(inputs, ref, parse)
-    assert cache.same_raw(fresh[0], _read(inputs, ref)[0])
-
-
-def test_other_reference_data_or_version_is_a_miss_and_clears_the_old_entries(inputs, ref, tmp_path):
-    parse = cache.ParseCache(tmp_path / "parse")
-    _read(inputs, ref, parse)
-    old_folder = parse.folder
-    for change in ({"reference": "0" * 64}, {"crimetrends": "99.0"}, {"code": {"ingest": "changed"}}):
-        other = cache.ParseCache(tmp_path / "parse", context={**cache.parse_context(), **change})
-        assert other.folder != old_folder
-        assert not old_folder.exists()  # entries of another context are deleted when a cache is opened
-        assert other.get(_read(inputs, ref)[0].sha256, _read(inputs, ref)[0].file) is None
-        old_folder = other.folder
-
-
 def test_the_context_holds_version_reference_code_and_limits():
     context = cache.parse_context()
     assert context["reference"] == cache.reference_hash() and len(context["reference"]) == 64
     assert set(context["code"]) >= {"ingest", "layout"}
     assert context["limits"]["MAX_FILE_BYTES"] == ingest.MAX_FILE_BYTES
     assert context["crimetrends"]
-
-
-def test_a_changed_or_renamed_file_is_a_miss(inputs, ref, tmp_path):
-    folder = tmp_path / "inputs"
-    path = write_submission(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 10})
-    parse = cache.ParseCache(tmp_path / "parse")
-
-    def tip_vic(raw):
-        return raw.data.loc[raw.data["code"] == "TIP_VIC", "value"].tolist()[0]
-
-    assert tip_vic(ingest.read_submission(path, folder, ref, cache=parse)) == 10
-    write_submission(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 11})
-    changed = ingest.read_submission(path, folder, ref, cache=parse)
-    assert tip_vic(changed) == 11 and parse.hits == 0
-    renamed = path.rename(folder / "GEO_2025_v2.xlsx")
-    raw = ingest.read_submission(renamed, folder, ref, cache=parse)
-    assert raw.file == "GEO_2025_v2.xlsx" and parse.hits == 0
-
-
-@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"context": "x"}', json.dumps({"raw": 1}).encode(), b"\xff\xfe\x00"])
-def test_a_corrupt_entry_is_a_miss_and_is_written_again(inputs, ref, tmp_path, damage):
-    parse = cache.ParseCache(tmp_path / "parse")
-    path = ingest.discover_files(inputs)[0]
-    good = ingest.read_submission(path, inputs, ref, cache=parse)
-    entry = parse._store.path(parse.key(good.sha256, good.file))
-    entry.write_bytes(damage)
-    again = cache.ParseCache(tmp_path / "parse")
-    assert cache.same_raw(ingest.read_submission(path, inputs, ref, cache=again), good)
-    assert again.misses == 1 and json.loads(entry.read_bytes())["sha256"] == good.sha256
-
-
-def test_an_entry_for_another_file_is_not_used(inputs, ref, tmp_path):
-    parse = cache.ParseCache(tmp_path / "parse")
-    first, second = ingest.discover_files(inputs)[:2]
-    a = ingest.read_submission(first, inputs, ref, cache=parse)
-    b = ingest.read_submission(second, inputs, ref, cache=parse)
-    # b's entry copied over a's: its sha256 and name do not match a's key.
-    parse._store.path(parse.key(a.sha256, a.file)).write_bytes(parse._store.path(parse.key(b.sha256, b.file)).read_bytes())
-    assert parse.get(a.sha256, a.file) is None
-
-
-def test_an_unreadable_cache_folder_only_costs_time(inputs, ref, tmp_path):
-    blocked = tmp_path / "blocked"
-    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
-    parse = cache.ParseCache(blocked / "parse")
-    raws = _read(inputs, ref, parse)
-    assert all(cache.same_raw(a, b) for a, b in zip(raws, _read(inputs, ref), strict=True))
-    assert parse.hits == 0
 
 
 def _raw(data_rows, cover=None, findings=()):
@@ -305,12 +208,12 @@ def test_deferred_entries_are_written_by_flush_as_they_were_when_put(inputs, ref
     caches = cache.Caches.open(tmp_path / "outputs", deferred=True)
     plain = _read_validated(inputs, ref)
     subs = _read_validated(inputs, ref, caches)
-    assert list(caches.validated.folder.rglob("*.json")) == [] and list(caches.parse.folder.rglob("*.json")) == []
+    assert list(caches.validated.folder.rglob("*.json")) == []
     subs[0].findings.clear()  # changed after it was put: the entry keeps what validation gave
     subs[0].status = "superseded"
     caches.flush()
     written = len(list(caches.validated.folder.rglob("*.json")))
-    assert written == sum(1 for s in plain if s.sha256) and len(list(caches.parse.folder.rglob("*.json"))) == written
+    assert written == sum(1 for s in plain if s.sha256)
     again = _caches(tmp_path / "outputs" / ".cache")
     assert all(cache.same_submission(a, b) for a, b in zip(_read_validated(inputs, ref, again), plain, strict=True))
     assert again.validated.misses == 0
