@@ -407,3 +407,37 @@ def test_each_kind_of_cell_reads_as_the_pipeline_expects(ref, tmp_path):
     for kind, (_, expected) in kinds.items():
         got = values.get(rows[kind])
         assert type(got) is type(expected) and got == expected, (kind, got)
+
+
+def test_one_scan_of_an_xlsx_sheet_finds_its_extent_merges_and_error_cells():
+    """The inspection's scan of a sheet, in the forms spreadsheet programs and hand-made files use:
+    any namespace prefix, attributes in any order and quoting. An error cell or a formula without a
+    cached value is found where its `r` says; a cell without `r` has no reference to name."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sheet = (
+        f'<worksheet xmlns="{ns}" xmlns:x="{ns}"><sheetData>'
+        '<row r="2"><c r="E2" t="e"><v>#DIV/0!</v></c><c s="1" r=\'F2\'><f>1/0</f><v></v></c><c r="G2"><f>1+1</f><v>2</v></c></row>'
+        '<x:row r="3"><x:c r="e3" t="e"><x:v>#N/A</x:v></x:c><x:c t="e"><x:v>#REF!</x:v></x:c></x:row>'
+        '<row r="9"><c r="B9" t="e"/><c r="C9" s="2"/></row>'
+        '</sheetData><mergeCells><mergeCell ref="A5:B6"/></mergeCells></worksheet>'
+    )
+    wb = openpyxl.Workbook()
+    wb.active.title = layout.DATA_SHEET
+    wb.active["A1"] = "x"
+    stream = io.BytesIO()
+    wb.save(stream)
+    with zipfile.ZipFile(stream) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    shape = ingest.inspect_workbook(Path("hand-made.xlsx"), content.getvalue())
+    assert shape.extents[layout.DATA_SHEET] == (3, 7)  # up to G2 and row 3 (F3 has no r: one right of E3)
+    assert shape.merged[layout.DATA_SHEET] == [(4, 0, 5, 1)]
+    errors = {ingest.cell_ref(*position): error for position, error in shape.errors[layout.DATA_SHEET].items()}
+    assert errors == {"E2": "#DIV/0!", "F2": ingest.NO_CACHED_RESULT, "E3": "#N/A", "B9": "#ERROR"}
+    assert all(isinstance(error, ingest.CellError) for error in errors.values())
+    content_bytes = content.getvalue()
+    assert ingest._error_cells(content_bytes, shape, layout.DATA_SHEET, {4}) == {"E2": "#DIV/0!", "E3": "#N/A"}
