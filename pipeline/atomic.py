@@ -1,7 +1,7 @@
 """Writing a file so that a reader never sees half of it: a temporary file beside it, then a rename;
 and the lock that keeps two runs from writing the same outputs at once (`outputs_lock`).
 
-Every output and cache entry goes through `write_atomically`, so a run killed half-way leaves each
+Every output goes through `write_atomically`, so a run killed half-way leaves each
 file whole, old or new. No third-party import here: chart worker processes use it too, and a run
 takes its lock before it loads pandas.
 """

@@ -144,7 +144,7 @@ def feedback_key(sub: Submission, content: bytes, suffix: str, refused: bool) ->
     from pipeline.cache import digest, library_versions, reference_hash, source_hash
 
     facts = [sub.file, sub.country_iso3, sub.year, sub.status, sub.reason, sub.date_submitted, [f.as_row() for f in sub.findings]]
-    context = [__version__, source_hash("feedback", "store", "xlsxpatch"), store.DEFLATER, reference_hash(), library_versions("openpyxl", "python-calamine", "lxml")]
+    context = [__version__, source_hash("feedback", "store", "xlsxpatch"), reference_hash(), library_versions("openpyxl", "python-calamine", "lxml")]
     return digest("feedback", context, hashlib.sha256(content).hexdigest(), suffix, refused, facts)
 
 

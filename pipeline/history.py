@@ -43,7 +43,6 @@ from pipeline import __version__, store
 from pipeline.layout import column_letter
 from pipeline.atomic import write_atomically
 from pipeline.findings import Finding, PipelineError, make_finding, plain_number
-from pipeline.frames import records
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
 from pipeline.validate import (
@@ -595,7 +594,7 @@ def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFr
         return None, [make_finding(ref, "history-file-invalid", message, file=name, value=", ".join(missing))]
     findings = []
     kept = []
-    for line, row in enumerate(records(raw, HISTORY_COLUMNS), start=2):  # all text: read with dtype=str
+    for line, row in enumerate(raw[HISTORY_COLUMNS].to_dict("records"), start=2):  # all text: read with dtype=str
         record, problem = _checked_row(row, ref)
         if problem:
             iso3 = row["country_iso3"].strip() if row["country_iso3"].strip() in ref.state_by_iso3 else ""

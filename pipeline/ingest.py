@@ -67,7 +67,6 @@ from defusedxml import ElementTree as SafeElementTree
 
 from pipeline import layout
 from pipeline.findings import Finding, make_finding
-from pipeline.frames import records
 from pipeline.provenance import file_sha256
 from pipeline.reference import Reference
 
@@ -195,7 +194,7 @@ class RawSubmission:
         """The Data rows as dicts, column name -> value: from `rows`, else from the frame `data`."""
         if self.rows is not None:
             return [dict(zip(RAW_COLUMNS, row, strict=True)) for row in self.rows]
-        return records(self.data)
+        return self.data.to_dict("records")
 
 
 @dataclass

@@ -26,7 +26,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def file_sha256(path: Path) -> str:
-    """The file's SHA-256, read in 1 MiB chunks: a large file costs time, never memory."""
+    """The file's SHA-256, read in chunks: a large file costs time, never memory."""
     hasher = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(1 << 20):

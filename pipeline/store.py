@@ -1,9 +1,9 @@
 """Store: write the machine-readable outputs, atomically.
 
 Input: DataFrames and openpyxl workbooks. Output: CSV files under `<outputs>/<year>/data/` and
-workbooks (`write_workbook`) with fixed document and zip times, so the same inputs give the same bytes. The whole year folder is built
-in a staging folder beside it and swapped into place only when every stage has succeeded, so a run
-that fails or is killed half-way leaves the previous outputs whole.
+workbooks (`write_workbook`) with fixed document and zip times, so the same inputs give the same
+bytes. The whole year folder is built in a staging folder beside it and swapped into place only when
+every stage has succeeded, so a run that fails or is killed half-way leaves the previous outputs whole.
 
 CSV conventions (a contract the tests and other tools rely on): UTF-8, comma-separated, a header
 row; an empty cell is "no number" (the `status` column says why); whole numbers are written without a
@@ -27,23 +27,18 @@ import math
 import os
 import re
 import shutil
-import struct
 import tempfile
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.workbook import Workbook
+from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.atomic import write_atomically
-from pipeline.findings import OutputError
-
-if TYPE_CHECKING:  # openpyxl is imported where a workbook is written (0.1 s a run that writes none saves)
-    from openpyxl.cell.cell import Cell
-    from openpyxl.workbook import Workbook
 
 DATA_DIR = "data"
 DECIMALS = 6
@@ -106,8 +101,6 @@ def set_cell(cell: Cell, value: object) -> Cell:
     control characters XML cannot carry (openpyxl would raise): the first stays text, the second are dropped.
     """
     if isinstance(value, str):
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"
     else:
@@ -116,154 +109,38 @@ def set_cell(cell: Cell, value: object) -> Cell:
 
 
 def write_workbook(wb: Workbook, target: Path, stamp: dt.datetime) -> Path:
-    """Save `wb` atomically with fixed document times and zip entry times (`stamp`), readable by all.
+    """Save `wb` atomically with fixed document times and zip entry times (`stamp`), so the same
+    workbook gives the same bytes.
 
-    openpyxl's `save()` stamps the current time into the file; the ExcelWriter does not, and the zip
-    is rewritten with fixed entry times, so the same workbook gives the same bytes.
+    Through openpyxl's `ExcelWriter` rather than `wb.save`, which stamps the current time into
+    the document's properties.
     """
-    from openpyxl.writer.excel import ExcelWriter
-
     wb.properties.created = stamp
     wb.properties.modified = stamp
     raw = io.BytesIO()
-    # Stored, not compressed: write_zip compresses each part once, with its fixed time.
-    ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
-    with zipfile.ZipFile(raw) as src:
-        parts = [(info.filename, src.read(info.filename)) for info in src.infolist()]
-    # zlib, not zlib-ng: the workbooks written this way (the templates and demonstration inputs sent
-    # out and committed, feedback copies made by openpyxl) are then the same bytes on every machine.
-    return write_zip(parts, target, stamp, portable=True)
+    ExcelWriter(wb, zipfile.ZipFile(raw, "w")).save()  # stored: write_package deflates each part once
+    return write_package(raw.getvalue(), target, stamp)
 
 
-def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime, compresslevel: int | None = None,
-              stored: tuple[str, ...] = (), portable: bool = False) -> Path:
-    """Write `parts` (name, bytes), in this order, as a deflated zip at `target`, atomically, every entry
-    dated `stamp` (so the same parts give the same bytes), readable by all. Names ending with one of
-    `stored` (already compressed: ".png") are stored as they are.
-
-    `compresslevel` is zlib's scale (0-9; None or -1: `ZIP_DEFAULT_LEVEL`, or zlib's own default 6
-    when zlib deflates). `portable`: deflated by zlib even where zlib-ng is installed, so the bytes are
-    zipfile's own, the same on every machine. How the zip is laid out, and why it is not written
-    through `zipfile`: the comment above `DEFLATER`.
-    """
-    return write_atomically(target, zip_bytes(parts, stamp, compresslevel, stored, portable))
+def write_package(package: bytes, target: Path, stamp: dt.datetime) -> Path:
+    """Write a zip package (.xlsx, .docx) made by a library to `target`, atomically, with every
+    entry dated `stamp`: libraries date them with the current time."""
+    with zipfile.ZipFile(io.BytesIO(package)) as source:
+        parts = [(info.filename, source.read(info)) for info in source.infolist()]
+    return write_zip(parts, target, stamp)
 
 
-# -- zip packages (.xlsx, .docx) ----------------------------------------------------------------------
-# The zip structure is written here rather than through `zipfile`: zipfile deflates with zlib only and
-# has no public way to take data deflated elsewhere, and zlib-ng (`zlib-ng`, zlib's format and levels,
-# with SIMD) deflates ~2 to 4 times faster (the annex's 13.6 MB of XML in 26 ms of CPU at level 2, a
-# 1.35 MB package, where zlib takes 45 ms at level 1 for 1.42 MB; its CRC-32 is ~3 times faster).
-# Not ISA-L (`isal`, faster still, used until this was measured): on this project's machine its level
-# 1 gave, for the same bytes in, now and then another valid stream out (4 of 1,110 charts in 30 runs
-# of the sample; zlib-ng 0 of 1,110), and the same inputs must give the same files. Without zlib-ng
-# (a platform without its wheel), zlib: slower, and the bytes are then exactly what `zipfile` writes
-# for the same parts (a test checks).
-#
-# The layout (PKWARE's APPNOTE.TXT, section 4.3), field for field what `zipfile.writestr` writes to a
-# seekable file: for each part, in order, a local file header, the name and the data (deflated, or
-# stored); then the central directory, one header per part pointing back at its local header; then the
-# end of central directory record. CRC and sizes are known before a header is written, so there are no
-# data descriptors; no extra fields, comments or encryption. No ZIP64 either: a part, or the whole zip,
-# larger than `ZIP_LIMIT` is refused (the packages written here are a few MB).
-# DEFLATER: what deflates the packages, with its version; their bytes depend on it, so the cache keys
-# of the outputs written here name it.
-try:
-    import zlib_ng
-    from zlib_ng import zlib_ng as _zlib  # zlib's API: compressobj, crc32, DEFLATED
-
-    DEFLATER = f"zlib-ng {zlib_ng.__version__} ({_zlib.ZLIBNG_RUNTIME_VERSION})"
-except ImportError:
-    import zlib as _zlib
-
-    DEFLATER = f"zlib {_zlib.ZLIB_RUNTIME_VERSION}"
-
-# The level a package is deflated at when none is asked for, with zlib-ng: 2 (the annex's XML in 26 ms,
-# 1.35 MB); its 1 is as fast but 40 % larger (static codes only), its default 6 four times slower
-# for 13 % less. zlib keeps its own default (6): zipfile's bytes.
-ZIP_DEFAULT_LEVEL = 2
-# zipfile's own threshold for ZIP64 (2 GiB - 1: some readers take the 4-byte sizes as signed).
-ZIP_LIMIT = zipfile.ZIP64_LIMIT
-
-_DEFLATED, _STORED = 8, 0  # compression methods (APPNOTE 4.4.5)
-_VERSION = 20  # "version needed to extract" / "made by": 2.0, deflate (APPNOTE 4.4.3), as zipfile writes
-_MADE_BY_UNIX = 3  # the high byte of "version made by": the external attributes below are Unix mode bits
-_UTF8_NAME = 0x800  # general purpose flag bit 11: the name is UTF-8 (APPNOTE 4.4.4, appendix D)
-_FILE_MODE = 0o600 << 16  # external attributes: a regular file, rw------- (what zipfile gives writestr)
-# Signature, then: version needed, flags, method, time, date, CRC-32, compressed size, size, name length, extra length.
-_LOCAL_HEADER = struct.Struct("<4sHHHHHLLLHH")
-# Signature, version made by (version, system), version needed, flags, method, time, date, CRC-32,
-# compressed size, size, name length, extra length, comment length, disk, internal and external
-# attributes, offset of the local header.
-_CENTRAL_HEADER = struct.Struct("<4sBBHHHHHLLLHHHHHLL")
-# Signature, this disk, disk of the central directory, entries on this disk, entries, its size, its offset, comment length.
-_END_RECORD = struct.Struct("<4sHHHHLLH")
-
-
-def zip_bytes(parts: list[tuple[str, bytes]], stamp: dt.datetime, compresslevel: int | None = None,
-              stored: tuple[str, ...] = (), portable: bool = False) -> bytes:
-    """The zip `write_zip` writes, as bytes (see there)."""
-    deflater = zlib if portable else _zlib
-    level = _zip_level(compresslevel, deflater)
-    dos_time, dos_date = _dos_time(stamp)
-    body: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    seen: set[str] = set()
-    for name, data in parts:
-        if name in seen:
-            raise ValueError(f"zip entry {name!r} given twice")
-        seen.add(name)
-        raw_name, flags = _zip_name(name)
-        if stored and name.lower().endswith(stored):
-            method, packed = _STORED, data
-        else:
-            compressor = deflater.compressobj(level, deflater.DEFLATED, -15)  # -15: a raw stream, 32 KB window
-            method, packed = _DEFLATED, compressor.compress(data) + compressor.flush()
-        if max(len(data), len(packed)) > ZIP_LIMIT:
-            raise OutputError(f"{name} is {max(len(data), len(packed)):,} bytes: more than a zip without ZIP64 holds ({ZIP_LIMIT:,})")
-        crc = _zlib.crc32(data)
-        common = (flags, method, dos_time, dos_date, crc, len(packed), len(data), len(raw_name), 0)
-        central.append(_CENTRAL_HEADER.pack(b"PK\x01\x02", _VERSION, _MADE_BY_UNIX, _VERSION, *common, 0, 0, 0, _FILE_MODE, offset) + raw_name)
-        header = _LOCAL_HEADER.pack(b"PK\x03\x04", _VERSION, *common)
-        body += (header, raw_name, packed)
-        offset += len(header) + len(raw_name) + len(packed)
-    directory = b"".join(central)
-    if offset + len(directory) > ZIP_LIMIT or len(central) > 0xFFFF:
-        raise OutputError(f"{len(central)} entries, {offset + len(directory):,} bytes: more than a zip without ZIP64 holds ({ZIP_LIMIT:,} bytes, 65,535 entries)")
-    end = _END_RECORD.pack(b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0)
-    return b"".join([*body, directory, end])
-
-
-def _zip_level(compresslevel: int | None, deflater) -> int:
-    """The level for `deflater.compressobj`: the one asked for, or the default (`ZIP_DEFAULT_LEVEL`;
-    zlib's own when zlib deflates)."""
-    level = -1 if compresslevel is None else compresslevel
-    if level not in range(-1, 10):
-        raise ValueError(f"compresslevel {compresslevel!r}: zlib's levels are 0-9 (-1 or None: the default)")
-    return ZIP_DEFAULT_LEVEL if level == -1 and deflater is not zlib else level
-
-
-def _dos_time(stamp: dt.datetime) -> tuple[int, int]:
-    """`stamp` as the MS-DOS time and date of a zip entry (2-second steps, years 1980-2107)."""
-    if not 1980 <= stamp.year <= 2107:
-        raise ValueError(f"a zip entry cannot be dated {stamp}: zip dates run from 1980 to 2107")
-    return stamp.hour << 11 | stamp.minute << 5 | stamp.second // 2, (stamp.year - 1980) << 9 | stamp.month << 5 | stamp.day
-
-
-def _zip_name(name: str) -> tuple[bytes, int]:
-    """The entry name as stored, and its flag: ASCII as it is, other names in UTF-8 with bit 11 set (as zipfile)."""
-    if not name or "\0" in name or name.startswith("/") or "\\" in name:
-        raise ValueError(f"{name!r} cannot name a zip entry (empty, NUL, absolute or with a backslash)")
-    try:
-        raw = name.encode("ascii")
-        flags = 0
-    except UnicodeEncodeError:
-        raw = name.encode("utf-8")
-        flags = _UTF8_NAME
-    if len(raw) > 0xFFFF:
-        raise ValueError(f"zip entry name of {len(raw):,} bytes: the limit is 65,535")
-    return raw, flags
+def write_zip(parts: list[tuple[str, bytes]], target: Path, stamp: dt.datetime) -> Path:
+    """Write `parts` (name, bytes), in this order, as a deflated zip at `target`, atomically, every
+    entry dated `stamp` (1980 to 2107, what a zip can hold), so the same parts give the same bytes."""
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts:
+            info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16  # rw-------, what zipfile gives an entry written by name
+            package.writestr(info, data)
+    return write_atomically(target, raw.getvalue())
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -362,34 +239,3 @@ def restore_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
             if any(isinstance(v, str) and v[:1] == "'" for v in values):
                 frame[column] = [restore_text(v) for v in values]
     return frame
-
-
-def text_for_append(ws) -> Callable[[str], object]:
-    """For rows appended to a write-only worksheet: each text as `append` must get it to store it as text.
-
-    `append` binds a plain str like a cell assignment: "=1+1" would become a formula, "#N/A" an error
-    value, a control character an exception. So a text goes as a cell made by `set_cell`, unless
-    openpyxl itself stores it as that very text (asked once per distinct text, on a probe cell):
-    then the str goes as it is, which writes the same cell at a fraction of the cost (most texts in a
-    table repeat: codes, labels, statuses). '' is an empty cell (None).
-    """
-    from openpyxl.cell.cell import WriteOnlyCell
-    from openpyxl.utils.exceptions import IllegalCharacterError
-
-    probe = WriteOnlyCell(ws)
-    plain: dict[str, bool] = {}
-
-    def text(value: str) -> object:
-        if not value:
-            return None
-        is_plain = plain.get(value)
-        if is_plain is None:
-            try:
-                probe.value = value
-                is_plain = probe.data_type == "s" and probe.value == value
-            except IllegalCharacterError:
-                is_plain = False
-            plain[value] = is_plain
-        return value if is_plain else set_cell(WriteOnlyCell(ws), value)
-
-    return text

@@ -35,7 +35,6 @@ import pandas as pd
 
 from pipeline import layout, rules
 from pipeline.findings import Finding, findings_table, make_finding, plain_number
-from pipeline.frames import column_lists
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -219,7 +218,7 @@ class _Table:
         if held is None:
             return []
         if isinstance(held, pd.DataFrame):
-            return list(zip(*column_lists(held, self.columns), strict=True))
+            return list(zip(*(held[name].tolist() for name in self.columns), strict=True))
         return held
 
 

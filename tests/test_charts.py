@@ -363,48 +363,6 @@ def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, 
     assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}
 
 
-# -- the chart cache (issue 7) ------------------------------------------------------------------------
-def test_cached_charts_are_the_bytes_drawing_gives(tmp_path, ref, regional, country, monkeypatch):
-    from pipeline.cache import BlobCache
-
-    drawn = render_charts(regional, country, ref, YEAR, tmp_path / "drawn")
-    blobs = BlobCache(tmp_path / "cache", ".png")
-    first = render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
-    monkeypatch.setattr(charts, "_draw_and_save", lambda job: pytest.fail(f"{job.path.name} drawn again"))
-    second = render_charts(regional, country, ref, YEAR, tmp_path / "second", cache=blobs)
-    assert drawn.keys() == first.keys() == second.keys()
-    for key in drawn:
-        assert drawn[key].read_bytes() == first[key].read_bytes() == second[key].read_bytes(), key
-    assert second == {key: tmp_path / "second" / f"{key}.png" for key in drawn}
-
-
-def test_a_chart_whose_data_changed_is_drawn_again_and_only_that_one(tmp_path, ref, regional, country, monkeypatch):
-    from pipeline.cache import BlobCache
-
-    blobs = BlobCache(tmp_path / "cache", ".png")
-    render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
-    drawn = []
-    draw = charts._draw_and_save
-    monkeypatch.setattr(charts, "_draw_and_save", lambda job: drawn.append(job.path.name) or draw(job))
-    changed = regional.copy()
-    changed.loc[changed["indicator"].eq("FA_SZ") & changed["year"].eq(2022), "total"] = 51.0
-    paths = render_charts(changed, country, ref, YEAR, tmp_path / "second", cache=blobs)
-    assert drawn == ["trend_FA.png"]
-    fresh = render_charts(changed, country, ref, YEAR, tmp_path / "fresh")
-    assert paths["trend_FA"].read_bytes() == fresh["trend_FA"].read_bytes()
-    assert paths["trend_FA"].read_bytes() != (tmp_path / "first" / "trend_FA.png").read_bytes()
-
-
-def test_the_chart_key_follows_the_data_and_the_drawing_code(ref, regional, country, tmp_path, monkeypatch):
-    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
-    keys = {name: charts.chart_key(job) for name, job in jobs.items()}
-    assert len(set(keys.values())) == len(keys)
-    moved = charts.chart_jobs(regional, country, ref, YEAR, tmp_path / "elsewhere")
-    assert {name: charts.chart_key(job) for name, job in moved.items()} == keys  # the path is not part of it
-    monkeypatch.setattr(charts, "_KEY_CONTEXT", ("0.1.0", {"charts": "edited"}, {}))
-    assert charts.chart_key(jobs["trend_TIP"]) != keys["trend_TIP"]
-
-
 def test_importing_charts_does_not_import_matplotlib():
     import subprocess
     import sys
@@ -564,17 +522,6 @@ def test_charts_without_a_worker_are_drawn_in_this_process(tmp_path, ref, region
     assert warning in caplog.text
 
 
-def test_workers_started_for_charts_that_all_come_from_the_cache_are_shut_down(tmp_path, ref, regional, country):
-    from pipeline.cache import BlobCache
-
-    blobs = BlobCache(tmp_path / "cache", ".png")
-    render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
-    workers = charts.ChartWorkers()
-    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "again", cache=blobs, workers=workers).wait()
-    assert all(p.is_file() for p in paths.values())
-    assert multiprocessing.active_children() == []
-
-
 def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional, country, monkeypatch):
     drawn = []
     draw = charts._draw_and_save
@@ -585,22 +532,6 @@ def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional,
     paths = pending.wait()
     assert sorted(drawn) == sorted(p.name for p in paths.values())
     assert all(p.is_file() for p in paths.values())
-
-
-@pytest.mark.parametrize("threshold", [0, 15], ids=["pool", "serial"])
-def test_cached_charts_are_drawn_by_no_one(tmp_path, ref, regional, country, monkeypatch, threshold):
-    from pipeline.cache import BlobCache
-
-    blobs = BlobCache(tmp_path / "cache", ".png")
-    first = render_charts(regional, country, ref, YEAR, tmp_path / "first", cache=blobs)
-    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", threshold)
-    monkeypatch.setattr(charts, "_draw_and_save", lambda job: pytest.fail(f"{job.path.name} drawn again"))
-    monkeypatch.setattr(charts, "ProcessPoolExecutor", lambda *a, **k: pytest.fail("a pool for cached charts"))
-    pending = charts.start_charts(regional, country, ref, YEAR, tmp_path / "second", cache=blobs)
-    # The cached charts are in place as soon as start_charts returns.
-    assert sorted(p.name for p in (tmp_path / "second").iterdir()) == sorted(p.name for p in first.values())
-    second = pending.wait()
-    assert {k: p.read_bytes() for k, p in second.items()} == {k: p.read_bytes() for k, p in first.items()}
 
 
 def broken_jobs(regional, country, ref, year, out_dir, settings=None):
