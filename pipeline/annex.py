@@ -205,7 +205,7 @@ def _source_line(observations: pd.DataFrame, settings: Settings) -> str:
 
 # -- the sheets -------------------------------------------------------------------------------------
 # What XML 1.0 cannot carry (C0 controls but tab, LF, CR; lone surrogates; U+FFFE/U+FFFF): dropped,
-# as `store.set_cell` drops them from openpyxl cells.
+# as `output_files.set_cell` drops them from openpyxl cells.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 

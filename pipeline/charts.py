@@ -456,7 +456,7 @@ PNG_COMPRESS_LEVEL = 2
 try:
     # zlib-ng: zlib's format and levels, with SIMD. The 37 charts of the sample (99 MB of pixels) in 93
     # ms of CPU, 3.2 MB, where zlib takes 240 ms at level 1 for 3.4 MB. Not ISA-L, faster still (41 ms,
-    # 3.6 MB): its output for the same pixels was now and then another valid stream (`store.DEFLATER`).
+    # 3.6 MB): its output for the same pixels was now and then another valid stream (`output_files.DEFLATER`).
     from zlib_ng.zlib_ng import compress as _deflate
 except ImportError:  # a platform without its wheel: zlib, slower, the same pixels
     from zlib import compress as _deflate

@@ -36,9 +36,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline import __version__
+from pipeline import __version__, atomic
 from pipeline.atomic import outputs_lock
-from pipeline.findings import PipelineError
+from pipeline.errors import PipelineError
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError
 
 if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays quick
@@ -343,7 +343,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
       crimetrends status --year 2025
       crimetrends status --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, store, validate
+    from pipeline import status, output_files, validate
     from pipeline.reference import load_reference
 
     _require_folder(inputs_dir, "--inputs")
@@ -355,7 +355,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
     tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, deadline, dt.date.today())
     _print_status(tracker, year, deadline, settings, n_expected=len(ref.members_in(year)))
     with outputs_lock(outputs_dir, year):
-        path = store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
+        path = output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     log.info("Status: %s", path)
 
 
@@ -417,7 +417,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
       crimetrends validate --year 2025
       crimetrends validate --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, store, validate
+    from pipeline import status, output_files, validate
     from pipeline.reference import load_reference
 
     if bool(files) == (year is not None):
@@ -434,11 +434,11 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     else:
         checked, folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
     with outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
-        with store.staged_dir(folder) as staging:
+        with atomic.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
         if year is not None:
             tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, settings.deadline_for(year), dt.date.today())
-            store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
+            output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     _print_findings([sub for sub, _ in checked], ref)
     if year is not None:
         received = {sub.country_iso3 for sub, _ in checked}
@@ -541,13 +541,13 @@ class YearTables:
     @staticmethod
     def write_tables(data_dir: Path, **frames: pd.DataFrame) -> None:
         """Some of the tables, by name: the run writes the charts' two first."""
-        from pipeline import store
+        from pipeline import output_files
 
         for name, frame in frames.items():
-            store.write_csv(frame, data_dir / f"{name}.csv")
+            output_files.write_csv(frame, data_dir / f"{name}.csv")
 
     # Tables whose every column is text but these whole numbers: read back as text, so that an empty
-    # cell is "" as in the frames the run built (store.read_csv reads `value` as a number, and findings
+    # cell is "" as in the frames the run built (output_files.read_csv reads `value` as a number, and findings
     # quote the cell's text there).
     TEXT_TABLES = {"findings": ("year",), "submissions": ("year", "n_values", "n_errors", "n_warnings")}
 
@@ -565,12 +565,12 @@ class YearTables:
         """One table as `write` stored it, with the types the run built it with."""
         import pandas as pd
 
-        from pipeline import store
+        from pipeline import output_files
 
         path = data_dir / f"{name}.csv"
         if name not in cls.TEXT_TABLES:
-            return store.read_csv(path)
-        frame = store.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
+            return output_files.read_csv(path)
+        frame = output_files.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
         for column in cls.TEXT_TABLES[name]:
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
         return frame
@@ -666,7 +666,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
                 workers: ChartWorkers | None) -> RunResult:
     import pandas as pd
 
-    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, store, validate
+    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, output_files, validate
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
@@ -681,8 +681,8 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
     year_dir = outputs_dir / str(year)
 
-    with store.staged_year_dir(outputs_dir, year) as staging:
-        data_dir = staging / store.DATA_DIR
+    with atomic.staged_year_dir(outputs_dir, year) as staging:
+        data_dir = staging / output_files.DATA_DIR
         # The charts first: they are drawn in other processes while this one builds the other tables.
         # Like the report and the annex, they are drawn from the tables as stored (rates rounded to 6
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
@@ -698,7 +698,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
             of_year = _submissions_of_year(read, year)
             is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
-            store.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
+            output_files.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
             def while_drawing() -> None:
                 if settings.feedback:
@@ -814,11 +814,11 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
       crimetrends report --year 2025
       crimetrends --settings final.toml report --year 2025 --no-pdf
     """
-    from pipeline import provenance, report, store
+    from pipeline import provenance, report, output_files
     from pipeline.reference import load_reference
 
     year_dir = outputs_dir / str(year)
-    data_dir = year_dir / store.DATA_DIR
+    data_dir = year_dir / output_files.DATA_DIR
     absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
     if absent:
         _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)
@@ -838,7 +838,7 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
         if (year_dir / pdf_name).is_file() and not wanted_pdf:
             # A PDF of the previous rendering would no longer match the report.
             log.info("The previous %s is removed: it no longer matches the report (make it again without --no-pdf).", pdf_name)
-        with store.staged_year_dir(outputs_dir, year) as staging:
+        with atomic.staged_year_dir(outputs_dir, year) as staging:
             for item in year_dir.iterdir():
                 if item.name not in rendered and not item.name.startswith("."):
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
@@ -925,10 +925,10 @@ def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list
 
 def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
     """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
-    from pipeline import feedback, store, validate
+    from pipeline import feedback, output_files, validate
 
     paths = feedback.write_feedback_workbooks(read, folder, ref)
-    store.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
+    output_files.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
     return paths
 
 

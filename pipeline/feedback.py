@@ -47,7 +47,7 @@ from openpyxl.workbook import Workbook
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline import __version__, ingest, layout, store
+from pipeline import __version__, ingest, workbook_contract, output_files
 from pipeline.findings import Finding
 from pipeline.reference import Reference
 from pipeline.validate import Submission
@@ -123,7 +123,7 @@ def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference) 
         wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
     on_cells = _annotate(wb, findings)
     _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
-    return store.write_workbook(wb, target, _stamp(sub))
+    return output_files.write_workbook(wb, target, _stamp(sub))
 
 
 def _read_bytes(source: Path) -> bytes:
@@ -178,7 +178,7 @@ def _value_copy(content: bytes) -> Workbook:
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row, start=1):
                 if value != "" and value is not None:
-                    store.set_cell(ws.cell(row=r, column=c), value)
+                    output_files.set_cell(ws.cell(row=r, column=c), value)
     return wb
 
 
@@ -221,7 +221,7 @@ def _note(cell_findings: list[Finding], kept: str) -> tuple[str, int]:
     """A marked cell's comment (a comment someone else had left on it kept at the end) and its height in pixels.
 
     A message may quote a submitted text holding a control character (Excel writes one as _x0007_):
-    dropped, as `store.set_cell` drops it from cells, since XML cannot carry it.
+    dropped, as `output_files.set_cell` drops it from cells, since XML cannot carry it.
     """
     text = "\n\n".join(f"{SEVERITY_WORDS.get(f.severity, f.severity)} ({f.code}): {f.message}" for f in cell_findings)
     full = ILLEGAL_CHARACTERS_RE.sub("", f"{text}\n\n— {kept}" if kept else text)
@@ -307,17 +307,17 @@ def _write_findings_sheet(
     for row, (label, value) in enumerate(facts, start=3):
         label_cell = ws.cell(row=row, column=1, value=label)
         label_cell.font, label_cell.alignment = Font(bold=True), Alignment(vertical="top")
-        store.set_cell(ws.cell(row=row, column=2), str(value)).alignment = Alignment(wrap_text=True, vertical="top")
+        output_files.set_cell(ws.cell(row=row, column=2), str(value)).alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(FINDING_HEADER))
         ws.row_dimensions[row].height = _fact_height(value)
     header_row = 3 + len(facts) + 1
     for col, (label, width) in enumerate(zip(FINDING_HEADER, FINDING_WIDTHS, strict=True), start=1):
         ws.cell(row=header_row, column=col, value=label).font = Font(bold=True)
-        ws.column_dimensions[layout.column_letter(col - 1)].width = width
+        ws.column_dimensions[workbook_contract.column_letter(col - 1)].width = width
     for row, finding in enumerate(findings, start=header_row + 1):
         values = _finding_values(finding, ref)
         for col, value in enumerate(values, start=1):
-            cell = store.set_cell(ws.cell(row=row, column=col), value)
+            cell = output_files.set_cell(ws.cell(row=row, column=col), value)
             cell.alignment = Alignment(wrap_text=col >= 6, vertical="top")
         ws.row_dimensions[row].height = _finding_height(values)
         severity_cell = ws.cell(row=row, column=1)

@@ -1,14 +1,8 @@
-"""Findings (bad data, as records) and the exceptions (what is fatal).
+"""Findings: bad data, as records.
 
 Bad data is never an exception: every check returns `Finding` records with a stable kebab-case
 code from `reference/finding_codes.csv`, which also gives the severity and the effect on the data.
-
-Exceptions, for what stops a command::
-
-    PipelineError(Exception)
-      ReferenceDataError(PipelineError, ValueError)   our own reference files contradict each other
-      OutputError(PipelineError, OSError)             an output cannot be written
-      ReportRenderError(PipelineError)                the report template and its context disagree
+What is fatal is an exception: `pipeline.errors`.
 """
 
 from __future__ import annotations
@@ -23,22 +17,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FINDING_COLUMNS = ["code", "severity", "country_iso3", "year", "file", "sheet", "cell", "value", "message"]
-
-
-class PipelineError(Exception):
-    """Base of every fatal error the command line reports in one line."""
-
-
-class ReferenceDataError(PipelineError, ValueError):
-    """The reference files in pipeline/reference are inconsistent."""
-
-
-class OutputError(PipelineError, OSError):
-    """An output folder or file cannot be written."""
-
-
-class ReportRenderError(PipelineError):
-    """The report template uses a variable the context does not supply, or cannot be rendered."""
 
 
 @dataclass(frozen=True)

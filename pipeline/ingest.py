@@ -65,7 +65,7 @@ import xlrd
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
-from pipeline import layout
+from pipeline import workbook_contract
 from pipeline.findings import Finding, make_finding
 from pipeline.provenance import file_sha256
 from pipeline.reference import Reference
@@ -110,7 +110,7 @@ REFUSAL_CODES = frozenset({"file-unreadable", "file-password-protected", "file-t
 # `previous_value`/`previous_cell`: the optional Previous year value column (None and "" without it).
 RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "unit", "value_cell", "flag_cell", "code_cell", "unit_cell", "previous_value", "previous_cell"]
 # The Data columns ingest reads: a merge covering one of their cells hides what the rows below hold.
-_READ_COLUMNS = (layout.COL_CODE, layout.COL_BREAKDOWN, layout.COL_UNIT, layout.COL_VALUE, layout.COL_PREVIOUS, layout.COL_FLAG, layout.COL_COMMENT)
+_READ_COLUMNS = (workbook_contract.COL_CODE, workbook_contract.COL_BREAKDOWN, workbook_contract.COL_UNIT, workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS, workbook_contract.COL_FLAG, workbook_contract.COL_COMMENT)
 
 
 class CellError(str):
@@ -262,7 +262,7 @@ def classify(path: Path) -> str:
     name = path.name
     if name.startswith("~$") or name.startswith(".~lock."):
         return "lock-file"
-    if path.suffix.lower() in layout.WORKBOOK_SUFFIXES:
+    if path.suffix.lower() in workbook_contract.WORKBOOK_SUFFIXES:
         return "workbook"
     return "other"
 
@@ -304,22 +304,22 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
     cover_name = _find_cover_sheet(sheets)
     data_name, header_row = _find_data_sheet(sheets)
     if cover_name is None:
-        raw.findings.append(make_finding(ref, "sheet-missing", f"No Cover sheet: no sheet is named '{layout.COVER_SHEET}' or holds the labels '{layout.COVER_COUNTRY}' and '{layout.COVER_YEAR}'.", file=relative, sheet=layout.COVER_SHEET))
+        raw.findings.append(make_finding(ref, "sheet-missing", f"No Cover sheet: no sheet is named '{workbook_contract.COVER_SHEET}' or holds the labels '{workbook_contract.COVER_COUNTRY}' and '{workbook_contract.COVER_YEAR}'.", file=relative, sheet=workbook_contract.COVER_SHEET))
     else:
         raw.cover_sheet = cover_name
         raw.cover = _read_cover(sheets[cover_name])
     if data_name is None:
-        raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{layout.DATA_SHEET}' or has a header row with the columns {', '.join(layout.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=layout.DATA_SHEET))
+        raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{workbook_contract.DATA_SHEET}' or has a header row with the columns {', '.join(workbook_contract.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=workbook_contract.DATA_SHEET))
     else:
         raw.data_sheet = data_name
         grid = sheets[data_name]
         positions = _header_positions(grid, header_row)
-        wanted = {positions.get(layout.normalise_label(name)) for name in (layout.COL_VALUE, layout.COL_PREVIOUS)} - {None}
+        wanted = {positions.get(workbook_contract.normalise_label(name)) for name in (workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS)} - {None}
         error_cells = _error_cells(content, shape, data_name, wanted)
         raw.rows, missing = _read_data(grid, header_row, error_cells)
         for column in missing:
-            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{layout.column_letter(0)}{header_row + 1}"))
-        read_columns = {positions[layout.normalise_label(name)] for name in _READ_COLUMNS if layout.normalise_label(name) in positions}
+            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{workbook_contract.column_letter(0)}{header_row + 1}"))
+        read_columns = {positions[workbook_contract.normalise_label(name)] for name in _READ_COLUMNS if workbook_contract.normalise_label(name) in positions}
         for merged, top_left in _merges_over_data(_merged_ranges(content, shape, data_name), header_row, len(grid), read_columns):
             raw.findings.append(make_finding(ref, "cells-merged", f"Cells {merged} of the Data sheet are merged: a spreadsheet keeps only the value of {top_left}, so the other cells of the range read as blank (their rows as not available, or not read without a Code). Unmerge the cells and fill in each row.", file=relative, sheet=data_name, cell=merged))
     raw.meta = _read_meta(sheets)
@@ -948,20 +948,20 @@ def _is_blank(value: object) -> bool:
 
 def _find_cover_sheet(sheets: dict[str, list[list]]) -> str | None:
     for name in sheets:
-        if layout.normalise_label(name) == layout.normalise_label(layout.COVER_SHEET):
+        if workbook_contract.normalise_label(name) == workbook_contract.normalise_label(workbook_contract.COVER_SHEET):
             return name
-    wanted = {layout.normalise_label(layout.COVER_COUNTRY), layout.normalise_label(layout.COVER_YEAR)}
+    wanted = {workbook_contract.normalise_label(workbook_contract.COVER_COUNTRY), workbook_contract.normalise_label(workbook_contract.COVER_YEAR)}
     for name, grid in sheets.items():
-        labels = {layout.normalise_label(v) for _, _, v in _cells(grid[:50]) if isinstance(v, str)}
+        labels = {workbook_contract.normalise_label(v) for _, _, v in _cells(grid[:50]) if isinstance(v, str)}
         if wanted <= labels:
             return name
     return None
 
 
 def _header_row(grid: list[list]) -> int | None:
-    required = {layout.normalise_label(c) for c in layout.REQUIRED_DATA_COLUMNS}
+    required = {workbook_contract.normalise_label(c) for c in workbook_contract.REQUIRED_DATA_COLUMNS}
     for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        labels = {layout.normalise_label(v) for v in row if isinstance(v, str)}
+        labels = {workbook_contract.normalise_label(v) for v in row if isinstance(v, str)}
         if required <= labels:
             return i
     return None
@@ -969,7 +969,7 @@ def _header_row(grid: list[list]) -> int | None:
 
 def _find_data_sheet(sheets: dict[str, list[list]]) -> tuple[str | None, int]:
     """The Data sheet by name, else the first sheet with a header row holding Code and Value."""
-    named = [n for n in sheets if layout.normalise_label(n) == layout.normalise_label(layout.DATA_SHEET)]
+    named = [n for n in sheets if workbook_contract.normalise_label(n) == workbook_contract.normalise_label(workbook_contract.DATA_SHEET)]
     for name in named:
         row = _header_row(sheets[name])
         return name, (row if row is not None else 0)
@@ -982,7 +982,7 @@ def _find_data_sheet(sheets: dict[str, list[list]]) -> tuple[str | None, int]:
 
 def cell_ref(row_index: int, column_index: int) -> str:
     """Spreadsheet reference of a 0-based grid position: (0, 0) -> 'A1'."""
-    return f"{layout.column_letter(column_index)}{row_index + 1}"
+    return f"{workbook_contract.column_letter(column_index)}{row_index + 1}"
 
 
 def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
@@ -991,7 +991,7 @@ def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
     positions: dict[str, int] = {}
     for j, label in enumerate(header):
         if isinstance(label, str):
-            positions.setdefault(layout.normalise_label(label), j)
+            positions.setdefault(workbook_contract.normalise_label(label), j)
     return positions
 
 
@@ -1129,19 +1129,19 @@ def _read_data(grid: list[list], header_row: int, error_cells: dict[str, CellErr
     """Data rows keyed by Code and Breakdown, with the raw Value/Previous year value/Flag/Comment and
     their cells: a tuple per row in `RAW_COLUMNS` order."""
     positions = _header_positions(grid, header_row)
-    wanted = {name: positions.get(layout.normalise_label(name)) for name in layout.DATA_COLUMNS}
-    missing = [name for name in layout.REQUIRED_DATA_COLUMNS if wanted[name] is None]
+    wanted = {name: positions.get(workbook_contract.normalise_label(name)) for name in workbook_contract.DATA_COLUMNS}
+    missing = [name for name in workbook_contract.REQUIRED_DATA_COLUMNS if wanted[name] is None]
     if missing:
         return [], missing
 
-    code_j, breakdown_j, value_j = wanted[layout.COL_CODE], wanted[layout.COL_BREAKDOWN], wanted[layout.COL_VALUE]
-    flag_j, comment_j, unit_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT], wanted[layout.COL_UNIT]
-    previous_j = wanted[layout.COL_PREVIOUS]  # None in workbooks of template version 2026.1
+    code_j, breakdown_j, value_j = wanted[workbook_contract.COL_CODE], wanted[workbook_contract.COL_BREAKDOWN], wanted[workbook_contract.COL_VALUE]
+    flag_j, comment_j, unit_j = wanted[workbook_contract.COL_FLAG], wanted[workbook_contract.COL_COMMENT], wanted[workbook_contract.COL_UNIT]
+    previous_j = wanted[workbook_contract.COL_PREVIOUS]  # None in workbooks of template version 2026.1
     # Column letters once, not per row: a cell reference is then letters + row number.
-    value_col, code_col = layout.column_letter(value_j), layout.column_letter(code_j)
-    flag_col = layout.column_letter(flag_j) if flag_j is not None else None
-    unit_col = layout.column_letter(unit_j) if unit_j is not None else None
-    previous_col = layout.column_letter(previous_j) if previous_j is not None else None
+    value_col, code_col = workbook_contract.column_letter(value_j), workbook_contract.column_letter(code_j)
+    flag_col = workbook_contract.column_letter(flag_j) if flag_j is not None else None
+    unit_col = workbook_contract.column_letter(unit_j) if unit_j is not None else None
+    previous_col = workbook_contract.column_letter(previous_j) if previous_j is not None else None
     blank, errors = _is_blank, error_cells.get
     rows = []  # one tuple per row, in RAW_COLUMNS order
     for i in range(header_row + 1, len(grid)):
@@ -1178,13 +1178,13 @@ def _read_data(grid: list[list], header_row: int, error_cells: dict[str, CellErr
 
 def _read_cover(grid: list[list]) -> dict[str, CoverField]:
     """Cover fields found by their label; the value is the next non-empty cell to the right."""
-    labels = {layout.normalise_label(label): label for label in (*layout.COVER_LOCKED_FIELDS, *layout.COVER_FILL_FIELDS)}
+    labels = {workbook_contract.normalise_label(label): label for label in (*workbook_contract.COVER_LOCKED_FIELDS, *workbook_contract.COVER_FILL_FIELDS)}
     found: dict[str, CoverField] = {}
     for i, row in enumerate(grid):
         for j, value in enumerate(row):
             if not isinstance(value, str):
                 continue
-            label = labels.get(layout.normalise_label(value))
+            label = labels.get(workbook_contract.normalise_label(value))
             if label is None or label in found:
                 continue
             answer_j = next((k for k in range(j + 1, len(row)) if not _is_blank(row[k])), None)
@@ -1196,7 +1196,7 @@ def _read_cover(grid: list[list]) -> dict[str, CoverField]:
 
 
 def _read_meta(sheets: dict[str, list[list]]) -> dict[str, str]:
-    grid = sheets.get(layout.META_SHEET)
+    grid = sheets.get(workbook_contract.META_SHEET)
     if not grid or len(grid[0]) < 2:
         return {}
     meta = {}

@@ -213,7 +213,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
     """Read every reference file; raise `ReferenceDataError` when they contradict each other."""
-    from pipeline.findings import ReferenceDataError
+    from pipeline.errors import ReferenceDataError
 
     member_states = tuple(
         MemberState(r["iso3"], r["iso2"], r["name"], int(r["member_from"]))

@@ -59,10 +59,10 @@ from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta
 
-from pipeline import store
+from pipeline import output_files
 from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
 from pipeline.frames import frame_rows
-from pipeline.findings import ReportRenderError
+from pipeline.errors import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
 
@@ -1785,7 +1785,7 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path, 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # python-docx dates the zip entries with the current time: the day's date instead, so that the
     # same inputs on one day give the same bytes.
-    return store.write_zip(parts, out_path, day.replace(tzinfo=None))
+    return output_files.write_zip(parts, out_path, day.replace(tzinfo=None))
 
 
 class ReportDraft:

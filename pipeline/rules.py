@@ -51,7 +51,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import layout
+from pipeline import workbook_contract
 from pipeline.findings import Finding, make_finding, plain_number
 from pipeline.reference import REFERENCE_DIR, TOTAL, Indicator, Reference, normalise_unit
 from pipeline.settings import Thresholds  # configuration: the settings' [validation] section overrides the CSV
@@ -77,7 +77,7 @@ def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thres
 
     These are the defaults; `Settings.thresholds` applies the settings file's [validation] overrides.
     """
-    from pipeline.findings import ReferenceDataError
+    from pipeline.errors import ReferenceDataError
 
     kinds = {f.name: type(f.default) for f in fields(Thresholds)}
     with path.open(encoding="utf-8", newline="") as f:
@@ -244,7 +244,7 @@ def check_cover_metadata(cover: Mapping[str, object], ref: Reference, *, file: s
     `cover` maps a Cover label to an object with `value` and `cell` (`ingest.CoverField`).
     """
     findings = []
-    for label in (layout.COVER_AGENCY, layout.COVER_CONTACT):
+    for label in (workbook_contract.COVER_AGENCY, workbook_contract.COVER_CONTACT):
         field = cover.get(label)
         value = getattr(field, "value", None)
         if value is None or not str(value).strip():

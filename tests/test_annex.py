@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline import annex, store
+from pipeline import annex, output_files
 from pipeline.aggregate import COUNTRY_COLUMNS, COVERAGE_COLUMNS, REGIONAL_COLUMNS
 from pipeline.findings import FINDING_COLUMNS
 from pipeline.validate import OBSERVATION_COLUMNS, REVISION_COLUMNS, SUBMISSION_COLUMNS
@@ -114,7 +114,7 @@ def test_every_sheet_has_the_columns_of_its_csv_in_the_same_order(wb, tmp_path):
     assert wb.sheetnames == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions"]
     frames = _frames()
     for sheet, frame in zip(SHEET_CSV, frames.values(), strict=True):
-        csv_header = store.write_csv(frame, tmp_path / SHEET_CSV[sheet]).read_text(encoding="utf-8").splitlines()[0].split(",")
+        csv_header = output_files.write_csv(frame, tmp_path / SHEET_CSV[sheet]).read_text(encoding="utf-8").splitlines()[0].split(",")
         if sheet in ("Regional", "National", "Observations"):  # the two reader columns sit right after indicator
             at = csv_header.index("indicator") + 1
             csv_header[at:at] = ["indicator_label", "unit"]
@@ -234,7 +234,7 @@ def test_every_column_of_the_real_tables_has_a_meaning(columns):
 def test_csv_quotes_formula_like_text_and_read_csv_gives_it_back(tmp_path):
     texts = [*DANGEROUS, "a\r=1+1", "a\r\nb", "'=already quoted", "''-y", "'quoted'", "-3", "+1.5", "a-b", "Ελληνικά", "plain"]
     frame = pd.DataFrame({"comment": texts, "value": [-3.0] * len(texts), "year": [2025] * len(texts)})
-    path = store.write_csv(frame, tmp_path / "t.csv")
+    path = output_files.write_csv(frame, tmp_path / "t.csv")
     raw = path.read_bytes().decode("utf-8")
     assert raw.splitlines()[1].startswith("\"'=HYPERLINK(")  # CSV-quoted because of the commas and quotes
     lines = raw.split("\n")
@@ -244,21 +244,21 @@ def test_csv_quotes_formula_like_text_and_read_csv_gives_it_back(tmp_path):
     assert lines[5] == "'\tx,-3,2025"
     assert "\"'\rx\"" in raw and "\"a\r=1+1\"" in raw  # a carriage return never ends a row
     assert ",-3,2025" in raw and "'-3" not in raw  # numbers are never quoted
-    back = store.read_csv(path)
+    back = output_files.read_csv(path)
     assert back["comment"].tolist() == texts
     assert back["value"].tolist() == [-3.0] * len(texts) and back["year"].tolist() == [2025] * len(texts)
 
 
 def test_csv_starting_with_equals_is_written_with_a_quote(tmp_path):
-    path = store.write_csv(pd.DataFrame({"comment": ["=1+1"], "flags": ["bp"]}), tmp_path / "t.csv")
+    path = output_files.write_csv(pd.DataFrame({"comment": ["=1+1"], "flags": ["bp"]}), tmp_path / "t.csv")
     assert path.read_text(encoding="utf-8").splitlines() == ["comment,flags", "'=1+1,bp"]
-    assert store.read_csv(path)["comment"].tolist() == ["=1+1"]
+    assert output_files.read_csv(path)["comment"].tolist() == ["=1+1"]
 
 
 def test_inert_text_and_restore_text_are_inverse():
     for text in [*DANGEROUS, *SCRIPTS, "'", "''", "'=", "'''=x", "-", "=", "", "-3", "1e5", ".5", "-.5e-3", "x'"]:
-        assert store.restore_text(store.inert_text(text)) == text, text
-        assert not re.match(r"[=+\-@\t\r]", store.inert_text(text)) or re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text), text
+        assert output_files.restore_text(output_files.inert_text(text)) == text, text
+        assert not re.match(r"[=+\-@\t\r]", output_files.inert_text(text)) or re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text), text
 
 
 # -- the workbook as written -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import layout, store
+from pipeline import atomic, output_files, workbook_contract
 from pipeline.cli import main
 from pipeline.samples import fill_workbook
 from tests.conftest import require_soffice, write_submission
@@ -112,7 +112,7 @@ def test_every_input_file_is_in_submissions_and_findings_name_the_cell(run_dir):
     findings = _csv(run_dir, "findings")
     negative = findings[findings["code"] == "value-negative"].iloc[0]
     assert (negative["country_iso3"], negative["file"], negative["sheet"], negative["severity"]) == ("ROU", "2025/ROU_2025.xlsx", "Data", "error")
-    ws = openpyxl.load_workbook(run_dir.parent.parent / "inputs" / "2025" / "ROU_2025.xlsx")[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(run_dir.parent.parent / "inputs" / "2025" / "ROU_2025.xlsx")[workbook_contract.DATA_SHEET]
     assert ws[negative["cell"]].value == -3
 
 
@@ -174,7 +174,7 @@ def test_run_writes_a_feedback_workbook_per_submission_of_the_year(run_dir):
     listed = pd.read_csv(feedback_dir / "findings.csv", keep_default_na=False)
     assert set(listed["file"]) <= {"2025/BGR_2025.xlsx", "2025/GEO_2025.xlsx", "2025/ROU_2025.xlsx"}
     negative = listed[listed["code"] == "value-negative"].iloc[0]
-    ws = openpyxl.load_workbook(feedback_dir / "ROU_2025_feedback.xlsx")[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(feedback_dir / "ROU_2025_feedback.xlsx")[workbook_contract.DATA_SHEET]
     assert ws[negative["cell"]].fill.start_color.rgb == "FFFFC7CE"
 
 
@@ -285,9 +285,7 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     run.wait()
     after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
     if run.returncode != 0:  # killed: between the swap's two renames the old folder waits beside, put back
-        from pipeline import store
-
-        store.restore_interrupted(outputs, 2025)
+        atomic.restore_interrupted(outputs, 2025)
         after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
     # Whole: the complete set of files, each complete (the same inputs give the same CSVs, so a run that
     # reached the swap just before the kill leaves equal ones).
@@ -311,7 +309,7 @@ def test_text_from_submissions_comes_out_intact_in_every_output(tmp_path, ref):
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     year_dir = tmp_path / "out" / "2025"
-    observations = store.read_csv(year_dir / "data" / "observations.csv").set_index(["indicator", "breakdown"])
+    observations = output_files.read_csv(year_dir / "data" / "observations.csv").set_index(["indicator", "breakdown"])
     assert observations.loc[("TIP_VIC", "TOTAL"), "comment"] == MIXED_TEXT
     assert observations.loc[("TIP_OFF", "TOTAL"), "comment"] == "@SUM(A1) not a formula"
     assert "'@SUM(A1) not a formula" in (year_dir / "data" / "observations.csv").read_text(encoding="utf-8")  # inert (CWE-1236)

@@ -17,7 +17,7 @@ from openpyxl.cell.text import InlineFont
 from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 
-from pipeline import feedback, ingest, layout, validate
+from pipeline import feedback, ingest, workbook_contract, validate
 from pipeline.findings import Finding
 from tests.conftest import require_soffice, write_submission
 
@@ -39,8 +39,8 @@ def _findings_rows(ws) -> list[tuple]:
     return [tuple(r[:4]) for r in rows[header + 1:] if r[1]]
 
 
-def _cell_of(path: Path, code: str, column: str = layout.COL_VALUE, breakdown: str = "TOTAL") -> str:
-    ws = openpyxl.load_workbook(path)[layout.DATA_SHEET]
+def _cell_of(path: Path, code: str, column: str = workbook_contract.COL_VALUE, breakdown: str = "TOTAL") -> str:
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
     header = {c.value: c.column_letter for c in ws[1]}
     row = next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
     return f"{header[column]}{row}"
@@ -73,10 +73,10 @@ def test_each_finding_is_on_its_cell_and_in_the_findings_sheet(ref, tmp_path, ge
         ("Warning", "funnel-inverted", "Data", inverted),
         ("Info", "value-text-number", "Data", text_number),
     ]
-    data = wb[layout.DATA_SHEET]
+    data = wb[workbook_contract.DATA_SHEET]
     assert data[negative].fill.start_color.rgb == RED
     assert data[inverted].fill.start_color.rgb == AMBER
-    original_fill = openpyxl.load_workbook(geo)[layout.DATA_SHEET][text_number].fill.start_color.rgb
+    original_fill = openpyxl.load_workbook(geo)[workbook_contract.DATA_SHEET][text_number].fill.start_color.rgb
     assert data[text_number].fill.start_color.rgb == original_fill, "infos ask for nothing: comment only"
     assert "is negative" in data[negative].comment.text and data[negative].comment.author == feedback.COMMENT_AUTHOR
     assert "TIP_CON" in data[inverted].comment.text
@@ -88,8 +88,8 @@ def test_the_copy_keeps_the_states_workbook_and_links_each_finding(ref, tmp_path
     [path] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
     original, copy = openpyxl.load_workbook(geo), openpyxl.load_workbook(path)
     assert copy.sheetnames[1:] == original.sheetnames
-    assert copy[layout.META_SHEET].sheet_state == "hidden"
-    assert copy[layout.DATA_SHEET].protection.sheet, "the Data sheet stays protected"
+    assert copy[workbook_contract.META_SHEET].sheet_state == "hidden"
+    assert copy[workbook_contract.DATA_SHEET].protection.sheet, "the Data sheet stays protected"
     for name in original.sheetnames:
         assert [[c.value for c in row] for row in copy[name].iter_rows()] == [[c.value for c in row] for row in original[name].iter_rows()]
     ws = copy[feedback.FINDINGS_SHEET]
@@ -115,7 +115,7 @@ def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, t
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, values)
     [(sub, source)] = _checked([path], ref)
     [out] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
-    cell = openpyxl.load_workbook(out)[layout.DATA_SHEET][_cell_of(path, "TIP_VIC")]
+    cell = openpyxl.load_workbook(out)[workbook_contract.DATA_SHEET][_cell_of(path, "TIP_VIC")]
     assert cell.fill.start_color.rgb == RED
     assert "by SEX" in cell.comment.text and "by AGE" in cell.comment.text
 
@@ -123,7 +123,7 @@ def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, t
 def test_text_from_submissions_is_written_as_text_never_as_a_formula(ref, tmp_path):
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, {})
     wb = openpyxl.load_workbook(path)
-    cell = wb[layout.DATA_SHEET][_cell_of(path, "TIP_OFF")]
+    cell = wb[workbook_contract.DATA_SHEET][_cell_of(path, "TIP_OFF")]
     cell.value = '=HYPERLINK("http://x")'
     cell.data_type = "s"  # typed as text, as a spreadsheet stores "'=..." (not a formula in the submission)
     wb.save(path)
@@ -190,8 +190,8 @@ def test_ods_and_xls_are_rebuilt_with_every_value_at_its_cell(ref, tmp_path, geo
     [path] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
     wb = openpyxl.load_workbook(path)
     negative = _cell_of(geo, "TIP_OFF")
-    assert wb[layout.DATA_SHEET][negative].value == -3
-    assert wb[layout.DATA_SHEET][negative].fill.start_color.rgb == RED
+    assert wb[workbook_contract.DATA_SHEET][negative].value == -3
+    assert wb[workbook_contract.DATA_SHEET][negative].fill.start_color.rgb == RED
     assert [r[1] for r in _findings_rows(wb[feedback.FINDINGS_SHEET])] == ["value-negative", "funnel-inverted", "value-text-number"]
     assert any("rebuilt from the values" in str(c.value) for row in wb[feedback.FINDINGS_SHEET].iter_rows() for c in row)
 
@@ -266,7 +266,7 @@ def test_the_findings_sheet_opens_first_and_prints_on_a_landscape_page(ref, tmp_
     header = next(c.row for c in ws["A"] if c.value == feedback.FINDING_HEADER[0])
     assert [c.value for c in ws[header]] == list(feedback.FINDING_HEADER) and all(c.font.b for c in ws[header])
     assert (ws["A1"].value, ws["A1"].font.b, ws["A1"].font.sz) == (feedback.TITLE, True, 14)
-    assert [ws.column_dimensions[layout.column_letter(i)].width for i in range(len(feedback.FINDING_WIDTHS))] == list(feedback.FINDING_WIDTHS)
+    assert [ws.column_dimensions[workbook_contract.column_letter(i)].width for i in range(len(feedback.FINDING_WIDTHS))] == list(feedback.FINDING_WIDTHS)
     facts = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2) for r in range(3, header - 1)}
     assert facts["Country"].value == "Georgia (GEO)" and facts["Status"].alignment.wrap_text
     assert {f"B{c.row}:G{c.row}" for c in facts.values()} <= {str(r) for r in ws.merged_cells.ranges}, "each fact spans the table"
@@ -299,24 +299,24 @@ def marked_geo(ref, tmp_path):
     workbook has a print area and a named cell of its own."""
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): -3, ("TIP_PRO", "TOTAL"): 10, ("TIP_CON", "TOTAL"): 14})
     wb = openpyxl.load_workbook(path)
-    wb[layout.META_SHEET]["A9"] = "kept"  # rows 4-8 of the hidden sheet are empty
-    wb[layout.DATA_SHEET]["D3"].comment = Comment("Error (old): from an earlier feedback", feedback.COMMENT_AUTHOR)
-    wb[layout.DATA_SHEET].print_area = "A1:H20"
-    wb.defined_names["Total"] = DefinedName("Total", attr_text=f"'{layout.DATA_SHEET}'!$E$2")
+    wb[workbook_contract.META_SHEET]["A9"] = "kept"  # rows 4-8 of the hidden sheet are empty
+    wb[workbook_contract.DATA_SHEET]["D3"].comment = Comment("Error (old): from an earlier feedback", feedback.COMMENT_AUTHOR)
+    wb[workbook_contract.DATA_SHEET].print_area = "A1:H20"
+    wb.defined_names["Total"] = DefinedName("Total", attr_text=f"'{workbook_contract.DATA_SHEET}'!$E$2")
     wb.save(path)
     [(sub, source)] = _checked([path], ref)
     extra = [
-        ("error", layout.DATA_SHEET, "G2"),  # an empty cell
-        ("warning", layout.DATA_SHEET, "J5"),  # right of the last cell of its row
-        ("error", layout.DATA_SHEET, "E120"),  # below the last row
-        ("error", layout.META_SHEET, "B6"),  # a hidden sheet, in an empty row
-        ("warning", layout.META_SHEET, "A1"),  # a hidden sheet, a cell with text
-        ("error", layout.COVER_SHEET, "B3"),
-        ("warning", layout.DATA_SHEET, "C2"),  # the Secretariat's comment on it is kept
-        ("warning", layout.DATA_SHEET, "D3"),  # an earlier feedback's comment is replaced
-        ("error", layout.DATA_SHEET, "E2"),
-        ("warning", layout.DATA_SHEET, "E2"),  # two findings on one cell
-        ("info", layout.DATA_SHEET, "H4"),  # an info: the comment only
+        ("error", workbook_contract.DATA_SHEET, "G2"),  # an empty cell
+        ("warning", workbook_contract.DATA_SHEET, "J5"),  # right of the last cell of its row
+        ("error", workbook_contract.DATA_SHEET, "E120"),  # below the last row
+        ("error", workbook_contract.META_SHEET, "B6"),  # a hidden sheet, in an empty row
+        ("warning", workbook_contract.META_SHEET, "A1"),  # a hidden sheet, a cell with text
+        ("error", workbook_contract.COVER_SHEET, "B3"),
+        ("warning", workbook_contract.DATA_SHEET, "C2"),  # the Secretariat's comment on it is kept
+        ("warning", workbook_contract.DATA_SHEET, "D3"),  # an earlier feedback's comment is replaced
+        ("error", workbook_contract.DATA_SHEET, "E2"),
+        ("warning", workbook_contract.DATA_SHEET, "E2"),  # two findings on one cell
+        ("info", workbook_contract.DATA_SHEET, "H4"),  # an info: the comment only
         ("error", "No such sheet", "A1"),  # listed, not marked
     ]
     for severity, sheet, cell in extra:
@@ -330,16 +330,16 @@ def test_awkward_cells_are_marked_and_the_rest_of_the_workbook_kept(ref, tmp_pat
     _assert_keeps_the_states_sheets(source, out)
     _assert_marked(out, [f for f in sub.findings if (f.sheet, f.cell) in marked])
     wb = openpyxl.load_workbook(out)
-    data = wb[layout.DATA_SHEET]
+    data = wb[workbook_contract.DATA_SHEET]
     assert data["E2"].fill.start_color.rgb == RED and "Error (change-unexplained)" in data["E2"].comment.text and "Warning (change-unexplained)" in data["E2"].comment.text
     assert data["E2"].number_format == "#,##0" and data["E2"].protection.locked is False, "the filled input cell keeps its format and stays unlocked"
     assert data["C2"].comment.text.startswith("Warning (change-unexplained)") and "\n\n— Offences of trafficking" in data["C2"].comment.text
     assert "earlier feedback" not in data["D3"].comment.text
     assert "Checked Data!G2: see\nthe note." in data["G2"].comment.text, "a control character quoted in a message is dropped"
-    assert data["H4"].fill.start_color.rgb == openpyxl.load_workbook(source)[layout.DATA_SHEET]["H4"].fill.start_color.rgb
-    assert wb[layout.META_SHEET]["B6"].fill.start_color.rgb == RED and wb[layout.META_SHEET]["A9"].value == "kept"
-    assert data.print_area == f"'{layout.DATA_SHEET}'!$A$1:$H$20", "a print area still names its sheet with a sheet before it"
-    assert wb.defined_names["Total"].attr_text == f"'{layout.DATA_SHEET}'!$E$2"
+    assert data["H4"].fill.start_color.rgb == openpyxl.load_workbook(source)[workbook_contract.DATA_SHEET]["H4"].fill.start_color.rgb
+    assert wb[workbook_contract.META_SHEET]["B6"].fill.start_color.rgb == RED and wb[workbook_contract.META_SHEET]["A9"].value == "kept"
+    assert data.print_area == f"'{workbook_contract.DATA_SHEET}'!$A$1:$H$20", "a print area still names its sheet with a sheet before it"
+    assert wb.defined_names["Total"].attr_text == f"'{workbook_contract.DATA_SHEET}'!$E$2"
     findings = wb[feedback.FINDINGS_SHEET]
     assert all(c.data_type == "s" for row in findings.iter_rows() for c in row if c.value and str(c.value).startswith("=1+1"))
     assert "=1+1" in [c.value for row in findings.iter_rows() for c in row], "text stays text, the control character dropped"
@@ -350,11 +350,11 @@ def test_awkward_cells_are_marked_and_the_rest_of_the_workbook_kept(ref, tmp_pat
 
 def test_text_formatted_within_a_cell_keeps_its_formatting(ref, tmp_path, geo):
     wb = openpyxl.load_workbook(geo)
-    wb[layout.COVER_SHEET]["D1"] = CellRichText(["Sent by ", TextBlock(InlineFont(b=True), "Nino")])
+    wb[workbook_contract.COVER_SHEET]["D1"] = CellRichText(["Sent by ", TextBlock(InlineFont(b=True), "Nino")])
     wb.save(geo)
     [(sub, source)] = _checked([geo], ref)
     out = feedback.write_feedback(sub, source, tmp_path / "out.xlsx", ref)
-    cell = openpyxl.load_workbook(out, rich_text=True)[layout.COVER_SHEET]["D1"]
+    cell = openpyxl.load_workbook(out, rich_text=True)[workbook_contract.COVER_SHEET]["D1"]
     assert isinstance(cell.value, CellRichText) and str(cell.value) == "Sent by Nino"
     assert [block.font.b for block in cell.value if isinstance(block, TextBlock)] == [True]
 
@@ -366,7 +366,7 @@ def test_an_xlsm_is_copied_without_its_macros(ref, tmp_path, geo):
     out = feedback.write_feedback(sub, macro, tmp_path / "macro.xlsx", ref)
     wb = openpyxl.load_workbook(out)
     assert any(c.value == "Macros are not kept in this copy." for row in wb[feedback.FINDINGS_SHEET].iter_rows() for c in row)
-    assert wb[layout.DATA_SHEET][_cell_of(geo, "TIP_OFF")].fill.start_color.rgb == RED
+    assert wb[workbook_contract.DATA_SHEET][_cell_of(geo, "TIP_OFF")].fill.start_color.rgb == RED
     assert not any(name.startswith("xl/vbaProject") for name in zipfile.ZipFile(out).namelist())
 
 
@@ -380,7 +380,7 @@ def test_an_xlsx_openpyxl_cannot_open_is_rebuilt_from_its_values(ref, tmp_path, 
     out = feedback.write_feedback(sub, geo, tmp_path / "out.xlsx", ref)
     monkeypatch.undo()
     wb = openpyxl.load_workbook(out)
-    negative = wb[layout.DATA_SHEET][_cell_of(geo, "TIP_OFF")]
+    negative = wb[workbook_contract.DATA_SHEET][_cell_of(geo, "TIP_OFF")]
     assert negative.value == -3 and negative.fill.start_color.rgb == RED and "is negative" in negative.comment.text
     assert any("rebuilt from the values of your .xlsx file" in str(c.value) for row in wb[feedback.FINDINGS_SHEET].iter_rows() for c in row)
 
@@ -430,7 +430,7 @@ def test_workbooks_written_other_ways_get_their_findings_on_their_cells(ref, tmp
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == feedback.FINDINGS_SHEET and wb.active.title == feedback.FINDINGS_SHEET
     assert [r[1] for r in _findings_rows(wb[feedback.FINDINGS_SHEET])] == ["value-negative", "funnel-inverted", "value-text-number"]
-    assert wb[layout.DATA_SHEET][_cell_of(geo, "TIP_OFF")].fill.start_color.rgb == RED
+    assert wb[workbook_contract.DATA_SHEET][_cell_of(geo, "TIP_OFF")].fill.start_color.rgb == RED
 
 
 # -- LibreOffice ------------------------------------------------------------------------------------------------
@@ -457,9 +457,9 @@ def test_libreoffice_opens_feedback_copies_with_their_marks(ref, tmp_path, marke
         assert wb[feedback.FINDINGS_SHEET]["A1"].value == feedback.TITLE
         for sheet, cell in marked:
             assert wb[sheet][cell].comment is not None and "change-unexplained" in wb[sheet][cell].comment.text, (name, sheet, cell)
-        assert wb[layout.DATA_SHEET]["E2"].fill.start_color.rgb == RED and wb[layout.META_SHEET]["B6"].fill.start_color.rgb == RED
-        assert wb[layout.DATA_SHEET].protection.sheet and _validations(wb[layout.DATA_SHEET]), name
+        assert wb[workbook_contract.DATA_SHEET]["E2"].fill.start_color.rgb == RED and wb[workbook_contract.META_SHEET]["B6"].fill.start_color.rgb == RED
+        assert wb[workbook_contract.DATA_SHEET].protection.sheet and _validations(wb[workbook_contract.DATA_SHEET]), name
         links = [c.hyperlink.location for row in wb[feedback.FINDINGS_SHEET].iter_rows() for c in row if c.hyperlink]
-        assert f"'{layout.DATA_SHEET}'!E2" in links
+        assert f"'{workbook_contract.DATA_SHEET}'!E2" in links
     _libreoffice(soffice, [copies[0]], tmp_path / "csv", "csv")
     assert feedback.TITLE in (tmp_path / "csv" / "a.csv").read_text(encoding="utf-8", errors="replace"), "the Findings sheet is the one LibreOffice opens on"

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import report
-from pipeline.findings import ReportRenderError
+from pipeline.errors import ReportRenderError
 from pipeline.reference import load_reference
 from pipeline.report import (
     REPORT_FILENAME,
@@ -624,7 +624,7 @@ def test_files_without_state_or_year_are_listed_apart(dq_context):
 
 def test_quality_annex_is_computable_from_the_csv_files(tmp_path, ref, regional, country, dq_submissions,
                                                         dq_findings, dq_context):
-    from pipeline.store import write_csv
+    from pipeline.output_files import write_csv
 
     def round_trip(frame, name):
         path = write_csv(frame, tmp_path / f"{name}.csv")

@@ -1,9 +1,9 @@
-"""Store: write the machine-readable outputs, atomically.
+"""Output files: CSV tables, workbooks and zip packages, each written atomically.
 
-Input: DataFrames and openpyxl workbooks. Output: CSV files under `<outputs>/<year>/data/` and
-workbooks (`write_workbook`) with fixed document and zip times, so the same inputs give the same
-bytes. The whole year folder is built in a staging folder beside it and swapped into place only when
-every stage has succeeded, so a run that fails or is killed half-way leaves the previous outputs whole.
+Input: DataFrames, openpyxl workbooks, or the bytes of a package a library made. Output: CSV files
+under `<outputs>/<year>/data/` (`write_csv`, read back with `read_csv`), and workbooks and packages
+with fixed document and zip times (`write_workbook`, `write_package`, `write_zip`), so the same
+inputs give the same bytes. The year folder these go into is staged by `pipeline.atomic`.
 
 CSV conventions (a contract the tests and other tools rely on): UTF-8, comma-separated, a header
 row; an empty cell is "no number" (the `status` column says why); whole numbers are written without a
@@ -24,13 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import os
 import re
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -150,53 +145,6 @@ def read_csv(path: Path) -> pd.DataFrame:
     """
     frame = pd.read_csv(path, dtype={"flags": str, "rate_flags": str, "comment": str, "cell": str, "value": float}, keep_default_na=False, na_values=[""])
     return restore_text_columns(frame)
-
-
-def _previous_dir(final: Path) -> Path:
-    return final.parent / f".{final.name}.previous"
-
-
-def restore_interrupted(outputs_dir: Path, year: int) -> None:
-    """If a run was killed between moving the old outputs aside and moving the new ones in, put the old back."""
-    _restore(outputs_dir / str(year))
-
-
-def _restore(final: Path) -> None:
-    previous = _previous_dir(final)
-    if previous.exists() and not final.exists():
-        os.rename(previous, final)
-
-
-@contextmanager
-def staged_year_dir(outputs_dir: Path, year: int) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it becomes `<outputs>/<year>`, on failure it is removed."""
-    with staged_dir(outputs_dir / str(year)) as staging:
-        yield staging
-
-
-@contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is removed."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _restore(final)
-    # Staging folders of runs that were killed (kill -9 runs no clean-up); callers hold the outputs
-    # lock, so none of them belongs to a run still going.
-    for stale in final.parent.glob(f".{final.name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
-    os.chmod(staging, 0o755)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    previous = _previous_dir(final)
-    if previous.exists():
-        shutil.rmtree(previous)
-    if final.exists():
-        os.rename(final, previous)
-    os.rename(staging, final)
-    shutil.rmtree(previous, ignore_errors=True)
 
 
 # -- inert text in CSV (CWE-1236) ------------------------------------------------------------------

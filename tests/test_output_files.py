@@ -6,17 +6,15 @@ import datetime as dt
 import io
 import math
 import zipfile
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from pipeline import store
+from pipeline import output_files
 
 
 def test_numbers_are_written_plainly_and_text_stays_text(tmp_path):
     frame = pd.DataFrame({"value": [12.0, 0.0, math.nan, 12.5], "rate_per_100k": [1 / 3, 0.0, math.nan, 2.0], "flags": ["p", "", "bp", "C"], "comment": ["a & <b>", "a, b", "", "Ελληνικά"]})
-    path = store.write_csv(frame, tmp_path / "data" / "t.csv")
+    path = output_files.write_csv(frame, tmp_path / "data" / "t.csv")
     assert path.read_text(encoding="utf-8").splitlines() == [
         "value,rate_per_100k,flags,comment",
         "12,0.333333,p,a & <b>",
@@ -24,50 +22,8 @@ def test_numbers_are_written_plainly_and_text_stays_text(tmp_path):
         ",,bp,",
         "12.5,2,C,Ελληνικά",
     ]
-    back = store.read_csv(path)
+    back = output_files.read_csv(path)
     assert back["flags"].tolist()[:1] == ["p"] and math.isnan(back["value"][2]) and back["value"][1] == 0
-
-
-def test_year_folder_is_replaced_only_when_the_run_succeeds(tmp_path):
-    with store.staged_year_dir(tmp_path, 2025) as staging:
-        (staging / "report.docx").write_text("first")
-    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
-
-    with pytest.raises(RuntimeError), store.staged_year_dir(tmp_path, 2025) as staging:
-        (staging / "report.docx").write_text("half")
-        raise RuntimeError("chart stage failed")
-    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
-
-    with store.staged_year_dir(tmp_path, 2025) as staging:
-        (staging / "report.docx").write_text("second")
-    assert (tmp_path / "2025" / "report.docx").read_text() == "second"
-
-
-def test_outputs_moved_aside_by_a_killed_run_are_restored(tmp_path):
-    (tmp_path / ".2025.previous").mkdir()
-    (tmp_path / ".2025.previous" / "report.docx").write_text("kept")
-    store.restore_interrupted(tmp_path, 2025)
-    assert (tmp_path / "2025" / "report.docx").read_text() == "kept"
-
-
-def test_set_cell_keeps_text_as_text_and_drops_what_xml_cannot_hold():
-    from openpyxl import Workbook
-
-    ws = Workbook().active
-    assert store.set_cell(ws["A1"], "=1+2").data_type == "s"
-    assert store.set_cell(ws["A2"], "bell\x07 ok").value == "bell ok"
-    assert store.set_cell(ws["A3"], 12.5).value == 12.5
-
-
-def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):
-    target = tmp_path / "2025" / "feedback"
-    with store.staged_dir(target) as staging:
-        (staging / "old.xlsx").write_text("old")
-    with store.staged_dir(target) as staging:
-        (staging / "new.xlsx").write_text("new")
-    assert [p.name for p in target.iterdir()] == ["new.xlsx"]
-    assert sorted(p.name for p in target.parent.iterdir()) == ["feedback"]
 
 
 # -- zip packages ------------------------------------------------------------------------------------
@@ -86,7 +42,7 @@ def _parts() -> list[tuple[str, bytes]]:
 
 def test_write_zip_reads_back_entry_for_entry_dated_the_stamp(tmp_path):
     parts = _parts()
-    path = store.write_zip(parts, tmp_path / "p.xlsx", STAMP)
+    path = output_files.write_zip(parts, tmp_path / "p.xlsx", STAMP)
     assert path.stat().st_mode & 0o777 == 0o644
     with zipfile.ZipFile(path) as back:
         assert back.testzip() is None  # every CRC checked
@@ -98,9 +54,9 @@ def test_write_zip_reads_back_entry_for_entry_dated_the_stamp(tmp_path):
 
 def test_write_zip_gives_the_same_bytes_for_the_same_parts_and_stamp(tmp_path):
     parts = _parts()
-    first = store.write_zip(parts, tmp_path / "a.zip", STAMP).read_bytes()
-    assert store.write_zip(parts, tmp_path / "b.zip", STAMP).read_bytes() == first
-    assert store.write_zip(parts, tmp_path / "c.zip", STAMP + dt.timedelta(days=1)).read_bytes() != first  # the stamp is in it
+    first = output_files.write_zip(parts, tmp_path / "a.zip", STAMP).read_bytes()
+    assert output_files.write_zip(parts, tmp_path / "b.zip", STAMP).read_bytes() == first
+    assert output_files.write_zip(parts, tmp_path / "c.zip", STAMP + dt.timedelta(days=1)).read_bytes() != first  # the stamp is in it
 
 
 def test_write_package_dates_every_entry_of_a_library_s_package(tmp_path):
@@ -108,7 +64,7 @@ def test_write_package_dates_every_entry_of_a_library_s_package(tmp_path):
     with zipfile.ZipFile(raw, "w") as package:  # entries dated now, as libraries write them
         for name, data in _parts():
             package.writestr(name, data)
-    path = store.write_package(raw.getvalue(), tmp_path / "p.docx", STAMP)
+    path = output_files.write_package(raw.getvalue(), tmp_path / "p.docx", STAMP)
     with zipfile.ZipFile(path) as back:
         assert [(i.filename, i.date_time) for i in back.infolist()] == [(name, STAMP.timetuple()[:6]) for name, _ in _parts()]
         assert [back.read(name) for name, _ in _parts()] == [data for _, data in _parts()]
@@ -119,15 +75,24 @@ def test_write_workbook_gives_the_same_bytes_with_the_stamp_as_document_times(tm
 
     def workbook():
         wb = openpyxl.Workbook()
-        store.set_cell(wb.active["A1"], "=1+1")
+        output_files.set_cell(wb.active["A1"], "=1+1")
         wb.active["B2"] = 12.5
         return wb
 
-    first = store.write_workbook(workbook(), tmp_path / "a.xlsx", STAMP)
-    second = store.write_workbook(workbook(), tmp_path / "b.xlsx", STAMP)
+    first = output_files.write_workbook(workbook(), tmp_path / "a.xlsx", STAMP)
+    second = output_files.write_workbook(workbook(), tmp_path / "b.xlsx", STAMP)
     assert first.read_bytes() == second.read_bytes()
     back = openpyxl.load_workbook(first)
     assert (back.properties.created, back.properties.modified) == (STAMP, STAMP)
     assert (back.active["A1"].value, back.active["A1"].data_type, back.active["B2"].value) == ("=1+1", "s", 12.5)
     with zipfile.ZipFile(first) as package:
         assert {info.date_time for info in package.infolist()} == {STAMP.timetuple()[:6]}
+
+
+def test_set_cell_keeps_text_as_text_and_drops_what_xml_cannot_hold():
+    from openpyxl import Workbook
+
+    ws = Workbook().active
+    assert output_files.set_cell(ws["A1"], "=1+2").data_type == "s"
+    assert output_files.set_cell(ws["A2"], "bell\x07 ok").value == "bell ok"
+    assert output_files.set_cell(ws["A3"], 12.5).value == 12.5
