@@ -68,9 +68,9 @@ def outputs_lock(outputs_dir: Path, name: int | str) -> Iterator[None]:
 
 def _try_lock(handle) -> bool:
     try:
-        import fcntl
+        import fcntl  # POSIX only: which locking module exists depends on the system
     except ImportError:  # Windows
-        import msvcrt
+        import msvcrt  # Windows only
 
         try:
             handle.seek(0)

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+import pandas as pd
 
 from pipeline.reference import Reference
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 FINDING_COLUMNS = ["code", "severity", "country_iso3", "year", "file", "sheet", "cell", "value", "message"]
 
@@ -63,10 +60,6 @@ def plain_number(number: float) -> str:
 
 def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
     """Findings as a table (`FINDING_COLUMNS`): errors first, then warnings and infos, each by file in row order."""
-    # pandas is imported here, not with this module: the command line imports the exceptions above,
-    # and a run starts its chart workers before it loads pandas (~0.25 s), so that both go on at once.
-    import pandas as pd
-
     frame = pd.DataFrame([f.as_row() for f in findings], columns=FINDING_COLUMNS)
     frame["year"] = frame["year"].astype("Int64")
     severity_rank = frame["severity"].map({"error": 0, "warning": 1, "info": 2})

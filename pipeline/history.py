@@ -525,8 +525,6 @@ def write_history(imp: HistoryImport, inputs_dir: Path) -> Path:
     Importing the same source again replaces both. Nothing in either file depends on the time of the
     import, so the same published file gives the same bytes.
     """
-    from pipeline import output_files
-
     folder = Path(inputs_dir) / HISTORY_DIR
     target = output_files.write_csv(_sorted_frame(imp.observations[HISTORY_COLUMNS]), folder / f"{imp.source_id}.csv")
     provenance = {

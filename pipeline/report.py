@@ -1679,9 +1679,6 @@ class MissingVariables(Exception):
 def _with_images(value: Any, tpl: DocxTemplate, stand_ins: Mapping[Path, Path] | None = None) -> Any:
     """A copy of the context with every path turned into an InlineImage of the text width; with
     `stand_ins`, the image read for a path is its stand-in's (`draft_report`)."""
-    from docx.shared import Mm
-    from docxtpl import InlineImage
-
     if isinstance(value, PurePath):
         path = Path(value)
         if stand_ins is not None:

@@ -52,6 +52,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import workbook_contract
+from pipeline.errors import ReferenceDataError
 from pipeline.findings import Finding, make_finding, plain_number
 from pipeline.reference import REFERENCE_DIR, TOTAL, Indicator, Reference, normalise_unit
 from pipeline.settings import Thresholds  # configuration: the settings' [validation] section overrides the CSV
@@ -77,7 +78,6 @@ def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thres
 
     These are the defaults; `Settings.thresholds` applies the settings file's [validation] overrides.
     """
-    from pipeline.errors import ReferenceDataError
 
     kinds = {f.name: type(f.default) for f in fields(Thresholds)}
     with path.open(encoding="utf-8", newline="") as f:

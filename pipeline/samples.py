@@ -90,6 +90,7 @@ from openpyxl import Workbook
 
 from pipeline import workbook_contract, output_files
 from pipeline.reference import TOTAL, Indicator, Reference
+from pipeline.template import build_workbook
 from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED, parse_value
 
 DEMO_SEED = 20260201
@@ -436,8 +437,6 @@ def generate_sample_inputs(
     member. The same seed gives the same values and byte-identical files; a subset of states or years
     gives the same files as the full set for those states and years.
     """
-    from pipeline.template import build_workbook
-
     out_dir = Path(out_dir)
     wanted = None if states is None else set(states)
     if wanted is not None and wanted - set(ref.state_by_iso3):

@@ -16,9 +16,8 @@ from published sources (history rows) are not the state's and are not pre-filled
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from pipeline import __version__, workbook_contract, output_files
+from pipeline.atomic import write_atomically
 from pipeline.errors import PipelineError
 from pipeline.reference import Reference
 
@@ -143,14 +143,10 @@ def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous
 
 
 def save_atomically(wb: Workbook, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """`wb` saved by openpyxl into `target`, which a reader never sees half-written."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    write_atomically(target, buffer.getvalue())
 
 
 def _write_cover(ws, iso3: str, name: str, year: int) -> None:
