@@ -52,6 +52,6 @@ clean: ## Remove outputs (keeps the placeholder)
 BENCH_ARGS ?=
 # Bytecode first, as pip compiles it when it installs a package: Python does not write it itself where
 # PYTHONDONTWRITEBYTECODE is set, and would then compile every module of the package at every run.
-bench: $(BIN)/crimetrends ## Time each stage, the whole run and 100/300/1,000 workbooks against openpyxl (BENCH_ARGS=--quick)
+bench: $(BIN)/crimetrends ## Time the sample run, validate of one workbook, and 100/300/1,000 workbooks against openpyxl (BENCH_ARGS=--quick)
 	$(BIN)/python -m compileall -q pipeline
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)

@@ -30,7 +30,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.frames import column_lists, frame_rows
 from pipeline.reference import TOTAL, PopulationFigure, Reference
 from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED
 
@@ -60,7 +59,7 @@ def _merge_flags(flag_strings) -> str:
 
 def _population_columns(frame: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     """population, population_year, population_estimated for each (country_iso3, year) row."""
-    iso3s, years = column_lists(frame, ("country_iso3", "year"))
+    iso3s, years = frame["country_iso3"].tolist(), frame["year"].tolist()
     known: dict[tuple[str, int], PopulationFigure | None] = {}  # a figure per country and year, not per row
     figures = [known[key] if key in known else known.setdefault(key, ref.population_for(*key)) for key in zip(iso3s, map(int, years), strict=True)]
     return pd.DataFrame(
@@ -184,7 +183,7 @@ def build_regional_table(observations: pd.DataFrame, ref: Reference) -> pd.DataF
             }
         )
     regional = pd.DataFrame(rows)
-    regional_rows = frame_rows(regional)
+    regional_rows = list(regional.itertuples(index=False))
     totals = {(r.indicator, r.breakdown, r.year): r.total for r in regional_rows}
     changes = [_changes(contributions, totals, row) for row in regional_rows]
     regional["change_pct"] = [c[0] for c in changes]

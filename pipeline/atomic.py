@@ -1,7 +1,10 @@
-"""Writing a file so that a reader never sees half of it: a temporary file beside it, then a rename;
-and the lock that keeps two runs from writing the same outputs at once (`outputs_lock`).
+"""Outputs a reader never sees half of: a file written through a temporary file beside it and a
+rename (`write_atomically`); a whole folder built in a staging folder and swapped into place only
+when everything in it was made (`staged_dir`, `staged_year_dir`), so a run that fails or is killed
+half-way leaves the previous outputs whole; and the lock that keeps two runs from writing the same
+outputs at once (`outputs_lock`).
 
-Every output and cache entry goes through `write_atomically`, so a run killed half-way leaves each
+Every output goes through `write_atomically`, so a run killed half-way leaves each
 file whole, old or new. No third-party import here: chart worker processes use it too, and a run
 takes its lock before it loads pandas.
 """
@@ -10,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.findings import OutputError
+from pipeline.errors import OutputError
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int | None = 0o644) -> Path:
@@ -64,9 +68,9 @@ def outputs_lock(outputs_dir: Path, name: int | str) -> Iterator[None]:
 
 def _try_lock(handle) -> bool:
     try:
-        import fcntl
+        import fcntl  # POSIX only: which locking module exists depends on the system
     except ImportError:  # Windows
-        import msvcrt
+        import msvcrt  # Windows only
 
         try:
             handle.seek(0)
@@ -79,3 +83,51 @@ def _try_lock(handle) -> bool:
         return True
     except OSError:
         return False
+
+
+# -- a whole folder, swapped into place ------------------------------------------------------------
+def _previous_dir(final: Path) -> Path:
+    return final.parent / f".{final.name}.previous"
+
+
+def restore_interrupted(outputs_dir: Path, year: int) -> None:
+    """If a run was killed between moving the old outputs aside and moving the new ones in, put the old back."""
+    _restore(outputs_dir / str(year))
+
+
+def _restore(final: Path) -> None:
+    previous = _previous_dir(final)
+    if previous.exists() and not final.exists():
+        os.rename(previous, final)
+
+
+@contextmanager
+def staged_year_dir(outputs_dir: Path, year: int) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it becomes `<outputs>/<year>`, on failure it is removed."""
+    with staged_dir(outputs_dir / str(year)) as staging:
+        yield staging
+
+
+@contextmanager
+def staged_dir(final: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is removed."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _restore(final)
+    # Staging folders of runs that were killed (kill -9 runs no clean-up); callers hold the outputs
+    # lock, so none of them belongs to a run still going.
+    for stale in final.parent.glob(f".{final.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
+    os.chmod(staging, 0o755)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = _previous_dir(final)
+    if previous.exists():
+        shutil.rmtree(previous)
+    if final.exists():
+        os.rename(final, previous)
+    os.rename(staging, final)
+    shutil.rmtree(previous, ignore_errors=True)

@@ -22,11 +22,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import gc
 import json
 import logging
 import shutil
-import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -38,9 +36,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline import __version__
+from pipeline import __version__, atomic
 from pipeline.atomic import outputs_lock
-from pipeline.findings import PipelineError
+from pipeline.errors import PipelineError
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError
 
 if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays quick
@@ -49,10 +47,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.reference import Reference
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
-    from pipeline.cache import BlobCache, Caches, ParseCache
     from pipeline.charts import PendingCharts
-    from pipeline.forked import ForkedPart
-    from pipeline.ingest import RawSubmission
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -213,18 +208,6 @@ def _stop(message: str, code: int) -> None:
     click.get_current_context().exit(code)
 
 
-def tune_garbage_collector() -> None:
-    """A command is a short batch that makes millions of small objects (cells, rows, XML elements) and
-    frees nearly all of them by reference counting. At Python's default pace the cyclic collector ran
-    ~430 times in a first run of the sample, walking the same live objects (the modules, pandas, the
-    reference data) again and again: ~0.2 s of CPU. It now runs every 20,000 allocations instead of 700, and
-    what is loaded so far is exempt from its passes (`gc.freeze`: it stays for the process's life).
-    Garbage in cycles is still collected. Called when a command starts and again once a run has
-    loaded its libraries; the benchmark calls it as a run does."""
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
-
-
 def _guarded(f):
     """The command's body, with logging set up and every fatal error turned into its exit code:
     a settings error is a usage error (2); a PipelineError and any unexpected exception are internal
@@ -234,7 +217,6 @@ def _guarded(f):
     def wrapper(*args, **kwargs):
         session = _session()
         _start_logging(session)
-        tune_garbage_collector()
         try:
             return f(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -361,7 +343,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
       crimetrends status --year 2025
       crimetrends status --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, store, validate
+    from pipeline import status, output_files, validate
     from pipeline.reference import load_reference
 
     _require_folder(inputs_dir, "--inputs")
@@ -373,7 +355,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
     tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, deadline, dt.date.today())
     _print_status(tracker, year, deadline, settings, n_expected=len(ref.members_in(year)))
     with outputs_lock(outputs_dir, year):
-        path = store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
+        path = output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     log.info("Status: %s", path)
 
 
@@ -435,7 +417,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
       crimetrends validate --year 2025
       crimetrends validate --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, store, validate
+    from pipeline import status, output_files, validate
     from pipeline.reference import load_reference
 
     if bool(files) == (year is not None):
@@ -452,11 +434,11 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     else:
         checked, folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
     with outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
-        with store.staged_dir(folder) as staging:
+        with atomic.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
         if year is not None:
             tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, settings.deadline_for(year), dt.date.today())
-            store.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
+            output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     _print_findings([sub for sub, _ in checked], ref)
     if year is not None:
         received = {sub.country_iso3 for sub, _ in checked}
@@ -559,13 +541,13 @@ class YearTables:
     @staticmethod
     def write_tables(data_dir: Path, **frames: pd.DataFrame) -> None:
         """Some of the tables, by name: the run writes the charts' two first."""
-        from pipeline import store
+        from pipeline import output_files
 
         for name, frame in frames.items():
-            store.write_csv(frame, data_dir / f"{name}.csv")
+            output_files.write_csv(frame, data_dir / f"{name}.csv")
 
     # Tables whose every column is text but these whole numbers: read back as text, so that an empty
-    # cell is "" as in the frames the run built (store.read_csv reads `value` as a number, and findings
+    # cell is "" as in the frames the run built (output_files.read_csv reads `value` as a number, and findings
     # quote the cell's text there).
     TEXT_TABLES = {"findings": ("year",), "submissions": ("year", "n_values", "n_errors", "n_warnings")}
 
@@ -583,12 +565,12 @@ class YearTables:
         """One table as `write` stored it, with the types the run built it with."""
         import pandas as pd
 
-        from pipeline import store
+        from pipeline import output_files
 
         path = data_dir / f"{name}.csv"
         if name not in cls.TEXT_TABLES:
-            return store.read_csv(path)
-        frame = store.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
+            return output_files.read_csv(path)
+        frame = output_files.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
         for column in cls.TEXT_TABLES[name]:
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
         return frame
@@ -603,7 +585,8 @@ _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Als
 @_outputs_option
 @click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error. Example: --strict")
 @_PDF_OPTION
-@click.option("--force", is_flag=True, help="Make every output again even when <outputs>/<year> is up to date (same inputs, settings, code and day as its last run). Example: --force")
+# Accepted so that scripts which pass it keep working: every run makes every output.
+@click.option("--force", is_flag=True, hidden=True, help="Ignored: every run makes every output. Example: --force")
 @_global_options
 @_guarded
 def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None, force: bool) -> None:
@@ -622,9 +605,6 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
       <outputs>/<year>/charts/*.png                          the charts in the report
       <outputs>/<year>/run.log                               the log of every command on this year
     Exit code 1 when a submission of the year has an error (everything is written all the same), else 0.
-    When nothing changed since the last run of the year (every input file, the settings, the options,
-    crimetrends and the day are the same, and <outputs>/<year> holds that run's files unchanged), the
-    outputs are up to date: the run says so and rewrites nothing (--force makes them again).
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
@@ -636,7 +616,7 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
     _open_log(outputs_dir / str(year))
     with _progress() as progress:
-        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress, force=force)
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress)
     _say_written(result, wanted_pdf)
     if result.has_errors:
         log.info("Exit code 1: submissions for %d have errors (see data/findings.csv and feedback/).", year)
@@ -652,87 +632,38 @@ def _say_written(result: RunResult, wanted_pdf: bool) -> None:
 
 
 def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False,
-                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None, force: bool = False) -> RunResult:
+                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
     then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole).
 
     The whole run holds the lock on <outputs>/<year>, so two runs never write the same outputs at once.
-    Unless `force`, a run whose outputs are up to date (`cache.RunMemo`) makes nothing again.
     """
-    from pipeline.cache import Caches, RunMemo, cache_dir, run_key
-
     with outputs_lock(outputs_dir, year):
-        memo = RunMemo(cache_dir(outputs_dir) / "runs")
-        key = run_key(year, inputs_dir, _run_options(year, strict, make_pdf, settings), REPORT_TEMPLATE)
-        recorded = None if force else memo.check(year, key, outputs_dir / str(year), skip=_NOT_OUTPUTS)
-        if recorded is not None:
-            return _up_to_date(year, outputs_dir, recorded)
-        # <outputs>/.cache/: parse, validated, charts, feedback, annex, report. The parse and validated
-        # entries are written while the charts are drawn, when this process has time to spare.
-        caches = Caches.open(outputs_dir, deferred=True)
-        result = _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
-                             progress=progress or Progress(disable=True), caches=caches)
-        memo.record(year, key, result.year_dir, _result_record(result), skip=_NOT_OUTPUTS)
-        return result
+        return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
+                           progress=progress or Progress(disable=True))
 
 
-# run.log grows with every command on the year; it is not an output a run makes.
-_NOT_OUTPUTS = frozenset({LOG_NAME})
-
-
-def _run_options(year: int, strict: bool, make_pdf: bool, settings: Settings) -> dict[str, Any]:
-    """What, besides the inputs and the code, decides a run's outputs (for `cache.run_key`)."""
-    # The day twice: status.csv counts days late from the local date, the report carries the UTC one.
-    options: dict[str, Any] = {"strict": strict, "pdf": make_pdf, "settings": asdict(settings), "today": dt.date.today().isoformat(),
-                               "today_utc": dt.datetime.now(dt.UTC).date().isoformat()}
-    if make_pdf:
-        from pipeline import pdf
-
-        soffice = pdf.find_soffice()
-        options["soffice"] = str(soffice) if soffice is not None else ""
-    return options
-
-
-def _result_record(result: RunResult) -> dict[str, Any]:
-    return {"report": result.report.name, "n_errors": result.n_errors, "has_errors": result.has_errors,
-            "pdf": result.pdf.name if result.pdf is not None else "", "pdf_note": result.pdf_note}
-
-
-def _up_to_date(year: int, outputs_dir: Path, recorded: dict[str, Any]) -> RunResult:
-    """What an up-to-date run says: the summary of the stored tables, and the result the run recorded."""
-    from pipeline import store
-
-    year_dir = outputs_dir / str(year)
-    log.info("%s is up to date: its last run was made from the same inputs, settings and code today, and its files are unchanged; "
-             "nothing was made again (--force makes everything again).", year_dir)
-    data_dir = year_dir / store.DATA_DIR
-    _print_summary(YearTables.read_table(data_dir, "submissions"), YearTables.read_table(data_dir, "findings"), year, table=not _session_quiet())
-    return RunResult(year_dir=year_dir, report=year_dir / recorded["report"], n_errors=int(recorded["n_errors"]), has_errors=bool(recorded["has_errors"]),
-                     pdf=year_dir / recorded["pdf"] if recorded["pdf"] else None, pdf_note=str(recorded["pdf_note"]))
-
-
-def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress,
-                caches: Caches) -> RunResult:
+def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings,
+                progress: Progress) -> RunResult:
     import pandas as pd
 
-    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, store, validate
+    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, output_files, validate
     from pipeline.findings import findings_table as make_findings_table
     from pipeline.reference import load_reference
 
     ref = load_reference()
     thresholds = settings.thresholds(rules.load_thresholds())
-    tune_garbage_collector()  # pandas and the reference data are loaded now
     # Revised figures replace earlier ones in the checks across files: before the observations are taken.
     read, revisions = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict,
-                                     thresholds=thresholds, progress=progress, caches=caches)
+                                     thresholds=thresholds, progress=progress)
     submissions = [sub for sub, _ in read]
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
     year_dir = outputs_dir / str(year)
 
-    with store.staged_year_dir(outputs_dir, year) as staging:
-        data_dir = staging / store.DATA_DIR
+    with atomic.staged_year_dir(outputs_dir, year) as staging:
+        data_dir = staging / output_files.DATA_DIR
         # The charts first: they are drawn in other processes while this one builds the other tables.
         # Like the report and the annex, they are drawn from the tables as stored (rates rounded to 6
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
@@ -748,15 +679,14 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
             of_year = _submissions_of_year(read, year)
             is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
-            store.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
+            output_files.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
             def while_drawing() -> None:
                 if settings.feedback:
-                    _write_feedback(of_year, staging / FEEDBACK_DIR, ref, cache=caches.feedback)
-                caches.flush()
+                    _write_feedback(of_year, staging / FEEDBACK_DIR, ref)
 
             report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                      caches=caches, while_drawing=while_drawing, pending=pending)
+                                                      while_drawing=while_drawing, pending=pending)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -781,8 +711,6 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         _write_manifest(manifest, staging)
         _carry_log(year_dir, staging)  # last: nothing is logged between this copy and the swap
 
-    caches.trim()
-    log.debug("caches: %s", caches.summary())
     _print_summary(submissions_table, findings_table, year, table=not _session_quiet())
     result = RunResult(year_dir=year_dir, report=year_dir / report_path.name, n_errors=int((findings_table["severity"] == "error").sum()),
                        has_errors=_has_errors(sub for sub, _ in of_year))
@@ -792,7 +720,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
 
 
 def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
-                   caches: Caches | None = None, while_drawing: Callable[[], object] | None = None,
+                   while_drawing: Callable[[], object] | None = None,
                    pending: PendingCharts | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
@@ -805,9 +733,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
     (who then owns them); else they are started here.
     """
     from pipeline import annex, charts, report
-    from pipeline.cache import Caches
 
-    caches = caches or Caches.disabled()
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
     started = pending or charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings)
     with contextlib.nullcontext(started) if pending is not None else started:
@@ -817,7 +743,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
             annex.write_data_annex(
                 annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
                 coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
-                ref=ref, is_demonstration=is_demonstration, settings=settings, cache=caches.annex,
+                ref=ref, is_demonstration=is_demonstration, settings=settings,
             )
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
@@ -827,8 +753,7 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
         draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
-    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), cache=caches.report,
-                                       draft=draft)
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), draft=draft)
     progress.remove_task(task)
     return report_path, chart_paths
 
@@ -870,11 +795,11 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
       crimetrends report --year 2025
       crimetrends --settings final.toml report --year 2025 --no-pdf
     """
-    from pipeline import provenance, report, store
+    from pipeline import provenance, report, output_files
     from pipeline.reference import load_reference
 
     year_dir = outputs_dir / str(year)
-    data_dir = year_dir / store.DATA_DIR
+    data_dir = year_dir / output_files.DATA_DIR
     absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
     if absent:
         _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)
@@ -894,14 +819,11 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
         if (year_dir / pdf_name).is_file() and not wanted_pdf:
             # A PDF of the previous rendering would no longer match the report.
             log.info("The previous %s is removed: it no longer matches the report (make it again without --no-pdf).", pdf_name)
-        with store.staged_year_dir(outputs_dir, year) as staging:
+        with atomic.staged_year_dir(outputs_dir, year) as staging:
             for item in year_dir.iterdir():
                 if item.name not in rendered and not item.name.startswith("."):
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
-            from pipeline.cache import Caches
-
-            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                      caches=Caches.open(outputs_dir))
+            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
             if manifest:
                 manifest["settings"] = asdict(settings)
                 manifest["options"] = {**manifest.get("options", {}), "pdf": wanted_pdf}
@@ -948,278 +870,33 @@ def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds 
     return revisions
 
 
-# From this many files to read on, about half of them are read by a forked copy of this process
-# (`pipeline.forked`) on the second core: ingest + validate of 126 workbooks 0.55 -> 0.32 s. On the
-# sample's 70 files a run gained nothing measurable (the second core is busy starting the chart
-# workers then), so smaller sets stay in one process.
-PARALLEL_READ_MIN = 80
-# The forked part's share of the files: the child starts a few ms later, each of its files costs it
-# a little more (the pages it writes are copied), and it sends its results back.
-FORKED_SHARE = 0.47
+def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool,
+                      progress: Progress | None = None) -> list[tuple[Submission, Path]]:
+    """Ingest and validate each (file, folder its name is relative to), in order; pairs each submission with its file."""
+    from pipeline import ingest, validate
 
-
-def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, progress: Progress | None = None,
-                      caches: Caches | None = None) -> list[tuple[Submission, Path]]:
-    """Ingest and validate each (file, folder its name is relative to); pairs each submission with its file.
-
-    With `caches`, a file validated before (same bytes, name, `strict`, code and reference data) is
-    taken from `caches.validated`; otherwise it is read (through `caches.parse`) and validated, and
-    the result kept. The checks across files come after, on fresh objects either way.
-
-    With `PARALLEL_READ_MIN` files or more to read and a second core, a forked copy of this process
-    reads part of them meanwhile (`pipeline.forked`); the results are the same, in the same order.
-    """
-    return _read(files, ref, strict, progress, caches, None)[0]
+    progress = progress or Progress(disable=True)
+    task = progress.add_task("Reading the workbooks", total=len(files))
+    read = []
+    for path, base in files:
+        sub = validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict)
+        log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
+        read.append((sub, path))
+        progress.advance(task)
+    progress.remove_task(task)
+    return read
 
 
 def read_and_check(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool, thresholds: Thresholds | None = None,
-                   progress: Progress | None = None, caches: Caches | None = None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame]:
+                   progress: Progress | None = None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame]:
     """`read_and_validate`, then the checks across files (`validate.resolve_resubmissions`, then
-    `across_years`): the submissions with their files, and the revision log.
+    `across_years`): the submissions with their files, and the revision log."""
+    from pipeline import rules, validate
 
-    Those checks compare a country's files with each other, never with another country's. So when a
-    forked copy reads part of the files, it takes whole countries (as the file names tell,
-    `_share_by_country`) and checks its part across files too, while this process checks the rest.
-    That holds only when the two parts share no country in use, which is checked once both are
-    read (the Cover, not the file name, gives a file's country): should they share one, everything
-    is checked here, as in one process. The results are the same either way.
-    """
-    from pipeline import rules
-
-    read, log = _read(files, ref, strict, progress, caches, thresholds or rules.load_thresholds())
-    assert log is not None
-    return read, log
-
-
-def _read(files: list[tuple[Path, Path]], ref: Reference, strict: bool, progress: Progress | None, caches: Caches | None,
-          across: Thresholds | None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame | None]:
-    """`read_and_validate`, and with `across` (the thresholds) the checks across files of `read_and_check`."""
-    from pipeline import forked
-    from pipeline.cache import file_sha256
-
-    progress = progress or Progress(disable=True)
-    done = caches.validated if caches is not None else None
-    task = progress.add_task("Reading the workbooks", total=len(files))
-    subs: list[Submission | None] = [None] * len(files)
-    if done is not None:
-        for i, (path, base) in enumerate(files):
-            if path.is_file() and not path.is_symlink():
-                subs[i] = done.get(file_sha256(path), path.relative_to(base).as_posix(), strict=strict)
-    to_read = [i for i, sub in enumerate(subs) if sub is None]
-    progress.advance(task, len(files) - len(to_read))
-    theirs: list[int] = []  # the files of the forked copy: to read, and (checking apart) validated before
-    apart = False  # whether the forked copy checks its files across files (whole countries)
-    part = None
-    if len(to_read) >= PARALLEL_READ_MIN and forked.can_fork():
-        theirs = to_read[len(to_read) - int(len(to_read) * FORKED_SHARE):]  # the last files to read
-        if across is not None:
-            by_country = _share_by_country(files, to_read, ref)
-            if sum(subs[i] is None for i in by_country) >= len(theirs) / 2:  # else the names tell too few countries
-                theirs, apart = by_country, True
-        child_across = across if apart else None
-        try:
-            part = forked.ForkedPart(lambda send: _forked_reading(files, theirs, subs, ref, strict, caches, child_across, send)) if theirs else None
-        except OSError as err:  # no process to be had: everything is read here
-            log.debug("no second process to read the workbooks: %s", err)
-            part = None
-        if part is None:
-            theirs, apart = [], False
-    their_set = set(theirs)
-    their_reads = [i for i in theirs if subs[i] is None]
-    started = time.monotonic()
-    revisions = their_revisions = None
-    try:
-        for i in to_read:
-            if i in their_set:
-                continue
-            subs[i] = _read_and_keep(files[i], ref, strict, caches)
-            progress.advance(task)
-        # The submissions live as long as the command: exempt from the collector's passes, like what
-        # was loaded before (`tune_garbage_collector`). Else the checks across files, the first to
-        # allocate after reading, paid two passes over every object read (~4 ms on 126 workbooks).
-        gc.freeze()
-        if part is not None:
-            revisions, their_revisions, apart = _take_forked_part(part, files, theirs, subs, ref, strict, caches, across if apart else None,
-                                                                  time.monotonic() - started)
-            progress.advance(task, len(their_reads))
-    except BaseException:
-        if part is not None:
-            part.abandon()  # nothing if its part was taken already
-        raise
-    progress.remove_task(task)
-    read = []
-    for sub, (path, _) in zip(subs, files, strict=True):
-        assert sub is not None
-        log.debug("Read %s: %s, %d error(s), %d warning(s)", sub.file, sub.status, sub.count("error"), sub.count("warning"))
-        read.append((sub, path))
-    if across is None:
-        return read, None
-    if apart:
-        return read, _merged_revisions(revisions, their_revisions)
-    gc.freeze()  # what the child sent, or what was read here in its place
-    return read, _check_across([sub for sub, _ in read], ref, across)
-
-
-def _take_forked_part(part: ForkedPart, files: list[tuple[Path, Path]], theirs: list[int], subs: list[Submission | None], ref: Reference,
-                      strict: bool, caches: Caches | None, across: Thresholds | None,
-                      own_seconds: float) -> tuple[pd.DataFrame | None, pd.DataFrame | None, bool]:
-    """Take the forked copy's part into `subs` (its submissions at `theirs`, its cache entries kept),
-    or do it here when the copy gave nothing usable. With `across` (the copy checks its countries
-    across files), this process checks its own submissions meanwhile, provided the two parts share
-    no country in use. Returns (this process's revision log, the copy's, whether they were checked
-    apart): None, None, False when everything is still to be checked across files."""
-    from pipeline import forked
-
-    # However long the child takes beyond this process's own share, it is never waited for
-    # without end: a child that does not answer is stopped and its share done here.
-    timeout = max(60.0, 10 * own_seconds)
-    deadline = time.monotonic() + timeout
-    revisions = their_revisions = None
-    apart = across is not None
-    if apart:
-        their_set = set(theirs)
-        mine = [sub for i, sub in enumerate(subs) if i not in their_set]
-        their_countries = part.receive(timeout)
-        apart = their_countries is not forked.FAILED and not their_countries & _countries_in_use(mine)
-        if apart:
-            revisions = _check_across(mine, ref, across)
-            got = part.receive(max(0.0, deadline - time.monotonic()))
-            results, their_revisions = got if got is not forked.FAILED else (got, None)
-        else:
-            if their_countries is not forked.FAILED:
-                log.debug("a country has files on both sides of the split by file name: the checks across files are done here")
-            part.abandon()
-            results = forked.FAILED
-    else:
-        results = part.result(timeout)
-    if results is forked.FAILED or len(results) != len(theirs):
-        their_reads = [i for i in theirs if subs[i] is None]  # the others were validated before: taken from the cache
-        log.debug("the second process gave no usable result: its %d file(s) are read here", len(their_reads))
-        for i in their_reads:
-            subs[i] = _read_and_keep(files[i], ref, strict, caches)
-        if apart:  # its countries are its own all the same: the Cover of each file says so
-            their_revisions = _check_across([subs[i] for i in theirs], ref, across)
-        return revisions, their_revisions, apart
-    for i, (sub, parse_entry, validated_entry) in zip(theirs, results, strict=True):
-        if parse_entry is not None:
-            caches.parse.put_bytes(*parse_entry)
-        if validated_entry is not None:
-            caches.validated.put_bytes(*validated_entry)
-        subs[i] = sub
-    return revisions, their_revisions, apart
-
-
-def _check_across(subs: list[Submission], ref: Reference, thresholds: Thresholds) -> pd.DataFrame:
-    """The checks across files on `subs`: resubmissions resolved, then `across_years`; the revision log."""
-    from pipeline import validate
-
+    read = read_and_validate(files, ref, strict=strict, progress=progress)
+    subs = [sub for sub, _ in read]
     validate.resolve_resubmissions(subs, ref)
-    return across_years(subs, ref, thresholds)
-
-
-def _countries_in_use(subs: Iterable[Submission]) -> set[str]:
-    """The countries the checks across files would compare: those of the submissions in use."""
-    return {sub.country_iso3 for sub in subs if sub.is_used}
-
-
-def _merged_revisions(mine: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
-    """The revision logs of two sets of submissions with no country in common, as one log of all of
-    them: in the order `validate.apply_revisions` gives (by year, country and file; the rows of one
-    file as they came)."""
-    import pandas as pd
-
-    if theirs.empty:
-        return mine
-    if mine.empty:
-        return theirs
-    both = pd.concat([mine, theirs], ignore_index=True)
-    keys = list(zip(both["year"], both["country_iso3"], both["file"], strict=True))
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: a file's rows keep their order
-    return both.iloc[order].reset_index(drop=True)
-
-
-def _share_by_country(files: list[tuple[Path, Path]], to_read: list[int], ref: Reference) -> list[int]:
-    """The files the forked copy takes (indices into `files`, in order): all the files of some
-    countries, as the file names tell (the template names them GEO_2025.xlsx: the first part of the
-    name that is a member state's ISO3 code), about `FORKED_SHARE` of the files to read. A file whose
-    name names no member state stays here."""
-    import re
-
-    codes = {state.iso3 for state in ref.member_states}
-    by_country: dict[str, list[int]] = {}
-    for i, (path, _) in enumerate(files):
-        code = next((part for part in re.split(r"[^A-Z]+", path.stem.upper()) if part in codes), None)
-        if code is not None:
-            by_country.setdefault(code, []).append(i)
-    reading = set(to_read)
-    weight = {code: sum(i in reading for i in members) for code, members in by_country.items()}
-    target = len(to_read) * FORKED_SHARE
-    taken, total = [], 0
-    # The countries with the most files to read first; each taken when it brings the total nearer the target.
-    for code in sorted(by_country, key=lambda c: (-weight[c], c)):
-        if weight[code] and abs(total + weight[code] - target) < abs(total - target):
-            taken += by_country[code]
-            total += weight[code]
-    return sorted(taken)
-
-
-def _forked_reading(files: list[tuple[Path, Path]], theirs: list[int], subs: list[Submission | None], ref: Reference, strict: bool,
-                    caches: Caches | None, across: Thresholds | None, send: Callable[[Any], None]):
-    """The forked copy's part: its files read (`_read_for_parent`; those validated before as they
-    are). With `across`, it sends the countries in use among them, then checks them across files.
-    Returns the (submission, cache entries) of each file, and with `across` the revision log."""
-    results = [(subs[i], None, None) if subs[i] is not None else _read_for_parent(files[i], ref, strict, caches) for i in theirs]
-    if across is None:
-        return results
-    own = [sub for sub, _, _ in results]
-    send(_countries_in_use(own))
-    return results, _check_across(own, ref, across)
-
-
-def _read_and_keep(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> Submission:
-    """One file read (through the parse cache) and validated, the result kept in the validated cache."""
-    from pipeline import ingest, validate
-    from pipeline.cache import file_sha256
-
-    path, base = entry
-    raw = ingest.read_submission(path, base, ref, cache=caches.parse if caches is not None else None)
-    sub = validate.validate_submission(raw, ref, strict=strict)
-    if caches is not None and raw.sha256 and file_sha256(path) == raw.sha256:
-        caches.validated.put(sub)
-    return sub
-
-
-class _PutAside:
-    """The parse cache as the forked reader sees it: entries are read from the cache, and what would
-    be put in it is kept aside (`raws`), for the process that holds the cache to keep."""
-
-    def __init__(self, cache: ParseCache) -> None:
-        self.cache, self.raws = cache, []
-
-    def get(self, sha256: str, file: str) -> RawSubmission | None:
-        return self.cache.get(sha256, file)
-
-    def put(self, raw: RawSubmission) -> bool:
-        self.raws.append(raw)
-        return True
-
-
-def _read_for_parent(entry: tuple[Path, Path], ref: Reference, strict: bool, caches: Caches | None) -> tuple[Submission, tuple | None, tuple | None]:
-    """`_read_and_keep` in the forked reader: the submission, and the entries of the parse and
-    validated caches as (key, bytes) for the parent to keep (None: nothing to keep). Encoded here,
-    on the second core, and sent as bytes: the parent only stores them."""
-    from pipeline import ingest, validate
-    from pipeline.cache import file_sha256
-
-    path, base = entry
-    if caches is None:
-        return validate.validate_submission(ingest.read_submission(path, base, ref), ref, strict=strict), None, None
-    parse = _PutAside(caches.parse)
-    raw = ingest.read_submission(path, base, ref, cache=parse)
-    sub = validate.validate_submission(raw, ref, strict=strict)
-    parse_entry = caches.parse.entry_bytes(raw) if any(kept is raw for kept in parse.raws) else None
-    validated_entry = caches.validated.entry_bytes(sub) if raw.sha256 and file_sha256(path) == raw.sha256 else None
-    return sub, parse_entry, validated_entry
+    return read, across_years(subs, ref, thresholds or rules.load_thresholds())
 
 
 def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:
@@ -1227,12 +904,12 @@ def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list
     return [(sub, path) for sub, path in read if (sub.year == year or sub.year is None) and sub.status != "ignored"]
 
 
-def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference, cache: BlobCache | None = None) -> list[Path]:
+def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
     """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
-    from pipeline import feedback, store, validate
+    from pipeline import feedback, output_files, validate
 
-    paths = feedback.write_feedback_workbooks(read, folder, ref, cache=cache)
-    store.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
+    paths = feedback.write_feedback_workbooks(read, folder, ref)
+    output_files.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
     return paths
 
 

@@ -22,6 +22,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import pdf
+from pipeline.settings import SETTINGS_FILENAME, SettingsError, find_settings_file, load_settings
+
 MIN_PYTHON = (3, 11)
 DISTRIBUTION = "crimetrends"
 
@@ -62,7 +65,7 @@ def check_python() -> Check:
 
 def check_packages() -> list[Check]:
     """Each requirement of the installed crimetrends distribution (the test extra as optional)."""
-    from packaging.requirements import Requirement
+    from packaging.requirements import Requirement  # only here: doctor must run even where a package is missing
 
     try:
         requirements = importlib.metadata.requires(DISTRIBUTION) or []
@@ -86,7 +89,6 @@ def check_packages() -> list[Check]:
 
 
 def check_settings(path: Path | None, cwd: Path) -> Check:
-    from pipeline.settings import SETTINGS_FILENAME, SettingsError, find_settings_file, load_settings
 
     source = find_settings_file(path, cwd)
     try:
@@ -126,7 +128,7 @@ def check_outputs(folder: Path) -> Check:
 
 
 def check_chart_font() -> Check:
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # only here: doctor must run, and say so, where matplotlib is missing
 
     try:
         path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"), fallback_to_default=False)
@@ -136,8 +138,6 @@ def check_chart_font() -> Check:
 
 
 def check_libreoffice() -> list[Check]:
-    from pipeline import pdf
-
     soffice = pdf.find_soffice()
     if soffice is None:
         return [Check("LibreOffice (the PDF)", False, False, "not found: the run writes everything but the PDF", "`sudo apt install libreoffice-writer-nogui python3-uno fonts-dejavu-core` (or pass --no-pdf)")]

@@ -9,44 +9,48 @@ that a focal point opens where they work:
 * on the state's own sheets, each cell with a finding filled red (error) or amber (warning) and a
   comment holding the message; infos get the comment only, since they ask for nothing.
 
-The original file is only read (its bytes, once). An .xlsx is edited as a package (`pipeline.xlsxpatch`):
-its parts are kept byte for byte except the few the feedback changes (the marked sheets, styles,
-notes, the workbook's sheet list), ten times cheaper than a load and save through openpyxl and
-faithful to what openpyxl does not model. What that edit does not handle (an .xlsm, a feedback copy
-sent back, strict OOXML, threaded comments, odd parts; see `xlsxpatch.Unsupported`) is copied with
-openpyxl instead, with the same result for the focal point: layout, protection and drop-downs kept
-(macros are dropped: the copy is .xlsx). An .ods or .xls, or an .xlsx openpyxl cannot open, is
-rebuilt from its cell values (calamine) at the same addresses, so every finding's cell still points
-at the right place; formatting is not kept and the Findings sheet says so. A file that could not be
-read at all gets a workbook with the Findings sheet only.
+The original file is only read (its bytes, once). Every copy is made with openpyxl. An .xlsx or
+.xlsm is loaded, marked and saved: values, formats, column widths and row heights, hidden sheets,
+protection, drop-downs (data validations), conditional formats, merged cells, print settings, defined
+names and the comments others left are kept. A load and save through openpyxl loses what openpyxl
+does not model, which our templates do not use but a state's own workbook might:
+
+* Excel's extensions (`extLst`): drop-downs whose list is on another sheet written the Excel 2010
+  way (x14 data validations), x14 conditional formats, sparklines, slicers;
+* shapes, text boxes, form controls and charts' finer formatting; the sizes of existing comment boxes;
+* macros (an .xlsm's copy is .xlsx, and its Findings sheet says so) and links to other workbooks;
+* threaded comments, which become the plain comment Excel writes beside each of them.
+
+An .ods or .xls, or an .xlsx openpyxl cannot open, is rebuilt from its cell values (calamine) at the
+same addresses, so every finding's cell still points at the right place; formatting is not kept and
+the Findings sheet says so. A file that could not be read at all gets a workbook with the Findings
+sheet only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import openpyxl
 import python_calamine
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import quote_sheetname
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline import __version__, ingest, layout, store, xlsxpatch
+from pipeline import __version__, ingest, workbook_contract, output_files
 from pipeline.findings import Finding
 from pipeline.reference import Reference
 from pipeline.validate import Submission
-
-if TYPE_CHECKING:
-    from openpyxl.workbook import Workbook
-    from openpyxl.worksheet.worksheet import Worksheet
-
-    from pipeline.cache import BlobCache
-
-log = logging.getLogger(__name__)
 
 FINDINGS_SHEET = "Findings"
 TITLE = "Feedback on your submission"
@@ -94,58 +98,32 @@ def _safe(text: str) -> str:
     return cleaned or "file"
 
 
-def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference, cache: BlobCache | None = None) -> list[Path]:
+def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference) -> list[Path]:
     """One feedback workbook per (submission, the file it was read from) into `out_dir`.
 
     Files that are not workbooks (a note, a lock file) are skipped: they are not submissions, and
-    submissions.csv lists them. With a `cache` (`pipeline.cache.BlobCache`), a workbook made before
-    from the same file, findings and status is copied from it instead of being made again.
+    submissions.csv lists them.
     """
     selected = [(sub, source) for sub, source in submissions if sub.status != "ignored"]
     names = feedback_names([sub for sub, _ in selected])
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_feedback(sub, source, out_dir / names[sub.file], ref, cache) for sub, source in selected]
+    return [write_feedback(sub, source, out_dir / names[sub.file], ref) for sub, source in selected]
 
 
-def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference, cache: BlobCache | None = None) -> Path:
+def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference) -> Path:
     """Write the feedback workbook of one submission to `target` (atomically); `source` is only read.
 
     A file ingest refused (a bomb, a huge or unsafe workbook) is never opened again here: its feedback
     holds the findings only.
     """
-    refused = any(f.code in ingest.REFUSAL_CODES for f in sub.findings)
-    content = b"" if refused else _read_bytes(source)
-    key = feedback_key(sub, content, source.suffix.lower(), refused) if cache is not None else ""
-    if cache is not None and cache.copy_to(key, target):
-        return target
     findings = sorted(sub.findings, key=_finding_order)
-    parts = None if refused else _edited_copy(content, source.suffix.lower(), sub, findings, ref)
-    if parts is not None:
-        store.write_zip(parts, target, _stamp(sub))
+    if any(f.code in ingest.REFUSAL_CODES for f in sub.findings):
+        wb, copy_note = _findings_only()
     else:
-        if refused:
-            wb, copy_note = _findings_only()
-        else:
-            wb, copy_note = _copy_of(content, source.suffix.lower())
-        on_cells = _annotate(wb, findings)
-        _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
-        store.write_workbook(wb, target, _stamp(sub))
-    if cache is not None:
-        cache.put(key, target.read_bytes())
-    return target
-
-
-def feedback_key(sub: Submission, content: bytes, suffix: str, refused: bool) -> str:
-    """The cache key of a feedback workbook: everything its bytes are made from (the file's content,
-    the submission's facts and findings, the reference data, the source of this module, `store` and
-    `xlsxpatch`, and the versions of the libraries that read and write it)."""
-    import hashlib
-
-    from pipeline.cache import digest, library_versions, reference_hash, source_hash
-
-    facts = [sub.file, sub.country_iso3, sub.year, sub.status, sub.reason, sub.date_submitted, [f.as_row() for f in sub.findings]]
-    context = [__version__, source_hash("feedback", "store", "xlsxpatch"), store.DEFLATER, reference_hash(), library_versions("openpyxl", "python-calamine", "lxml")]
-    return digest("feedback", context, hashlib.sha256(content).hexdigest(), suffix, refused, facts)
+        wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
+    on_cells = _annotate(wb, findings)
+    _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
+    return output_files.write_workbook(wb, target, _stamp(sub))
 
 
 def _read_bytes(source: Path) -> bytes:
@@ -157,14 +135,14 @@ def _read_bytes(source: Path) -> bytes:
 
 def _copy_of(content: bytes, suffix: str) -> tuple[Workbook, str]:
     """The workbook to annotate, and a note for the Findings sheet when it is not a faithful copy."""
-    from openpyxl import load_workbook  # only for the copies the package edit does not make (~0.1 s to import)
-
     if suffix in (".xlsx", ".xlsm"):
         try:
             with warnings.catch_warnings():
-                # "Data Validation extension is not supported": Excel-only extras are dropped from the copy.
-                warnings.simplefilter("ignore")
-                wb = load_workbook(io.BytesIO(content), keep_vba=False, keep_links=False)
+                # "Data Validation extension is not supported and will be removed", and the like: the
+                # Excel extensions the module docstring lists are dropped from the copy.
+                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+                # rich_text: text formatted within a cell (a bold word) stays as the state wrote it.
+                wb = openpyxl.load_workbook(io.BytesIO(content), keep_vba=False, keep_links=False, rich_text=True)
             _drop_previous_feedback(wb)
             note = "Macros are not kept in this copy." if suffix == ".xlsm" else ""
             return wb, note
@@ -180,8 +158,6 @@ def _copy_of(content: bytes, suffix: str) -> tuple[Workbook, str]:
 
 
 def _findings_only() -> tuple[Workbook, str]:
-    from openpyxl.workbook import Workbook
-
     wb = Workbook()
     wb.remove(wb.active)
     return wb, "Your file could not be read, so this workbook holds the findings only."
@@ -189,8 +165,6 @@ def _findings_only() -> tuple[Workbook, str]:
 
 def _value_copy(content: bytes) -> Workbook:
     """Every sheet's values at their own addresses (sheets hidden in the original stay hidden)."""
-    from openpyxl.workbook import Workbook
-
     if not content:
         raise ValueError("empty file")
     source = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
@@ -204,7 +178,7 @@ def _value_copy(content: bytes) -> Workbook:
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row, start=1):
                 if value != "" and value is not None:
-                    store.set_cell(ws.cell(row=r, column=c), value)
+                    output_files.set_cell(ws.cell(row=r, column=c), value)
     return wb
 
 
@@ -227,7 +201,7 @@ def _finding_order(finding: Finding) -> tuple:
     return (SEVERITY_ORDER.get(finding.severity, 3), finding.sheet, *position, finding.code)
 
 
-# -- what both copies show: the marks on the state's cells and the Findings sheet's content ---------------
+# -- the marks on the state's cells and the Findings sheet ----------------------------------------------
 def _cells_to_mark(findings: list[Finding], sheet_names: Iterable[str]) -> dict[tuple[str, str], list[Finding]]:
     """The findings of each (sheet, cell) of the workbook they point at, in `findings`' order."""
     names = set(sheet_names)
@@ -247,10 +221,10 @@ def _note(cell_findings: list[Finding], kept: str) -> tuple[str, int]:
     """A marked cell's comment (a comment someone else had left on it kept at the end) and its height in pixels.
 
     A message may quote a submitted text holding a control character (Excel writes one as _x0007_):
-    dropped, as `store.set_cell` drops it from cells, since XML cannot carry it.
+    dropped, as `output_files.set_cell` drops it from cells, since XML cannot carry it.
     """
     text = "\n\n".join(f"{SEVERITY_WORDS.get(f.severity, f.severity)} ({f.code}): {f.message}" for f in cell_findings)
-    full = xlsxpatch.ILLEGAL_CONTROL_CHARACTERS.sub("", f"{text}\n\n— {kept}" if kept else text)
+    full = ILLEGAL_CHARACTERS_RE.sub("", f"{text}\n\n— {kept}" if kept else text)
     lines = sum(1 + len(line) // 48 for line in full.splitlines())
     return full, min(600, 20 + 15 * lines)
 
@@ -301,102 +275,12 @@ def _link(finding: Finding, on_cells: set[tuple[str, str]]) -> str:
     """Where the finding's Cell links to in the workbook ('' when its cell is not marked)."""
     match = _CELL.match(finding.cell or "")
     if match and (finding.sheet, f"{match.group(1)}{match.group(2)}") in on_cells:
-        return f"{xlsxpatch.quote_sheet(finding.sheet)}!{match.group(1)}{match.group(2)}"  # Bob's -> 'Bob''s'!A1
+        return f"{quote_sheetname(finding.sheet)}!{match.group(1)}{match.group(2)}"  # Bob's -> 'Bob''s'!A1
     return ""
 
 
-# -- the edited copy of an .xlsx -----------------------------------------------------------------------------
-def _edited_copy(content: bytes, suffix: str, sub: Submission, findings: list[Finding], ref: Reference) -> list[tuple[str, bytes]] | None:
-    """The parts of the feedback copy of an .xlsx edited as a package, or None (logged) for the openpyxl copy."""
-    if suffix != ".xlsx":
-        log.debug("feedback on %s copied with openpyxl: a %s file is not edited as a package", sub.file, suffix or "nameless")
-        return None
-    try:
-        return _edit_package(content, sub, findings, ref)
-    except xlsxpatch.Unsupported as err:
-        log.debug("feedback on %s copied with openpyxl: %s", sub.file, err)
-    except Exception as err:  # noqa: BLE001 - a part the edit misread (damaged, unexpected): openpyxl copies
-        log.debug("feedback on %s copied with openpyxl: %s: %s", sub.file, type(err).__name__, str(err)[:200])
-    return None
-
-
-def _edit_package(content: bytes, sub: Submission, findings: list[Finding], ref: Reference) -> list[tuple[str, bytes]]:
-    package = xlsxpatch.Package(content, ingest.MAX_UNPACKED_BYTES)
-    book = xlsxpatch.Workbook(package)
-    if any(name.casefold() == FINDINGS_SHEET.casefold() for name in book.sheets):
-        # A feedback copy sent back (its Findings sheet is replaced), or a sheet of the state's own with that name.
-        raise xlsxpatch.Unsupported(f"the workbook has a sheet named {FINDINGS_SHEET}")
-    styles = book.styles()
-    marked = _cells_to_mark(findings, book.sheets)
-    by_sheet: dict[str, dict[str, list[Finding]]] = defaultdict(dict)
-    for (sheet, address), cell_findings in marked.items():
-        by_sheet[sheet][address] = cell_findings
-    for sheet, cells in by_sheet.items():
-        ws = xlsxpatch.Worksheet(package, book.sheet_part(sheet))
-        existing = ws.notes()
-        notes = {}
-        for address, cell_findings in cells.items():
-            worst = _worst(cell_findings)
-            if worst in FILL_COLOURS:
-                ws.set_style(address, styles.with_fill(ws.style(address), styles.fill(FILL_COLOURS[worst])))
-            author, text = existing.get(address, ("", ""))
-            full, height = _note(cell_findings, text if author != COMMENT_AUTHOR else "")
-            notes[address] = xlsxpatch.Note(full, COMMENT_AUTHOR, NOTE_WIDTH, height)
-        ws.set_notes(notes)
-    sheet, local_names = _findings_sheet(sub, findings, set(marked), ref, styles)
-    book.add_first_sheet(FINDINGS_SHEET, sheet.to_xml(selected=True), local_names)
-    package.set_document_times(_stamp(sub))
-    return package.parts()
-
-
-def _findings_sheet(
-    sub: Submission, findings: list[Finding], on_cells: set[tuple[str, str]], ref: Reference, styles: xlsxpatch.Styles
-) -> tuple[xlsxpatch.NewSheet, list[tuple[str, str, bool]]]:
-    """The Findings sheet as `_write_findings_sheet` lays it out, and its defined names (print titles, filter)."""
-    sheet = xlsxpatch.NewSheet(fit_to_page=True, page_setup={"orientation": "landscape", "paperSize": "9", "fitToHeight": "0", "fitToWidth": "1"})
-    bold = styles.font(bold=True)
-    top, wrapped = (("vertical", "top"),), (("vertical", "top"), ("wrapText", "1"))
-    sheet.cells[(1, 1)] = (TITLE, styles.xf(font=styles.font(bold=True, size=14)))
-    facts = _facts(sub, findings, "", ref)
-    last_column = layout.column_letter(len(FINDING_HEADER) - 1)
-    for row, (label, value) in enumerate(facts, start=3):
-        sheet.cells[(row, 1)] = (label, styles.xf(font=bold, alignment=top))
-        sheet.cells[(row, 2)] = (str(value), styles.xf(alignment=wrapped))
-        sheet.merged.append(f"B{row}:{last_column}{row}")
-        sheet.heights[row] = _fact_height(value)
-    header_row = 3 + len(facts) + 1
-    for col, (label, width) in enumerate(zip(FINDING_HEADER, FINDING_WIDTHS, strict=True), start=1):
-        sheet.cells[(header_row, col)] = (label, styles.xf(font=bold))
-        sheet.widths[col] = width
-    for row, finding in enumerate(findings, start=header_row + 1):
-        values = _finding_values(finding, ref)
-        for col, value in enumerate(values, start=1):
-            sheet.cells[(row, col)] = (value, styles.xf(alignment=wrapped if col >= 6 else top))
-        sheet.heights[row] = _finding_height(values)
-        if finding.severity in FILL_COLOURS:
-            sheet.cells[(row, 1)] = (values[0], styles.xf(fill=styles.fill(FILL_COLOURS[finding.severity]), alignment=top))
-        location = _link(finding, on_cells)
-        if location:
-            sheet.links[f"D{row}"] = location
-            sheet.cells[(row, 4)] = (values[3], styles.xf(font=styles.font(colour=LINK_COLOUR, underline="single"), alignment=top))
-    if not findings:
-        sheet.cells[(header_row + 1, 1)] = ("No findings: thank you.", styles.xf())
-    sheet.frozen_rows = header_row
-    # What openpyxl writes for print_title_rows and auto_filter: Excel keeps both as names of the sheet.
-    name = xlsxpatch.quote_sheet(FINDINGS_SHEET)
-    local_names = [("_xlnm.Print_Titles", f"{name}!${header_row}:${header_row}", False)]
-    if findings:
-        last_row = header_row + len(findings)
-        sheet.autofilter = f"A{header_row}:{last_column}{last_row}"
-        local_names.append(("_xlnm._FilterDatabase", f"{name}!$A${header_row}:${last_column}${last_row}", True))
-    return sheet, local_names
-
-
-# -- the openpyxl copy ----------------------------------------------------------------------------------------
 def _annotate(wb: Workbook, findings: list[Finding]) -> set[tuple[str, str]]:
     """Fill and comment every cell that has findings; returns the (sheet, cell) pairs marked."""
-    from openpyxl.comments import Comment
-
     by_cell = _cells_to_mark(findings, wb.sheetnames)
     for (sheet, address), cell_findings in by_cell.items():
         cell = wb[sheet][address]
@@ -409,17 +293,13 @@ def _annotate(wb: Workbook, findings: list[Finding]) -> set[tuple[str, str]]:
     return set(by_cell)
 
 
-def _fill(severity: str):
-    from openpyxl.styles import PatternFill
-
+def _fill(severity: str) -> PatternFill:
     return PatternFill(fill_type="solid", start_color=FILL_COLOURS[severity], end_color=FILL_COLOURS[severity])
 
 
 def _write_findings_sheet(
     wb: Workbook, sub: Submission, findings: list[Finding], on_cells: set[tuple[str, str]], copy_note: str, ref: Reference
 ) -> Worksheet:
-    from openpyxl.styles import Alignment, Font
-
     ws = wb.create_sheet(FINDINGS_SHEET, 0)
     ws["A1"] = TITLE
     ws["A1"].font = Font(bold=True, size=14)
@@ -427,17 +307,17 @@ def _write_findings_sheet(
     for row, (label, value) in enumerate(facts, start=3):
         label_cell = ws.cell(row=row, column=1, value=label)
         label_cell.font, label_cell.alignment = Font(bold=True), Alignment(vertical="top")
-        store.set_cell(ws.cell(row=row, column=2), str(value)).alignment = Alignment(wrap_text=True, vertical="top")
+        output_files.set_cell(ws.cell(row=row, column=2), str(value)).alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(FINDING_HEADER))
         ws.row_dimensions[row].height = _fact_height(value)
     header_row = 3 + len(facts) + 1
     for col, (label, width) in enumerate(zip(FINDING_HEADER, FINDING_WIDTHS, strict=True), start=1):
         ws.cell(row=header_row, column=col, value=label).font = Font(bold=True)
-        ws.column_dimensions[layout.column_letter(col - 1)].width = width
+        ws.column_dimensions[workbook_contract.column_letter(col - 1)].width = width
     for row, finding in enumerate(findings, start=header_row + 1):
         values = _finding_values(finding, ref)
         for col, value in enumerate(values, start=1):
-            cell = store.set_cell(ws.cell(row=row, column=col), value)
+            cell = output_files.set_cell(ws.cell(row=row, column=col), value)
             cell.alignment = Alignment(wrap_text=col >= 6, vertical="top")
         ws.row_dimensions[row].height = _finding_height(values)
         severity_cell = ws.cell(row=row, column=1)
@@ -446,7 +326,8 @@ def _write_findings_sheet(
         location = _link(finding, on_cells)
         if location:
             link = ws.cell(row=row, column=4)
-            link.hyperlink = f"#{location}"
+            # A link within the workbook (a location, not a "#..." target): Excel and LibreOffice both follow it.
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=location)
             link.font = Font(color=LINK_COLOUR, underline="single")
     if not findings:
         ws.cell(row=header_row + 1, column=1, value="No findings: thank you.")

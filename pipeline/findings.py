@@ -1,44 +1,19 @@
-"""Findings (bad data, as records) and the exceptions (what is fatal).
+"""Findings: bad data, as records.
 
 Bad data is never an exception: every check returns `Finding` records with a stable kebab-case
 code from `reference/finding_codes.csv`, which also gives the severity and the effect on the data.
-
-Exceptions, for what stops a command::
-
-    PipelineError(Exception)
-      ReferenceDataError(PipelineError, ValueError)   our own reference files contradict each other
-      OutputError(PipelineError, OSError)             an output cannot be written
-      ReportRenderError(PipelineError)                the report template and its context disagree
+What is fatal is an exception: `pipeline.errors`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+import pandas as pd
 
 from pipeline.reference import Reference
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 FINDING_COLUMNS = ["code", "severity", "country_iso3", "year", "file", "sheet", "cell", "value", "message"]
-
-
-class PipelineError(Exception):
-    """Base of every fatal error the command line reports in one line."""
-
-
-class ReferenceDataError(PipelineError, ValueError):
-    """The reference files in pipeline/reference are inconsistent."""
-
-
-class OutputError(PipelineError, OSError):
-    """An output folder or file cannot be written."""
-
-
-class ReportRenderError(PipelineError):
-    """The report template uses a variable the context does not supply, or cannot be rendered."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +60,6 @@ def plain_number(number: float) -> str:
 
 def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
     """Findings as a table (`FINDING_COLUMNS`): errors first, then warnings and infos, each by file in row order."""
-    # pandas is imported here, not with this module: the command line imports the exceptions above,
-    # and a run starts its chart workers before it loads pandas (~0.25 s), so that both go on at once.
-    import pandas as pd
-
     frame = pd.DataFrame([f.as_row() for f in findings], columns=FINDING_COLUMNS)
     frame["year"] = frame["year"].astype("Int64")
     severity_rank = frame["severity"].map({"error": 0, "warning": 1, "info": 2})

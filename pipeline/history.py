@@ -39,11 +39,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import __version__, store
-from pipeline.layout import column_letter
+from pipeline import __version__, output_files
+from pipeline.workbook_contract import column_letter
 from pipeline.atomic import write_atomically
-from pipeline.findings import Finding, PipelineError, make_finding, plain_number
-from pipeline.frames import records
+from pipeline.findings import Finding, make_finding, plain_number
+from pipeline.errors import PipelineError
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Reference
 from pipeline.validate import (
@@ -525,10 +525,8 @@ def write_history(imp: HistoryImport, inputs_dir: Path) -> Path:
     Importing the same source again replaces both. Nothing in either file depends on the time of the
     import, so the same published file gives the same bytes.
     """
-    from pipeline import store
-
     folder = Path(inputs_dir) / HISTORY_DIR
-    target = store.write_csv(_sorted_frame(imp.observations[HISTORY_COLUMNS]), folder / f"{imp.source_id}.csv")
+    target = output_files.write_csv(_sorted_frame(imp.observations[HISTORY_COLUMNS]), folder / f"{imp.source_id}.csv")
     provenance = {
         "source_id": imp.source_id,
         "source": imp.source,
@@ -588,14 +586,14 @@ def _read_history_file(path: Path, name: str, ref: Reference) -> tuple[pd.DataFr
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
         message = f"{name} cannot be read as a history CSV ({type(err).__name__}: {str(err)[:200]}); none of it is used."
         return None, [make_finding(ref, "history-file-invalid", message, file=name)]
-    raw = store.restore_text_columns(raw)  # write_csv quoted text that a spreadsheet would run (CWE-1236)
+    raw = output_files.restore_text_columns(raw)  # write_csv quoted text that a spreadsheet would run (CWE-1236)
     missing = [c for c in HISTORY_COLUMNS if c not in raw.columns]
     if missing:
         message = f"{name} lacks the column(s) {', '.join(missing)}; none of it is used. Import the published file again with `crimetrends import`."
         return None, [make_finding(ref, "history-file-invalid", message, file=name, value=", ".join(missing))]
     findings = []
     kept = []
-    for line, row in enumerate(records(raw, HISTORY_COLUMNS), start=2):  # all text: read with dtype=str
+    for line, row in enumerate(raw[HISTORY_COLUMNS].to_dict("records"), start=2):  # all text: read with dtype=str
         record, problem = _checked_row(row, ref)
         if problem:
             iso3 = row["country_iso3"].strip() if row["country_iso3"].strip() in ref.state_by_iso3 else ""

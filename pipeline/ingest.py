@@ -2,13 +2,12 @@
 
 Input: a folder. Output: one `RawSubmission` per file (workbook or not), holding the Cover fields,
 the Data rows (raw cell contents with their sheet and cell), the hidden template metadata and any
-finding that stopped the file from being read. Workbooks are read with calamine (python-calamine:
-xlsx, xlsm, xls, ods), each cell converted as `pandas.read_excel(engine="calamine", header=None,
-dtype=object)` converts it (`_pandas_grid`), without building a DataFrame per sheet; sheets are found
-by name or, when renamed, by their content, and columns by their header, so re-ordered rows, columns
-and extra columns still read. Calamine reads error cells (#DIV/0!, Err:502) as blanks, so the Data
-sheet is scanned once more for them: the sheet XML for xlsx/xlsm (the bytes the inspection already
-unpacked) and ods (streamed, DTDs refused), xlrd for legacy .xls.
+finding that stopped the file from being read. Workbooks are read with python-calamine (xlsx,
+xlsm, xls, ods), each cell converted as `pandas.read_excel(engine="calamine", header=None,
+dtype=object)` gives it (`_cell`); sheets are found by name or, when renamed, by their content, and
+columns by their header, so re-ordered rows, columns and extra columns still read. Calamine reads
+error cells (#DIV/0!, Err:502) as blanks, so they are looked for in the Data sheet: in the sheet XML
+for xlsx/xlsm (by the inspection's scan) and ods (streamed, DTDs refused), with xlrd for legacy .xls.
 
 Hostile and broken files (issue 6). Every workbook is inspected before any parser reads it
 (`inspect_workbook`), because calamine trusts what a file says: two cells at A1 and XFD1048576 make
@@ -16,29 +15,20 @@ it ask for a 550 GB grid and abort the whole process, a sharedStrings `uniqueCou
 same, and a million-row sheet costs 17 s and 1.3 GB. So, in this order, each refusal one finding:
 
 * the file on disk above `MAX_FILE_BYTES` (`file-too-large`; not even read into memory);
-* for zip workbooks (xlsx, xlsm, ods), from the zip directory alone: more than `MAX_ZIP_ENTRIES`
-  parts, more than `MAX_UNPACKED_BYTES` unpacked, a part above `MAX_PART_BYTES` or one inflating
-  more than `MAX_COMPRESSION_RATIO` times (`file-too-large`). Both zip readers stop at the sizes the
-  directory declares (Python's zipfile, and the Rust zip crate calamine uses: "File is larger than
-  its declared uncompressed size"), so these bound what any later step inflates;
+* for zip workbooks (xlsx, xlsm, ods), from the zip directory alone (`zipfile.ZipFile.infolist()`):
+  more than `MAX_ZIP_ENTRIES` parts, more than `MAX_UNPACKED_BYTES` unpacked, a part above
+  `MAX_PART_BYTES` or one inflating more than `MAX_COMPRESSION_RATIO` times (`file-too-large`). Both
+  zip readers stop at the sizes the directory declares (Python's zipfile, and the Rust zip crate
+  calamine uses: "File is larger than its declared uncompressed size"), so these bound what any
+  later step inflates;
 * any DTD in any XML part (`file-unsafe-xml`): spreadsheet programs never write one (OPC forbids
   them). Calamine does not expand entities (it stops at the first unknown one), and our own scans
   parse with expat with every DTD handler refusing, so nothing expands or fetches; the check turns
-  "cannot be read" into the real cause. A part no scan reads whole passes on a byte test when its
-  root element directly follows its XML declaration (no room for a DTD there), else expat reads its
-  prolog;
+  "cannot be read" into the real cause. A part no scan reads whole is read up to its root element;
 * the extent calamine would allocate: each sheet's rows and columns up to its last cell with content,
-  computed from the sheet XML (xlsx), content.xml (ods, following the repeat attributes) or with xlrd
-  (.xls), above `MAX_SHEET_ROWS`, `MAX_SHEET_COLUMNS` or `MAX_CELLS` in all (`sheet-too-large`,
-  naming the sheet and the far cell). An xlsx sheet is first parsed whole by expat with no element
-  handler (C speed: well-formed, no DTD) and bounded from above by a byte search over its cell
-  references (`_sheet_bound`, only for plain UTF-8 XML in which every cell has a reference); a sheet
-  whose bound is within the limits passes, any other is measured exactly by the streamed scan
-  (`_SheetExtent`), which decides and names the far cell.
-
-These shortcuts (and `_unpack`, which inflates parts straight from the file's bytes) only decide
-where they are sure to agree with the scans they stand in for; everywhere else expat and zipfile
-decide as before, so every file gets the findings, with the same messages, it always got.
+  computed by streaming the sheet XML through expat (xlsx), content.xml (ods, following the repeat
+  attributes) or with xlrd (.xls), above `MAX_SHEET_ROWS`, `MAX_SHEET_COLUMNS` or `MAX_CELLS` in all
+  (`sheet-too-large`, naming the sheet and the far cell).
 
 What calamine still fails on is one finding: its exceptions, and also its panics (pyo3's
 PanicException is a BaseException; a date cell holding -1e15 raises one), become `file-unreadable`.
@@ -58,39 +48,27 @@ It does not judge values: parsing and rules are `pipeline.validate`'s.
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import re
-import struct
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 import pandas as pd
+import python_calamine
 import xlrd
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
-from pipeline import layout
-from pipeline.cache import file_sha256
+from pipeline import workbook_contract
 from pipeline.findings import Finding, make_finding
-from pipeline.frames import records
+from pipeline.provenance import file_sha256
 from pipeline.reference import Reference
-
-try:  # zlib-ng inflates a workbook's parts and takes their CRC-32 in half zlib's time (0.33 -> 0.18 ms a
-    # workbook); inflating has one answer, so the bytes are the same. Without its wheel: zlib.
-    from zlib_ng import zlib_ng as _inflater
-except ImportError:  # pragma: no cover - zlib-ng is a dependency; a platform may lack its wheel
-    _inflater = zlib
-
-if TYPE_CHECKING:
-    from pipeline.cache import ParseCache
 
 HEADER_SEARCH_ROWS = 30  # the header row may sit below a title block; look this far down for it
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and also every encrypted OOXML file
@@ -131,13 +109,8 @@ REFUSAL_CODES = frozenset({"file-unreadable", "file-password-protected", "file-t
 # Raw Data-sheet columns kept per row, and the Cover fields looked up by label.
 # `previous_value`/`previous_cell`: the optional Previous year value column (None and "" without it).
 RAW_COLUMNS = ["row", "code", "breakdown", "value", "flag", "comment", "unit", "value_cell", "flag_cell", "code_cell", "unit_cell", "previous_value", "previous_cell"]
-_OPTIONAL_COLUMNS = {
-    layout.COL_FLAG: "flag",
-    layout.COL_COMMENT: "comment",
-    layout.COL_PREVIOUS: "previous_value",
-}
 # The Data columns ingest reads: a merge covering one of their cells hides what the rows below hold.
-_READ_COLUMNS = (layout.COL_CODE, layout.COL_BREAKDOWN, layout.COL_UNIT, layout.COL_VALUE, layout.COL_PREVIOUS, layout.COL_FLAG, layout.COL_COMMENT)
+_READ_COLUMNS = (workbook_contract.COL_CODE, workbook_contract.COL_BREAKDOWN, workbook_contract.COL_UNIT, workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS, workbook_contract.COL_FLAG, workbook_contract.COL_COMMENT)
 
 
 class CellError(str):
@@ -221,7 +194,7 @@ class RawSubmission:
         """The Data rows as dicts, column name -> value: from `rows`, else from the frame `data`."""
         if self.rows is not None:
             return [dict(zip(RAW_COLUMNS, row, strict=True)) for row in self.rows]
-        return records(self.data)
+        return self.data.to_dict("records")
 
 
 @dataclass
@@ -229,11 +202,9 @@ class WorkbookShape:
     """What `inspect_workbook` learnt of a workbook before any parser read it.
 
     `extents`: sheet name -> (rows, columns) from A1 to the last cell with content, as calamine will
-    hold it, or more: for an xlsx sheet well inside the limits, an upper bound (the last row and column
-    any cell names, with content or not); exact for every sheet that comes near them. `merged`: sheet
-    name -> merged ranges as 0-based (first row, first column, last row, last column), for xlsx and
-    ods (for .xls calamine gives them). `parts`: xlsx sheet name -> its XML part. `xml`: xlsx sheet part
-    -> its bytes, as unpacked for the inspection (kept for the error-cell scan of the Data sheet).
+    hold it. `merged`: sheet name -> merged ranges as 0-based (first row, first column, last row, last
+    column), for xlsx and ods (for .xls calamine gives them). `parts`: xlsx sheet name -> its XML part.
+    `errors`: xlsx sheet name -> its error cells, 0-based (row, column) -> `CellError` (`_SheetScan`).
     """
 
     kind: str  # "xlsx" (also xlsm), "ods" or "xls": what the content is, whatever the file is called
@@ -241,7 +212,7 @@ class WorkbookShape:
     merged: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
     parts: dict[str, str] = field(default_factory=dict)
     macros: str = ""  # where the macros are ("" when none)
-    xml: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    errors: dict[str, dict[tuple[int, int], CellError]] = field(default_factory=dict)
 
 
 class _Refused(Exception):
@@ -291,49 +262,27 @@ def classify(path: Path) -> str:
     name = path.name
     if name.startswith("~$") or name.startswith(".~lock."):
         return "lock-file"
-    if path.suffix.lower() in layout.WORKBOOK_SUFFIXES:
+    if path.suffix.lower() in workbook_contract.WORKBOOK_SUFFIXES:
         return "workbook"
     return "other"
 
 
-def read_submission(path: Path, inputs_dir: Path, ref: Reference, cache: ParseCache | None = None) -> RawSubmission:
-    """Read one file; every problem that stops it being read becomes a finding on the result.
-
-    With a `cache` (`pipeline.cache.ParseCache`), a file read before (same sha256, same name, same
-    crimetrends version and reference data) is taken from it instead of being parsed again; a file
-    parsed here is put in it, unless it changed while it was read.
-    """
+def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmission:
+    """Read one file; every problem that stops it being read becomes a finding on the result."""
     relative = path.relative_to(inputs_dir).as_posix()
     if path.is_symlink() or not path.is_file():
         raw = RawSubmission(file=relative, sha256="", kind="other")
         what = "a link" if path.is_symlink() else "not a regular file"
         raw.findings.append(make_finding(ref, "file-not-a-workbook", f"{relative} is {what}; it is listed and not followed or read.", file=relative))
         return raw
-    sha256 = file_sha256(path)
-    if cache is not None:
-        cached = cache.get(sha256, relative)
-        if cached is not None:
-            return cached
-    raw = _read_file(path, relative, sha256, ref)
-    if cache is not None and file_sha256(path) == sha256:
-        cache.put(raw)
-    return raw
-
-
-def _read_file(path: Path, relative: str, sha256: str, ref: Reference) -> RawSubmission:
-    raw = RawSubmission(file=relative, sha256=sha256, kind=classify(path), rows=[])
-    _read_into(raw, path, relative, ref)
-    return raw
-
-
-def _read_into(raw: RawSubmission, path: Path, relative: str, ref: Reference) -> None:
+    raw = RawSubmission(file=relative, sha256=file_sha256(path), kind=classify(path), rows=[])
     size = path.stat().st_size
     if raw.kind == "lock-file":
         raw.findings.append(make_finding(ref, "file-lock-file", f"{relative} is a lock file left by a spreadsheet program; it is not read.", file=relative))
-        return
+        return raw
     if raw.kind == "other":
         raw.findings.append(make_finding(ref, "file-not-a-workbook", f"{relative} is not a workbook (.xlsx, .xlsm, .xls or .ods); it is listed and not read.", file=relative))
-        return
+        return raw
 
     try:
         if size > MAX_FILE_BYTES:
@@ -344,10 +293,10 @@ def _read_into(raw: RawSubmission, path: Path, relative: str, ref: Reference) ->
         sheets = _read_sheets(content)
     except _Refused as refused:
         raw.findings.append(make_finding(ref, refused.code, f"{relative}: {refused}", file=relative, value=size if refused.code == "file-too-large" else ""))
-        return
+        return raw
     except SheetTooLarge as too_large:
         raw.findings.append(make_finding(ref, "sheet-too-large", f"{relative}: {too_large}", file=relative, sheet=too_large.sheet, cell=too_large.cell))
-        return
+        return raw
 
     raw.readable = True
     if shape.macros:
@@ -355,25 +304,26 @@ def _read_into(raw: RawSubmission, path: Path, relative: str, ref: Reference) ->
     cover_name = _find_cover_sheet(sheets)
     data_name, header_row = _find_data_sheet(sheets)
     if cover_name is None:
-        raw.findings.append(make_finding(ref, "sheet-missing", f"No Cover sheet: no sheet is named '{layout.COVER_SHEET}' or holds the labels '{layout.COVER_COUNTRY}' and '{layout.COVER_YEAR}'.", file=relative, sheet=layout.COVER_SHEET))
+        raw.findings.append(make_finding(ref, "sheet-missing", f"No Cover sheet: no sheet is named '{workbook_contract.COVER_SHEET}' or holds the labels '{workbook_contract.COVER_COUNTRY}' and '{workbook_contract.COVER_YEAR}'.", file=relative, sheet=workbook_contract.COVER_SHEET))
     else:
         raw.cover_sheet = cover_name
         raw.cover = _read_cover(sheets[cover_name])
     if data_name is None:
-        raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{layout.DATA_SHEET}' or has a header row with the columns {', '.join(layout.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=layout.DATA_SHEET))
+        raw.findings.append(make_finding(ref, "sheet-missing", f"No Data sheet: no sheet is named '{workbook_contract.DATA_SHEET}' or has a header row with the columns {', '.join(workbook_contract.REQUIRED_DATA_COLUMNS)}.", file=relative, sheet=workbook_contract.DATA_SHEET))
     else:
         raw.data_sheet = data_name
         grid = sheets[data_name]
         positions = _header_positions(grid, header_row)
-        wanted = {positions.get(layout.normalise_label(name)) for name in (layout.COL_VALUE, layout.COL_PREVIOUS)} - {None}
+        wanted = {positions.get(workbook_contract.normalise_label(name)) for name in (workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS)} - {None}
         error_cells = _error_cells(content, shape, data_name, wanted)
         raw.rows, missing = _read_data(grid, header_row, error_cells)
         for column in missing:
-            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{layout.column_letter(0)}{header_row + 1}"))
-        read_columns = {positions[layout.normalise_label(name)] for name in _READ_COLUMNS if layout.normalise_label(name) in positions}
+            raw.findings.append(make_finding(ref, "header-missing", f"The Data sheet has no '{column}' column in its header row (row {header_row + 1}).", file=relative, sheet=data_name, cell=f"{workbook_contract.column_letter(0)}{header_row + 1}"))
+        read_columns = {positions[workbook_contract.normalise_label(name)] for name in _READ_COLUMNS if workbook_contract.normalise_label(name) in positions}
         for merged, top_left in _merges_over_data(_merged_ranges(content, shape, data_name), header_row, len(grid), read_columns):
             raw.findings.append(make_finding(ref, "cells-merged", f"Cells {merged} of the Data sheet are merged: a spreadsheet keeps only the value of {top_left}, so the other cells of the range read as blank (their rows as not available, or not read without a Code). Unmerge the cells and fill in each row.", file=relative, sheet=data_name, cell=merged))
     raw.meta = _read_meta(sheets)
+    return raw
 
 
 def _megabytes(size: int) -> str:
@@ -394,42 +344,86 @@ def _check_signature(path: Path, content: bytes) -> None:
         raise _Refused("file-password-protected", _PASSWORD_MESSAGE)
 
 
-def _read_sheets(content: bytes) -> _Sheets:
-    """Every worksheet, as calamine reads it, in workbook order; the workbook was inspected first.
+def _read_sheets(content: bytes) -> dict[str, list[list]]:
+    """Every worksheet in workbook order, name -> grid (row i, column j = cell (i+1, j+1)); the
+    workbook was inspected first.
 
-    The same calls, in the same order, as `pandas.read_excel(io.BytesIO(content), sheet_name=None,
-    header=None, engine="calamine", dtype=object, nrows=MAX_SHEET_ROWS + 1)`, so a file calamine
-    fails on fails here with the same exception: every sheet is read, also those ingest never looks
-    at. Only the cell conversion pandas would then do is left for `_Sheets` (done once a sheet is used).
+    Read with python-calamine, each cell converted by `_cell` to what `pandas.read_excel(
+    engine="calamine", header=None, dtype=object)` gives for it (tests/test_ingest.py checks the two
+    agree). Should calamine give a sheet that is not a rectangle, or text opening with a byte-order
+    mark in a sheet's first cell (which pandas' parser treats as the start of a file), pandas reads
+    the workbook itself. nrows: a second bound behind the inspection (calamine still holds the whole sheet).
     """
-    import python_calamine  # the reader behind pandas' calamine engine, called here directly
-
-    rows_by_sheet: dict[str, list[list]] | None = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            book = python_calamine.load_workbook(io.BytesIO(content))
-            try:
+            with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)) as book:
                 names = [sheet.name for sheet in book.sheets_metadata if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet]
-                for name in dict.fromkeys(names):
-                    # nrows: a second bound behind the inspection (calamine still holds the whole sheet).
-                    # pandas asks calamine for one row more than it keeps.
-                    rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=MAX_SHEET_ROWS + 2)[: MAX_SHEET_ROWS + 1]
-                    if rows and (len(set(map(len, rows))) > 1 or not rows[0]):
-                        rows_by_sheet = None  # calamine gives a rectangle; should it not, pandas decides (below)
-                        break
-                    rows_by_sheet[name] = _strip_bom(rows, name)
-            finally:
-                book.close()
+                sheets = {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=MAX_SHEET_ROWS + 1) for name in names}
     except Exception as err:  # noqa: BLE001 - any parser failure is a finding about this file, never a crash
         raise _unreadable(err) from err
     except BaseException as err:
         raise _panic(err) from err
-    sheets = _Sheets(rows_by_sheet) if rows_by_sheet is not None else _read_sheets_with_pandas(content)
-    for name, (rows, columns) in sheets.shapes():
-        if rows > MAX_SHEET_ROWS or columns > MAX_SHEET_COLUMNS:
+    if all(_plain_rectangle(rows) for rows in sheets.values()):
+        sheets = {name: [[_cell(value) for value in row] for row in rows] for name, rows in sheets.items()}
+    else:
+        sheets = _read_sheets_with_pandas(content)
+    for name, rows in sheets.items():
+        if len(rows) > MAX_SHEET_ROWS or (rows and len(rows[0]) > MAX_SHEET_COLUMNS):
             raise SheetTooLarge(name, f"the sheet '{name}' spans more than {MAX_SHEET_ROWS:,} rows or {MAX_SHEET_COLUMNS:,} columns; it was not read.")
     return sheets
+
+
+def _plain_rectangle(rows: list[list]) -> bool:
+    """Rows of one width, at least one cell wide, and no byte-order mark opening the first cell."""
+    if not rows:
+        return True
+    if not rows[0] or len({len(row) for row in rows}) > 1:
+        return False
+    return not (isinstance(rows[0][0], str) and rows[0][0].startswith("\ufeff"))
+
+
+def _read_sheets_with_pandas(content: bytes) -> dict[str, list[list]]:
+    """Every worksheet through `pandas.read_excel` itself (see `_read_sheets`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frames = pd.read_excel(io.BytesIO(content), sheet_name=None, header=None, engine="calamine", dtype=object, nrows=MAX_SHEET_ROWS + 1)
+    except Exception as err:  # noqa: BLE001 - as in _read_sheets
+        raise _unreadable(err) from err
+    except BaseException as err:
+        raise _panic(err) from err
+    return {name: frame.to_numpy(dtype=object).tolist() for name, frame in frames.items()}
+
+
+# Text pandas reads as missing by default (`na_values` in the documentation of pandas.read_excel).
+_MISSING_TEXT = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+def _cell(value: object) -> object:
+    """One cell, as calamine gives it, converted as `pandas.read_excel(engine="calamine", header=None,
+    dtype=object)` converts it: the values validation (`pipeline.validate.parse_value`) and every
+    figure downstream were written against.
+
+    * a number: an int when it is whole (a spreadsheet stores every number as a float: 12 typed in a
+      cell reads 12, not 12.0, so counts stay ints and print without ".0"), else the float (2.5);
+    * a date: a datetime at midnight (as openpyxl reads dates); a datetime, a time (datetime.time),
+      a duration (timedelta), a bool and text as they are, surrounding spaces kept;
+    * a blank cell (calamine gives ""), and text pandas reads as missing ("NA", "N/A", "n/a", "#N/A",
+      "null", "None", "nan", ...): NaN, so such a cell reads as not available, as a blank one does;
+    * an error cell (#DIV/0!) or a formula without a cached result: calamine gives "", hence NaN;
+      `_error_cells` finds them in the file and puts a `CellError` in their place.
+    """
+    if value.__class__ is str:
+        return math.nan if value in _MISSING_TEXT else value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
 
 
 def _unreadable(err: Exception) -> _Refused:
@@ -447,100 +441,6 @@ def _panic(err: BaseException) -> _Refused:
     return _Refused("file-unreadable", f"the workbook cannot be read (the reader failed: {str(err)[:200]}){hint}.")
 
 
-def _read_sheets_with_pandas(content: bytes) -> _Sheets:
-    """All sheets through pandas itself, for a sheet calamine gives in a shape `_pandas_grid` does not expect."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frames = pd.read_excel(io.BytesIO(content), sheet_name=None, header=None, engine="calamine", dtype=object, nrows=MAX_SHEET_ROWS + 1)
-    except Exception as err:  # noqa: BLE001 - as in _read_sheets
-        raise _unreadable(err) from err
-    except BaseException as err:
-        raise _panic(err) from err
-    return _Sheets({}, grids={name: frame.to_numpy(dtype=object).tolist() for name, frame in frames.items()})
-
-
-def _strip_bom(rows: list[list], sheet: str) -> list[list]:
-    """pandas' TextParser drops a byte-order mark opening the first cell (and the quotes after it)."""
-    if not rows or not isinstance(rows[0][0], str) or not rows[0][0].startswith("\ufeff"):
-        return rows
-    first = rows[0][0]
-    if len(first) > 1 and first[1] == '"':
-        closing = first.find('"', 2)
-        if closing < 0:
-            raise ValueError(f"substring not found (sheet: {sheet})")  # what pandas raises there
-        first = first[2:closing] + first[closing + 1:]
-    else:
-        first = first[1:]
-    return [[first, *rows[0][1:]], *rows[1:]]
-
-
-# The strings pandas reads as missing by default (pandas._libs.parsers.STR_NA_VALUES): a cell holding
-# one of them, such as "N/A", reads as blank, as it always has.
-_NA_STRINGS = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
-    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
-
-
-def _pandas_cell(value: object) -> object:
-    """A cell as pandas' calamine engine converts it (pandas/io/excel/_calamine.py, get_sheet_data)."""
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if isinstance(value, (datetime, timedelta)):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return value
-
-
-def _pandas_grid(rows: list[list]) -> list[list]:
-    """The rows of one sheet as `read_excel(..., header=None, dtype=object).to_numpy(dtype=object)` holds them.
-
-    Each cell converted as pandas' calamine engine does (integral floats to int, dates to datetimes),
-    then as pandas' parser does with dtype=object (`parsers.sanitize_objects`): a missing-value
-    string becomes NaN; nothing else changes.
-    """
-    nan, missing, convert = math.nan, _NA_STRINGS, _pandas_cell
-    return [[(nan if value in missing else value) if value.__class__ is str else convert(value) for value in row] for row in rows]
-
-
-class _Sheets:
-    """The worksheets of a workbook in workbook order, name -> grid (list of rows, row i, column j = cell (i+1, j+1)).
-
-    A sheet's cells are converted (`_pandas_grid`) when it is first used: most sheets never are.
-    """
-
-    def __init__(self, rows: dict[str, list[list]], grids: dict[str, list[list]] | None = None) -> None:
-        self._rows = rows
-        self._grids = grids if grids is not None else {}
-        self._names = list(grids) if grids is not None else list(rows)
-
-    def __iter__(self):
-        return iter(self._names)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
-
-    def __getitem__(self, name: str) -> list[list]:
-        grid = self._grids.get(name)
-        if grid is None:
-            grid = self._grids[name] = _pandas_grid(self._rows[name])
-        return grid
-
-    def get(self, name: str) -> list[list] | None:
-        return self[name] if name in self._names else None
-
-    def items(self):
-        return ((name, self[name]) for name in self._names)
-
-    def shapes(self):
-        """(name, (rows, columns)) of each sheet, as the DataFrame pandas builds would have."""
-        for name in self._names:
-            rows = self._grids[name] if name in self._grids else self._rows[name]
-            yield name, (len(rows), len(rows[0]) if rows else 0)
-
-
 # -- Inspection: limits checked before any parser reads the workbook -------------------------------
 def inspect_workbook(path: Path, content: bytes) -> WorkbookShape:
     """The shape of a workbook from its zip directory and a scan of its XML (xlrd for .xls).
@@ -551,7 +451,7 @@ def inspect_workbook(path: Path, content: bytes) -> WorkbookShape:
     if content.startswith(ZIP_MAGIC):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as zf:
-                shape = _inspect_zip(zf, path.suffix.lower(), content)
+                shape = _inspect_zip(zf, path.suffix.lower())
         except (_Refused, SheetTooLarge):
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, expat.ExpatError, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError, KeyError) as err:
@@ -584,12 +484,8 @@ def _check_zip_directory(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _inspect_zip(zf: zipfile.ZipFile, suffix: str, content: bytes) -> WorkbookShape:
-    """An xlsx/xlsm or ods: directory limits, then every XML part for DTDs and every sheet for its extent.
-
-    `content` is the file `zf` reads: parts are unpacked straight from it where that gives what
-    zipfile would (`_unpack`), and through `zf` otherwise.
-    """
+def _inspect_zip(zf: zipfile.ZipFile, suffix: str) -> WorkbookShape:
+    """An xlsx/xlsm or ods: directory limits, then every XML part for DTDs and every sheet for its extent."""
     infos = _check_zip_directory(zf)
     names = {info.filename for info in infos}
     lower = {name.lower(): name for name in names}
@@ -609,9 +505,9 @@ def _inspect_zip(zf: zipfile.ZipFile, suffix: str, content: bytes) -> WorkbookSh
         if any(name.startswith(("Basic/", "Scripts/")) and not name.endswith("/") for name in names):
             shape.macros = "Basic/ or Scripts/ folder"
     if is_xlsx:
-        extents, merged, parts, xml = _scan_xlsx_sheets(zf, lower, scanned, content)
+        extents, merged, parts, errors = _scan_xlsx_sheets(zf, lower, scanned)
         if shape.kind == "xlsx":
-            shape.extents, shape.merged, shape.parts, shape.xml = extents, merged, parts, xml
+            shape.extents, shape.merged, shape.parts, shape.errors = extents, merged, parts, errors
         else:
             _check_extents(extents)
         macros = sorted(name for name in names if name.lower().rsplit("/", 1)[-1] == "vbaproject.bin")
@@ -619,7 +515,7 @@ def _inspect_zip(zf: zipfile.ZipFile, suffix: str, content: bytes) -> WorkbookSh
             shape.macros = macros[0]
     for name in sorted(names - scanned):
         if name.lower().endswith((".xml", ".rels")):
-            _check_part_prolog(zf, name, content)
+            _check_prolog(zf, name, root=_check_shared_strings if name.lower().endswith("sharedstrings.xml") else None)
     return shape
 
 
@@ -642,113 +538,22 @@ def _safe_parser() -> expat.XMLParserType:
     return parser
 
 
-def _parse_part(zf: zipfile.ZipFile, name: str, parser: expat.XMLParserType, data: bytes | None = None) -> None:
-    """Stream one part through `parser` (`data`: its bytes, when unpacked already); a DTD anywhere in it refuses the workbook."""
+def _parse_part(zf: zipfile.ZipFile, name: str, parser: expat.XMLParserType) -> None:
+    """Stream one part through `parser`, `_CHUNK` bytes at a time; a DTD anywhere in it refuses the workbook."""
     try:
-        if data is not None:
-            _feed(parser, data)
-            return
         with zf.open(name) as stream:
             while chunk := stream.read(_CHUNK):
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except _UnsafeXml as err:
-        raise _unsafe_part(name) from err
+        raise _Refused("file-unsafe-xml", f"its part {name} declares a DTD (XML entities), which spreadsheet programs never write and entity-expansion attacks use; it was not opened.") from err
 
 
-def _unsafe_part(name: str) -> _Refused:
-    return _Refused("file-unsafe-xml", f"its part {name} declares a DTD (XML entities), which spreadsheet programs never write and entity-expansion attacks use; it was not opened.")
-
-
-def _feed(parser: expat.XMLParserType, data: bytes) -> None:
-    """Parse a part's bytes in the chunks streaming it from the zip would give (`_CHUNK` each)."""
-    for offset in range(0, len(data), _CHUNK):
-        parser.Parse(data[offset:offset + _CHUNK], False)
-    parser.Parse(b"", True)
-
-
-def _unpack(content: bytes, info: zipfile.ZipInfo) -> bytes | None:
-    """A part's bytes straight from the file's bytes, when that gives exactly what zipfile would.
-
-    zipfile's reader costs ~10 us per part on top of the inflating; this does the same checks on the
-    plain case (local header as zipfile checks it, stored or deflated, every byte there, the declared
-    size and CRC-32 matched) and gives None for anything else: the caller then reads through zipfile,
-    which returns or raises what it always did. The inflating stops one byte past the declared size.
-    """
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x61:
-        return None  # encrypted (bit 0), patched (bit 5), strong encryption (bit 6): zipfile's to refuse
-    offset = info.header_offset
-    if offset < 0 or len(content) < offset + 30 or content[offset:offset + 4] != ZIP_MAGIC:
-        return None
-    flags, = struct.unpack_from("<H", content, offset + 6)
-    name_length, extra_length = struct.unpack_from("<HH", content, offset + 26)
-    try:
-        name = content[offset + 30:offset + 30 + name_length].decode("utf-8" if flags & 0x800 else "cp437")
-    except UnicodeDecodeError:
-        return None
-    start = offset + 30 + name_length + extra_length
-    end = start + info.compress_size
-    end_offset = getattr(info, "_end_offset", None)  # Python 3.12+ refuses overlapping parts
-    if name != info.orig_filename or end > len(content) or (end_offset is not None and end > end_offset):
-        return None
-    if info.compress_type == zipfile.ZIP_STORED:
-        if info.compress_size != info.file_size:
-            return None
-        data = content[start:end]
-    else:
-        try:
-            data = _inflater.decompressobj(-15).decompress(content[start:end], info.file_size + 1)
-        except (zlib.error, _inflater.error):
-            return None
-    if len(data) != info.file_size or _inflater.crc32(data) != info.CRC:
-        return None
-    return data
-
-
-# An XML declaration, and the encoding it names: the byte tests below read markup as ASCII, which
-# holds for UTF-8 (declared or by default); any other encoding goes to expat alone.
-_XML_DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^>]*\?>")
-_DECLARED_ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*["']([^"']*)["']""")
-_ROOT_START = re.compile(rb"[ \t\r\n]*<[A-Za-z_]")
-
-
-def _utf8_start(data: bytes) -> int | None:
-    """Where a UTF-8 part's content starts (past a byte-order mark and XML declaration); None when it
-    may be in another encoding."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    if not data.startswith(b"<?xml", start):
-        return start
-    declaration = _XML_DECLARATION.match(data, start)
-    if declaration is None:
-        return None
-    encoding = _DECLARED_ENCODING.search(declaration.group())
-    if encoding is not None and encoding.group(1).lower() != b"utf-8":
-        return None
-    return declaration.end()
-
-
-def _check_part_prolog(zf: zipfile.ZipFile, name: str, content: bytes) -> None:
-    """`_check_prolog` of a part no scan reads whole, from a byte test where it settles the question.
-
-    A UTF-8 part whose declaration is followed by its root element has no room for a DTD; any other
-    opening (a comment, another encoding) and sharedStrings (whose root is checked) go to expat.
-    """
-    info = zf.getinfo(name)
-    shared_strings = name.lower().endswith("sharedstrings.xml")
-    # Up to _CHUNK bytes `_check_prolog` reads the whole part (its CRC checked), beyond only the start.
-    data = _unpack(content, info) if info.file_size <= _CHUNK else None
-    if data is not None and not shared_strings:
-        start = _utf8_start(data)
-        if start is not None and _ROOT_START.match(data, start):
-            return
-    _check_prolog(zf, name, root=_check_shared_strings if shared_strings else None, data=data)
-
-
-def _check_prolog(zf: zipfile.ZipFile, name: str, root=None, data: bytes | None = None) -> None:
+def _check_prolog(zf: zipfile.ZipFile, name: str, root=None) -> None:
     """Read a part up to its root element (where a DTD would have to be), then stop.
 
     Only a DTD refuses the workbook here: a part that is not well-formed is the reader's to judge.
-    `root(name, attributes)` may check the root element. `data`: the whole part, when unpacked already.
+    `root(name, attributes)` may check the root element.
     """
     parser = _safe_parser()
 
@@ -759,7 +564,7 @@ def _check_prolog(zf: zipfile.ZipFile, name: str, root=None, data: bytes | None 
 
     parser.StartElementHandler = start
     try:
-        _parse_part(zf, name, parser, data)
+        _parse_part(zf, name, parser)
     except _RootReached:
         return
     except expat.ExpatError:
@@ -783,9 +588,8 @@ def _xlsx_part(target: str) -> str:
     return f"xl/{target}"
 
 
-def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[str], content: bytes):
-    """Each sheet of workbook.xml, its part, extent and merged ranges (every sheet part is scanned),
-    and the bytes of the sheet parts unpacked on the way."""
+def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[str]):
+    """Each sheet of workbook.xml, its extent, merged ranges, part and error cells (every sheet part is scanned)."""
     sheets: list[tuple[str, str]] = []  # (name, relationship id)
     relationships: dict[str, str] = {}
 
@@ -803,20 +607,20 @@ def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[s
     workbook_part = lower["xl/workbook.xml"]
     parser = _safe_parser()
     parser.StartElementHandler = workbook_start
-    _parse_part(zf, workbook_part, parser, _unpack(content, zf.getinfo(workbook_part)))
+    _parse_part(zf, workbook_part, parser)
     scanned.add(workbook_part)
     rels_part = lower.get("xl/_rels/workbook.xml.rels")
     if rels_part is not None:
         parser = _safe_parser()
         parser.StartElementHandler = rels_start
-        _parse_part(zf, rels_part, parser, _unpack(content, zf.getinfo(rels_part)))
+        _parse_part(zf, rels_part, parser)
         scanned.add(rels_part)
 
     extents: dict[str, tuple[int, int]] = {}
     merged: dict[str, list[tuple[int, int, int, int]]] = {}
     parts: dict[str, str] = {}
-    by_part: dict[str, _SheetExtent | _SheetBound] = {}
-    xml: dict[str, bytes] = {}
+    errors: dict[str, dict[tuple[int, int], CellError]] = {}
+    by_part: dict[str, _SheetScan] = {}
     for name, rel_id in sheets:
         if rel_id not in relationships:
             continue  # calamine refuses a sheet without its relationship
@@ -825,226 +629,23 @@ def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[s
         if part is None:
             raise _Refused("file-unreadable", f"the workbook is damaged: its sheet '{name}' points to a part that is not in the file ({wanted[:100]}).")
         if part not in by_part:
-            by_part[part], data = _measure_sheet(zf, part, name, content)
-            if data is not None:
-                xml[part] = data
+            by_part[part] = _measure_sheet(zf, part, name)
             scanned.add(part)
+        scan = by_part[part]
         if name in extents:
             name = f"{name} ({len(extents) + 1})"  # a name given twice: both sheets count
-        extents[name], parts[name] = (0, 0), part
-    # Bounds may add up past MAX_CELLS where the extents do not: then every sheet is measured exactly
-    # (each within the rows and columns already, so this raises nothing) before _check_extents judges.
-    if sum(by_part[part].rows * by_part[part].columns for part in parts.values()) > MAX_CELLS:
-        for part, scan in by_part.items():
-            if isinstance(scan, _SheetBound):
-                by_part[part] = _exact_extent(zf, part, scan.sheet, xml[part])
-    for name, part in parts.items():
-        scan = by_part[part]
-        extents[name], merged[name] = (scan.rows, scan.columns), scan.merged
-    return extents, merged, parts, xml
+        extents[name], merged[name], parts[name], errors[name] = (scan.rows, scan.columns), scan.merged, part, scan.errors
+    return extents, merged, parts, errors
 
 
-def _measure_sheet(zf: zipfile.ZipFile, part: str, sheet: str, content: bytes) -> tuple[_SheetExtent | _SheetBound, bytes | None]:
-    """One xlsx sheet part: its extent (or a bound within the limits), merges, and its bytes when unpacked.
-
-    Raises what the streamed scan would: a DTD refuses the workbook, malformed XML is an ExpatError,
-    content past the limits `SheetTooLarge`. expat without handlers (C speed) checks the whole part
-    first; where it fails, or the part could not be unpacked directly, the streamed scan runs as
-    before and reports what it meets first (a far cell before the damage is `sheet-too-large`).
-    """
-    data = _unpack(content, zf.getinfo(part))
-    if data is None:
-        return _exact_extent(zf, part, sheet, None), None
+def _measure_sheet(zf: zipfile.ZipFile, part: str, sheet: str) -> _SheetScan:
+    """One xlsx sheet part streamed through `_SheetScan`: its extent, merged ranges and error cells."""
+    scan = _SheetScan(sheet)
     parser = _safe_parser()
-    plain = [True]
-
-    def unsure(*_args: object) -> None:
-        plain[0] = False
-
-    # Only what makes the byte search unsure has a handler: a comment, CDATA section or processing
-    # instruction may hold text that looks like a tag. Nothing else calls back into Python.
-    parser.CommentHandler = parser.StartCdataSectionHandler = parser.ProcessingInstructionHandler = unsure
-    try:
-        parser.Parse(data, True)
-    except _UnsafeXml as err:
-        raise _unsafe_part(part) from err
-    except expat.ExpatError:
-        return _exact_extent(zf, part, sheet, data), data
-    bound = _sheet_bound(sheet, data) if plain[0] else None
-    if bound is not None and bound.rows <= MAX_SHEET_ROWS and bound.columns <= MAX_SHEET_COLUMNS:
-        return bound, data
-    return _exact_extent(zf, part, sheet, data), data
-
-
-def _exact_extent(zf: zipfile.ZipFile, part: str, sheet: str, data: bytes | None) -> _SheetExtent:
-    """The streamed scan of one sheet part (`data`: its bytes, when unpacked already)."""
-    scan = _SheetExtent(sheet)
-    parser = _safe_parser()
-    parser.StartElementHandler = scan.start
-    _parse_part(zf, part, parser, data)
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = scan.start, scan.end, scan.characters
+    parser.buffer_text = True
+    _parse_part(zf, part, parser)
     return scan
-
-
-class _SheetBound:
-    """An upper bound of one xlsx sheet's extent (`_sheet_bound`), with its merged ranges exactly."""
-
-    def __init__(self, sheet: str, rows: int, columns: int, merged: list[tuple[int, int, int, int]]) -> None:
-        self.sheet, self.rows, self.columns, self.merged = sheet, rows, columns, merged
-
-
-# Start tags, matched as bytes. As written by spreadsheet programs: a cell `<c r="E10"`, its reference
-# first; any other form of a c start tag matches the second branch (no reference).
-_CELL_REFS = re.compile(rb"""<c(?:\x20r="([A-Za-z]{1,7})(\d{1,12})"|[\s/>])""")
-# Any form: any namespace prefix (`_SheetExtent` matches names by their local part), attributes in
-# any order, matched whole (name, =, quoted value), so an `r=` inside another value is never taken.
-_TAG_PREFIX = rb"<(?:[^\s/>?!<]*:)?"
-_ATTRIBUTE = rb"""\s+[^\s=/<>"']+\s*=\s*(?:"[^"]*"|'[^']*')"""
-_PREFIXED_CELL = re.compile(rb":c[\s/>]")  # also in text or values: then the slower patterns decide
-_CELL_START = re.compile(_TAG_PREFIX + rb"c[\s/>]")
-_CELL_WITH_REF = re.compile(_TAG_PREFIX + rb"c(?:" + _ATTRIBUTE + rb""")*?\s+r\s*=\s*(["'])([A-Za-z]{1,7})(\d{1,12})\1""")
-_MERGE_START = re.compile(_TAG_PREFIX + rb"mergeCell[\s/>]")
-_MERGE_WITH_REF = re.compile(_TAG_PREFIX + rb"mergeCell(?:" + _ATTRIBUTE + rb""")*?\s+ref\s*=\s*(["'])([^"'&<\t\n\r]*)\1""")
-_SLICE = 1 << 20  # bytes searched at a time, so the matches of a large sheet never pile up in memory
-
-
-def _sheet_bound(sheet: str, data: bytes) -> _SheetBound | None:
-    """An upper bound of a sheet's extent from its cell references alone, or None where it is not sure.
-
-    For a part expat has parsed whole (well-formed, no DTD) and found plain: no comment, CDATA
-    section or processing instruction, so every `<` opens a tag; and UTF-8, so tags read as ASCII.
-    When every element named c has an `r` that is a cell reference, each cell sits where its `r`
-    says (whatever its row says), and the largest row and column any cell names, with content or
-    without, bound what `_SheetExtent` finds. That largest row and column is first guessed (from
-    the sheet's dimension, else its last cell) and the guess checked by one search for any cell
-    beyond it or in another form; failing that, every reference is collected. Merged ranges are taken
-    when every mergeCell has a plain `ref` (no character reference, nothing expat would normalise),
-    in document order, as `_SheetExtent` keeps them.
-    """
-    start = _utf8_start(data)
-    if start is None or b"\x00" in data:
-        return None
-    prefixed = _PREFIXED_CELL.search(data) is not None
-    guess = None if prefixed else _guess_extent(data)
-    if guess is not None and _beyond(*guess).search(data) is None:
-        rows, columns = guess
-    else:
-        extent = _largest_references(data, prefixed)
-        if extent is None:
-            return None
-        rows, columns = extent
-    merged: list[tuple[int, int, int, int]] = []
-    if data.find(b"mergeCell") >= 0:
-        for position, end in _slices(data):
-            merges = _MERGE_WITH_REF.findall(data, position, end)
-            if len(merges) != len(_MERGE_START.findall(data, position, end)):
-                return None
-            for _, ref in merges:
-                if len(merged) < _MAX_MERGES_KEPT:
-                    range_ = _split_range(ref.decode("utf-8"))
-                    if range_ is not None:
-                        merged.append(range_)
-    return _SheetBound(sheet, rows, columns, merged)
-
-
-def _slices(data: bytes):
-    """(start, end) of pieces of about `_SLICE` bytes, each ending before a `<`: no tag (which holds
-    no `<`) is cut in two."""
-    position, size = 0, len(data)
-    while position < size:
-        end = data.find(b"<", position + _SLICE) if position + _SLICE < size else -1
-        if end < 0:
-            end = size
-        yield position, end
-        position = end
-
-
-def _largest_references(data: bytes, prefixed: bool) -> tuple[int, int] | None:
-    """The largest row and column the `r` of any c element names, (0, 0) without any; None when some
-    c element has no `r` that is a cell reference."""
-    rows = columns = 0
-    for position, end in _slices(data):
-        found = _cell_references(data, position, end, prefixed)
-        if found is None:
-            return None
-        if found:
-            letters, digits = found
-            rows = max(rows, max(map(int, digits)))
-            columns = max(columns, max(map(_column_number, letters)))
-    return rows, columns
-
-
-_DIMENSION = re.compile(rb'<dimension\x20ref="(?:[A-Za-z]{1,3}\d{1,7}:)?([A-Za-z]{1,3})(\d{1,7})"')
-_LAST_CELL = re.compile(rb'([A-Za-z]{1,3})(\d{1,7})"')
-
-
-def _guess_extent(data: bytes) -> tuple[int, int] | None:
-    """The sheet's largest row and column as its dimension says, else as its last cell says (to be checked)."""
-    found = _DIMENSION.search(data, 0, 4096)
-    if found is None:
-        last = data.rfind(b'<c r="')
-        found = _LAST_CELL.match(data, last + 6) if last >= 0 else None
-    if found is None:
-        return None
-    rows, columns = int(found.group(2)), _column_number(found.group(1))
-    if not 0 < rows <= MAX_SHEET_ROWS or columns > MAX_SHEET_COLUMNS:
-        return None
-    return rows, columns
-
-
-@functools.lru_cache(maxsize=256)
-def _beyond(rows: int, columns: int) -> re.Pattern[bytes]:
-    """A search for any plain c start tag other than `<c r="REF"` with REF at most (rows, columns).
-
-    Finding none, every plain c element (`_PREFIXED_CELL` covers the others) sits within them.
-    Built from the numbers: a reference with more letters or digits, or as many and greater.
-    """
-    letters, digits = layout.column_letter(columns - 1), str(rows)
-    wider = f"[A-Za-z]{{{len(letters) + 1}}}|(?:{_greater(letters, letter=True)})\\d"
-    taller = f"[A-Za-z]{{1,7}}(?:\\d{{{len(digits) + 1}}}|(?:{_greater(digits, letter=False)})\")"
-    other = r'(?!\x20r="[A-Za-z]{1,7}\d{1,12}")[\s/>]'
-    return re.compile(f'<c(?:\\x20r="(?:{wider}|{taller})|{other})'.encode())
-
-
-def _greater(text: str, letter: bool) -> str:
-    """A regex alternation for the strings of letters (any case) or digits as long as `text` and greater."""
-    choices = []
-    for k, char in enumerate(text):
-        if char.upper() in ("Z", "9"):
-            continue  # nothing above it
-        following = chr(ord(char.upper()) + 1)
-        above = f"[{following}-Z{following.lower()}-z]" if letter else f"[{following}-9]"
-        same = "".join(f"[{c.upper()}{c.lower()}]" if letter else c for c in text[:k])
-        rest = len(text) - k - 1
-        choices.append(same + above + (("[A-Za-z]" if letter else "\\d") + f"{{{rest}}}" if rest else ""))
-    return "|".join(choices) if choices else "(?!)"
-
-
-def _cell_references(data: bytes, start: int, end: int, prefixed: bool) -> tuple[set[bytes], set[bytes]] | tuple[()] | None:
-    """The letters and the digits (each set) of the `r` of every c element in data[start:end], ()
-    when there is none, None when some c element has none (or not one that is a cell reference)."""
-    if not prefixed:
-        found = _CELL_REFS.findall(data, start, end)
-        if not found:
-            return ()
-        letters = {letters for letters, _ in found}
-        if b"" not in letters:
-            return letters, {digits for _, digits in found}
-    # Another form somewhere (another quote, the reference not first, a namespace prefix): the
-    # slower patterns, which follow any order of attributes, decide.
-    found = _CELL_WITH_REF.findall(data, start, end)
-    if len(found) != len(_CELL_START.findall(data, start, end)):
-        return None
-    if not found:
-        return ()
-    return {letters for _, letters, _ in found}, {digits for _, _, digits in found}
-
-
-def _column_number(letters: bytes) -> int:
-    """1-based column of a reference's letters (any case), as `_split_ref` counts them."""
-    column = 0
-    for letter in letters.upper():
-        column = column * 26 + letter - 64
-    return column
 
 
 _CELL_REF = re.compile(r"([A-Za-z]{1,7})(\d{1,12})")
@@ -1083,41 +684,54 @@ _CELL_VOCABULARY = frozenset({
 })
 
 
-class _SheetExtent:
-    """expat handler measuring one xlsx sheet: the last row and column holding a cell with content.
+class _SheetScan:
+    """expat handlers reading one xlsx sheet: its extent, merged ranges and error cells, in one pass.
 
-    Positions follow calamine: a cell's `r` when it has one, else the row's and one column right of
-    the cell before it; a row's `r`, else one below the row before. Where a file leaves room for doubt
-    (a cell whose `r` names another row than its row's) the larger position is taken. A cell counts when it has a value, inline string or formula (styled empty
-    cells, which calamine skips, do not). Names are matched without their namespace prefix.
+    Extent: the last row and column holding a cell with content. Positions follow calamine: a cell's
+    `r` when it has one, else the row's and one column right of the cell before it; a row's `r`, else
+    one below the row before. Where a file leaves room for doubt (a cell whose `r` names another row
+    than its row's) the larger position is taken. A cell counts when it has a value, inline string or
+    formula (styled empty cells, which calamine skips, do not). Names are matched without their
+    namespace prefix.
+
+    Error cells (`errors`, 0-based (row, column) of the cell's `r` -> `CellError`): a cell typed `e`
+    (its value is the error text, such as #DIV/0!) and a formula without a cached value, which
+    calamine both reads as empty.
     """
 
     def __init__(self, sheet: str) -> None:
         self.sheet = sheet
         self.rows = self.columns = 0  # extent, 1-based
         self.merged: list[tuple[int, int, int, int]] = []
+        self.errors: dict[tuple[int, int], CellError] = {}
         self._row = -1  # index of the current row element
         self._row_elements = 0
         self._cell: tuple[int, int] | None = None  # the open cell, until it shows content
         self._last: tuple[int, int] | None = None  # the previous cell in the row
         self._cells_in_row = 0
-        self._local: dict[str, str] = {}
+        # The open c element, until it closes: its `r` as a position (None without one), its type,
+        # whether it holds a formula, and the text of its value (None without a v element).
+        self._open: list | None = None
+        self._text: list[str] | None = None  # the text of the open v element
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
-        local = self._local.get(tag)
-        if local is None:
-            local = self._local[tag] = tag.rpartition(":")[2]
+        local = tag.rpartition(":")[2]
         if local == "c":
-            position = _split_ref(attributes.get("r"))
+            declared = position = _split_ref(attributes.get("r"))
             if position is None:
                 row = max(self._row, self._last[0] if self._last else 0)
                 position = (row, max(self._last[1] + 1 if self._last else 0, self._cells_in_row))
             self._cell = self._last = position
             self._cells_in_row += 1
+            self._open, self._text = [declared, attributes.get("t"), False, None], None
         elif local == "v" or local == "is" or local == "f":
             if self._cell is not None:
                 self._content(*self._cell)
                 self._cell = None
+            if self._open is not None and local == "f":
+                self._open[2] = True
+            elif self._open is not None and local == "v":
+                self._text = []
         elif local == "row":
             declared = attributes.get("r", "")
             if declared.isdigit() and len(declared) <= 12:
@@ -1133,6 +747,24 @@ class _SheetExtent:
                 found = _split_range(attributes.get("ref"))
                 if found is not None:
                     self.merged.append(found)
+
+    def characters(self, text: str) -> None:
+        if self._text is not None:
+            self._text.append(text)
+
+    def end(self, tag: str) -> None:
+        if self._open is None:
+            return
+        local = tag.rpartition(":")[2]
+        if local == "v" and self._text is not None:
+            self._open[3], self._text = "".join(self._text), None
+        elif local == "c":
+            declared, kind, formula, value = self._open
+            if declared is not None and kind == "e":
+                self.errors[declared] = CellError(value or "#ERROR")
+            elif declared is not None and formula and not value:
+                self.errors[declared] = NO_CACHED_RESULT
+            self._open = None
 
     def _content(self, row: int, column: int) -> None:
         if row >= self.rows:
@@ -1314,30 +946,30 @@ def _is_blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _find_cover_sheet(sheets: _Sheets) -> str | None:
+def _find_cover_sheet(sheets: dict[str, list[list]]) -> str | None:
     for name in sheets:
-        if layout.normalise_label(name) == layout.normalise_label(layout.COVER_SHEET):
+        if workbook_contract.normalise_label(name) == workbook_contract.normalise_label(workbook_contract.COVER_SHEET):
             return name
-    wanted = {layout.normalise_label(layout.COVER_COUNTRY), layout.normalise_label(layout.COVER_YEAR)}
+    wanted = {workbook_contract.normalise_label(workbook_contract.COVER_COUNTRY), workbook_contract.normalise_label(workbook_contract.COVER_YEAR)}
     for name, grid in sheets.items():
-        labels = {layout.normalise_label(v) for _, _, v in _cells(grid[:50]) if isinstance(v, str)}
+        labels = {workbook_contract.normalise_label(v) for _, _, v in _cells(grid[:50]) if isinstance(v, str)}
         if wanted <= labels:
             return name
     return None
 
 
 def _header_row(grid: list[list]) -> int | None:
-    required = {layout.normalise_label(c) for c in layout.REQUIRED_DATA_COLUMNS}
+    required = {workbook_contract.normalise_label(c) for c in workbook_contract.REQUIRED_DATA_COLUMNS}
     for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        labels = {layout.normalise_label(v) for v in row if isinstance(v, str)}
+        labels = {workbook_contract.normalise_label(v) for v in row if isinstance(v, str)}
         if required <= labels:
             return i
     return None
 
 
-def _find_data_sheet(sheets: _Sheets) -> tuple[str | None, int]:
+def _find_data_sheet(sheets: dict[str, list[list]]) -> tuple[str | None, int]:
     """The Data sheet by name, else the first sheet with a header row holding Code and Value."""
-    named = [n for n in sheets if layout.normalise_label(n) == layout.normalise_label(layout.DATA_SHEET)]
+    named = [n for n in sheets if workbook_contract.normalise_label(n) == workbook_contract.normalise_label(workbook_contract.DATA_SHEET)]
     for name in named:
         row = _header_row(sheets[name])
         return name, (row if row is not None else 0)
@@ -1350,7 +982,7 @@ def _find_data_sheet(sheets: _Sheets) -> tuple[str | None, int]:
 
 def cell_ref(row_index: int, column_index: int) -> str:
     """Spreadsheet reference of a 0-based grid position: (0, 0) -> 'A1'."""
-    return f"{layout.column_letter(column_index)}{row_index + 1}"
+    return f"{workbook_contract.column_letter(column_index)}{row_index + 1}"
 
 
 def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
@@ -1359,7 +991,7 @@ def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
     positions: dict[str, int] = {}
     for j, label in enumerate(header):
         if isinstance(label, str):
-            positions.setdefault(layout.normalise_label(label), j)
+            positions.setdefault(workbook_contract.normalise_label(label), j)
     return positions
 
 
@@ -1368,8 +1000,6 @@ def _merged_ranges(content: bytes, shape: WorkbookShape, sheet_name: str) -> lis
     if shape.kind != "xls":
         return shape.merged.get(sheet_name, [])
     try:
-        import python_calamine  # pandas' calamine engine; imported here as only .xls needs it directly
-
         with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)) as book:
             ranges = book.get_sheet_by_name(sheet_name).merged_cell_ranges or []
         return [(r1, c1, r2, c2) for (r1, c1), (r2, c2) in ranges]
@@ -1393,105 +1023,22 @@ def _merges_over_data(ranges: list[tuple[int, int, int, int]], header_row: int, 
 
 def _error_cells(content: bytes, shape: WorkbookShape, sheet_name: str, columns: set[int]) -> dict[str, CellError]:
     """Cells of one sheet, in the given 0-based columns, holding a spreadsheet error (or, in xlsx, a
-    formula without a cached result).
+    formula without a cached result), by cell reference.
 
-    {} when the kind has no scanner or the scan fails: the calamine read already succeeded, and
-    without the scan error cells read as blanks, as before.
+    xlsx: found by the inspection's scan of the sheet. {} when the kind has no scanner or the scan
+    fails: the calamine read already succeeded, and without the scan error cells read as blanks.
     """
     if not columns:
         return {}
+    if shape.kind == "xlsx":
+        return {cell_ref(row, column): error for (row, column), error in shape.errors.get(sheet_name, {}).items() if column in columns}
     try:
-        if shape.kind == "xlsx":
-            part = shape.parts[sheet_name]
-            data = shape.xml.get(part)
-            if data is None:  # the inspection streamed this part instead of unpacking it
-                with zipfile.ZipFile(io.BytesIO(content)) as zf:
-                    data = zf.read(part)
-            return _xlsx_error_cells(data, columns)
         if shape.kind == "ods":
             with zipfile.ZipFile(io.BytesIO(content)) as zf, zf.open("content.xml") as stream:
                 return scan_ods_content(stream, sheet_name, columns)
         return _xls_error_cells(content, sheet_name, columns)
     except _SCAN_FAILURES + (_Refused,):
         return {}  # the calamine read already succeeded; without the XML scan errors read as blanks
-
-
-def _xlsx_error_cells(data: bytes, columns: set[int]) -> dict[str, CellError]:
-    """Cells of one xlsx sheet part (its XML) holding an error value or a formula without a cached result.
-
-    Parses the part with expat (no tree is built), in the chunks `_parse_part` would feed it.
-    """
-    if not _has_formula_or_error(data):
-        return {}  # most sheets: no cell to look at, and no need to parse them a second time
-    found: dict[str, CellError] = {}
-    cell: dict[str, object] = {}  # the open cell: reference, type, whether it has a formula, its value
-    text: list[str] = []
-
-    def start(tag: str, attributes: dict[str, str]) -> None:
-        local = tag.rpartition(":")[2]
-        if local == "c":
-            cell.clear()
-            cell.update(ref=attributes.get("r", ""), type=attributes.get("t"), formula=False, value=None)
-        elif local == "f" and cell:
-            cell["formula"] = True
-        elif local == "v" and cell:
-            text.clear()
-            cell["in_value"] = True
-
-    def characters(data: str) -> None:
-        if cell.get("in_value"):
-            text.append(data)
-
-    def end(tag: str) -> None:
-        local = tag.rpartition(":")[2]
-        if local == "v" and cell:
-            cell["in_value"], cell["value"] = False, "".join(text)
-        elif local == "c" and cell:
-            position = _split_ref(str(cell["ref"]))
-            if position is not None and position[1] in columns:
-                if cell["type"] == "e":
-                    found[cell_ref(*position)] = CellError(cell["value"] or "#ERROR")
-                elif cell["formula"] and not cell["value"]:
-                    found[cell_ref(*position)] = NO_CACHED_RESULT
-            cell.clear()
-
-    parser = _safe_parser()
-    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, characters
-    parser.buffer_text = True
-    _feed(parser, data)
-    return found
-
-
-# A formula element (any prefix) or an error-typed cell, as bytes in a sheet part. Searching for it
-# whole is slow (no literal to look for first), so searches that start from a literal come first: a
-# plain <f, and what any other match must hold (":f" and a delimiter, or an e between quotes).
-_FORMULA_OR_ERROR = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]|\st\s*=\s*[\"']e[\"']")
-_PLAIN_FORMULA = re.compile(rb"<f[\s/>]")
-_PREFIXED_FORMULA = re.compile(rb":f[\s/>]")
-_QUOTED_E = re.compile(rb"'e[\"']|\"e'")
-
-
-def _has_formula_or_error(data: bytes) -> bool:
-    """Whether a sheet part holds a formula or an error cell, from a byte search (C speed).
-
-    Searched 1 MB at a time with 64 bytes of overlap, as it was when the part was streamed: a match
-    stretched over more whitespace than that at a boundary is missed in both.
-    """
-    if len(data) <= 1 << 20:
-        if _PLAIN_FORMULA.search(data) is not None:
-            return True
-        # Any other match holds a quoted e between quotes (an error type) or ":f" and a delimiter.
-        quoted_e = b'"e"' in data or (b"'" in data and _QUOTED_E.search(data) is not None)
-        if not quoted_e and _PREFIXED_FORMULA.search(data) is None:
-            return False
-        return _FORMULA_OR_ERROR.search(data) is not None
-    tail = b""
-    for offset in range(0, len(data), 1 << 20):
-        chunk = data[offset:offset + (1 << 20)]
-        if _FORMULA_OR_ERROR.search(tail + chunk):
-            return True
-        tail = chunk[-64:]
-    return False
 
 
 def _repeat(element, attribute: str) -> int:
@@ -1582,19 +1129,19 @@ def _read_data(grid: list[list], header_row: int, error_cells: dict[str, CellErr
     """Data rows keyed by Code and Breakdown, with the raw Value/Previous year value/Flag/Comment and
     their cells: a tuple per row in `RAW_COLUMNS` order."""
     positions = _header_positions(grid, header_row)
-    wanted = {name: positions.get(layout.normalise_label(name)) for name in layout.DATA_COLUMNS}
-    missing = [name for name in layout.REQUIRED_DATA_COLUMNS if wanted[name] is None]
+    wanted = {name: positions.get(workbook_contract.normalise_label(name)) for name in workbook_contract.DATA_COLUMNS}
+    missing = [name for name in workbook_contract.REQUIRED_DATA_COLUMNS if wanted[name] is None]
     if missing:
         return [], missing
 
-    code_j, breakdown_j, value_j = wanted[layout.COL_CODE], wanted[layout.COL_BREAKDOWN], wanted[layout.COL_VALUE]
-    flag_j, comment_j, unit_j = wanted[layout.COL_FLAG], wanted[layout.COL_COMMENT], wanted[layout.COL_UNIT]
-    previous_j = wanted[layout.COL_PREVIOUS]  # None in workbooks of template version 2026.1
+    code_j, breakdown_j, value_j = wanted[workbook_contract.COL_CODE], wanted[workbook_contract.COL_BREAKDOWN], wanted[workbook_contract.COL_VALUE]
+    flag_j, comment_j, unit_j = wanted[workbook_contract.COL_FLAG], wanted[workbook_contract.COL_COMMENT], wanted[workbook_contract.COL_UNIT]
+    previous_j = wanted[workbook_contract.COL_PREVIOUS]  # None in workbooks of template version 2026.1
     # Column letters once, not per row: a cell reference is then letters + row number.
-    value_col, code_col = layout.column_letter(value_j), layout.column_letter(code_j)
-    flag_col = layout.column_letter(flag_j) if flag_j is not None else None
-    unit_col = layout.column_letter(unit_j) if unit_j is not None else None
-    previous_col = layout.column_letter(previous_j) if previous_j is not None else None
+    value_col, code_col = workbook_contract.column_letter(value_j), workbook_contract.column_letter(code_j)
+    flag_col = workbook_contract.column_letter(flag_j) if flag_j is not None else None
+    unit_col = workbook_contract.column_letter(unit_j) if unit_j is not None else None
+    previous_col = workbook_contract.column_letter(previous_j) if previous_j is not None else None
     blank, errors = _is_blank, error_cells.get
     rows = []  # one tuple per row, in RAW_COLUMNS order
     for i in range(header_row + 1, len(grid)):
@@ -1631,13 +1178,13 @@ def _read_data(grid: list[list], header_row: int, error_cells: dict[str, CellErr
 
 def _read_cover(grid: list[list]) -> dict[str, CoverField]:
     """Cover fields found by their label; the value is the next non-empty cell to the right."""
-    labels = {layout.normalise_label(label): label for label in (*layout.COVER_LOCKED_FIELDS, *layout.COVER_FILL_FIELDS)}
+    labels = {workbook_contract.normalise_label(label): label for label in (*workbook_contract.COVER_LOCKED_FIELDS, *workbook_contract.COVER_FILL_FIELDS)}
     found: dict[str, CoverField] = {}
     for i, row in enumerate(grid):
         for j, value in enumerate(row):
             if not isinstance(value, str):
                 continue
-            label = labels.get(layout.normalise_label(value))
+            label = labels.get(workbook_contract.normalise_label(value))
             if label is None or label in found:
                 continue
             answer_j = next((k for k in range(j + 1, len(row)) if not _is_blank(row[k])), None)
@@ -1648,8 +1195,8 @@ def _read_cover(grid: list[list]) -> dict[str, CoverField]:
     return found
 
 
-def _read_meta(sheets: _Sheets) -> dict[str, str]:
-    grid = sheets.get(layout.META_SHEET)
+def _read_meta(sheets: dict[str, list[list]]) -> dict[str, str]:
+    grid = sheets.get(workbook_contract.META_SHEET)
     if not grid or len(grid[0]) < 2:
         return {}
     meta = {}

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.findings import PipelineError
+from pipeline.errors import PipelineError
 
 __all__ = ["PdfError", "PdfResult", "convert_to_pdf", "docx_has_toc", "find_soffice", "find_uno_python", "page_count"]
 

@@ -12,17 +12,26 @@ XML parts stay identical between two runs on the same inputs, which tests check.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.cache import file_sha256
 from pipeline.reference import REFERENCE_DIR
 
 MANIFEST_NAME = "manifest.json"
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks: a large file costs time, never memory."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def git_commit(folder: Path = PACKAGE_DIR) -> str:

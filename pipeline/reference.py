@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from pipeline.errors import ReferenceDataError
+
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
 TOTAL = "TOTAL"
@@ -213,7 +215,6 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
     """Read every reference file; raise `ReferenceDataError` when they contradict each other."""
-    from pipeline.findings import ReferenceDataError
 
     member_states = tuple(
         MemberState(r["iso3"], r["iso2"], r["name"], int(r["member_from"]))

@@ -35,34 +35,38 @@ Flags follow the figure they qualify ("1,234 p"), with their legend in Annex A.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import math
 import numbers
 import re
+import tempfile
+import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
-from jinja2 import meta
 import pandas as pd
+from docx.document import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.image.exceptions import UnrecognizedImageError
+from docx.image.image import Image
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+from jinja2 import meta
 
-from pipeline import __version__, store
+from pipeline import output_files
 from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
 from pipeline.frames import frame_rows
-from pipeline.findings import ReportRenderError
+from pipeline.errors import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
 
-if TYPE_CHECKING:
-    from docxtpl import DocxTemplate
-
-    from pipeline.cache import BlobCache
-
 log = logging.getLogger(__name__)
-
-# python-docx and docxtpl are imported where a document is rendered (0.1 s): a run whose report
-# comes from the cache never loads them.
 
 REPORT_FILENAME = "BSEC_Annual_Assessment_{year}.docx"
 
@@ -1675,9 +1679,6 @@ class MissingVariables(Exception):
 def _with_images(value: Any, tpl: DocxTemplate, stand_ins: Mapping[Path, Path] | None = None) -> Any:
     """A copy of the context with every path turned into an InlineImage of the text width; with
     `stand_ins`, the image read for a path is its stand-in's (`draft_report`)."""
-    from docx.shared import Mm
-    from docxtpl import InlineImage
-
     if isinstance(value, PurePath):
         path = Path(value)
         if stand_ins is not None:
@@ -1695,17 +1696,19 @@ def _with_images(value: Any, tpl: DocxTemplate, stand_ins: Mapping[Path, Path] |
 TOC_LEVELS = {"Heading 1": 1, "Heading 2": 2, "Heading 3": 3}  # the levels the TOC field collects ("1-3")
 
 
-def fill_toc(document: Any) -> int:
+def fill_toc(document: Document) -> int:
     """Put the rendered headings into the result of the table-of-contents field; returns how many.
 
-    The field is marked dirty and settings.xml asks Word to update fields on opening, so Word
-    rebuilds it with page numbers; LibreOffice rebuilds it when its indexes are updated (the PDF
-    export). Until then, or in a plain `soffice --convert-to`, the reader sees the headings (without
-    page numbers) instead of a placeholder. One paragraph per heading, styled `toc 1`/`toc 2`/`toc 3`.
-    """
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
+    The template's field is marked dirty and its settings.xml asks Word to update fields on opening,
+    so Word rebuilds it with page numbers; LibreOffice rebuilds it when its indexes are updated (the
+    PDF export). Until then, or in a plain `soffice --convert-to`, the reader sees the headings
+    (without page numbers) instead of a placeholder. One paragraph per heading, styled `toc 1`/`toc 2`/`toc 3`.
 
+    python-docx has no API for fields, so this edits the body's XML with its `OxmlElement` and `qn`:
+    the field is the paragraph whose runs hold `fldChar` begin, `instrText` "TOC ...", `fldChar`
+    separate, the current result, `fldChar` end (ECMA-376 part 1, 17.16); the result runs are
+    replaced by one run per heading, each in a paragraph of its own, the end run after the last.
+    """
     body = document.element.body
     instruction = next((el for el in body.iter(qn("w:instrText")) if (el.text or "").strip().startswith("TOC ")), None)
     if instruction is None:
@@ -1716,22 +1719,17 @@ def fill_toc(document: Any) -> int:
     if "separate" not in kinds or "end" not in kinds:
         return 0
     separate, end = kinds.index("separate"), kinds.index("end")
-    entries = []
-    seen_field = False
-    # Each paragraph's style name from one table of the document's styles: `paragraph.style` looks
-    # the style up again for every paragraph (a third of the rendering time). Same resolution: an
-    # absent or unknown style id is the default paragraph style.
-    from docx.enum.style import WD_STYLE_TYPE
-
+    # Each paragraph's style name (an absent or unknown style id is the default paragraph style).
     names = {style.style_id: style.name for style in document.styles if style.type == WD_STYLE_TYPE.PARAGRAPH}
     default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
     default_name = default.name if default is not None else ""
-    for paragraph in document.paragraphs:
-        if paragraph._p is field_paragraph:
+    entries = []
+    seen_field = False
+    for paragraph in body.iterchildren(qn("w:p")):  # the body's paragraphs, as `document.paragraphs`
+        if paragraph is field_paragraph:
             seen_field = True
             continue
-        style_id = paragraph._p.style
-        level = TOC_LEVELS.get(names.get(style_id, default_name) if style_id is not None else default_name)
+        level = TOC_LEVELS.get(names.get(paragraph.style, default_name))
         if seen_field and level and paragraph.text.strip():
             entries.append((level, paragraph.text.strip()))
     if not entries:
@@ -1741,127 +1739,87 @@ def fill_toc(document: Any) -> int:
     end_run = runs[end]
     end_run.getparent().remove(end_run)
 
-    def entry_run(text: str):
+    def entry_paragraph(paragraph, level: int, text: str):
+        paragraph.style = f"TOC{level}"
         run = OxmlElement("w:r")
         t = OxmlElement("w:t")
         t.text = text
         t.set(qn("xml:space"), "preserve")
         run.append(t)
-        return run
-
-    def set_style(paragraph, level: int) -> None:
-        ppr = paragraph.find(qn("w:pPr"))
-        if ppr is None:
-            ppr = OxmlElement("w:pPr")
-            paragraph.insert(0, ppr)
-        style = ppr.find(qn("w:pStyle"))
-        if style is None:
-            style = OxmlElement("w:pStyle")
-            ppr.insert(0, style)
-        style.set(qn("w:val"), f"TOC{level}")
+        paragraph.append(run)
+        return paragraph
 
     (first_level, first_text), rest = entries[0], entries[1:]
-    set_style(field_paragraph, first_level)
-    field_paragraph.append(entry_run(first_text))
-    previous = field_paragraph
+    previous = entry_paragraph(field_paragraph, first_level, first_text)
     for level, text in rest:
-        paragraph = OxmlElement("w:p")
-        set_style(paragraph, level)
-        paragraph.append(entry_run(text))
+        paragraph = entry_paragraph(OxmlElement("w:p"), level, text)
         previous.addnext(paragraph)
         previous = paragraph
     previous.append(end_run)
     return len(entries)
 
 
-# Already compressed: deflating the charts' PNGs again took ~0.09 s a report and saved nothing.
-_STORED_MEDIA = (".png", ".jpeg", ".jpg", ".gif")
-
-
-def _package_parts(document: Any) -> list[tuple[str, bytes]]:
-    """The parts of `document`'s package as (zip member name, bytes), in the order python-docx's
-    `save` writes them: content types, package relationships, then each part and its relationships."""
-    from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
-    from docx.opc.pkgwriter import _ContentTypesItem
-
-    package = document.part.package
-    parts = list(package.parts)
-    for part in parts:
-        part.before_marshal()
-    out = [(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob), (PACKAGE_URI.rels_uri.membername, package.rels.xml)]
-    for part in parts:
-        out.append((part.partname.membername, part.blob))
-        if len(part.rels):
-            out.append((part.partname.rels_uri.membername, part.rels.xml))
-    return out
-
-
-def render_report(template_path: Path, context: dict[str, Any], out_path: Path, cache: BlobCache | None = None,
-                  draft: ReportDraft | None = None) -> Path:
+def render_report(template_path: Path, context: dict[str, Any], out_path: Path, draft: ReportDraft | None = None) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
     Raises `ReportRenderError` when the template uses variables the context lacks (their names are
-    in the message), when a chart file is missing, or when Jinja fails. With a `cache`
-    (`pipeline.cache.BlobCache`), a report rendered before from the same template, context (charts
-    by their bytes), code and day is copied from it. With a `draft` of this template and context
-    (`draft_report`, made while the charts were drawn), the charts are put into it instead of
-    rendering again; a draft that does not fit them (a chart of another size) is rendered again.
+    in the message), when a chart file is missing, or when Jinja fails. With a `draft` of this
+    template and context (`draft_report`, made while the charts were drawn), the charts are put into
+    it instead of rendering again; a draft that does not fit them (a chart of another size) is
+    rendered again.
     """
     template_path = Path(template_path)
     out_path = Path(out_path)
     if not template_path.is_file():
         raise ReportRenderError(f"report template {template_path} does not exist")
-    key = _report_key(template_path, context) if cache is not None else None
-    if cache is not None and key is not None and cache.copy_to(key, out_path):
-        return out_path
     if draft is not None and draft.day == _document_day() and draft.put_charts():
-        _write_document(draft.document, draft.day, out_path)
+        parts, day = draft.parts, draft.day
     else:
         if draft is not None:
             log.debug("The report is rendered again: its draft did not fit the charts drawn (or the day changed).")
-        _write_document(*_render_document(template_path, context), out_path)
-    if cache is not None and key is not None:
-        cache.put(key, out_path.read_bytes())
-    return out_path
+        tpl, day = _render_document(template_path, context)
+        parts = _saved_parts(tpl)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # python-docx dates the zip entries with the current time: the day's date instead, so that the
+    # same inputs on one day give the same bytes.
+    return output_files.write_zip(parts, out_path, day.replace(tzinfo=None))
 
 
 class ReportDraft:
     """A report rendered before its charts were drawn (`draft_report`): each chart is a stand-in PNG
     of the chart's name, size in pixels and resolution, so the document is laid out as with the
-    chart; `put_charts` then swaps each stand-in's bytes for the chart's. The same document as
-    rendering with the charts: python-docx reads only the size, resolution and file name of an image."""
+    chart; `put_charts` then saves it with each stand-in's bytes swapped for the chart's. The same
+    document as rendering with the charts: python-docx reads only the size, resolution and file name
+    of an image."""
 
-    def __init__(self, document: Any, day: dt.datetime, charts: dict[str, tuple[Path, bytes]]) -> None:
-        self.document = document
+    def __init__(self, template: DocxTemplate, day: dt.datetime, charts: dict[str, tuple[Path, bytes]]) -> None:
+        self.template = template
         self.day = day
-        self._charts = charts  # file name -> (chart path, stand-in bytes)
+        self.charts = charts  # file name -> (chart path, stand-in bytes)
+        self.parts: list[tuple[str, bytes]] = []  # the saved package, once `put_charts` succeeded
 
     def put_charts(self) -> bool:
-        """Put the drawn charts in place of their stand-ins; False (the draft unusable) when a chart
-        is not the size of its stand-in, or a stand-in is not found once, as itself."""
-        from docx.image.exceptions import UnrecognizedImageError
-        from docx.image.image import Image
-        from docx.parts.image import ImagePart
-
-        replaced = set()
-        for part in self.document.part.package.parts:
-            if not isinstance(part, ImagePart) or part.filename not in self._charts:
-                continue
-            path, stand_in = self._charts[part.filename]
-            if part.blob != stand_in or part.filename in replaced:
-                return False
+        """Save the draft with the drawn charts in place of their stand-ins (into `parts`); False (the
+        draft unusable) when a chart is not the size of its stand-in, or a stand-in is not found
+        once in the saved package."""
+        drawn = {}
+        for path, stand_in in self.charts.values():
             if not path.is_file():
                 raise ReportRenderError(f"chart image {path} does not exist")
             chart = path.read_bytes()
             try:
-                drawn, placed = Image.from_blob(chart), Image.from_blob(stand_in)
+                made, placed = Image.from_blob(chart), Image.from_blob(stand_in)
             except UnrecognizedImageError:
                 return False
-            if (drawn.content_type, drawn.px_width, drawn.px_height, drawn.horz_dpi, drawn.vert_dpi) != (
+            if (made.content_type, made.px_width, made.px_height, made.horz_dpi, made.vert_dpi) != (
                     placed.content_type, placed.px_width, placed.px_height, placed.horz_dpi, placed.vert_dpi):
                 return False
-            part._blob = chart  # noqa: SLF001 - python-docx keeps a part's bytes there (Part.blob)
-            replaced.add(part.filename)
+            drawn[stand_in] = chart
+        parts = _saved_parts(self.template)
+        found = Counter(data for name, data in parts if name.startswith("word/media/") and data in drawn)
+        if any(found[stand_in] != 1 for stand_in in drawn):
+            return False
+        self.parts = [(name, drawn.get(data, data) if name.startswith("word/media/") else data) for name, data in parts]
         return True
 
 
@@ -1870,8 +1828,6 @@ def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapp
     each chart path of `context` is read as a stand-in PNG of its size in `pixel_sizes` (`charts.stand_in_png`).
     None when a chart's size is not known or two charts share a file name (then the report is
     rendered once the charts are there). Raises what `render_report` raises for the template."""
-    import tempfile
-
     paths = _chart_paths(context)
     if any(path not in pixel_sizes for path in paths) or len({path.name for path in paths}) != len(paths):
         return None
@@ -1881,8 +1837,8 @@ def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapp
         for path in paths:
             stand_ins[path] = Path(folder) / path.name
             stand_ins[path].write_bytes(charts[path.name][1])
-        document, day = _render_document(Path(template_path), context, stand_ins)
-    return ReportDraft(document, day, charts)
+        tpl, day = _render_document(Path(template_path), context, stand_ins)
+    return ReportDraft(tpl, day, charts)
 
 
 def _chart_paths(value: Any) -> list[Path]:
@@ -1899,30 +1855,15 @@ def _chart_paths(value: Any) -> list[Path]:
     return list(found)
 
 
-def _report_key(template_path: Path, context: dict[str, Any]) -> str | None:
-    """The cache key of a rendered report (None when the context holds something a key cannot)."""
-    from pipeline.cache import canonical, digest, file_sha256, library_versions, source_hash
-
-    try:
-        facts = canonical(context)  # a chart path becomes the sha256 of the chart
-    except (TypeError, OSError):
-        return None
-    versions = library_versions("docxtpl", "python-docx", "jinja2", "lxml")
-    day = dt.datetime.now(dt.UTC).date().isoformat()  # the document's dates are the day's
-    return digest("report", __version__, source_hash("report", "store"), store.DEFLATER, versions, file_sha256(template_path), day, facts)
-
-
 def _document_day() -> dt.datetime:
     # The day, not the second: the report says "generated on <date>", and two runs on the same inputs
     # on one day give identical document parts.
     return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
 
 
-def _render_document(template_path: Path, context: dict[str, Any], stand_ins: Mapping[Path, Path] | None = None) -> tuple[Any, dt.datetime]:
-    """The rendered python-docx document, its contents filled in, and the day it is dated."""
+def _render_document(template_path: Path, context: dict[str, Any], stand_ins: Mapping[Path, Path] | None = None) -> tuple[DocxTemplate, dt.datetime]:
+    """The rendered template, its contents filled in, and the day it is dated."""
     # A fresh template object per render: docxtpl keeps rendering state on the object.
-    from docxtpl import DocxTemplate
-
     tpl = DocxTemplate(str(template_path))
     env = make_jinja_env(provided=context)
     rendered_context = _with_images(context, tpl, stand_ins)
@@ -1938,10 +1879,12 @@ def _render_document(template_path: Path, context: dict[str, Any], stand_ins: Ma
     tpl.docx.core_properties.modified = day
     if context.get("coordinator"):  # settings [report] coordinator: Word shows it as the author
         tpl.docx.core_properties.author = context["coordinator"]
-    return tpl.docx, day
+    return tpl, day
 
 
-def _write_document(document: Any, day: dt.datetime, out_path: Path) -> Path:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_zip(_package_parts(document), out_path, day.replace(tzinfo=None), stored=_STORED_MEDIA)
-    return out_path
+def _saved_parts(tpl: DocxTemplate) -> list[tuple[str, bytes]]:
+    """The parts of the rendered template as `DocxTemplate.save` writes them: (zip entry name, bytes), in order."""
+    buffer = io.BytesIO()
+    tpl.save(buffer)
+    with zipfile.ZipFile(buffer) as package:
+        return [(info.filename, package.read(info)) for info in package.infolist()]

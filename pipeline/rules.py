@@ -51,9 +51,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import layout
+from pipeline import workbook_contract
+from pipeline.errors import ReferenceDataError
 from pipeline.findings import Finding, make_finding, plain_number
-from pipeline.frames import column_lists
 from pipeline.reference import REFERENCE_DIR, TOTAL, Indicator, Reference, normalise_unit
 from pipeline.settings import Thresholds  # configuration: the settings' [validation] section overrides the CSV
 
@@ -78,7 +78,6 @@ def load_thresholds(path: Path = REFERENCE_DIR / "rule_thresholds.csv") -> Thres
 
     These are the defaults; `Settings.thresholds` applies the settings file's [validation] overrides.
     """
-    from pipeline.findings import ReferenceDataError
 
     kinds = {f.name: type(f.default) for f in fields(Thresholds)}
     with path.open(encoding="utf-8", newline="") as f:
@@ -102,7 +101,7 @@ class ObservationLookup:
 
     def __init__(self, obs: pd.DataFrame | Mapping[str, list]) -> None:
         # Lists, not Series: iterating a Series boxes every item (the same Python values, much slower).
-        columns = [obs[name] for name in self._COLUMNS] if isinstance(obs, Mapping) else column_lists(obs, self._COLUMNS)
+        columns = [obs[name] for name in self._COLUMNS] if isinstance(obs, Mapping) else [obs[name].tolist() for name in self._COLUMNS]
         indicators, breakdowns, values, statuses, flags, comments, cells, sheets = columns
         keys = list(zip(indicators, breakdowns, strict=True))
         self.number: dict[tuple[str, str], float] = {key: value for key, value, status in zip(keys, values, statuses, strict=True) if status == REPORTED}
@@ -227,7 +226,7 @@ def check_breaks(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: st
     columns = ("indicator", "breakdown", "flags", "comment", "sheet", "cell")
     return [
         make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=sheet, cell=cell, value=flags)
-        for indicator, breakdown, flags, comment, sheet, cell in zip(*column_lists(obs, columns), strict=True)
+        for indicator, breakdown, flags, comment, sheet, cell in zip(*(obs[name].tolist() for name in columns), strict=True)
         if "b" in flags and comment.strip() == ""
     ]
 
@@ -245,7 +244,7 @@ def check_cover_metadata(cover: Mapping[str, object], ref: Reference, *, file: s
     `cover` maps a Cover label to an object with `value` and `cell` (`ingest.CoverField`).
     """
     findings = []
-    for label in (layout.COVER_AGENCY, layout.COVER_CONTACT):
+    for label in (workbook_contract.COVER_AGENCY, workbook_contract.COVER_CONTACT):
         field = cover.get(label)
         value = getattr(field, "value", None)
         if value is None or not str(value).strip():
@@ -267,7 +266,7 @@ def check_time_series(observations: pd.DataFrame | Mapping[str, list], ref: Refe
     elif observations.empty:
         return []
     else:
-        columns = column_lists(observations, _SERIES_COLUMNS)
+        columns = [observations[name].tolist() for name in _SERIES_COLUMNS]
     # Rows with a missing key are left out, as groupby leaves them out; the others in the order of
     # a stable sort by key and year (what sort_values(kind="stable") gave, sorting plain tuples).
     rows = [row for row in zip(*columns, strict=True) if not (_is_missing_key(row[0]) or _is_missing_key(row[1]) or _is_missing_key(row[2]))]

@@ -88,8 +88,9 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from pipeline import layout, store
+from pipeline import workbook_contract, output_files
 from pipeline.reference import TOTAL, Indicator, Reference
+from pipeline.template import build_workbook
 from pipeline.validate import CONFIDENTIAL, NOT_AVAILABLE, REPORTED, parse_value
 
 DEMO_SEED = 20260201
@@ -310,12 +311,12 @@ SHOCK_KINDS = frozenset({"jump-no-comment", "break-in-series", "explained-jump"}
 # What a cell of `values` holds: (value, flag, comment).
 Cell = tuple[object, str | None, str | None]
 _COVER_ALIASES = {
-    "agency": layout.COVER_AGENCY,
-    "contact": layout.COVER_CONTACT,
-    "email": layout.COVER_EMAIL,
-    "e-mail": layout.COVER_EMAIL,
-    "date": layout.COVER_DATE,
-    "date_submitted": layout.COVER_DATE,
+    "agency": workbook_contract.COVER_AGENCY,
+    "contact": workbook_contract.COVER_CONTACT,
+    "email": workbook_contract.COVER_EMAIL,
+    "e-mail": workbook_contract.COVER_EMAIL,
+    "date": workbook_contract.COVER_DATE,
+    "date_submitted": workbook_contract.COVER_DATE,
 }
 
 
@@ -334,21 +335,21 @@ def fill_workbook(
     as the value alone). A value is written as given: a number, the text a person typed (":", "1 154",
     "<5") or None for a blank cell. Columns are found by their header name and rows by their Code and
     Breakdown, so re-ordered columns and rows still fill correctly; every row with the key is filled.
-    `cover` maps a Cover label in column A (`layout.COVER_AGENCY`...; or the short names agency,
+    `cover` maps a Cover label in column A (`workbook_contract.COVER_AGENCY`...; or the short names agency,
     contact, email, date) to its value; the date submitted should be a `datetime.date`.
     Raises KeyError for a key or label the workbook does not have.
     """
-    data = _sheet(wb, layout.DATA_SHEET)
-    columns = {layout.normalise_label(c.value): c.column for c in data[1] if c.value is not None}
-    missing = [n for n in (layout.COL_CODE, layout.COL_BREAKDOWN, layout.COL_VALUE) if layout.normalise_label(n) not in columns]
+    data = _sheet(wb, workbook_contract.DATA_SHEET)
+    columns = {workbook_contract.normalise_label(c.value): c.column for c in data[1] if c.value is not None}
+    missing = [n for n in (workbook_contract.COL_CODE, workbook_contract.COL_BREAKDOWN, workbook_contract.COL_VALUE) if workbook_contract.normalise_label(n) not in columns]
     if missing:
         raise KeyError(f"Data sheet has no column {', '.join(missing)}")
-    col_code = columns[layout.normalise_label(layout.COL_CODE)]
-    col_key = columns[layout.normalise_label(layout.COL_BREAKDOWN)]
+    col_code = columns[workbook_contract.normalise_label(workbook_contract.COL_CODE)]
+    col_key = columns[workbook_contract.normalise_label(workbook_contract.COL_BREAKDOWN)]
     targets = [
-        columns[layout.normalise_label(layout.COL_VALUE)],
-        columns.get(layout.normalise_label(layout.COL_FLAG)),
-        columns.get(layout.normalise_label(layout.COL_COMMENT)),
+        columns[workbook_contract.normalise_label(workbook_contract.COL_VALUE)],
+        columns.get(workbook_contract.normalise_label(workbook_contract.COL_FLAG)),
+        columns.get(workbook_contract.normalise_label(workbook_contract.COL_COMMENT)),
     ]
     wanted = {(str(code).strip(), str(key).strip()): _as_cell(cell) for (code, key), cell in values.items()}
     found: set[tuple[str, str]] = set()
@@ -361,7 +362,7 @@ def fill_workbook(
         if cell is None:
             continue
         found.add(key)
-        for column, item, name in zip(targets, cell, (layout.COL_VALUE, layout.COL_FLAG, layout.COL_COMMENT), strict=True):
+        for column, item, name in zip(targets, cell, (workbook_contract.COL_VALUE, workbook_contract.COL_FLAG, workbook_contract.COL_COMMENT), strict=True):
             if column is None:
                 if item is not None:
                     raise KeyError(f"Data sheet has no column {name} for {key}")
@@ -372,8 +373,8 @@ def fill_workbook(
         raise KeyError(f"no Data row for {unknown[:5]}{' ...' if len(unknown) > 5 else ''}")
 
     if cover:
-        _fill_cover(_sheet(wb, layout.COVER_SHEET), cover)
-    _set_meta(wb, layout.META_DEMONSTRATION_KEY, "yes" if demonstration else "no")
+        _fill_cover(_sheet(wb, workbook_contract.COVER_SHEET), cover)
+    _set_meta(wb, workbook_contract.META_DEMONSTRATION_KEY, "yes" if demonstration else "no")
     return wb
 
 
@@ -387,18 +388,18 @@ def _as_cell(cell: object) -> Cell:
 
 
 def _sheet(wb: Workbook, name: str):
-    wanted = layout.normalise_label(name)
+    wanted = workbook_contract.normalise_label(name)
     for ws in wb.worksheets:
-        if layout.normalise_label(ws.title) == wanted:
+        if workbook_contract.normalise_label(ws.title) == wanted:
             return ws
     raise KeyError(f"workbook has no sheet {name!r}")
 
 
 def _fill_cover(ws, cover: Mapping[str, object]) -> None:
-    rows = {layout.normalise_label(c.value): c.row for c in ws["A"] if c.value is not None}
+    rows = {workbook_contract.normalise_label(c.value): c.row for c in ws["A"] if c.value is not None}
     for label, value in cover.items():
         label = _COVER_ALIASES.get(label, label)
-        row = rows.get(layout.normalise_label(label))
+        row = rows.get(workbook_contract.normalise_label(label))
         if row is None:
             raise KeyError(f"Cover has no label {label!r}")
         cell = ws.cell(row=row, column=2)
@@ -409,9 +410,9 @@ def _fill_cover(ws, cover: Mapping[str, object]) -> None:
 
 def _set_meta(wb: Workbook, key: str, value: str) -> None:
     try:
-        ws = _sheet(wb, layout.META_SHEET)
+        ws = _sheet(wb, workbook_contract.META_SHEET)
     except KeyError:
-        ws = wb.create_sheet(layout.META_SHEET)
+        ws = wb.create_sheet(workbook_contract.META_SHEET)
         ws.sheet_state = "hidden"
     for cell in ws["A"]:
         if cell.value == key:
@@ -436,8 +437,6 @@ def generate_sample_inputs(
     member. The same seed gives the same values and byte-identical files; a subset of states or years
     gives the same files as the full set for those states and years.
     """
-    from pipeline.template import build_workbook
-
     out_dir = Path(out_dir)
     wanted = None if states is None else set(states)
     if wanted is not None and wanted - set(ref.state_by_iso3):
@@ -455,7 +454,7 @@ def generate_sample_inputs(
                 wb = build_workbook(ref, iso3, year, previous)
                 fill_workbook(wb, values, _cover(iso3, submitted), demonstration=True)
                 target = folder / name
-                store.write_workbook(wb, target, dt.datetime.combine(submitted, dt.time(9, 30)))
+                output_files.write_workbook(wb, target, dt.datetime.combine(submitted, dt.time(9, 30)))
                 written.append(target)
     return sorted(written)
 
@@ -477,10 +476,10 @@ def imperfections_for(iso3: str, year: int) -> list[Imperfection]:
 def _cover(iso3: str, submitted: dt.date) -> dict[str, object]:
     agency, contact = COVERS[iso3]
     return {
-        layout.COVER_AGENCY: f"{agency} (demonstration)",
-        layout.COVER_CONTACT: contact,
-        layout.COVER_EMAIL: contact.lower().replace(" ", ".") + "@example.org",
-        layout.COVER_DATE: submitted,
+        workbook_contract.COVER_AGENCY: f"{agency} (demonstration)",
+        workbook_contract.COVER_CONTACT: contact,
+        workbook_contract.COVER_EMAIL: contact.lower().replace(" ", ".") + "@example.org",
+        workbook_contract.COVER_DATE: submitted,
     }
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.findings import PipelineError
+from pipeline.errors import PipelineError
 
 SETTINGS_FILENAME = "crimetrends.toml"
 

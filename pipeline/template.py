@@ -2,7 +2,7 @@
 
 Input: the `Reference`, a (country, year) and optionally the observations accepted for the year
 before (`<outputs>/<year-1>/data/observations.csv` of the previous run). Output: an .xlsx that follows
-`pipeline.layout`: a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data
+`pipeline.workbook_contract`: a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data
 sheet (one row per indicator and breakdown; only Value, Previous year value, Flag and Comment
 editable), Instructions, and hidden sheets with the template version and the flag drop-down list.
 Writing is atomic (temporary file, then rename).
@@ -16,9 +16,8 @@ from published sources (history rows) are not the state's and are not pre-filled
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,8 +28,9 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pipeline import __version__, layout, store
-from pipeline.findings import PipelineError
+from pipeline import __version__, workbook_contract, output_files
+from pipeline.atomic import write_atomically
+from pipeline.errors import PipelineError
 from pipeline.reference import Reference
 
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
@@ -39,15 +39,15 @@ TOTAL_FONT = Font(bold=True)
 UNLOCKED = Protection(locked=False)
 
 COLUMN_WIDTHS = {
-    layout.COL_CODE: 13,
-    layout.COL_BREAKDOWN: 13,
-    layout.COL_INDICATOR: 58,
-    layout.COL_UNIT: 9,
-    layout.COL_VALUE: 14,
-    layout.COL_PREVIOUS: 16,
-    layout.COL_FLAG: 18,
-    layout.COL_COMMENT: 40,
-    layout.COL_DEFINITION: 80,
+    workbook_contract.COL_CODE: 13,
+    workbook_contract.COL_BREAKDOWN: 13,
+    workbook_contract.COL_INDICATOR: 58,
+    workbook_contract.COL_UNIT: 9,
+    workbook_contract.COL_VALUE: 14,
+    workbook_contract.COL_PREVIOUS: 16,
+    workbook_contract.COL_FLAG: 18,
+    workbook_contract.COL_COMMENT: 40,
+    workbook_contract.COL_DEFINITION: 80,
 }
 
 
@@ -62,17 +62,17 @@ def template_filename(iso3: str, year: int) -> str:
 
 def default_previous_path(outputs_dir: Path, year: int) -> Path:
     """Where the previous run wrote the observations the `year` workbooks are pre-filled from."""
-    return outputs_dir / str(year - 1) / store.DATA_DIR / "observations.csv"
+    return outputs_dir / str(year - 1) / output_files.DATA_DIR / "observations.csv"
 
 
 def read_previous_observations(path: Path) -> pd.DataFrame | None:
-    """The observations of a previous run (`store.write_csv` format), or None when `path` does not exist.
+    """The observations of a previous run (`output_files.write_csv` format), or None when `path` does not exist.
 
     Raises `PipelineError` when the file exists but lacks a column the pre-fill needs.
     """
     if not path.is_file():
         return None
-    frame = store.read_csv(path)
+    frame = output_files.read_csv(path)
     missing = [c for c in PREVIOUS_RUN_COLUMNS if c not in frame.columns]
     if missing:
         raise PipelineError(f"{path} is not an observations.csv written by crimetrends run: no column {', '.join(missing)}")
@@ -115,18 +115,18 @@ def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple
     state = ref.state_by_iso3[iso3]
     wb = Workbook()
     cover = wb.active
-    cover.title = layout.COVER_SHEET
+    cover.title = workbook_contract.COVER_SHEET
     _write_cover(cover, state.iso3, state.name, year)
-    _write_data(wb.create_sheet(layout.DATA_SHEET), ref, year, previous or {})
-    _write_instructions(wb.create_sheet(layout.INSTRUCTIONS_SHEET), ref, year)
+    _write_data(wb.create_sheet(workbook_contract.DATA_SHEET), ref, year, previous or {})
+    _write_instructions(wb.create_sheet(workbook_contract.INSTRUCTIONS_SHEET), ref, year)
     _write_lists(wb, ref)
-    meta = wb.create_sheet(layout.META_SHEET)
-    meta.append([layout.META_VERSION_KEY, layout.TEMPLATE_VERSION])
-    meta.append([layout.META_DEMONSTRATION_KEY, "no"])
+    meta = wb.create_sheet(workbook_contract.META_SHEET)
+    meta.append([workbook_contract.META_VERSION_KEY, workbook_contract.TEMPLATE_VERSION])
+    meta.append([workbook_contract.META_DEMONSTRATION_KEY, "no"])
     meta.append(["generated_by", f"crimetrends {__version__}"])
     meta.sheet_state = "hidden"
     meta.protection.sheet = True
-    wb.active = wb.worksheets.index(wb[layout.DATA_SHEET])
+    wb.active = wb.worksheets.index(wb[workbook_contract.DATA_SHEET])
     return wb
 
 
@@ -143,14 +143,10 @@ def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous
 
 
 def save_atomically(wb: Workbook, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """`wb` saved by openpyxl into `target`, which a reader never sees half-written."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    write_atomically(target, buffer.getvalue())
 
 
 def _write_cover(ws, iso3: str, name: str, year: int) -> None:
@@ -158,22 +154,22 @@ def _write_cover(ws, iso3: str, name: str, year: int) -> None:
     ws["A1"].font = Font(bold=True, size=14)
     ws["A2"] = "Fill in the yellow cells. Country and reporting year are set by the Secretariat."
     rows = [
-        (layout.COVER_COUNTRY, iso3),
-        (layout.COVER_COUNTRY_NAME, name),
-        (layout.COVER_YEAR, year),
-        (layout.COVER_AGENCY, None),
-        (layout.COVER_CONTACT, None),
-        (layout.COVER_EMAIL, None),
-        (layout.COVER_DATE, None),
+        (workbook_contract.COVER_COUNTRY, iso3),
+        (workbook_contract.COVER_COUNTRY_NAME, name),
+        (workbook_contract.COVER_YEAR, year),
+        (workbook_contract.COVER_AGENCY, None),
+        (workbook_contract.COVER_CONTACT, None),
+        (workbook_contract.COVER_EMAIL, None),
+        (workbook_contract.COVER_DATE, None),
     ]
     for offset, (label, value) in enumerate(rows):
         row = 4 + offset
         ws.cell(row=row, column=1, value=label).font = Font(bold=True)
         cell = ws.cell(row=row, column=2, value=value)
-        if label in layout.COVER_FILL_FIELDS:
+        if label in workbook_contract.COVER_FILL_FIELDS:
             cell.protection = UNLOCKED
             cell.fill = INPUT_FILL
-        if label == layout.COVER_DATE:
+        if label == workbook_contract.COVER_DATE:
             cell.number_format = "yyyy-mm-dd"
             dv = DataValidation(
                 type="date",
@@ -195,14 +191,14 @@ def _write_cover(ws, iso3: str, name: str, year: int) -> None:
 
 
 def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str], object]) -> None:
-    ws.append(list(layout.DATA_COLUMNS))
-    col = {name: i + 1 for i, name in enumerate(layout.DATA_COLUMNS)}
+    ws.append(list(workbook_contract.DATA_COLUMNS))
+    col = {name: i + 1 for i, name in enumerate(workbook_contract.DATA_COLUMNS)}
     for name, index in col.items():
         header = ws.cell(row=1, column=index)
         header.font = Font(bold=True, color="FFFFFFFF")
         header.fill = HEADER_FILL
         ws.column_dimensions[header.column_letter].width = COLUMN_WIDTHS[name]
-    ws.cell(row=1, column=col[layout.COL_PREVIOUS]).comment = Comment(
+    ws.cell(row=1, column=col[workbook_contract.COL_PREVIOUS]).comment = Comment(
         f"The {year - 1} figure as accepted last year, pre-filled by the Secretariat: a number, or : when it "
         "was not available. Blank when nothing was accepted, or when the figure was a confidential small "
         f"count (<5), which is not shown again. Correct it if the {year - 1} figure was revised, and explain "
@@ -218,28 +214,28 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
         for key in ref.breakdowns_of(ind):
             row += 1
             label = ind.label if key == "TOTAL" else f"{ind.label}: {ref.breakdown_label(key)}"
-            ws.cell(row=row, column=col[layout.COL_CODE], value=ind.code)
-            ws.cell(row=row, column=col[layout.COL_BREAKDOWN], value=key)
-            ws.cell(row=row, column=col[layout.COL_INDICATOR], value=label)
-            ws.cell(row=row, column=col[layout.COL_UNIT], value=ind.unit)
-            ws.cell(row=row, column=col[layout.COL_DEFINITION], value=ind.definition)
+            ws.cell(row=row, column=col[workbook_contract.COL_CODE], value=ind.code)
+            ws.cell(row=row, column=col[workbook_contract.COL_BREAKDOWN], value=key)
+            ws.cell(row=row, column=col[workbook_contract.COL_INDICATOR], value=label)
+            ws.cell(row=row, column=col[workbook_contract.COL_UNIT], value=ind.unit)
+            ws.cell(row=row, column=col[workbook_contract.COL_DEFINITION], value=ind.definition)
             if key == "TOTAL":
-                for name in (layout.COL_CODE, layout.COL_INDICATOR):
+                for name in (workbook_contract.COL_CODE, workbook_contract.COL_INDICATOR):
                     ws.cell(row=row, column=col[name]).font = TOTAL_FONT
-                ws.cell(row=row, column=col[layout.COL_INDICATOR]).comment = Comment(ind.definition, "BSEC Secretariat")
-            for name in layout.EDITABLE_DATA_COLUMNS:
+                ws.cell(row=row, column=col[workbook_contract.COL_INDICATOR]).comment = Comment(ind.definition, "BSEC Secretariat")
+            for name in workbook_contract.EDITABLE_DATA_COLUMNS:
                 cell = ws.cell(row=row, column=col[name])
                 cell.protection = UNLOCKED
                 cell.fill = INPUT_FILL
-            value_cell = ws.cell(row=row, column=col[layout.COL_VALUE])
+            value_cell = ws.cell(row=row, column=col[workbook_contract.COL_VALUE])
             value_cell.number_format = "#,##0" if ind.is_count else "#,##0.###"
             (count_rows if ind.is_count else quantity_rows).append(value_cell.coordinate)
-            previous_cell = ws.cell(row=row, column=col[layout.COL_PREVIOUS])
+            previous_cell = ws.cell(row=row, column=col[workbook_contract.COL_PREVIOUS])
             previous_cell.number_format = value_cell.number_format
             previous_cell.value = previous.get((ind.code, key))
             (count_previous if ind.is_count else quantity_previous).append(previous_cell.coordinate)
     last = row
-    flag_letter = ws.cell(row=1, column=col[layout.COL_FLAG]).column_letter
+    flag_letter = ws.cell(row=1, column=col[workbook_contract.COL_FLAG]).column_letter
 
     # errorStyle "warning": the submitter may still type ":" (not available) or "<5" after the warning;
     # ingest is the real gate, these only help at typing time.
@@ -280,18 +276,18 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
     ws.add_data_validation(flag_dv)
     flag_dv.add(f"{flag_letter}2:{flag_letter}{last}")
     ws.freeze_panes = "C2"
-    ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(layout.DATA_COLUMNS)).column_letter}{last}"
+    ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(workbook_contract.DATA_COLUMNS)).column_letter}{last}"
     ws.protection.sheet = True
     ws.protection.autoFilter = False
     ws.protection.sort = False
 
 
 def _write_lists(wb: Workbook, ref: Reference) -> None:
-    ws = wb.create_sheet(layout.LISTS_SHEET)
+    ws = wb.create_sheet(workbook_contract.LISTS_SHEET)
     for i, flag in enumerate(ref.flags, start=1):
         ws.cell(row=i, column=1, value=flag.word)
         ws.cell(row=i, column=2, value=flag.code)
-    wb.defined_names["FlagList"] = DefinedName("FlagList", attr_text=f"'{layout.LISTS_SHEET}'!$A$1:$A${len(ref.flags)}")
+    wb.defined_names["FlagList"] = DefinedName("FlagList", attr_text=f"'{workbook_contract.LISTS_SHEET}'!$A$1:$A${len(ref.flags)}")
     ws.sheet_state = "hidden"
     ws.protection.sheet = True
 

@@ -33,9 +33,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from pipeline import layout, rules
+from pipeline import workbook_contract, rules
 from pipeline.findings import Finding, findings_table, make_finding, plain_number
-from pipeline.frames import column_lists
 from pipeline.ingest import CellError, RawSubmission
 from pipeline.reference import TOTAL, Reference
 
@@ -219,7 +218,7 @@ class _Table:
         if held is None:
             return []
         if isinstance(held, pd.DataFrame):
-            return list(zip(*column_lists(held, self.columns), strict=True))
+            return list(zip(*(held[name].tolist() for name in self.columns), strict=True))
         return held
 
 
@@ -280,13 +279,13 @@ def validate_submission(raw: RawSubmission, ref: Reference, *, strict: bool = Fa
     if raw.readable:
         _check_cover(raw, sub, ref)
         _check_template_version(raw, sub, ref)
-        cover_sheet = raw.cover_sheet or layout.COVER_SHEET
+        cover_sheet = raw.cover_sheet or workbook_contract.COVER_SHEET
         if raw.cover_sheet:
             sub.findings.extend(rules.check_cover_metadata(raw.cover, ref, file=raw.file, sheet=cover_sheet))
         if sub.country_iso3 and sub.year is not None:
-            year_cell = raw.cover[layout.COVER_YEAR].cell if layout.COVER_YEAR in raw.cover else ""
+            year_cell = raw.cover[workbook_contract.COVER_YEAR].cell if workbook_contract.COVER_YEAR in raw.cover else ""
             sub.findings.extend(rules.check_population(ref, sub.country_iso3, sub.year, file=raw.file, sheet=cover_sheet, cell=year_cell))
-        sub.is_demonstration = raw.meta.get(layout.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
+        sub.is_demonstration = raw.meta.get(workbook_contract.META_DEMONSTRATION_KEY, "").casefold() in ("yes", "true", "1")
         if sub.country_iso3 and sub.year is not None and raw.data_sheet:
             sub.observations, sub.previous = _observations(raw, sub, ref)
             _check_content(sub, ref)
@@ -369,8 +368,8 @@ def _set_status(sub: Submission, ref: Reference) -> None:
 
 
 def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
-    sheet = raw.cover_sheet or layout.COVER_SHEET
-    year_field = raw.cover.get(layout.COVER_YEAR)
+    sheet = raw.cover_sheet or workbook_contract.COVER_SHEET
+    year_field = raw.cover.get(workbook_contract.COVER_YEAR)
     year = _as_year(year_field.value if year_field else None)
     if year is None:
         shown = "" if year_field is None or year_field.value is None else year_field.value
@@ -380,7 +379,7 @@ def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
     else:
         sub.year = year
 
-    country_field = raw.cover.get(layout.COVER_COUNTRY)
+    country_field = raw.cover.get(workbook_contract.COVER_COUNTRY)
     iso3 = str(country_field.value).strip().upper() if country_field and country_field.value is not None else ""
     if not iso3:
         sub.findings.append(make_finding(ref, "cover-country-missing", "The Cover does not give the country (ISO3 code).", file=raw.file, sheet=sheet, cell=country_field.cell if country_field else ""))
@@ -392,7 +391,7 @@ def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
     else:
         sub.country_iso3 = iso3
 
-    date_field = raw.cover.get(layout.COVER_DATE)
+    date_field = raw.cover.get(workbook_contract.COVER_DATE)
     if date_field is not None and date_field.value is not None:
         sub.date_submitted = _as_date(date_field.value)
         if sub.date_submitted is None:
@@ -400,11 +399,11 @@ def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
 
 
 def _check_template_version(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
-    version = raw.meta.get(layout.META_VERSION_KEY)
+    version = raw.meta.get(workbook_contract.META_VERSION_KEY)
     if version is None:
-        sub.findings.append(make_finding(ref, "template-version-missing", "The workbook has no template version: it may not be this year's template.", file=raw.file, sheet=layout.META_SHEET))
-    elif version not in layout.KNOWN_TEMPLATE_VERSIONS:
-        sub.findings.append(make_finding(ref, "template-version-unknown", f"Template version '{version}' is not one this release knows ({', '.join(sorted(layout.KNOWN_TEMPLATE_VERSIONS))}).", file=raw.file, sheet=layout.META_SHEET, value=version))
+        sub.findings.append(make_finding(ref, "template-version-missing", "The workbook has no template version: it may not be this year's template.", file=raw.file, sheet=workbook_contract.META_SHEET))
+    elif version not in workbook_contract.KNOWN_TEMPLATE_VERSIONS:
+        sub.findings.append(make_finding(ref, "template-version-unknown", f"Template version '{version}' is not one this release knows ({', '.join(sorted(workbook_contract.KNOWN_TEMPLATE_VERSIONS))}).", file=raw.file, sheet=workbook_contract.META_SHEET, value=version))
 
 
 def _as_year(value: object) -> int | None:
@@ -576,13 +575,13 @@ def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
         if latest.date_submitted is None or len(tied) > 1:
             names = ", ".join(s.file for s in tied)
             for sub in tied:
-                sub.findings.append(make_finding(ref, "submission-date-conflict", f"{len(tied)} files for {iso3} {year} have the same or no date submitted ({names}); none of them is used.", file=sub.file, sheet=layout.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+                sub.findings.append(make_finding(ref, "submission-date-conflict", f"{len(tied)} files for {iso3} {year} have the same or no date submitted ({names}); none of them is used.", file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
                 sub.status, sub.reason = "rejected", f"same or no date submitted as {names}"
             losers = [s for s in ordered if s not in tied]
         else:
             losers = ordered[1:]
         for sub in losers:
-            sub.findings.append(make_finding(ref, "submission-superseded", f"{sub.file} (submitted {sub.date_submitted or 'no date'}) is replaced by {latest.file} (submitted {latest.date_submitted}).", file=sub.file, sheet=layout.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+            sub.findings.append(make_finding(ref, "submission-superseded", f"{sub.file} (submitted {sub.date_submitted or 'no date'}) is replaced by {latest.file} (submitted {latest.date_submitted}).", file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
             sub.status, sub.reason = "superseded", f"replaced by {latest.file}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline import atomic
 from pipeline.atomic import outputs_lock, write_atomically
 
 
@@ -36,7 +37,7 @@ def test_a_second_writer_of_the_same_outputs_is_refused_with_a_clear_message(tmp
     import subprocess
     import sys
 
-    from pipeline.findings import OutputError
+    from pipeline.errors import OutputError
 
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from pipeline.atomic import outputs_lock\n"
@@ -54,3 +55,36 @@ def test_a_second_writer_of_the_same_outputs_is_refused_with_a_clear_message(tmp
         holder.wait()
     with outputs_lock(tmp_path, 2025):
         pass
+
+
+def test_year_folder_is_replaced_only_when_the_run_succeeds(tmp_path):
+    with atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("first")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
+
+    with pytest.raises(RuntimeError), atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("half")
+        raise RuntimeError("chart stage failed")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+    with atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("second")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "second"
+
+
+def test_outputs_moved_aside_by_a_killed_run_are_restored(tmp_path):
+    (tmp_path / ".2025.previous").mkdir()
+    (tmp_path / ".2025.previous" / "report.docx").write_text("kept")
+    atomic.restore_interrupted(tmp_path, 2025)
+    assert (tmp_path / "2025" / "report.docx").read_text() == "kept"
+
+
+def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):
+    target = tmp_path / "2025" / "feedback"
+    with atomic.staged_dir(target) as staging:
+        (staging / "old.xlsx").write_text("old")
+    with atomic.staged_dir(target) as staging:
+        (staging / "new.xlsx").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.xlsx"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["feedback"]

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import layout, store
+from pipeline import atomic, output_files, workbook_contract
 from pipeline.cli import main
 from pipeline.samples import fill_workbook
 from tests.conftest import require_soffice, write_submission
@@ -112,7 +112,7 @@ def test_every_input_file_is_in_submissions_and_findings_name_the_cell(run_dir):
     findings = _csv(run_dir, "findings")
     negative = findings[findings["code"] == "value-negative"].iloc[0]
     assert (negative["country_iso3"], negative["file"], negative["sheet"], negative["severity"]) == ("ROU", "2025/ROU_2025.xlsx", "Data", "error")
-    ws = openpyxl.load_workbook(run_dir.parent.parent / "inputs" / "2025" / "ROU_2025.xlsx")[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(run_dir.parent.parent / "inputs" / "2025" / "ROU_2025.xlsx")[workbook_contract.DATA_SHEET]
     assert ws[negative["cell"]].value == -3
 
 
@@ -157,7 +157,7 @@ def test_run_writes_a_feedback_workbook_per_submission_of_the_year(run_dir):
     listed = pd.read_csv(feedback_dir / "findings.csv", keep_default_na=False)
     assert set(listed["file"]) <= {"2025/BGR_2025.xlsx", "2025/GEO_2025.xlsx", "2025/ROU_2025.xlsx"}
     negative = listed[listed["code"] == "value-negative"].iloc[0]
-    ws = openpyxl.load_workbook(feedback_dir / "ROU_2025_feedback.xlsx")[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(feedback_dir / "ROU_2025_feedback.xlsx")[workbook_contract.DATA_SHEET]
     assert ws[negative["cell"]].fill.start_color.rgb == "FFFFC7CE"
 
 
@@ -268,9 +268,7 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     run.wait()
     after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
     if run.returncode != 0:  # killed: between the swap's two renames the old folder waits beside, put back
-        from pipeline import store
-
-        store.restore_interrupted(outputs, 2025)
+        atomic.restore_interrupted(outputs, 2025)
         after = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025").rglob("*") if p.is_file()}
     # Whole: the complete set of files, each complete (the same inputs give the same CSVs, so a run that
     # reached the swap just before the kill leaves equal ones).
@@ -279,7 +277,7 @@ def test_a_run_killed_half_way_leaves_the_previous_outputs_whole(run_dir, tmp_pa
     # and a new run goes through: no stale lock, no half-written staging folder in the way
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
     assert result.exit_code == 1, result.output
-    assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", ".cache", "2025"], "a killed run's staging folder is cleared"
+    assert sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"], "a killed run's staging folder is cleared"
 
 
 MIXED_TEXT = "Police & NGOs <draft> \"quoted\" — Полиция, Πολιτεία, საქართველო, Հայաստան, שלום, مرحبا 🚓"
@@ -294,7 +292,7 @@ def test_text_from_submissions_comes_out_intact_in_every_output(tmp_path, ref):
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     year_dir = tmp_path / "out" / "2025"
-    observations = store.read_csv(year_dir / "data" / "observations.csv").set_index(["indicator", "breakdown"])
+    observations = output_files.read_csv(year_dir / "data" / "observations.csv").set_index(["indicator", "breakdown"])
     assert observations.loc[("TIP_VIC", "TOTAL"), "comment"] == MIXED_TEXT
     assert observations.loc[("TIP_OFF", "TOTAL"), "comment"] == "@SUM(A1) not a formula"
     assert "'@SUM(A1) not a formula" in (year_dir / "data" / "observations.csv").read_text(encoding="utf-8")  # inert (CWE-1236)
@@ -325,50 +323,6 @@ def test_two_runs_on_the_same_inputs_give_identical_csvs_and_document_parts(run_
         assert first.read(name) == second.read(name), name
     for workbook in sorted((run_dir / "feedback").glob("*.xlsx")):
         assert workbook.read_bytes() == (again / "feedback" / workbook.name).read_bytes(), workbook.name
-
-
-def test_a_run_with_nothing_changed_is_up_to_date_and_rewrites_nothing(run_dir, tmp_path):
-    inputs = tmp_path / "inputs"
-    shutil.copytree(run_dir.parent.parent / "inputs", inputs)
-    outputs = tmp_path / "outputs"
-    args = ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"]
-    year_dir = outputs / "2025"
-
-    def state():
-        return {p.relative_to(year_dir).as_posix(): (p.stat().st_mtime_ns, p.read_bytes()) for p in year_dir.rglob("*") if p.is_file() and p.name != "run.log"}
-
-    first = CliRunner().invoke(main, args)
-    assert first.exit_code == 1 and "up to date" not in first.output, first.output
-    made = state()
-    again = CliRunner().invoke(main, args)
-    assert again.exit_code == 1, again.output  # the same exit code: a submission of the year has an error
-    assert "is up to date" in again.output and "ROU" in again.output  # the summary table all the same
-    assert state() == made, "an up-to-date run rewrote a file"
-
-    # An output deleted or edited: everything is made again, the same bytes.
-    chart = sorted((year_dir / "charts").glob("*.png"))[0]
-    chart.unlink()
-    (year_dir / "status.csv").write_text("edited", encoding="utf-8")
-    repaired = CliRunner().invoke(main, args)
-    assert repaired.exit_code == 1 and "up to date" not in repaired.output
-    def contents(files):  # the manifest carries the time of its run
-        return {name: data for name, (_, data) in files.items() if name != "manifest.json"}
-
-    assert contents(state()) == contents(made) and (year_dir / "manifest.json").is_file()
-
-    # --force makes everything again.
-    before = state()
-    forced = CliRunner().invoke(main, [*args, "--force"])
-    assert forced.exit_code == 1 and "up to date" not in forced.output
-    assert all(state()[name][0] != before[name][0] for name in ("data/observations.csv", "BSEC_Annual_Assessment_2025.docx"))
-
-    # Any input file changed, added or removed, or other settings: not up to date.
-    (inputs / "covering letter.txt").write_text("Dear colleagues, again", encoding="utf-8")
-    assert "up to date" not in CliRunner().invoke(main, args).output
-    settings = tmp_path / "crimetrends.toml"
-    settings.write_text('[report]\nstatus_line = "Final"\n', encoding="utf-8")
-    assert "up to date" not in CliRunner().invoke(main, ["--settings", str(settings), *args]).output
-    assert "is up to date" in CliRunner().invoke(main, ["--settings", str(settings), *args]).output
 
 
 # -- the coordinator's desk: report again, doctor, help, exit codes, run.log ---------------------------------
@@ -500,7 +454,7 @@ def test_every_command_has_help_with_an_example_and_every_option_a_help_text(pat
             assert param.help and "Example" in param.help, (path, param.name)
 
 
-# -- reading in two processes (pipeline.forked) --------------------------------------------------------------
+# -- reading: every file in order, then the checks across files (cli.read_and_validate, cli.read_and_check) ---
 @pytest.fixture(scope="module")
 def many_inputs(ref, tmp_path_factory):
     """Four states over three years, a truncated workbook, a text file named .xlsx and a note."""
@@ -516,95 +470,20 @@ def many_inputs(ref, tmp_path_factory):
     return folder
 
 
-def _read_all(folder, ref, caches=None):
+def test_every_file_is_read_and_validated_in_the_order_given(many_inputs, ref):
     from pipeline import ingest
     from pipeline.cli import read_and_validate
 
-    return read_and_validate([(p, folder) for p in ingest.discover_files(folder)], ref, strict=False, caches=caches)
+    files = ingest.discover_files(many_inputs)
+    read = read_and_validate([(p, many_inputs) for p in files], ref, strict=False)
+    assert [path for _, path in read] == files
+    assert [sub.file for sub, _ in read] == [p.relative_to(many_inputs).as_posix() for p in files]
+    by_file = {sub.file: sub for sub, _ in read}
+    assert "file-unreadable" in {f.code for f in by_file["broken/truncated.xlsx"].findings}
+    assert by_file["broken/text.xlsx"].status == "rejected" and by_file["broken/text.xlsx"].findings
+    assert by_file["notes.txt"].status == "ignored"
 
 
-def _file_caches(folder):
-    from pipeline import cache
-
-    return cache.Caches(parse=cache.ParseCache(folder / "parse"), validated=cache.ValidatedCache(folder / "validated"))
-
-
-def _alone(folder, ref, monkeypatch):
-    from pipeline import cli
-
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "PARALLEL_READ_MIN", 10**9)
-        return _read_all(folder, ref)
-
-
-def _counted_forks(monkeypatch) -> list[int]:
-    """A list that gets a 1 for each forked part made from now on."""
-    from pipeline import forked
-
-    forks = []
-
-    class Counted(forked.ForkedPart):
-        def __init__(self, work):
-            forks.append(1)
-            super().__init__(work)
-
-    monkeypatch.setattr(forked, "ForkedPart", Counted)
-    return forks
-
-
-def _same_reading(a, b):
-    from pipeline import cache
-
-    return [path for _, path in a] == [path for _, path in b] and all(cache.same_submission(x, y) for (x, _), (y, _) in zip(a, b, strict=True))
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-def test_reading_in_two_processes_gives_what_one_process_gives_and_fills_the_caches(many_inputs, ref, monkeypatch, tmp_path):
-    from pipeline import cli, forked
-
-    alone = _alone(many_inputs, ref, monkeypatch)
-    forks = _counted_forks(monkeypatch)
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
-    both = _read_all(many_inputs, ref, _file_caches(tmp_path))
-    assert forks == [1]
-    assert _same_reading(both, alone)
-    assert {f.code for sub, _ in both for f in sub.findings} >= {"file-unreadable", "file-not-a-workbook"}
-    # What the child read is in the caches too: a second reading reads no file again.
-    again = _file_caches(tmp_path)
-    assert _same_reading(_read_all(many_inputs, ref, again), alone)
-    hashed = sum(1 for sub, _ in alone if sub.sha256)
-    assert (again.validated.hits, again.validated.misses, again.parse.misses) == (hashed, 0, 0)
-    for sub, _ in alone:
-        if sub.sha256:
-            assert again.parse.get(sub.sha256, sub.file) is not None, sub.file
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-def test_files_a_failed_second_process_had_are_read_here(many_inputs, ref, monkeypatch):
-    from pipeline import cli, forked
-
-    alone = _alone(many_inputs, ref, monkeypatch)
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
-    monkeypatch.setattr(forked.ForkedPart, "__init__", lambda self, work: (_ for _ in ()).throw(OSError("no process")))
-    assert _same_reading(_read_all(many_inputs, ref), alone)  # no process to be had
-    monkeypatch.undo()
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
-    failed = []
-
-    def give_nothing(self, timeout):
-        failed.append(timeout)
-        self.abandon()
-        return forked.FAILED
-
-    monkeypatch.setattr(forked.ForkedPart, "result", give_nothing)
-    assert _same_reading(_read_all(many_inputs, ref), alone)  # a child that gave nothing
-    assert len(failed) == 1 and failed[0] >= 60
-
-
-# -- the checks across files in two processes (cli.read_and_check) -------------------------------------------
 _STATES = ["GEO", "ARM", "TUR", "MDA"]
 
 
@@ -625,154 +504,19 @@ def across_inputs(ref, tmp_path_factory):
     return folder
 
 
-def _read_and_check(folder, ref, caches=None):
+def test_the_checks_across_files_resolve_resubmissions_and_compare_years(across_inputs, ref):
     from pipeline import ingest
     from pipeline.cli import read_and_check
 
-    return read_and_check([(p, folder) for p in ingest.discover_files(folder)], ref, strict=False, caches=caches)
-
-
-def _checked_alone(folder, ref, monkeypatch):
-    from pipeline import cli
-
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "PARALLEL_READ_MIN", 10**9)
-        return _read_and_check(folder, ref)
-
-
-def _same_checks(a, b):
-    """The same submissions (status, findings, observations with the revised figures) and the same revision log."""
-    (read_a, log_a), (read_b, log_b) = a, b
-    return _same_reading(read_a, read_b) and all(x.status == y.status and x.reason == y.reason for (x, _), (y, _) in zip(read_a, read_b, strict=True)) \
-        and log_a.equals(log_b) and log_a.dtypes.equals(log_b.dtypes)
-
-
-def _in_two_processes(monkeypatch):
-    from pipeline import cli, forked
-
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(cli, "PARALLEL_READ_MIN", 2)
-    checked = []  # the submissions checked across files in this process, call by call
-    check = cli._check_across
-    monkeypatch.setattr(cli, "_check_across", lambda subs, ref, thresholds: checked.append(len(subs)) or check(subs, ref, thresholds))
-    return checked
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-def test_each_process_checks_its_own_countries_across_files_with_the_result_of_one(across_inputs, ref, monkeypatch, tmp_path):
-    from pipeline import cli, ingest
-
-    alone = _checked_alone(across_inputs, ref, monkeypatch)
-    read, log = alone
-    codes = {f.code for sub, _ in read for f in sub.findings}
-    assert {"change-unexplained", "value-revised-large", "submission-superseded", "submission-date-conflict"} <= codes
-    files = [(p, across_inputs) for p in ingest.discover_files(across_inputs)]
-    theirs = cli._share_by_country(files, list(range(len(files))), ref)
-    their_states = {read[i][0].country_iso3 for i in theirs}
-    assert 0 < len(their_states) < len(_STATES)  # whole countries on each side
-    assert set(log["country_iso3"]) == set(_STATES)  # revisions on both sides: the two logs are merged
-
-    checked = _in_two_processes(monkeypatch)
-    assert _same_checks(_read_and_check(across_inputs, ref), alone)
-    assert checked == [len(files) - len(theirs)]  # this process checked its own files only
-    # Through the caches: the first reading fills them and checks apart all the same; the second
-    # reads nothing, so one process checks everything.
-    for forked_part in (True, False):
-        checked.clear()
-        assert _same_checks(_read_and_check(across_inputs, ref, _file_caches(tmp_path)), alone)
-        assert checked == ([len(files) - len(theirs)] if forked_part else [len(files)])
-    # Some files read, the others from the cache: the second process checks the cached ones of its countries too.
-    early = tmp_path / "early"
-    cli.read_and_validate([(path, across_inputs) for path, _ in files if path.parent.name < "2024"], ref, strict=False, caches=_file_caches(early))
-    checked.clear()
-    assert _same_checks(_read_and_check(across_inputs, ref, _file_caches(early)), alone)
-    to_read = [i for i, (path, _) in enumerate(files) if path.parent.name >= "2024"]
-    assert checked == [len(files) - len(cli._share_by_country(files, to_read, ref))]
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-def test_a_file_named_for_another_country_makes_the_checks_across_files_run_here(across_inputs, ref, monkeypatch, tmp_path):
-    from pipeline import cli, ingest
-
-    folder = tmp_path / "inputs"
-    shutil.copytree(across_inputs, folder)
-    files = [(p, folder) for p in ingest.discover_files(folder)]
-    theirs = cli._share_by_country(files, list(range(len(files))), ref)
-    there, here = files[theirs[0]][0], next(path for i, (path, _) in enumerate(files) if i not in theirs)
-    # A state's 2020 figures in a file whose name says a state of the other side.
-    misnamed = there.stem.split("_")[0]
-    write_submission(folder / "2020", ref, here.stem.split("_")[0], 2020, {("TIP_VIC", "TOTAL"): 7}, name=f"{misnamed}_2020.xlsx")
-    alone = _checked_alone(folder, ref, monkeypatch)
-    checked = _in_two_processes(monkeypatch)
-    assert _same_checks(_read_and_check(folder, ref), alone)
-    assert checked == [len(files) + 1]  # all of them, here
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-@pytest.mark.parametrize("when", ["reading", "checking"])
-def test_a_second_process_that_fails_leaves_its_part_to_this_one(across_inputs, ref, monkeypatch, when):
-    import os
-
-    from pipeline import cli
-
-    alone = _checked_alone(across_inputs, ref, monkeypatch)
-    checked = _in_two_processes(monkeypatch)
-    parent = os.getpid()
-    target = "_read_for_parent" if when == "reading" else "across_years"
-    real = getattr(cli, target)
-
-    def fail_in_the_child(*args, **kwargs):
-        if os.getpid() != parent:
-            os._exit(3)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(cli, target, fail_in_the_child)
-    assert _same_checks(_read_and_check(across_inputs, ref), alone)
-    n = sum(1 for p in across_inputs.rglob("*.xlsx"))
-    # Failed before it told its countries: everything checked here at once; after: each part apart.
-    assert sorted(checked) == ([n] if when == "reading" else sorted([n - len(_their(across_inputs, ref)), len(_their(across_inputs, ref))]))
-
-
-def _their(folder, ref):
-    from pipeline import cli, ingest
-
-    files = [(p, folder) for p in ingest.discover_files(folder)]
-    return cli._share_by_country(files, list(range(len(files))), ref)
-
-
-def test_the_second_process_takes_whole_countries_as_the_file_names_tell(ref, monkeypatch):
-    from pipeline import cli
-
-    monkeypatch.setattr(cli, "FORKED_SHARE", 0.47)
-    names = ["2024/GEO_2024.xlsx", "2025/GEO_2025.xlsx", "2025/ARM_2025.xlsx", "2025/Georgia final.xlsx", "2025/tur-2025.xlsx", "2025/BSEC MDA 2025.xlsx"]
-    files = [(Path("inputs") / name, Path("inputs")) for name in names]
-    # GEO (2 files) and ARM (1) come nearest 47 % of 6; the file naming no member state stays here.
-    assert cli._share_by_country(files, list(range(6)), ref) == [0, 1, 2]
-    # Weighed by the files to read: GEO's are in the cache (nothing to read: they stay here); of the
-    # 4 files to read, ARM and MDA (equal weights: in order of code) come nearest 47 %.
-    assert cli._share_by_country(files, [2, 3, 4, 5], ref) == [2, 5]
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this system")
-def test_a_run_that_reads_on_two_processes_writes_what_one_process_writes(across_inputs, monkeypatch, tmp_path):
-    """The whole run, the chart workers started (threads in this process when it forks): the same
-    tables, findings, revisions and feedback as a run in one process."""
-    from pipeline import cli, forked
-
-    forks = _counted_forks(monkeypatch)
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    outputs = {}
-    for name, minimum in (("one", 10**9), ("two", 2)):
-        monkeypatch.setattr(cli, "PARALLEL_READ_MIN", minimum)
-        result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(across_inputs), "--outputs", str(tmp_path / name), "--no-pdf"])
-        assert result.exit_code == 0, result.output  # the errors (the date conflict) are of 2023
-        outputs[name] = tmp_path / name / "2025"
-    assert forks == [1]  # the second run only
-    made = sorted(p.relative_to(outputs["one"]).as_posix() for p in outputs["one"].rglob("*") if p.is_file())
-    assert "data/revisions.csv" in made and "data/findings.csv" in made
-    for name in made:
-        if name.endswith((".csv", ".xlsx")):
-            assert (outputs["one"] / name).read_bytes() == (outputs["two"] / name).read_bytes(), name
-        elif name.endswith(".docx"):
-            with zipfile.ZipFile(outputs["one"] / name) as one, zipfile.ZipFile(outputs["two"] / name) as two:
-                assert one.read("word/document.xml") == two.read("word/document.xml")
+    files = ingest.discover_files(across_inputs)
+    read, revisions = read_and_check([(p, across_inputs) for p in files], ref, strict=False)
+    assert [path for _, path in read] == files
+    by_file = {sub.file: sub for sub, _ in read}
+    assert {"change-unexplained", "value-revised-large"} <= {f.code for sub, _ in read for f in sub.findings}
+    assert by_file["2024/TUR_2024.xlsx"].status == "superseded" and by_file["2024/TUR_2024_resent.xlsx"].is_used
+    assert "submission-superseded" in {f.code for f in by_file["2024/TUR_2024.xlsx"].findings}
+    assert {by_file["2023/MDA_2023.xlsx"].status, by_file["2023/MDA_2023_again.xlsx"].status} == {"rejected"}
+    assert "submission-date-conflict" in {f.code for f in by_file["2023/MDA_2023.xlsx"].findings}
+    assert set(revisions["country_iso3"]) == set(_STATES)  # each state revised its 2024 figure in 2025
+    keys = list(zip(revisions["year"], revisions["country_iso3"], revisions["file"], strict=True))
+    assert keys == sorted(keys)

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import __version__, history, store
+from pipeline import __version__, history, output_files
 from pipeline.cli import main
-from pipeline.findings import PipelineError
+from pipeline.errors import PipelineError
 from pipeline.validate import OBSERVATION_COLUMNS
 
 DATA = Path(__file__).parent / "data"
@@ -371,7 +371,7 @@ def test_import_command_writes_the_history_and_says_what_it_did(tmp_path):
     result = CliRunner().invoke(main, ["import", str(EUROSTAT), "--inputs", str(inputs)])
     assert result.exit_code == 0, result.output
     assert (inputs / "history" / "eurostat_crim_off_cat.csv").is_file() and (inputs / "history" / "eurostat_crim_off_cat.json").is_file()
-    back = store.read_csv(inputs / "history" / "eurostat_crim_off_cat.csv")
+    back = output_files.read_csv(inputs / "history" / "eurostat_crim_off_cat.csv")
     per_indicator = ", ".join(f"{code} {n}" for code, n in sorted(back["indicator"].value_counts().items()))
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

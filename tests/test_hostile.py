@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from pipeline import ingest, layout, store, validate
+from pipeline import ingest, workbook_contract, output_files, validate
 from pipeline.reference import Reference
 from tests.conftest import write_submission
 
@@ -175,7 +175,7 @@ def _set_encrypted_flag(path: Path) -> Path:
 
 
 def _row_of(path: Path, code: str, breakdown: str = "TOTAL") -> int:
-    ws = openpyxl.load_workbook(path)[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
     return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
 
 
@@ -276,7 +276,7 @@ def _date_out_of_range(folder, ref):
     # found by the property test below: calamine panics (a BaseException) on a date cell holding -1e15
     path = _good(folder, ref, "ALB", "date out of range.xlsx", 1)
     wb = openpyxl.load_workbook(path)
-    cell = wb[layout.DATA_SHEET][f"E{_row_of(path, 'TIP_VIC')}"]
+    cell = wb[workbook_contract.DATA_SHEET][f"E{_row_of(path, 'TIP_VIC')}"]
     cell.value, cell.number_format = -(10**15), "yyyy-mm-dd"
     wb.save(path)
     return _refused("file-unreadable")
@@ -420,7 +420,7 @@ def _far_cell(folder, ref):
     # two cells, A1 and XFD1048576: calamine would ask for a 550 GB grid and abort
     path = _good(folder, ref, "ALB", "far cell.xlsx", 1)
     _rezip(path, {_data_part(path): _before_sheet_data_end('<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')})
-    return _refused("sheet-too-large", layout.DATA_SHEET, "XFD1048576")
+    return _refused("sheet-too-large", workbook_contract.DATA_SHEET, "XFD1048576")
 
 
 @case("implicit rows.xlsx")
@@ -435,7 +435,7 @@ def _implicit_rows(folder, ref):
 def _wide(folder, ref):
     path = _good(folder, ref, "ALB", "thousands of columns.xlsx", 1)
     _with_sheet(path, "Wide", "<row>" + "<c><v>1</v></c>" * 5000 + "</row>")
-    return _refused("sheet-too-large", "Wide", f"{layout.column_letter(ingest.MAX_SHEET_COLUMNS)}1")
+    return _refused("sheet-too-large", "Wide", f"{workbook_contract.column_letter(ingest.MAX_SHEET_COLUMNS)}1")
 
 
 @case("too many cells.xlsx")
@@ -472,7 +472,7 @@ def _hidden(folder, ref):
     """A hidden Data sheet with hidden rows: a value in a hidden row is a submitted value."""
     path = _good(folder, ref, "BGR", "hidden.xlsx", 107)
     wb = openpyxl.load_workbook(path)
-    ws = wb[layout.DATA_SHEET]
+    ws = wb[workbook_contract.DATA_SHEET]
     ws.sheet_state = "hidden"
     wb.active = 0
     for row in range(2, _row_of(path, "TIP_OFF") + 1):  # TIP_VIC TOTAL's row among them
@@ -486,11 +486,11 @@ def _merged(folder, ref):
     path = _good(folder, ref, "GRC", "merged.xlsx", 108)
     first = _row_of(path, "TIP_OFF")
     wb = openpyxl.load_workbook(path)
-    ws = wb[layout.DATA_SHEET]
+    ws = wb[workbook_contract.DATA_SHEET]
     ws.merge_cells(f"E{first}:E{first + 2}")  # TIP_OFF's value over the two rows below
     ws.merge_cells(f"C{first}:C{first + 2}")  # Indicator cells are not read: no finding
     wb.save(path)
-    return [("cells-merged", layout.DATA_SHEET, f"E{first}:E{first + 2}")], "accepted-with-warnings"
+    return [("cells-merged", workbook_contract.DATA_SHEET, f"E{first}:E{first + 2}")], "accepted-with-warnings"
 
 
 @case("moved.xlsx", "MDA", 109)
@@ -498,10 +498,10 @@ def _moved(folder, ref):
     """The Data sheet renamed and moved last, the Instructions deleted, extra sheets (one a chart)."""
     path = _good(folder, ref, "MDA", "moved.xlsx", 109)
     wb = openpyxl.load_workbook(path)
-    data = wb[layout.DATA_SHEET]
+    data = wb[workbook_contract.DATA_SHEET]
     data.title = "Données 2025"
     wb.move_sheet(data, offset=len(wb.sheetnames))
-    wb.remove(wb[layout.INSTRUCTIONS_SHEET])
+    wb.remove(wb[workbook_contract.INSTRUCTIONS_SHEET])
     notes = wb.create_sheet("Notes", 0)
     notes["A1"] = "Figures from the Ministry of Interior; 2024 revised."
     chart = openpyxl.chart.BarChart()
@@ -617,12 +617,12 @@ def test_run_goes_on_over_the_whole_battery(battery, ref, tmp_path):
     assert after == before
 
     data = result.year_dir / "data"
-    observations = store.read_csv(data / "observations.csv")
+    observations = output_files.read_csv(data / "observations.csv")
     tip_vic = observations[(observations["indicator"] == "TIP_VIC") & (observations["breakdown"] == "TOTAL") & (observations["year"] == YEAR)]
     assert dict(zip(tip_vic["country_iso3"], tip_vic["value"], strict=True)) == {iso3: value for iso3, value in READABLE.values()}
-    submissions = store.restore_text_columns(pd.read_csv(data / "submissions.csv", dtype=str, keep_default_na=False))
+    submissions = output_files.restore_text_columns(pd.read_csv(data / "submissions.csv", dtype=str, keep_default_na=False))
     assert sorted(submissions["file"]) == sorted(CASES)
-    findings = store.restore_text_columns(pd.read_csv(data / "findings.csv", dtype=str, keep_default_na=False))
+    findings = output_files.restore_text_columns(pd.read_csv(data / "findings.csv", dtype=str, keep_default_na=False))
     wanted = {(name, code) for name, (found, _) in expected.items() for code, _, _ in found}
     assert wanted <= set(zip(findings["file"], findings["code"], strict=True))
     assert result.report.exists()
@@ -632,7 +632,7 @@ def test_sheets_at_the_limits_are_read(ref, tmp_path):
     """A sheet reaching row MAX_SHEET_ROWS, another reaching column MAX_SHEET_COLUMNS: both read."""
     path = _good(tmp_path, ref, "GEO", "GEO_2025.xlsx", 12)
     _with_sheet(path, "Tall", f'<row r="{ingest.MAX_SHEET_ROWS}"><c r="A{ingest.MAX_SHEET_ROWS}"><v>1</v></c></row>')
-    _with_sheet(path, "Wide", f'<row r="1"><c r="{layout.column_letter(ingest.MAX_SHEET_COLUMNS - 1)}1"><v>1</v></c></row>')
+    _with_sheet(path, "Wide", f'<row r="1"><c r="{workbook_contract.column_letter(ingest.MAX_SHEET_COLUMNS - 1)}1"><v>1</v></c></row>')
     raw = ingest.read_submission(path, tmp_path, ref)
     assert raw.readable and raw.findings == []
     assert (raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL"), "value"]) == 12
@@ -753,7 +753,7 @@ LAYOUT_CHANGES = ["header down", "column in front", "rows shuffled", "data renam
 )
 def test_random_workbooks_give_findings_never_exceptions(ref, edits, cover_edits, changes, seed):
     wb = openpyxl.load_workbook(io.BytesIO(_template_bytes(ref)))
-    data, cover = wb[layout.DATA_SHEET], wb[layout.COVER_SHEET]
+    data, cover = wb[workbook_contract.DATA_SHEET], wb[workbook_contract.COVER_SHEET]
     for row, column, value in edits:
         data.cell(row=row, column=column).value = value
     for row, column, value in cover_edits:
@@ -782,7 +782,7 @@ def test_random_workbooks_give_findings_never_exceptions(ref, edits, cover_edits
         elif change == "cover removed":
             wb.remove(cover)
         elif change == "meta removed":
-            wb.remove(wb[layout.META_SHEET])
+            wb.remove(wb[workbook_contract.META_SHEET])
         elif change == "merge in data":
             first = rnd.randint(1, 80)
             data.merge_cells(start_row=first, start_column=rnd.randint(1, 8), end_row=first + rnd.randint(0, 4), end_column=rnd.randint(8, 10))
@@ -855,7 +855,7 @@ def test_legacy_xls_spanning_its_whole_grid_is_refused(ref, tmp_path):
 
     soffice = require_soffice()
     wb = openpyxl.Workbook()
-    wb.active.title = layout.DATA_SHEET
+    wb.active.title = workbook_contract.DATA_SHEET
     wb.active["A1"], wb.active["IV65536"] = "Code", 1
     wb.save(tmp_path / "corner.xlsx")
     subprocess.run(
@@ -864,12 +864,12 @@ def test_legacy_xls_spanning_its_whole_grid_is_refused(ref, tmp_path):
     )
     path = tmp_path / "xls" / "corner.xls"
     raw = ingest.read_submission(path, path.parent, ref)
-    assert [(f.code, f.sheet) for f in raw.findings] == [("sheet-too-large", layout.DATA_SHEET)]
+    assert [(f.code, f.sheet) for f in raw.findings] == [("sheet-too-large", workbook_contract.DATA_SHEET)]
 
 
 def _one_sheet_workbook() -> dict[str, bytes]:
     wb = openpyxl.Workbook()
-    wb.active.title = layout.DATA_SHEET
+    wb.active.title = workbook_contract.DATA_SHEET
     wb.active["A1"] = "x"
     stream = io.BytesIO()
     wb.save(stream)
@@ -910,10 +910,10 @@ def test_inspection_never_measures_a_sheet_smaller_than_calamine_holds_it(rows):
         content = path.read_bytes()
         shape = ingest.inspect_workbook(path, content)
         try:
-            end = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_name(layout.DATA_SHEET).end
+            end = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_name(workbook_contract.DATA_SHEET).end
         except python_calamine.CalamineError:
             return  # calamine refuses the sheet: nothing to allocate
-    rows_found, columns_found = shape.extents[layout.DATA_SHEET]
+    rows_found, columns_found = shape.extents[workbook_contract.DATA_SHEET]
     if end is not None:
         assert rows_found >= end[0] + 1 and columns_found >= end[1] + 1, (xml, end, shape.extents)
 
@@ -974,79 +974,3 @@ def test_links_and_special_files_are_listed_never_followed(ref, tmp_path):
     assert table.loc["link to outside.xlsx", "status"] == "ignored" and table.loc["pipe.xlsx", "status"] == "ignored"
     assert "file-not-a-workbook" == next(f.code for s in subs if s.file == "link to outside.xlsx" for f in s.findings)
     assert table.loc["GEO_2025.xlsx", "status"] == "accepted"
-
-
-_CELL_FORMS = {
-    "plain": '<c r="{ref}"{t}>{body}</c>',
-    "r not first": '<c s="1" r="{ref}"{t}>{body}</c>',
-    "single quotes": "<c r='{ref}'{t}>{body}</c>",
-    "spaces": '<c  r = "{ref}"{t}>{body}</c>',
-    "lower case": '<c r="{lower}"{t}>{body}</c>',
-    "prefixed": '<x:c r="{ref}"{t}>{body}</x:c>',
-    "no r": "<c{t}>{body}</c>",
-    "not a reference": '<c r="1{ref}"{t}>{body}</c>',
-    "r in another value": '<c foo="r=&quot;{ref}&quot;" r="A1"{t}>{body}</c>',
-    "empty": '<c r="{ref}" s="2"/>',
-}
-bound_sheets = st.tuples(
-    st.lists(
-        st.tuples(
-            st.one_of(st.none(), st.integers(1, 30_000)),  # the row's r, or none
-            st.lists(st.tuples(st.integers(1, 30_000), st.integers(0, 1_100), st.sampled_from(sorted(_CELL_FORMS)), st.sampled_from(sorted(_CELL_BODIES))), max_size=5),
-        ),
-        max_size=8,
-    ),
-    st.one_of(st.none(), st.tuples(st.integers(1, 30_000), st.integers(0, 1_100))),  # a dimension, maybe a wrong one
-    st.lists(st.sampled_from(["A1:B2", "E3:E5", "b2:c4", "Z9", "", "A1:XFD1048576", "E&#51;:E9", "Q1 :Q4", None]), max_size=4),  # merges
-    st.sampled_from(["", "<!-- <c r=\"XFD5\"><v>1</v></c> -->", "<?pi <c r='Z9'?>", "<![CDATA[<c r=\"B7\">]]>"]),  # something unsure, inside a cell
-)
-
-
-@settings(max_examples=80, deadline=None)
-@given(sheet=bound_sheets)
-def test_fast_sheet_bound_never_below_the_exact_scan(sheet):
-    """Differential: the byte-search bound (`_sheet_bound`, taken when it is sure) is at least the
-    extent the streamed scan finds, with the same merged ranges; every other sheet is scanned exactly."""
-    rows, dimension, merges, unsure = sheet
-    xml = ""
-    for row_ref, cells in rows:
-        xml += f'<row r="{row_ref}">' if row_ref else "<row>"
-        for row, column, form, kind in cells:
-            ref = ingest.cell_ref(row - 1, column)
-            t = ' t="inlineStr"' if "string" in kind else ' t="e"' if kind == "error" else ""
-            body = _CELL_BODIES[kind] if kind != "empty string" or not unsure else _CELL_BODIES[kind].replace("<t></t>", f"<t>{unsure}</t>")
-            xml += _CELL_FORMS[form].format(ref=ref, lower=ref.lower(), t=t, body=body)
-        xml += "</row>"
-    head = f'<dimension ref="A1:{ingest.cell_ref(dimension[0] - 1, dimension[1])}"/>' if dimension else ""
-    tail = "".join("<mergeCell/>" if ref is None else f'<mergeCell ref="{ref}"/>' for ref in merges)
-    data = f'<worksheet xmlns="{SPREADSHEET_NS}" xmlns:x="{SPREADSHEET_NS}">{head}<sheetData>{xml}</sheetData><mergeCells>{tail}</mergeCells></worksheet>'.encode()
-    parts = _one_sheet_workbook()
-    part = next(name for name in parts if name.startswith("xl/worksheets/"))
-    parts[part] = data
-    content = _write_zip(Path(tempfile.mkdtemp()) / "random.xlsx", parts).read_bytes()
-    with zipfile.ZipFile(io.BytesIO(content)) as zf:
-        try:
-            exact = ingest._exact_extent(zf, part, "Data", data)
-        except ingest.SheetTooLarge as too_large:
-            with pytest.raises(ingest.SheetTooLarge) as raised:
-                ingest._measure_sheet(zf, part, "Data", content)
-            assert (raised.value.sheet, raised.value.cell, str(raised.value)) == (too_large.sheet, too_large.cell, str(too_large))
-            return
-        measured, unpacked = ingest._measure_sheet(zf, part, "Data", content)
-    assert unpacked == data
-    assert measured.rows >= exact.rows and measured.columns >= exact.columns, (data, measured.rows, measured.columns, exact.rows, exact.columns)
-    assert measured.merged == exact.merged
-    if isinstance(measured, ingest._SheetBound):
-        assert measured.rows <= ingest.MAX_SHEET_ROWS and measured.columns <= ingest.MAX_SHEET_COLUMNS
-
-
-def test_fast_sheet_bound_is_taken_for_the_template(ref, tmp_path):
-    """The template's sheets are measured by the byte search, and exactly as far as their cells go."""
-    path = _good(tmp_path, ref, "GEO", "GEO_2025.xlsx", 12)
-    content = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(content)) as zf:
-        for part in (name for name in zf.namelist() if name.startswith("xl/worksheets/sheet")):
-            measured, data = ingest._measure_sheet(zf, part, part, content)
-            exact = ingest._exact_extent(zf, part, part, data)
-            assert isinstance(measured, ingest._SheetBound), part
-            assert measured.rows >= exact.rows and measured.columns >= exact.columns and measured.merged == exact.merged

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import struct
 import subprocess
 import zipfile
-import zlib
 from pathlib import Path
 
 import openpyxl
@@ -17,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import ingest, layout, validate
+from pipeline import ingest, workbook_contract, validate
 from tests.conftest import require_soffice, write_submission
 
 
@@ -42,18 +40,18 @@ def test_reads_cover_and_data_with_cells(ref, tmp_path):
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): (12, "p", "police only"), ("TIP_VIC", "SEX=F"): 7})
     raw = _read(path, ref)
     assert raw.readable and raw.findings == []
-    assert raw.cover[layout.COVER_COUNTRY].value == "GEO" and raw.cover[layout.COVER_COUNTRY].cell == "B4"
-    assert raw.cover[layout.COVER_YEAR].value == 2025
+    assert raw.cover[workbook_contract.COVER_COUNTRY].value == "GEO" and raw.cover[workbook_contract.COVER_COUNTRY].cell == "B4"
+    assert raw.cover[workbook_contract.COVER_YEAR].value == 2025
     row = raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL")]
     assert (row["value"], row["flag"], row["comment"]) == (12, "p", "police only")
     assert row["value_cell"] == f"E{row['row']}" and row["flag_cell"] == f"G{row['row']}"
-    assert raw.meta[layout.META_VERSION_KEY] == layout.TEMPLATE_VERSION
+    assert raw.meta[workbook_contract.META_VERSION_KEY] == workbook_contract.TEMPLATE_VERSION
 
 
 def test_reordered_columns_rows_extra_columns_and_renamed_sheet_still_read(ref, tmp_path):
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
     wb = openpyxl.load_workbook(path)
-    ws = wb[layout.DATA_SHEET]
+    ws = wb[workbook_contract.DATA_SHEET]
     ws.title = "Données"
     ws.insert_cols(1)  # an extra, unnamed column in front shifts every column
     ws.cell(row=1, column=1, value="Internal note")
@@ -100,7 +98,7 @@ def test_missing_sheets_and_header_are_findings(ref, tmp_path):
 
     path = write_submission(tmp_path, ref, "GEO", 2025, {})
     wb = openpyxl.load_workbook(path)
-    wb[layout.DATA_SHEET]["B1"] = "Disaggregation"
+    wb[workbook_contract.DATA_SHEET]["B1"] = "Disaggregation"
     wb.save(path)
     assert _codes(_read(path, ref)) == [("header-missing", "Data", "A1")]
 
@@ -129,8 +127,8 @@ def test_workbook_without_previous_year_column_still_reads(ref, tmp_path):
     """Template 2026.1 had no Previous year value column: nothing is missing, nothing is revised."""
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): (12, "p", "police only")}, previous={("TIP_VIC", "TOTAL"): 10})
     wb = openpyxl.load_workbook(path)
-    wb[layout.DATA_SHEET].delete_cols(6)  # F: Previous year value
-    wb[layout.META_SHEET]["B1"] = "2026.1"
+    wb[workbook_contract.DATA_SHEET].delete_cols(6)  # F: Previous year value
+    wb[workbook_contract.META_SHEET]["B1"] = "2026.1"
     wb.save(path)
     raw = _read(path, ref)
     assert raw.findings == []
@@ -186,7 +184,7 @@ def test_error_cells_computed_by_libreoffice_are_findings_in_every_kind(ref, tmp
     formulas = {("TIP_OFF", "TOTAL"): "=1/0", ("TIP_SUS", "TOTAL"): "=NA()", ("TIP_PRO", "TOTAL"): "=SQRT(-1)"}
     original = write_submission(tmp_path / "openpyxl", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12, **formulas})
     rows = ingest.read_submission(original, original.parent, ref).data.set_index(["code", "breakdown"])
-    expected = sorted(("value-error-cell", layout.DATA_SHEET, rows.loc[key, "value_cell"]) for key in formulas)
+    expected = sorted(("value-error-cell", workbook_contract.DATA_SHEET, rows.loc[key, "value_cell"]) for key in formulas)
     # LibreOffice computes the formulas; calamine alone reads every one of them as a blank.
     converted = _convert(soffice, original, tmp_path / "lo", fmt, tmp_path / f"profile-{fmt}")
 
@@ -246,14 +244,14 @@ def test_merged_value_cells_are_found_in_every_kind(ref, tmp_path, fmt):
     soffice = require_soffice()
     original = write_submission(tmp_path / "openpyxl", ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 7})
     wb = openpyxl.load_workbook(original)
-    ws = wb[layout.DATA_SHEET]
+    ws = wb[workbook_contract.DATA_SHEET]
     first = next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == ("TIP_OFF", "TOTAL"))
     ws.merge_cells(f"E{first}:E{first + 2}")
     ws.merge_cells(f"C{first}:C{first + 2}")  # the Indicator column is not read: no finding
     wb.save(original)
     converted = _convert(soffice, original, tmp_path / "lo", fmt, tmp_path / f"profile-{fmt}")
     raw = ingest.read_submission(converted, converted.parent, ref)
-    assert _codes(raw) == [("cells-merged", layout.DATA_SHEET, f"E{first}:E{first + 2}")]
+    assert _codes(raw) == [("cells-merged", workbook_contract.DATA_SHEET, f"E{first}:E{first + 2}")]
     assert raw.data.set_index(["code", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"] == 7
 
 
@@ -262,13 +260,13 @@ def test_the_template_sits_far_inside_every_limit(ref, tmp_path):
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
     shape = ingest.inspect_workbook(path, path.read_bytes())
     assert shape.kind == "xlsx" and not shape.macros
-    assert set(shape.extents) == {layout.COVER_SHEET, layout.DATA_SHEET, layout.INSTRUCTIONS_SHEET, layout.LISTS_SHEET, layout.META_SHEET}
-    rows, columns = shape.extents[layout.DATA_SHEET]
+    assert set(shape.extents) == {workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET, workbook_contract.INSTRUCTIONS_SHEET, workbook_contract.LISTS_SHEET, workbook_contract.META_SHEET}
+    rows, columns = shape.extents[workbook_contract.DATA_SHEET]
     assert rows * 100 < ingest.MAX_SHEET_ROWS and columns * 100 < ingest.MAX_SHEET_COLUMNS
     assert path.stat().st_size * 100 < ingest.MAX_FILE_BYTES
 
 
-# -- cells as pandas reads them (ingest reads with calamine directly and converts as pandas would) ---
+# -- cells as pandas reads them (ingest reads with calamine and converts as pandas would) -------------
 def _same_cells(fast: list[list], slow: list[list]) -> bool:
     """Equal grids, value and type for type (NaN equal to NaN)."""
     def key(value):
@@ -290,9 +288,20 @@ def _sheets_both_ways(content: bytes):
 
 
 def test_missing_value_strings_are_pandas_own():
-    from pandas._libs.parsers import STR_NA_VALUES
-
-    assert ingest._NA_STRINGS == STR_NA_VALUES
+    """Each string ingest reads as missing is one pandas reads as missing, and nothing more: a
+    near-miss (another case, a space around it) stays text in both."""
+    near_misses = ["na", "Na", " NA", "N/A ", "NONE", "-", ":"]
+    wb = openpyxl.Workbook()
+    wb.active.title = workbook_contract.DATA_SHEET
+    for j, text in enumerate([*sorted(ingest._MISSING_TEXT - {""}), *near_misses], start=1):
+        wb.active.cell(row=1, column=j, value=text)
+    stream = io.BytesIO()
+    wb.save(stream)
+    fast, slow = _sheets_both_ways(stream.getvalue())
+    assert _same_cells(fast[workbook_contract.DATA_SHEET], slow[workbook_contract.DATA_SHEET])
+    row = fast[workbook_contract.DATA_SHEET][0]
+    assert all(value != value for value in row[: len(ingest._MISSING_TEXT) - 1])  # NaN
+    assert row[len(ingest._MISSING_TEXT) - 1:] == near_misses
 
 
 _TRICKY_CELLS = [
@@ -305,7 +314,7 @@ _TRICKY_CELLS = [
 @settings(max_examples=40, deadline=None)
 @given(
     cells=st.lists(st.tuples(st.integers(1, 12), st.integers(1, 6), st.sampled_from(_TRICKY_CELLS)), max_size=30),
-    sheet=st.sampled_from([layout.DATA_SHEET, layout.COVER_SHEET, layout.META_SHEET]),
+    sheet=st.sampled_from([workbook_contract.DATA_SHEET, workbook_contract.COVER_SHEET, workbook_contract.META_SHEET]),
 )
 def test_cells_read_as_pandas_reads_them(cells, sheet):
     """Differential: every sheet as ingest reads it equals what pandas.read_excel(engine="calamine",
@@ -330,48 +339,12 @@ def test_byte_order_mark_in_the_first_cell_as_pandas(first):
     """pandas' parser treats a byte-order mark in A1 as the start of a file: ingest does the same,
     also when that makes the workbook unreadable (an opening quote that never closes)."""
     wb = openpyxl.Workbook()
-    wb.active.title = layout.DATA_SHEET
+    wb.active.title = workbook_contract.DATA_SHEET
     wb.active["A1"], wb.active["B1"] = first, "Breakdown"
     stream = io.BytesIO()
     wb.save(stream)
     fast, slow = _sheets_both_ways(stream.getvalue())
-    assert fast == slow if isinstance(slow, str) else _same_cells(fast[layout.DATA_SHEET], slow[layout.DATA_SHEET])
-
-
-@pytest.mark.parametrize("inflater", ["zlib-ng", "zlib"])
-def test_parts_are_unpacked_as_zipfile_reads_them(ref, tmp_path, monkeypatch, inflater):
-    """`_unpack` gives exactly zipfile's bytes, or None (then zipfile itself reads the part); with
-    zlib-ng, and with zlib where zlib-ng is not installed."""
-    if inflater == "zlib":
-        monkeypatch.setattr(ingest, "_inflater", zlib)
-    path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
-    content = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(content)) as zf:
-        for info in zf.infolist():
-            assert ingest._unpack(content, info) == zf.read(info)
-        # A damaged deflate stream: None, and zipfile raises on it as it always did.
-        info = zf.getinfo("xl/styles.xml")
-        start = info.header_offset + 30 + len(info.filename.encode())
-        damaged = bytearray(content)
-        for k in range(start + 10, start + 40):
-            damaged[k] ^= 0x5A
-        assert ingest._unpack(bytes(damaged), info) is None
-        with pytest.raises((zlib.error, zipfile.BadZipFile)), zipfile.ZipFile(io.BytesIO(bytes(damaged))) as broken:
-            broken.read("xl/styles.xml")
-    # A part whose deflate stream holds more than its headers declare (with the CRC of what they
-    # declare): zipfile reads the declared bytes and stops; the direct reading hands it over.
-    with zipfile.ZipFile(io.BytesIO(content)) as zf:
-        info = zf.getinfo("docProps/core.xml")
-        kept = zf.read(info)[:60]
-    data = bytearray(content)
-    for match in re.finditer(re.escape(b"docProps/core.xml"), content):
-        header = match.start() - 30 if data[match.start() - 30:match.start() - 26] == b"PK\x03\x04" else match.start() - 46
-        at = (14, 22) if header == match.start() - 30 else (16, 24)
-        struct.pack_into("<I", data, header + at[0], zlib.crc32(kept))
-        struct.pack_into("<I", data, header + at[1], len(kept))
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
-        info = zf.getinfo("docProps/core.xml")
-        assert zf.read(info) == kept and ingest._unpack(bytes(data), info) is None
+    assert fast == slow if isinstance(slow, str) else _same_cells(fast[workbook_contract.DATA_SHEET], slow[workbook_contract.DATA_SHEET])
 
 
 def test_a_submission_keeps_its_rows_as_read_and_builds_the_frame_from_them():
@@ -386,3 +359,85 @@ def test_a_submission_keeps_its_rows_as_read_and_builds_the_frame_from_them():
     raw.data = pd.DataFrame([row], columns=RAW_COLUMNS)  # a frame given: validation reads it
     assert raw.rows is None and raw.data_rows()[0]["value"] == 5
     assert RawSubmission(file="X.xlsx", sha256="", kind="other").data_rows() == []
+
+
+def test_each_kind_of_cell_reads_as_the_pipeline_expects(ref, tmp_path):
+    """What validation gets for each kind of Value cell: numbers whole -> int, else float; dates ->
+    datetime at midnight; datetimes, times, bools and text as they are; blank and missing-value text
+    -> None; an error cell or a formula without a cached value -> a CellError naming it."""
+    kinds = {
+        "int": (12, 12),
+        "float": (2.5, 2.5),
+        "whole float": (3.0, 3),
+        "negative zero": (-0.0, 0),
+        "bool": (True, True),
+        "date": (dt.date(2024, 2, 29), dt.datetime(2024, 2, 29)),
+        "datetime": (dt.datetime(2025, 1, 31, 13, 45), dt.datetime(2025, 1, 31, 13, 45)),
+        "time": (dt.time(9, 30), dt.time(9, 30)),
+        "text": (" 1 154 ", " 1 154 "),
+        "not available": (":", ":"),
+        "missing-value text": ("N/A", None),
+        "blank": (None, None),
+        "formula without a cached value": ("=1/0", ingest.NO_CACHED_RESULT),
+    }
+    kinds["error cell"] = (987654321, ingest.CellError("#DIV/0!"))  # the number is made an error below
+    path = write_submission(tmp_path, ref, "GEO", 2025, {})
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    rows = {}
+    for (kind, (written, _)), row in zip(kinds.items(), range(2, 2 + len(kinds)), strict=True):
+        ws[f"E{row}"] = written
+        rows[kind] = row
+    data_part = f"xl/worksheets/sheet{wb.sheetnames.index(workbook_contract.DATA_SHEET) + 1}.xml"
+    wb.save(path)
+    # An error value as spreadsheet programs cache it (openpyxl cannot write one): `t="e"` and its text.
+    with zipfile.ZipFile(path) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    cell = f'<c r="E{rows["error cell"]}"'.encode()
+    parts[data_part], found = re.subn(re.escape(cell) + rb'([^>]*?)(?: t="n")?><v>987654321</v>', cell + rb'\1 t="e"><v>#DIV/0!</v>', parts[data_part])
+    assert found == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+    raw = _read(path, ref)
+    assert raw.findings == []
+    values = {row[0]: row[3] for row in raw.rows}  # RAW_COLUMNS: row, ..., value
+    assert set(rows.values()) <= set(values)
+    for kind, (_, expected) in kinds.items():
+        got = values.get(rows[kind])
+        assert type(got) is type(expected) and got == expected, (kind, got)
+
+
+def test_one_scan_of_an_xlsx_sheet_finds_its_extent_merges_and_error_cells():
+    """The inspection's scan of a sheet, in the forms spreadsheet programs and hand-made files use:
+    any namespace prefix, attributes in any order and quoting. An error cell or a formula without a
+    cached value is found where its `r` says; a cell without `r` has no reference to name."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sheet = (
+        f'<worksheet xmlns="{ns}" xmlns:x="{ns}"><sheetData>'
+        '<row r="2"><c r="E2" t="e"><v>#DIV/0!</v></c><c s="1" r=\'F2\'><f>1/0</f><v></v></c><c r="G2"><f>1+1</f><v>2</v></c></row>'
+        '<x:row r="3"><x:c r="e3" t="e"><x:v>#N/A</x:v></x:c><x:c t="e"><x:v>#REF!</x:v></x:c></x:row>'
+        '<row r="9"><c r="B9" t="e"/><c r="C9" s="2"/></row>'
+        '</sheetData><mergeCells><mergeCell ref="A5:B6"/></mergeCells></worksheet>'
+    )
+    wb = openpyxl.Workbook()
+    wb.active.title = workbook_contract.DATA_SHEET
+    wb.active["A1"] = "x"
+    stream = io.BytesIO()
+    wb.save(stream)
+    with zipfile.ZipFile(stream) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    shape = ingest.inspect_workbook(Path("hand-made.xlsx"), content.getvalue())
+    assert shape.extents[workbook_contract.DATA_SHEET] == (3, 7)  # up to G2 and row 3 (F3 has no r: one right of E3)
+    assert shape.merged[workbook_contract.DATA_SHEET] == [(4, 0, 5, 1)]
+    errors = {ingest.cell_ref(*position): error for position, error in shape.errors[workbook_contract.DATA_SHEET].items()}
+    assert errors == {"E2": "#DIV/0!", "F2": ingest.NO_CACHED_RESULT, "E3": "#N/A", "B9": "#ERROR"}
+    assert all(isinstance(error, ingest.CellError) for error in errors.values())
+    content_bytes = content.getvalue()
+    assert ingest._error_cells(content_bytes, shape, workbook_contract.DATA_SHEET, {4}) == {"E2": "#DIV/0!", "E3": "#N/A"}

@@ -127,3 +127,13 @@ def _code_shaped(source: str) -> list[str]:
     parser = re.findall(r'ParsedValue\([^)]*?"(value-[a-z-]+)"', source)
     problems = re.findall(r'\("(file-[a-z-]+)",', source)
     return calls + parser + problems
+
+
+def test_the_finding_codes_page_lists_every_code_as_the_csv_has_it(ref):
+    """docs/finding-codes.md is what focal points and the Working Group read: each code's row there says
+    what the CSV says (severity, meaning, how to fix), and no code is missing or left over."""
+    page = (Path(REFERENCE_DIR.parents[1]) / "docs" / "finding-codes.md").read_text(encoding="utf-8")
+    rows = {match[0]: match[1:] for match in re.findall(r"^\| `([a-z-]+)` \| (\w+) \| [^|]+ \| (.+?) \| (.+?) \|$", page, re.MULTILINE)}
+    assert set(rows) == set(ref.finding_codes)
+    for code, entry in ref.finding_codes.items():
+        assert rows[code] == (entry.severity, entry.meaning, entry.how_to_fix), code

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import report
-from pipeline.findings import ReportRenderError
+from pipeline.errors import ReportRenderError
 from pipeline.reference import load_reference
 from pipeline.report import (
     REPORT_FILENAME,
@@ -372,22 +372,52 @@ def test_a_variable_the_context_lacks_is_named_even_in_a_branch_not_taken(tmp_pa
     assert render_report(template, {"title": "T", "only_in_a_branch": "x"}, tmp_path / "out.docx").is_file()
 
 
-def test_the_package_is_what_python_docx_saves_with_the_charts_stored(tmp_path, context):
-    from pipeline.report import _package_parts, _with_images
+def test_the_same_context_on_one_day_gives_the_same_bytes_with_every_chart(tmp_path, context):
+    first = render_report(TEMPLATE, context, tmp_path / "a.docx")
+    second = render_report(TEMPLATE, context, tmp_path / "b.docx")
+    assert first.read_bytes() == second.read_bytes()
+    today = dt.datetime.now(dt.UTC).date()
+    with zipfile.ZipFile(first) as package:
+        assert package.testzip() is None
+        assert {info.date_time for info in package.infolist()} == {(today.year, today.month, today.day, 0, 0, 0)}
+        media = [name for name in package.namelist() if name.startswith("word/media/")]
+        assert len(media) == len(context_charts(context))
+        assert sorted(package.read(name) for name in media) == sorted({p.read_bytes() for p in context_charts(context)})
 
-    tpl = DocxTemplate(str(TEMPLATE))
-    tpl.render(_with_images(context, tpl), jinja_env=make_jinja_env())
-    parts = _package_parts(tpl.docx)
-    tpl.save(str(tmp_path / "saved.docx"))  # python-docx's own writer
-    with zipfile.ZipFile(tmp_path / "saved.docx") as saved:
-        assert [name for name, _ in parts] == saved.namelist()
-        assert all(data == saved.read(name) for name, data in parts)
-    out = render_report(TEMPLATE, context, tmp_path / "out.docx")
-    with zipfile.ZipFile(out) as ours:
-        stored = {info.filename for info in ours.infolist() if info.compress_type == zipfile.ZIP_STORED}
-        images = {name for name in ours.namelist() if name.endswith((".png", ".jpeg"))}  # the charts, the template's thumbnail
-        assert stored == images and len([n for n in images if n.startswith("word/media/")]) == len(context_charts(context))
-        assert ours.testzip() is None
+
+def test_fill_toc_puts_one_styled_entry_per_heading_between_the_field_s_separate_and_end():
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    document.add_paragraph("Contents", style="Heading 1")  # before the field: not listed
+    field = parse_xml(
+        f"<w:p {nsdecls('w')}><w:r><w:fldChar w:fldCharType=\"begin\" w:dirty=\"true\"/></w:r>"
+        "<w:r><w:instrText xml:space=\"preserve\"> TOC \\o \"1-3\" \\h \\z \\u </w:instrText></w:r>"
+        "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>Update the field</w:t></w:r>"
+        "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>"
+    )
+    document.element.body.insert(1, field)
+    document.add_paragraph("1. First", style="Heading 1")
+    document.add_paragraph("Body text.")
+    document.add_paragraph("1.1 Second", style="Heading 2")
+    document.add_paragraph("   ", style="Heading 2")  # empty: not listed
+    document.add_paragraph("1.1.1 Third", style="Heading 3")
+    assert report.fill_toc(document) == 3
+    assert [p.text for p in document.paragraphs[1:4]] == ["1. First", "1.1 Second", "1.1.1 Third"]
+    xml = document.element.body.xml
+    assert re.findall(r'<w:pStyle w:val="(\w+)"/>', xml)[1:4] == ["TOC1", "TOC2", "TOC3"]  # the template's "toc 1".."toc 3"
+    assert "Update the field" not in xml
+    kinds = re.findall(r'w:fldCharType="(\w+)"', xml)
+    assert kinds == ["begin", "separate", "end"]
+    assert xml.index('"separate"') < xml.index("1. First") < xml.index("1.1.1 Third") < xml.index('"end"')
+
+
+def test_fill_toc_leaves_a_document_without_the_field_alone():
+    document = docx.Document()
+    document.add_paragraph("1. First", style="Heading 1")
+    before = document.element.body.xml
+    assert report.fill_toc(document) == 0 and document.element.body.xml == before
 
 
 def context_charts(context) -> list:
@@ -594,7 +624,7 @@ def test_files_without_state_or_year_are_listed_apart(dq_context):
 
 def test_quality_annex_is_computable_from_the_csv_files(tmp_path, ref, regional, country, dq_submissions,
                                                         dq_findings, dq_context):
-    from pipeline.store import write_csv
+    from pipeline.output_files import write_csv
 
     def round_trip(frame, name):
         path = write_csv(frame, tmp_path / f"{name}.csv")
@@ -1103,7 +1133,7 @@ def test_rendered_profiles_each_on_their_own_page(rendered):
     assert rows[1] == ["Identified victims of trafficking in persons", "persons", "234", "5.9", "+17.0\u00a0%", "p"]
 
 
-# -- the README documents the template -----------------------------------------------------------------
+# -- docs/template-variables.md documents the template ---------------------------------------------------
 KEYWORDS = {"for", "in", "if", "not", "endif", "endfor", "else", "elif", "and", "or", "is", "loop"}
 
 
@@ -1143,8 +1173,8 @@ def template_fields(path: Path) -> set[str]:
 
 
 def readme_template_names() -> set[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Customising the report template\n", 1)[1].split("\n## ", 1)[0]
+    text = (REPO / "docs" / "template-variables.md").read_text(encoding="utf-8")
+    section = text.split("\n## Variables\n", 1)[1].split("\n## ", 1)[0]
     names = set()
     for line in section.splitlines():
         if line.startswith("| `"):
@@ -1188,7 +1218,6 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     assert documented <= supplied, sorted(documented - supplied)
 
 
-# -- the report cache (issue 7) ------------------------------------------------------------------------
 def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Path]:
     """A copy of the module's charts in `folder`, for a test that changes them."""
     import shutil
@@ -1197,31 +1226,7 @@ def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Pat
     return {key: Path(shutil.copyfile(path, folder / path.name)) for key, path in chart_paths.items()}
 
 
-def test_report_from_the_cache_is_the_report_and_follows_its_charts(tmp_path, ref, regional, country, submissions, findings, chart_paths):
-    import zipfile
-
-    from pipeline.cache import BlobCache
-
-    own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is changed below
-    context = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
-    blobs = BlobCache(tmp_path / "cache", ".docx")
-    first = render_report(TEMPLATE, context, tmp_path / "first.docx", cache=blobs)
-    second = render_report(TEMPLATE, context, tmp_path / "second.docx", cache=blobs)
-    plain = render_report(TEMPLATE, context, tmp_path / "plain.docx")
-    assert first.read_bytes() == second.read_bytes()
-    with zipfile.ZipFile(first) as a, zipfile.ZipFile(plain) as b:
-        assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}
-    assert (blobs.hits, blobs.misses) == (1, 1)
-    changed = next(iter(own.values()))
-    changed.write_bytes(changed.read_bytes() + b"\0")
-    render_report(TEMPLATE, context, tmp_path / "third.docx", cache=blobs)
-    assert blobs.misses == 2
-    other = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 4, 1))
-    render_report(TEMPLATE, other, tmp_path / "fourth.docx", cache=blobs)
-    assert blobs.misses == 3
-
-
-# -- a report laid out while its charts are drawn (issue 7) ---------------------------------------------
+# -- a report laid out while its charts are drawn -------------------------------------------------------
 def _parts(path: Path) -> dict[str, bytes]:
     import zipfile
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from pipeline import ingest, layout, validate
-from pipeline.findings import ReferenceDataError
+from pipeline import ingest, workbook_contract, validate
+from pipeline.errors import ReferenceDataError
 from pipeline.rules import Thresholds, load_thresholds
 from tests.conftest import write_submission
 
@@ -21,7 +21,7 @@ def _write(folder, ref, iso3, year, values, **cover):
 
 
 def _row(path, code, breakdown="TOTAL"):
-    ws = openpyxl.load_workbook(path)[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
     return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
 
 
@@ -103,7 +103,7 @@ def test_known_unit_is_converted_and_flagged_estimated(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {("DRG_SZ_HER", "TOTAL"): (1154, "p", None), ("ML_FRZ", "TOTAL"): 2.5, ("DRG_SZ_COC", "TOTAL"): 4})
 
     def edit(wb):
-        ws = wb[layout.DATA_SHEET]
+        ws = wb[workbook_contract.DATA_SHEET]
         ws[f"D{_row(path, 'DRG_SZ_HER')}"] = "g"
         ws[f"D{_row(path, 'ML_FRZ')}"] = "Million  EUR"  # case and spaces do not matter
         ws[f"D{_row(path, 'DRG_SZ_COC')}"] = "KG"  # the catalogue unit in capitals: nothing to convert
@@ -124,7 +124,7 @@ def test_unknown_unit_leaves_the_value_out_and_blank_unit_means_the_catalogue_on
     path = _write(tmp_path, ref, "GEO", 2025, {("DRG_SZ_HER", "TOTAL"): 3, ("DRG_SZ_COC", "TOTAL"): 4, ("DRG_SZ_CNH", "TOTAL"): ":"})
 
     wb = openpyxl.load_workbook(path)
-    ws = wb[layout.DATA_SHEET]
+    ws = wb[workbook_contract.DATA_SHEET]
     ws[f"D{_row(path, 'DRG_SZ_HER')}"] = "pounds"
     ws[f"D{_row(path, 'DRG_SZ_COC')}"] = None
     ws[f"D{_row(path, 'DRG_SZ_CNH')}"] = "pounds"  # not available: no number to convert, nothing to say

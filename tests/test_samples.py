@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import ingest, layout, validate
+from pipeline import ingest, workbook_contract, validate
 from pipeline.reference import load_reference
 from pipeline.samples import (
     IMPERFECTIONS,
@@ -67,15 +67,15 @@ def _blank(value):
 
 def _read(path: Path):
     sheets = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
-    data = sheets[layout.DATA_SHEET]
+    data = sheets[workbook_contract.DATA_SHEET]
     header = [str(h) for h in data.iloc[0]]
     cells = {}
     for row in data.iloc[1:].itertuples(index=False):
         row = dict(zip(header, row))
         cells[(row["Code"], row["Breakdown"])] = (_blank(row["Value"]), _blank(row["Flag"]), _blank(row["Comment"]))
-    cover_sheet = sheets[layout.COVER_SHEET]
+    cover_sheet = sheets[workbook_contract.COVER_SHEET]
     cover = {label: _blank(value) for label, value in zip(cover_sheet[0], cover_sheet[1]) if isinstance(label, str)}
-    meta = dict(zip(sheets[layout.META_SHEET][0], sheets[layout.META_SHEET][1]))
+    meta = dict(zip(sheets[workbook_contract.META_SHEET][0], sheets[workbook_contract.META_SHEET][1]))
     return cells, cover, meta
 
 
@@ -90,7 +90,7 @@ def _number(value):
 # -- fill_workbook -----------------------------------------------------------------------------------
 def test_fill_workbook_finds_columns_by_header_name_when_reordered(ref, tmp_path):
     wb = build_workbook(ref, "GEO", 2025)
-    data = wb[layout.DATA_SHEET]
+    data = wb[workbook_contract.DATA_SHEET]
     data.insert_cols(1)  # every column moves one to the right
     data.cell(row=1, column=1, value="Note")
     headers = {c.value: c.column for c in data[1]}
@@ -107,17 +107,17 @@ def test_fill_workbook_finds_columns_by_header_name_when_reordered(ref, tmp_path
         ("VEH_THF", "TOTAL"): 4567,
     }
     cover = {
-        layout.COVER_AGENCY: "Ministry of Internal Affairs (demonstration)",
+        workbook_contract.COVER_AGENCY: "Ministry of Internal Affairs (demonstration)",
         "contact": "Nino Beridze",
-        layout.COVER_EMAIL: "nino.beridze@example.org",
-        layout.COVER_DATE: dt.date(2026, 2, 3),
+        workbook_contract.COVER_EMAIL: "nino.beridze@example.org",
+        workbook_contract.COVER_DATE: dt.date(2026, 2, 3),
     }
     fill_workbook(wb, values, cover)
     path = tmp_path / "GEO_2025.xlsx"
     wb.save(path)
 
     sheets = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
-    body = sheets[layout.DATA_SHEET]
+    body = sheets[workbook_contract.DATA_SHEET]
     header = list(body.iloc[0])
     assert header[0] == "Note" and header[5] == "Comment" and header[8] == " value "  # Value and Comment swapped
     rows = {(r[header.index("Code")], r[header.index("Breakdown")]): r for r in body.iloc[1:].itertuples(index=False)}
@@ -135,18 +135,18 @@ def test_fill_workbook_finds_columns_by_header_name_when_reordered(ref, tmp_path
     # A row not in `values` stays empty; the Note column and the Indicator labels are untouched.
     assert _blank(rows[("TIP_VIC", "SEX=M")][value_col]) is None
     assert rows[("TIP_VIC", "TOTAL")][header.index("Indicator")] == "Identified victims of trafficking in persons"
-    cover_rows = dict(zip(sheets[layout.COVER_SHEET][0], sheets[layout.COVER_SHEET][1]))
-    assert cover_rows[layout.COVER_AGENCY] == "Ministry of Internal Affairs (demonstration)"
-    assert cover_rows[layout.COVER_CONTACT] == "Nino Beridze"
-    assert cover_rows[layout.COVER_EMAIL] == "nino.beridze@example.org"
-    assert pd.Timestamp(cover_rows[layout.COVER_DATE]).date() == dt.date(2026, 2, 3)
-    assert cover_rows[layout.COVER_COUNTRY] == "GEO"  # locked fields untouched
-    assert dict(zip(sheets[layout.META_SHEET][0], sheets[layout.META_SHEET][1]))["demonstration"] == "yes"
+    cover_rows = dict(zip(sheets[workbook_contract.COVER_SHEET][0], sheets[workbook_contract.COVER_SHEET][1]))
+    assert cover_rows[workbook_contract.COVER_AGENCY] == "Ministry of Internal Affairs (demonstration)"
+    assert cover_rows[workbook_contract.COVER_CONTACT] == "Nino Beridze"
+    assert cover_rows[workbook_contract.COVER_EMAIL] == "nino.beridze@example.org"
+    assert pd.Timestamp(cover_rows[workbook_contract.COVER_DATE]).date() == dt.date(2026, 2, 3)
+    assert cover_rows[workbook_contract.COVER_COUNTRY] == "GEO"  # locked fields untouched
+    assert dict(zip(sheets[workbook_contract.META_SHEET][0], sheets[workbook_contract.META_SHEET][1]))["demonstration"] == "yes"
 
 
 def test_fill_workbook_sets_demonstration_no_and_rejects_unknown_rows(ref):
     wb = fill_workbook(build_workbook(ref, "ALB", 2024), {("TIP_VIC", "TOTAL"): (5, None, None)}, demonstration=False)
-    meta = {row[0]: row[1] for row in wb[layout.META_SHEET].iter_rows(values_only=True)}
+    meta = {row[0]: row[1] for row in wb[workbook_contract.META_SHEET].iter_rows(values_only=True)}
     assert meta["demonstration"] == "no"
     with pytest.raises(KeyError):
         fill_workbook(build_workbook(ref, "ALB", 2024), {("NOPE", "TOTAL"): (1, None, None)})
@@ -189,8 +189,8 @@ def test_file_names_missing_state_and_resubmission(sample_dir, read_back):
 
     first_cells, first_cover, _ = read_back["GEO_2025.xlsx"]
     second_cells, second_cover, _ = read_back["GEO_2025_v2.xlsx"]
-    assert pd.Timestamp(first_cover[layout.COVER_DATE]).date() == dt.date(2026, 2, 10)
-    assert pd.Timestamp(second_cover[layout.COVER_DATE]).date() == dt.date(2026, 2, 24)
+    assert pd.Timestamp(first_cover[workbook_contract.COVER_DATE]).date() == dt.date(2026, 2, 10)
+    assert pd.Timestamp(second_cover[workbook_contract.COVER_DATE]).date() == dt.date(2026, 2, 24)
     changed = sorted(key for key in second_cells if first_cells[key][0] != second_cells[key][0])
     assert changed == [("DRG_SZ_CNH", "TOTAL"), ("TIP_VIC", "TOTAL")]
     assert first_cells[("TIP_VIC", "TOTAL")][0] == second_cells[("TIP_VIC", "TOTAL")][0] + 10
@@ -204,14 +204,14 @@ def test_every_workbook_is_marked_demonstration(read_back):
     for name, (_, cover, meta) in read_back.items():
         year = int(name[4:8])
         assert meta["demonstration"] == "yes", name
-        assert meta["template_version"] == layout.TEMPLATE_VERSION
-        assert cover[layout.COVER_AGENCY].endswith("(demonstration)"), name
-        assert cover[layout.COVER_EMAIL].endswith("@example.org"), name
-        assert cover[layout.COVER_CONTACT]
-        submitted = pd.Timestamp(cover[layout.COVER_DATE]).date()
+        assert meta["template_version"] == workbook_contract.TEMPLATE_VERSION
+        assert cover[workbook_contract.COVER_AGENCY].endswith("(demonstration)"), name
+        assert cover[workbook_contract.COVER_EMAIL].endswith("@example.org"), name
+        assert cover[workbook_contract.COVER_CONTACT]
+        submitted = pd.Timestamp(cover[workbook_contract.COVER_DATE]).date()
         assert dt.date(year + 1, 1, 1) <= submitted <= dt.date(year + 1, 2, 28), name
-        assert cover[layout.COVER_COUNTRY] == name[:3]
-        assert int(cover[layout.COVER_YEAR]) == year
+        assert cover[workbook_contract.COVER_COUNTRY] == name[:3]
+        assert int(cover[workbook_contract.COVER_YEAR]) == year
 
 
 def test_counts_are_whole_and_quantities_have_decimals(ref, read_back):
@@ -354,9 +354,9 @@ def test_readme_lists_the_imperfections_and_the_command():
 
 # -- the Previous year value column ------------------------------------------------------------------
 def _previous_cells(path: Path) -> dict:
-    data = pd.read_excel(path, sheet_name=layout.DATA_SHEET, header=None, engine="calamine", dtype=object)
+    data = pd.read_excel(path, sheet_name=workbook_contract.DATA_SHEET, header=None, engine="calamine", dtype=object)
     header = list(data.iloc[0])
-    return {(r[header.index("Code")], r[header.index("Breakdown")]): _blank(r[header.index(layout.COL_PREVIOUS)]) for r in data.iloc[1:].itertuples(index=False)}
+    return {(r[header.index("Code")], r[header.index("Breakdown")]): _blank(r[header.index(workbook_contract.COL_PREVIOUS)]) for r in data.iloc[1:].itertuples(index=False)}
 
 
 def test_previous_year_column_holds_last_years_accepted_values(ref, sample_dir, all_values):

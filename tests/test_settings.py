@@ -156,8 +156,8 @@ def test_the_example_file_loads_and_lists_every_key_with_its_default(tmp_path):
 
 
 def test_the_readme_documents_every_key_with_its_default():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    readme = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Keys\n", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1:5] for line in section.splitlines() if line.startswith("| `[")]
     documented = {(cells[0].strip(" `[]"), cells[1].strip(" `")): cells[2].strip() for cells in rows}
     expected = {(section, key) for section, keys in settings_keys().items() for key in keys}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import layout
+from pipeline import workbook_contract
 from pipeline.cli import main
 from pipeline.status import STATUS_COLUMNS, build_status, status_counts
 from pipeline.validate import SUBMISSION_COLUMNS
@@ -89,7 +89,7 @@ def test_status_command_prints_the_tracker_and_writes_status_csv(ref, tmp_path, 
     write_submission(inputs, ref, "MDA", 2025, {("TIP_VIC", "TOTAL"): 7}, date=dt.date(2026, 3, 1))  # late
     rejected = write_submission(inputs, ref, "ROU", 2025, {("TIP_VIC", "TOTAL"): 700}, date=dt.date(2026, 2, 12))
     wb = openpyxl.load_workbook(rejected)
-    wb[layout.DATA_SHEET]["E1"] = "Amount"  # no Value column: a structural error
+    wb[workbook_contract.DATA_SHEET]["E1"] = "Amount"  # no Value column: a structural error
     wb.save(rejected)
     outputs = tmp_path / "outputs"
     (outputs / "2025" / "data").mkdir(parents=True)

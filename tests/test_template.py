@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline import layout, store
+from pipeline import workbook_contract, output_files
 from pipeline.cli import main
 from pipeline.template import read_previous_observations, write_template
 
@@ -23,50 +23,50 @@ def test_file_is_named_by_country_and_year(ref, tmp_path):
 
 
 def test_sheets_and_hidden_template_version(workbook):
-    assert workbook.sheetnames[:3] == [layout.COVER_SHEET, layout.DATA_SHEET, layout.INSTRUCTIONS_SHEET]
-    meta = workbook[layout.META_SHEET]
+    assert workbook.sheetnames[:3] == [workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET, workbook_contract.INSTRUCTIONS_SHEET]
+    meta = workbook[workbook_contract.META_SHEET]
     assert meta.sheet_state == "hidden"
-    assert {row[0]: row[1] for row in meta.iter_rows(values_only=True)}[layout.META_VERSION_KEY] == layout.TEMPLATE_VERSION
+    assert {row[0]: row[1] for row in meta.iter_rows(values_only=True)}[workbook_contract.META_VERSION_KEY] == workbook_contract.TEMPLATE_VERSION
 
 
 def test_cover_has_country_and_year_locked_and_contact_fields_open(workbook):
-    cover = workbook[layout.COVER_SHEET]
+    cover = workbook[workbook_contract.COVER_SHEET]
     fields = {row[0].value: row[1] for row in cover.iter_rows(min_row=1, max_col=2) if row[0].value}
-    assert fields[layout.COVER_COUNTRY].value == "GEO"
-    assert fields[layout.COVER_YEAR].value == 2025
-    assert fields[layout.COVER_COUNTRY].protection.locked and fields[layout.COVER_YEAR].protection.locked
-    for label in layout.COVER_FILL_FIELDS:
+    assert fields[workbook_contract.COVER_COUNTRY].value == "GEO"
+    assert fields[workbook_contract.COVER_YEAR].value == 2025
+    assert fields[workbook_contract.COVER_COUNTRY].protection.locked and fields[workbook_contract.COVER_YEAR].protection.locked
+    for label in workbook_contract.COVER_FILL_FIELDS:
         assert not fields[label].protection.locked, label
     assert cover.protection.sheet
 
 
 def test_one_data_row_per_indicator_and_breakdown(ref, workbook):
-    ws = workbook[layout.DATA_SHEET]
+    ws = workbook[workbook_contract.DATA_SHEET]
     header = [c.value for c in ws[1]]
-    assert header == list(layout.DATA_COLUMNS)
+    assert header == list(workbook_contract.DATA_COLUMNS)
     keys = [(r[0], r[1]) for r in ws.iter_rows(min_row=2, values_only=True)]
     expected = [(ind.code, key) for ind in ref.indicators for key in ref.breakdowns_of(ind)]
     assert keys == expected
     assert ("TIP_VIC", "EXPL=SEX") in keys and ("TIP_CON", "SEX=F") in keys and ("TIP_PRO", "SEX=M") in keys
-    definitions = [r[header.index(layout.COL_DEFINITION)] for r in ws.iter_rows(min_row=2, values_only=True)]
+    definitions = [r[header.index(workbook_contract.COL_DEFINITION)] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert all(definitions)
 
 
 def test_only_value_flag_and_comment_are_editable(workbook):
-    ws = workbook[layout.DATA_SHEET]
+    ws = workbook[workbook_contract.DATA_SHEET]
     assert ws.protection.sheet
     header = [c.value for c in ws[1]]
     for row in ws.iter_rows(min_row=2, max_row=6):
         for name, cell in zip(header, row, strict=True):
-            assert cell.protection.locked == (name not in layout.EDITABLE_DATA_COLUMNS), (name, cell.coordinate)
+            assert cell.protection.locked == (name not in workbook_contract.EDITABLE_DATA_COLUMNS), (name, cell.coordinate)
 
 
 def test_flag_drop_down_and_value_rule_with_input_message(workbook):
-    ws = workbook[layout.DATA_SHEET]
+    ws = workbook[workbook_contract.DATA_SHEET]
     validations = ws.data_validations.dataValidation
     flag = [dv for dv in validations if dv.type == "list"]
     assert len(flag) == 1 and flag[0].formula1 == "FlagList" and "G2" in flag[0].sqref
-    lists = workbook[layout.LISTS_SHEET]
+    lists = workbook[workbook_contract.LISTS_SHEET]
     assert "provisional" in [r[0] for r in lists.iter_rows(values_only=True)]
     numeric = [dv for dv in validations if dv.type in ("whole", "decimal")]
     assert {dv.type for dv in numeric} == {"whole", "decimal"}
@@ -80,17 +80,17 @@ def test_flag_drop_down_and_value_rule_with_input_message(workbook):
 
 
 def test_previous_year_column_right_of_value_with_a_note(workbook):
-    ws = workbook[layout.DATA_SHEET]
+    ws = workbook[workbook_contract.DATA_SHEET]
     header = [c.value for c in ws[1]]
-    assert header.index(layout.COL_PREVIOUS) == header.index(layout.COL_VALUE) + 1
-    note = ws.cell(row=1, column=header.index(layout.COL_PREVIOUS) + 1).comment.text
+    assert header.index(workbook_contract.COL_PREVIOUS) == header.index(workbook_contract.COL_VALUE) + 1
+    note = ws.cell(row=1, column=header.index(workbook_contract.COL_PREVIOUS) + 1).comment.text
     assert "2024" in note and "accepted last year" in note and "Comment column" in note and "<5" in note
     # Without --previous the column is empty.
-    assert all(r[header.index(layout.COL_PREVIOUS)] is None for r in ws.iter_rows(min_row=2, values_only=True))
+    assert all(r[header.index(workbook_contract.COL_PREVIOUS)] is None for r in ws.iter_rows(min_row=2, values_only=True))
 
 
 def test_instructions_explain_blank_zero_flags_and_revisions(workbook):
-    text = "\n".join(str(r[0]) for r in workbook[layout.INSTRUCTIONS_SHEET].iter_rows(values_only=True) if r[0])
+    text = "\n".join(str(r[0]) for r in workbook[workbook_contract.INSTRUCTIONS_SHEET].iter_rows(values_only=True) if r[0])
     assert "not available" in text and "0 means a real zero" in text
     assert "p  provisional" in text and "C  confidential" in text
     assert "Previous year value shows the 2024 figure as accepted last year" in text
@@ -119,13 +119,13 @@ def last_run(tmp_path):
         _observation("GEO", 2023, "FA_OFF", "TOTAL", 40.0, "reported"),  # another year
         _observation("ROU", 2024, "FA_OFF", "TOTAL", 90.0, "reported"),  # another state
     ]
-    return store.write_csv(pd.DataFrame(rows), tmp_path / "outputs" / "2024" / "data" / "observations.csv")
+    return output_files.write_csv(pd.DataFrame(rows), tmp_path / "outputs" / "2024" / "data" / "observations.csv")
 
 
 def _previous_column(path):
-    ws = openpyxl.load_workbook(path)[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
     header = [c.value for c in ws[1]]
-    return {(r[0], r[1]): r[header.index(layout.COL_PREVIOUS)] for r in ws.iter_rows(min_row=2, values_only=True)}
+    return {(r[0], r[1]): r[header.index(workbook_contract.COL_PREVIOUS)] for r in ws.iter_rows(min_row=2, values_only=True)}
 
 
 def test_previous_year_values_are_pre_filled_from_last_years_observations(ref, tmp_path, last_run):

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipeline import ingest, layout, validate
+from pipeline import ingest, workbook_contract, validate
 from pipeline.reference import Reference
 from pipeline.rules import Thresholds
 from pipeline.validate import parse_flags, parse_value
@@ -31,7 +31,7 @@ def _flat(sub, severity=None):
 
 
 def _row_of(path, code, breakdown="TOTAL"):
-    ws = openpyxl.load_workbook(path)[layout.DATA_SHEET]
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
     return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
 
 
@@ -123,7 +123,7 @@ def test_unknown_code_unknown_breakdown_and_duplicate_rows(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5})
 
     def edit(wb):
-        ws = wb[layout.DATA_SHEET]
+        ws = wb[workbook_contract.DATA_SHEET]
         ws["A2"], ws["E2"] = "TIP_XXX", 3  # unknown code
         ws["B4"] = "SEX=Q"  # row 4 is TIP_SUS SEX=F: TIP_SUS takes SEX, but not Q
         ws["A8"], ws["B8"] = "TIP_SUS", "TOTAL"  # row 8 (TIP_PRO SEX=F) becomes a second TIP_SUS TOTAL
@@ -139,14 +139,14 @@ def test_unknown_code_unknown_breakdown_and_duplicate_rows(ref, tmp_path):
 )
 def test_cover_errors_reject_the_submission(ref, tmp_path, cell, value, code):
     path = _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5})
-    sub = _validate(_edit(path, lambda wb: wb[layout.COVER_SHEET].__setitem__(cell, value)), ref)
+    sub = _validate(_edit(path, lambda wb: wb[workbook_contract.COVER_SHEET].__setitem__(cell, value)), ref)
     assert (code, "Cover", cell) in _flat(sub, "error")
     assert sub.status == "rejected" and sub.observations.empty and sub.reason
 
 
 def test_state_not_yet_a_member_is_rejected(ref, tmp_path):
     path = _write(tmp_path, ref, "MKD", 2020, {})
-    sub = _validate(_edit(path, lambda wb: wb[layout.COVER_SHEET].__setitem__("B6", 2019)), ref)
+    sub = _validate(_edit(path, lambda wb: wb[workbook_contract.COVER_SHEET].__setitem__("B6", 2019)), ref)
     assert _flat(sub, "error") == [("cover-country-unknown", "Cover", "B4")]
 
 
@@ -154,7 +154,7 @@ def test_bad_date_and_missing_template_version_are_warnings(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {}, date="soon")
 
     def edit(wb):
-        del wb[layout.META_SHEET]
+        del wb[workbook_contract.META_SHEET]
 
     sub = _validate(_edit(path, edit), ref)
     assert _flat(sub) == [("cover-date-invalid", "Cover", "B10"), ("template-version-missing", "_meta", "")]
@@ -163,7 +163,7 @@ def test_bad_date_and_missing_template_version_are_warnings(ref, tmp_path):
 
 def test_structural_error_rejects(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {})
-    sub = _validate(_edit(path, lambda wb: wb[layout.DATA_SHEET].__setitem__("E1", "Amount")), ref)
+    sub = _validate(_edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__("E1", "Amount")), ref)
     assert _flat(sub) == [("header-missing", "Data", "A1")] and sub.status == "rejected"
 
 
@@ -290,24 +290,24 @@ def _spec_file_lock_file(folder, ref):
 def _spec_cells_merged(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 3})
     first = _row_of(path, "TIP_OFF")
-    _edit(path, lambda wb: wb[layout.DATA_SHEET].merge_cells(f"E{first}:E{first + 2}"))  # one value over three rows
+    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].merge_cells(f"E{first}:E{first + 2}"))  # one value over three rows
     return [("cells-merged", "Data", f"E{first}:E{first + 2}")]
 
 
 @spec("sheet-missing")
 def _spec_sheet_missing(folder, ref):
-    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb.remove(wb[layout.DATA_SHEET]))
+    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb.remove(wb[workbook_contract.DATA_SHEET]))
     return [("sheet-missing", "Data", "")]
 
 
 @spec("header-missing")
 def _spec_header_missing(folder, ref):
-    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb[layout.DATA_SHEET].__setitem__("E1", "Amount"))
+    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__("E1", "Amount"))
     return [("header-missing", "Data", "A1")]
 
 
 def _cover_edit(folder, ref, cell, value):
-    _edit(_write(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5}), lambda wb: wb[layout.COVER_SHEET].__setitem__(cell, value))
+    _edit(_write(folder, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5}), lambda wb: wb[workbook_contract.COVER_SHEET].__setitem__(cell, value))
 
 
 @spec("cover-country-missing")
@@ -354,13 +354,13 @@ def _spec_population_missing(folder, ref):
 
 @spec("template-version-missing")
 def _spec_template_version_missing(folder, ref):
-    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb.remove(wb[layout.META_SHEET]))
+    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb.remove(wb[workbook_contract.META_SHEET]))
     return [("template-version-missing", "_meta", "")]
 
 
 @spec("template-version-unknown")
 def _spec_template_version_unknown(folder, ref):
-    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb[layout.META_SHEET].__setitem__("B1", "1999.1"))
+    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb[workbook_contract.META_SHEET].__setitem__("B1", "1999.1"))
     return [("template-version-unknown", "_meta", "")]
 
 
@@ -368,7 +368,7 @@ def _spec_template_version_unknown(folder, ref):
 @spec("code-unknown")
 def _spec_code_unknown(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {})
-    _edit(path, lambda wb: wb[layout.DATA_SHEET].__setitem__(f"A{_row_of(path, 'TIP_OFF')}", "TIP_XXX"))
+    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__(f"A{_row_of(path, 'TIP_OFF')}", "TIP_XXX"))
     return [("code-unknown", "Data", f"A{_row_of(path, 'TIP_XXX')}")]
 
 
@@ -376,7 +376,7 @@ def _spec_code_unknown(folder, ref):
 def _spec_breakdown_unknown(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {})
     row = _row_of(path, "TIP_SUS", "SEX=F")
-    _edit(path, lambda wb: wb[layout.DATA_SHEET].__setitem__(f"B{row}", "SEX=Q"))
+    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__(f"B{row}", "SEX=Q"))
     return [("breakdown-unknown", "Data", f"A{row}")]
 
 
@@ -386,7 +386,7 @@ def _spec_row_duplicate(folder, ref):
     total, copy = _row_of(path, "TIP_SUS"), _row_of(path, "TIP_PRO", "SEX=F")
 
     def edit(wb):
-        wb[layout.DATA_SHEET][f"A{copy}"], wb[layout.DATA_SHEET][f"B{copy}"] = "TIP_SUS", "TOTAL"
+        wb[workbook_contract.DATA_SHEET][f"A{copy}"], wb[workbook_contract.DATA_SHEET][f"B{copy}"] = "TIP_SUS", "TOTAL"
 
     _edit(path, edit)
     return [("row-duplicate", "Data", f"A{total}"), ("row-duplicate", "Data", f"A{copy}")]
@@ -448,7 +448,7 @@ def _spec_flag_unknown(folder, ref):
 
 def _with_unit(folder, ref, code, value, unit):
     path = _one_value(folder, ref, code, value)
-    _edit(path, lambda wb: wb[layout.DATA_SHEET].__setitem__(_unit_cell(path, code), unit))
+    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__(_unit_cell(path, code), unit))
     return path
 
 
@@ -701,8 +701,8 @@ def test_old_template_without_the_column_is_valid_and_revises_nothing(ref, tmp_p
     path = _write(tmp_path, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): (11, "p", None)}, previous={("TIP_OFF", "TOTAL"): 12})
 
     def old_template(wb):
-        wb[layout.DATA_SHEET].delete_cols(6)
-        wb[layout.META_SHEET]["B1"] = "2026.1"
+        wb[workbook_contract.DATA_SHEET].delete_cols(6)
+        wb[workbook_contract.META_SHEET]["B1"] = "2026.1"
 
     _edit(path, old_template)
     subs, log = _revised(tmp_path, ref)

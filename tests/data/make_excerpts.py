@@ -24,7 +24,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.workbook import Workbook
 
-from pipeline.store import write_workbook
+from pipeline.output_files import write_workbook
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RAW = HERE.parents[2] / "shared" / "realdata" / "raw"

@@ -6,6 +6,8 @@ names (case and spacing ignored), never by position, so re-ordered rows and colu
 
 from __future__ import annotations
 
+from openpyxl.utils import get_column_letter
+
 TEMPLATE_VERSION = "2026.2"  # 2026.2: the "Previous year value" column (revisions, rule R01)
 # Versions ingest still reads without a finding. 2026.1 has no previous-year column: it reads as
 # a workbook that revises nothing.
@@ -57,9 +59,4 @@ def normalise_label(text: object) -> str:
 
 def column_letter(index: int) -> str:
     """The column letters of a 0-based column index: 0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
+    return get_column_letter(index + 1)
