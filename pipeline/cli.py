@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --
     from pipeline.reference import Reference
     from pipeline.rules import Thresholds
     from pipeline.validate import Submission
-    from pipeline.charts import ChartWorkers, PendingCharts
+    from pipeline.charts import PendingCharts
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -639,31 +639,12 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     The whole run holds the lock on <outputs>/<year>, so two runs never write the same outputs at once.
     """
     with outputs_lock(outputs_dir, year):
-        # The chart workers start before this process loads pandas, so that their start-up (~0.5 s of
-        # CPU: matplotlib) runs on the other core beside pandas' import and the reading of the
-        # workbooks, not after them.
-        workers = _chart_workers_ahead()
-        try:
-            return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
-                               progress=progress or Progress(disable=True), workers=workers)
-        finally:
-            if workers is not None:
-                workers.shutdown()  # when no chart was drawn (or the run failed); else the charts' wait() did
+        return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
+                           progress=progress or Progress(disable=True))
 
 
-def _chart_workers_ahead() -> ChartWorkers | None:
-    """Chart workers started now, or None when no process is to be had (the charts then start their own, or draw here)."""
-    from pipeline import charts
-
-    try:
-        return charts.ChartWorkers()
-    except OSError as err:
-        log.debug("chart workers not started ahead: %s", err)
-        return None
-
-
-def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings, progress: Progress,
-                workers: ChartWorkers | None) -> RunResult:
+def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings,
+                progress: Progress) -> RunResult:
     import pandas as pd
 
     from pipeline import aggregate, charts, history, ingest, provenance, rules, status, output_files, validate
@@ -688,7 +669,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         # decimals), so `crimetrends report` renders the very same outputs from data/*.csv.
         YearTables.write_tables(data_dir, regional=regional, country=country)
         stored = YearTables.read_tables(data_dir, ("regional", "country"))
-        with charts.start_charts(stored["regional"], stored["country"], ref, year, staging / "charts", settings, workers=workers) as pending:
+        with charts.start_charts(stored["regional"], stored["country"], ref, year, staging / "charts", settings) as pending:
             submissions_table = pd.concat([validate.submissions_frame(submissions), history.history_files_frame(inputs_dir, published, history_findings)],
                                           ignore_index=True)
             findings_table = make_findings_table([f for s in submissions for f in s.findings] + history_findings)

@@ -1,21 +1,23 @@
 """Tests for pipeline.charts: files, determinism, gaps stay gaps, missing is never a zero bar.
 
-The frames are hand-made (4 states, 3 indicators, 3 years); charts are checked through the data
-matplotlib holds (line arrays, bar widths, texts), not pixels (but for one check that the memoised
-text drawing gives matplotlib's own pixels).
+The frames are hand-made (4 states, 3 indicators, 3 years); charts are checked through what the
+Figure holds (its Axes' lines, bars, titles, labels, tick labels, legend and texts), never pixels.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import multiprocessing
-import os
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import matplotlib
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 from PIL import Image
 
 from pipeline import charts
@@ -96,29 +98,34 @@ def category(ref, code):
     return ref.category_by_code[code]
 
 
-def parts(fig, *gids):
-    """The artists of a trend or national chart with one of these gids, in the order drawn."""
-    return [a for a in fig.artists if a.get_gid() in gids]
+def by_gid(artists, gid):
+    return [a for a in artists if a.get_gid() == gid]
 
 
-def texts_of(fig):
-    """The annotations of a trend or national chart: point labels, notes at gaps, bar labels and reasons."""
-    return [t.get_text() for t in parts(fig, "label", "note", "value", "reason")]
+def the_line(ax, gid="values"):
+    line, = by_gid(ax.get_lines(), gid)
+    return line
 
 
-def state_names(fig):
-    """The state names of a national chart, top to bottom (texts where y tick labels would be)."""
-    return [t.get_text() for t in parts(fig, "state")]
+def texts(ax, *gids):
+    """The annotations of an Axes with these gids (point labels, notes, bar labels, reasons), in order."""
+    return [t.get_text() for t in ax.texts if t.get_gid() in gids]
 
 
-def the_text(fig, gid):
-    text, = parts(fig, gid)
-    return text.get_text()
+def tick_labels(labels):
+    return [t.get_text() for t in labels]
 
 
-def panel_parts(fig, index, part):
-    """The artists of one part ("values", "published", "title", "ylabel", "note", ...) of profile panel `index`."""
-    return [a for a in fig.artists if a.get_gid() == f"panel{index}:{part}"]
+def drawn_ticks(axis):
+    """The tick labels an axis shows: those of its ticks inside the view limits (the locator may give more)."""
+    low, high = sorted(axis.get_view_interval())
+    slack = (high - low) * 1e-9
+    return [label for loc, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels(), strict=True)
+            if low - slack <= loc <= high + slack]
+
+
+def png_bytes(paths):
+    return {key: path.read_bytes() for key, path in paths.items()}
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -142,6 +149,7 @@ def test_charts_are_a4_text_width_at_200_dpi(tmp_path, ref, regional, country):
         # 160 mm at 200 dpi = 1259.8 px; Agg truncates to whole pixels.
         assert abs(image.size[0] - 160 / 25.4 * 200) < 1
         assert image.info["dpi"][0] == pytest.approx(200, abs=0.5)
+        assert "Software" not in image.info  # no metadata that changes with the library
 
 
 def test_each_chart_is_the_size_in_pixels_known_before_it_is_drawn(tmp_path, ref, regional, country):
@@ -161,6 +169,14 @@ def test_each_chart_is_the_size_in_pixels_known_before_it_is_drawn(tmp_path, ref
     assert charts.ChartJob("national", one_more, Path()).pixel_size[1] > national.pixel_size[1]  # taller with each bar
 
 
+def test_a_stand_in_has_the_size_and_resolution_of_its_chart_and_is_unique():
+    first, second = charts.stand_in_png(1259, 590, "trend_TIP.png"), charts.stand_in_png(1259, 590, "trend_FA.png")
+    with Image.open(io.BytesIO(first)) as image:
+        assert image.size == (1259, 590)
+        assert image.info["dpi"][0] == pytest.approx(200, abs=0.5)
+    assert first != second and first == charts.stand_in_png(1259, 590, "trend_TIP.png")
+
+
 def test_two_renders_give_identical_bytes(tmp_path, ref, regional, country):
     first = render_charts(regional, country, ref, YEAR, tmp_path / "a")
     second = render_charts(regional, country, ref, YEAR, tmp_path / "b")
@@ -173,22 +189,23 @@ def test_process_pool_gives_the_same_files_as_serial(tmp_path, ref, regional, co
     serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     pooled = render_charts(regional, country, ref, YEAR, tmp_path / "pooled")
-    assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}
+    assert png_bytes(serial) == png_bytes(pooled)
 
 
-def test_drawing_leaves_global_rcparams_alone(tmp_path, ref, regional, country):
+def test_drawing_leaves_global_rcparams_alone_and_ignores_them(tmp_path, ref, regional, country):
+    plain = render_charts(regional, country, ref, YEAR, tmp_path / "plain")
     before = dict(matplotlib.rcParams)
-    render_charts(regional, country, ref, YEAR, tmp_path)
+    with matplotlib.rc_context({"font.size": 20, "lines.linewidth": 5, "axes.facecolor": "red"}):
+        styled = render_charts(regional, country, ref, YEAR, tmp_path / "styled")
     assert dict(matplotlib.rcParams) == before
+    assert png_bytes(plain) == png_bytes(styled)
 
 
 # -- trend: gaps stay gaps ------------------------------------------------------------------------
 def test_nan_total_is_a_gap_in_the_line(ref, regional):
-    data = trend_chart_data(regional, ref, category(ref, "TIP"))
-    fig = draw_trend_chart(data)
-    assert fig.axes == []  # drawn from plain lines and texts, tagged by gid
-    line, = parts(fig, "values")
-
+    fig = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "TIP")))
+    ax, = fig.axes
+    line = the_line(ax)
     assert list(line.get_xdata()) == [2022, 2023, 2024]
     y = list(line.get_ydata())
     assert y[0] == 1100.0 and y[2] == 1234.0
@@ -196,30 +213,38 @@ def test_nan_total_is_a_gap_in_the_line(ref, regional):
 
 
 def test_year_without_a_row_is_a_gap_and_zero_is_zero(ref, regional):
-    data = trend_chart_data(regional, ref, category(ref, "FA"))
-    fig = draw_trend_chart(data)
-    line, = parts(fig, "values")
-    y = list(line.get_ydata())
-
+    fig = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "FA")))
+    ax, = fig.axes
+    y = list(the_line(ax).get_ydata())
     assert math.isnan(y[1])
     assert y[2] == 0.0  # a real zero is plotted as zero
-    assert any(text.startswith("no data") for text in texts_of(fig))
+    assert texts(ax, "note") == ["no data\n0/13"]  # no row: every member state of the year expected
 
 
-def test_points_are_labelled_n_of_n_with_flags(ref, regional):
+def test_trend_chart_titles_labels_and_legend(ref, regional):
     fig = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "TIP")))
-    labels = texts_of(fig)
-    assert "3/13" in labels
-    assert "2/13 p" in labels
-    assert "no data\n0/13" in labels
+    ax, = fig.axes
+    assert texts(ax, "label") == ["3/13", "2/13 p"]
+    assert texts(ax, "note") == ["no data\n0/13"]
     # 3/13 and 2/13 are below the coverage threshold: hollow markers, named in the legend.
-    hollow, = parts(fig, "low_coverage")
+    hollow = the_line(ax, "low_coverage")
     assert list(hollow.get_xdata()) == [2022, 2024] and list(hollow.get_ydata()) == [1100.0, 1234.0]
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fewer than 50% of member states reported"]
-    assert [t.get_text() for t in parts(fig, "xtick")] == ["2022", "2023", "2024"]
-    assert [t.get_text() for t in parts(fig, "ytick")] == ["0", "400", "800", "1,200", "1,600"]
-    assert the_text(fig, "ylabel") == "Persons"
-    assert the_text(fig, "title") == "Identified victims of trafficking in persons: regional total, 2022–2024"
+    assert hollow.get_markerfacecolor() == "white"
+    assert tick_labels(ax.get_legend().get_texts()) == ["fewer than 50% of member states reported"]
+    assert tick_labels(drawn_ticks(ax.xaxis)) == ["2022", "2023", "2024"]
+    assert tick_labels(drawn_ticks(ax.yaxis)) == ["0", "400", "800", "1,200", "1,600"]
+    assert ax.get_ylabel() == "Persons"
+    assert ax.get_xlabel() == "Year (labels: member states reporting / member states)"
+    assert ax.get_title(loc="left") == "Identified victims of trafficking in persons: regional total, 2022–2024"
+    assert [t.get_text() for t in fig.texts] == ["Source: BSEC member-state submissions; population: World Bank"]
+
+
+def test_a_confidential_regional_total_is_named_at_its_gap(ref):
+    regional = pd.DataFrame([regional_row("TIP_VIC", 2022, 1100.0, 12), regional_row("TIP_VIC", 2023, NAN, 12, "C"),
+                             regional_row("TIP_VIC", 2024, 1234.0, 13)])
+    ax, = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "TIP"))).axes
+    assert texts(ax, "note") == ["confidential\n12/13"]
+    assert by_gid(ax.get_lines(), "low_coverage") == [] and ax.get_legend() is None  # good coverage: no legend
 
 
 def test_trend_shows_the_last_ten_years_from_the_first_with_data_and_names_history(ref):
@@ -243,34 +268,31 @@ def test_category_without_any_total_has_no_trend_data(ref, regional):
 
 # -- national: missing is named, never a zero bar ----------------------------------------------
 def test_national_chart_draws_bars_only_for_figures(ref, country):
-    data = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
-    fig = draw_national_chart(data)
-    assert fig.axes == []
-    bar_widths = [patch.get_width() for patch in parts(fig, "bar")]
-    labels = state_names(fig)
-    texts = texts_of(fig)
+    fig = draw_national_chart(national_chart_data(country, ref, category(ref, "TIP"), YEAR))
+    ax, = fig.axes
+    names = tick_labels(drawn_ticks(ax.yaxis))
 
     # Rates, largest first: Armenia 33.3, Georgia 5.85.
-    assert bar_widths == pytest.approx([1000 / 30, 234 / 40])
-    assert labels[:2] == ["Armenia", "Georgia"]
-    assert len(labels) == 13  # every member state is listed
-    assert "confidential (C)" in texts and "not available" in texts
+    assert [patch.get_width() for patch in ax.patches] == pytest.approx([1000 / 30, 234 / 40])
+    assert [patch.get_y() + patch.get_height() / 2 for patch in ax.patches] == [0, 1]  # the first two rows
+    assert names[:2] == ["Armenia", "Georgia"]
+    assert len(names) == 13  # every member state is listed
+    assert texts(ax, "value") == ["33.3", "5.9 p"]
     # The confidential number (3, or its rate 0.1) is nowhere.
-    assert sorted(texts) == sorted(["33.3", "5.9 p", "confidential (C)"] + ["not available"] * 10)
-    assert the_text(fig, "xlabel") == "Rate per 100,000 inhabitants"
-    assert [t.get_text() for t in parts(fig, "xtick")] == ["0", "8", "16", "24", "32"]
-    assert parts(fig, "ylabel") == [] and parts(fig, "ytick") == []  # the state names label the rows
+    assert sorted(texts(ax, "reason")) == sorted(["confidential (C)"] + ["not available"] * 10)
+    assert ax.get_xlabel() == "Rate per 100,000 inhabitants"
+    assert tick_labels(drawn_ticks(ax.xaxis)) == ["0", "8", "16", "24", "32"]
+    assert ax.get_ylabel() == ""  # the state names label the rows
+    assert ax.get_title(loc="left") == "Identified victims of trafficking in persons, rate per 100,000 inhabitants, 2024"
 
 
 def test_national_chart_shows_real_zero_as_a_bar_and_unit_without_rate(ref, country):
-    fig = draw_national_chart(national_chart_data(country, ref, category(ref, "FA"), YEAR))
-    texts = texts_of(fig)
-
-    assert sorted(patch.get_width() for patch in parts(fig, "bar")) == [0.0, 17.0]
-    assert "0" in texts and "17" in texts
-    assert "not applicable" in texts
-    assert "not available (value rejected)" in texts
-    assert the_text(fig, "xlabel") == "Items"
+    ax, = draw_national_chart(national_chart_data(country, ref, category(ref, "FA"), YEAR)).axes
+    assert sorted(patch.get_width() for patch in ax.patches) == [0.0, 17.0]
+    assert sorted(texts(ax, "value")) == ["0", "17"]
+    assert "not applicable" in texts(ax, "reason")
+    assert "not available (value rejected)" in texts(ax, "reason")
+    assert ax.get_xlabel() == "Items"
 
 
 def test_category_with_only_missing_values_has_no_national_data(ref, country):
@@ -333,23 +355,39 @@ def test_profile_starts_at_membership_and_needs_a_figure(ref, profile_country):
 
 def test_profile_chart_draws_one_panel_per_area_with_units_gaps_and_markers(ref, profile_country):
     fig = draw_profile_chart(profile_chart_data(profile_country, ref, "GEO", YEAR))
-    assert fig.axes == []  # panels are drawn from plain lines and texts, tagged by gid
-    assert [t.get_text() for i in range(len(ref.categories)) for t in panel_parts(fig, i, "title")] == \
-        [c.label for c in ref.categories]
-    assert panel_parts(fig, len(ref.categories), "title") == []
-    tip_line, = panel_parts(fig, 0, "values")
-    y = list(tip_line.get_ydata())
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [c.label for c in ref.categories]
+    tip, som, drg = fig.axes[:3]
+    y = list(the_line(tip).get_ydata())
+    assert list(the_line(tip).get_xdata()) == [2021, 2022, 2023, 2024]
     assert y[0] == 90.0 and math.isnan(y[1]) and y[3] == 0.0  # a gap, and a zero drawn as zero
-    hollow, = panel_parts(fig, 0, "published")
-    assert list(hollow.get_xdata()) == [2021]  # the hollow marker: published data
-    assert [t.get_text() for t in panel_parts(fig, 0, "ylabel")] == ["persons"]
-    assert [t.get_text() for t in panel_parts(fig, 2, "note")] == ["C"]  # confidential year of drug trafficking
-    assert [t.get_text() for t in panel_parts(fig, 1, "note")] == ["no figure"]
-    assert panel_parts(fig, 1, "ytick") == [] and panel_parts(fig, 1, "grid") == []  # no scale without a figure
-    assert [t.get_text() for t in panel_parts(fig, 2, "xtick")] == ["2021", "2024"]
-    assert [t.get_text() for t in panel_parts(fig, 2, "ytick")] == ["0", "1,000", "2,000"]
-    assert any(t.get_text().startswith("Source: ") for t in fig.texts)
-    assert fig.legends and fig.legends[0].get_texts()[0].get_text() == "from published data"
+    assert list(the_line(tip, "published").get_xdata()) == [2021]  # the hollow marker: published data
+    assert tip.get_ylabel() == "persons" and drg.get_ylabel() == "cases"
+    assert texts(drg, "note") == ["C"]  # confidential year of drug trafficking
+    assert math.isnan(the_line(drg).get_ydata()[2])  # and no figure drawn for it
+    assert texts(som, "note") == ["no figure"]
+    assert tick_labels(drawn_ticks(som.yaxis)) == []  # no scale without a figure
+    assert tick_labels(drawn_ticks(drg.xaxis)) == ["2021", "2024"]
+    assert tick_labels(drawn_ticks(drg.yaxis)) == ["0", "1,000", "2,000"]
+    assert fig.get_suptitle() == "Georgia: headline indicator of each crime area, 2021–2024"
+    assert [t.get_text() for t in fig.texts if t.get_gid() == "source"] == [
+        "Source: BSEC member-state submissions; population: World Bank; published data: UNODC GLOTIP"]
+    legend, = fig.legends
+    assert tick_labels(legend.get_texts()) == ["from published data"]
+
+
+def test_profile_without_published_figures_has_no_legend(ref, profile_country):
+    fig = draw_profile_chart(profile_chart_data(profile_country, ref, "MKD", YEAR))
+    assert fig.legends == []
+    assert all(by_gid(ax.get_lines(), "published") == [] for ax in fig.axes)
+
+
+def test_profile_ticks_are_compact(ref):
+    country = pd.DataFrame([profile_row("GEO", "EXC_CIG", YEAR, 16_500_000.0), profile_row("GEO", "TIP_VIC", YEAR, 52_000.0)])
+    data = profile_chart_data(country, ref, "GEO", YEAR)
+    fig = draw_profile_chart(data)
+    labels = {ax.get_title(loc="left"): tick_labels(drawn_ticks(ax.yaxis)) for ax in fig.axes}
+    assert labels["Trafficking in persons"] == ["0", "20k", "40k"]
+    assert labels[ref.category_by_code["EXC"].label] == ["0", "8M", "16M"]
 
 
 def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, ref, regional, profile_country,
@@ -360,52 +398,60 @@ def test_profile_charts_are_written_deterministically_and_in_the_pool(tmp_path, 
         assert abs(image.size[0] - 160 / 25.4 * 200) < 1
     monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     pooled = render_charts(regional, profile_country, ref, YEAR, tmp_path / "pooled")
-    assert {k: p.read_bytes() for k, p in serial.items()} == {k: p.read_bytes() for k, p in pooled.items()}
+    assert png_bytes(serial) == png_bytes(pooled)
 
 
-def test_importing_charts_does_not_import_matplotlib():
-    import subprocess
-    import sys
-
-    # Nor pandas: a pool worker imports this module to draw, and needs neither to start.
-    code = "import sys, pipeline.charts; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == \
-        "False False"
-
-
-class FakePool:
-    """Stands in for ProcessPoolExecutor: runs nothing, records what is submitted, in order."""
-
-    submitted: list = []
-    shut_down = 0
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def submit(self, fn, *args):
-        from concurrent.futures import Future
-
-        future = Future()
-        if fn is charts._draw_and_save:
-            FakePool.submitted.append(args[0])
-            future.set_result(args[0].path)
-        else:  # the no-op that starts a worker
-            future.set_result(fn(*args))
-        return future
-
-    def shutdown(self, wait=True, cancel_futures=False):
-        FakePool.shut_down += 1
+# -- nothing clipped or overlapping -------------------------------------------------------------
+def all_charts(ref, regional, country, profile_country):
+    figs = []
+    for code in ("TIP", "FA"):
+        figs.append(draw_trend_chart(trend_chart_data(regional, ref, category(ref, code))))
+        figs.append(draw_national_chart(national_chart_data(country, ref, category(ref, code), YEAR)))
+    for iso3 in ("GEO", "MKD"):
+        figs.append(draw_profile_chart(profile_chart_data(profile_country, ref, iso3, YEAR)))
+    # A title too long to start above the axes, and one too long for a line.
+    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
+    for title in (LONG_TITLE, VERY_LONG_TITLE):
+        figs.append(draw_national_chart(dataclasses.replace(national, title=title)))
+    return figs
 
 
-def test_the_pool_gets_the_dearest_charts_first_and_returns_paths_in_order(tmp_path, ref, regional, country, monkeypatch):
-    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
-    monkeypatch.setattr(FakePool, "submitted", [])
-    monkeypatch.setattr(charts, "ProcessPoolExecutor", FakePool)
-    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
-    assert charts.start_charts(regional, country, ref, YEAR, tmp_path).wait() == {k: j.path for k, j in jobs.items()}
-    seen = [job.kind for job in FakePool.submitted]
-    assert sorted(job.path for job in FakePool.submitted) == sorted(j.path for j in jobs.values())
-    assert seen[: seen.count("profile")] == ["profile"] * seen.count("profile")
+LONG_TITLE = "Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025"
+VERY_LONG_TITLE = "A very long indicator name " * 6
+
+
+def visible_texts(fig):
+    """Every text drawn, with its extent: the figure's and its Axes' (tick labels only of the ticks shown)."""
+    fig.canvas.draw()
+    tick_labels_, shown = set(), set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            tick_labels_ |= {id(label) for tick in axis.get_major_ticks() for label in (tick.label1, tick.label2)}
+            shown |= {id(label) for label in drawn_ticks(axis)}
+    return [(t.get_text(), t.get_window_extent()) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text() and (id(t) not in tick_labels_ or id(t) in shown)]
+
+
+def test_every_text_is_inside_the_chart_and_no_two_overlap(ref, regional, country, profile_country):
+    for fig in all_charts(ref, regional, country, profile_country):
+        width, height = fig.bbox.width, fig.bbox.height
+        found = visible_texts(fig)
+        for text, box in found:
+            assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text
+        for i, (text, box) in enumerate(found):
+            for other, other_box in found[i + 1:]:
+                assert not box.overlaps(other_box), (text, other)
+
+
+def test_a_long_title_is_kept_whole_and_a_very_long_one_wrapped(ref, country):
+    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
+    short = draw_national_chart(national)
+    long = draw_national_chart(dataclasses.replace(national, title=LONG_TITLE))
+    very_long = draw_national_chart(dataclasses.replace(national, title=VERY_LONG_TITLE))
+    assert short.axes[0].get_title(loc="left") == national.title
+    assert long.axes[0].get_title(loc="left") == LONG_TITLE
+    lines = very_long.axes[0].get_title(loc="left").split("\n")
+    assert len(lines) == 2 and " ".join(lines) == VERY_LONG_TITLE.strip()
 
 
 # -- start_charts: drawing while the caller does other work ----------------------------------------
@@ -415,111 +461,12 @@ def test_start_charts_gives_what_render_charts_gives(tmp_path, ref, regional, pr
     if pooled:
         monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
     pending = charts.start_charts(regional, profile_country, ref, YEAR, tmp_path / "started")
+    assert pending.paths == {key: tmp_path / "started" / path.name for key, path in rendered.items()}
     paths = pending.wait()
-    assert paths == {key: tmp_path / "started" / path.name for key, path in rendered.items()}
-    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in rendered.items()}
+    assert paths == pending.paths
+    assert png_bytes(paths) == png_bytes(rendered)
     assert pending.wait() == paths  # a second wait draws nothing again
     assert multiprocessing.active_children() == []  # the pool is shut down
-
-
-def test_workers_started_ahead_draw_even_a_few_charts_and_are_shut_down(tmp_path, ref, regional, country):
-    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
-    assert 0 < len(serial) <= charts.PARALLEL_CHART_THRESHOLD
-    workers = charts.ChartWorkers()  # started before the data is known, as a first run does
-    workers.started()
-    assert len(multiprocessing.active_children()) >= 1
-    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "pooled", workers=workers).wait()
-    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
-    assert multiprocessing.active_children() == []
-    with pytest.raises(RuntimeError):
-        workers.take()  # handed on: owned by the charts now
-    workers.shutdown()  # and a shutdown after that is harmless
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie (an orphan's zombie waits for whoever adopted it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-def test_a_forked_worker_reads_no_glyph_through_its_parents_fonts():
-    """Fonts opened before a fork share the file offset with the parent: two processes reading glyphs
-    through them at once read each other's bytes (FT_Load_Glyph "invalid outline", seen in a pool
-    forked from the fork server). A child keeps the measurements, not the fonts."""
-    charts.warm_up()
-    memos = charts._mpl().memos
-    assert memos["layouts"] and memos["bitmaps"] and memos["metrics"]  # the warm-up filled them
-    pid = os.fork()
-    if pid == 0:  # the child: report through the exit code only
-        os._exit(0 if not memos["layouts"] and not memos["bitmaps"] and memos["metrics"] else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert memos["layouts"] and memos["bitmaps"]  # the parent's are untouched
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_workers_end_when_the_process_that_started_them_is_killed():
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = ("import multiprocessing, multiprocessing.forkserver, time\nfrom pipeline import charts\n"
-              "workers = charts.ChartWorkers()\nworkers.started()\nserver = multiprocessing.forkserver._forkserver._forkserver_pid\n"
-              "print(' '.join(str(pid) for pid in [p.pid for p in multiprocessing.active_children()] + ([server] if server else [])), flush=True)\n"
-              "time.sleep(120)\n")
-    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
-    try:
-        pids = [int(pid) for pid in run.stdout.readline().split()]
-        assert pids and all(_alive(pid) for pid in pids)
-    finally:
-        run.send_signal(signal.SIGKILL)  # no clean-up code runs in the parent
-        run.wait()
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids), "a chart worker (or their fork server) outlived the run that started it"
-
-
-class BrokenPool(FakePool):
-    """A pool whose workers die (killed, out of memory) before drawing anything."""
-
-    def submit(self, fn, *args):
-        from concurrent.futures import Future
-        from concurrent.futures.process import BrokenProcessPool
-
-        future = Future()
-        future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
-        return future
-
-
-class UnstartablePool(FakePool):
-    """A pool whose processes cannot be started: the fork server died (EOF on its socket)."""
-
-    def submit(self, fn, *args):
-        raise EOFError("unexpected EOF")
-
-
-def _refuse(*args, **kwargs):
-    raise OSError(11, "Resource temporarily unavailable")
-
-
-@pytest.mark.parametrize(("pool", "warning"), [
-    (BrokenPool, "ended unexpectedly"),  # a worker died: its charts are drawn here
-    (_refuse, "no worker process could be started"),
-    (UnstartablePool, "no worker process could be started"),
-], ids=["worker-died", "no-process", "fork-server-gone"])
-def test_charts_without_a_worker_are_drawn_in_this_process(tmp_path, ref, regional, country, monkeypatch, caplog, pool, warning):
-    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
-    monkeypatch.setattr(charts, "ProcessPoolExecutor", pool)
-    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
-    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "here").wait()
-    assert {k: p.read_bytes() for k, p in paths.items()} == {k: p.read_bytes() for k, p in serial.items()}
-    assert warning in caplog.text
 
 
 def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional, country, monkeypatch):
@@ -534,12 +481,66 @@ def test_a_few_charts_are_drawn_by_wait_in_this_process(tmp_path, ref, regional,
     assert all(p.is_file() for p in paths.values())
 
 
+class FakePool:
+    """Stands in for ProcessPoolExecutor: runs nothing, records what is submitted, in order."""
+
+    submitted: list = []
+
+    def __init__(self, *args, **kwargs):
+        assert kwargs["mp_context"].get_start_method() in ("spawn", "forkserver")  # never a plain fork
+
+    def submit(self, fn, job):
+        FakePool.submitted.append(job)
+        future = Future()
+        future.set_result(job.path)
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_the_pool_gets_the_dearest_charts_first_and_returns_paths_in_order(tmp_path, ref, regional, country, monkeypatch):
+    jobs = charts.chart_jobs(regional, country, ref, YEAR, tmp_path)
+    monkeypatch.setattr(FakePool, "submitted", [])
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", FakePool)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    assert charts.start_charts(regional, country, ref, YEAR, tmp_path).wait() == {k: j.path for k, j in jobs.items()}
+    seen = [job.kind for job in FakePool.submitted]
+    assert sorted(job.path for job in FakePool.submitted) == sorted(j.path for j in jobs.values())
+    assert seen[: seen.count("profile")] == ["profile"] * seen.count("profile")
+
+
+class BrokenPool(FakePool):
+    """A pool whose workers die (killed, out of memory) before drawing anything."""
+
+    def submit(self, fn, job):
+        future = Future()
+        future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+        return future
+
+
+def _refuse(*args, **kwargs):
+    raise OSError(11, "Resource temporarily unavailable")
+
+
+@pytest.mark.parametrize(("pool", "warning"), [
+    (BrokenPool, "ended unexpectedly"),  # a worker died: its charts are drawn here
+    (_refuse, "no worker process could be started"),
+], ids=["worker-died", "no-process"])
+def test_charts_without_a_worker_are_drawn_in_this_process(tmp_path, ref, regional, country, monkeypatch, caplog, pool, warning):
+    serial = render_charts(regional, country, ref, YEAR, tmp_path / "serial")
+    monkeypatch.setattr(charts, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(charts, "PARALLEL_CHART_THRESHOLD", 0)
+    paths = charts.start_charts(regional, country, ref, YEAR, tmp_path / "here").wait()
+    assert png_bytes(paths) == png_bytes(serial)
+    assert warning in caplog.text
+
+
 def broken_jobs(regional, country, ref, year, out_dir, settings=None):
     """chart_jobs with one chart whose drawing fails (no years: IndexError) among good ones."""
     jobs = dict(real_chart_jobs(regional, country, ref, year, out_dir))
     good = jobs["trend_TIP"].data
-    broken = charts.TrendChartData(**{**good.__dict__, "years": (), "totals": (), "n_reporting": (),
-                                      "n_expected": (), "flags": (), "is_confidential": ()})
+    broken = dataclasses.replace(good, years=(), totals=(), n_reporting=(), n_expected=(), flags=(), is_confidential=())
     jobs["trend_TIP"] = charts.ChartJob("trend", broken, out_dir / "trend_TIP.png")
     return jobs
 
@@ -570,115 +571,3 @@ def test_leaving_the_block_with_an_error_cancels_the_charts(tmp_path, ref, regio
     with charts.start_charts(regional, country, ref, YEAR, tmp_path / "ok") as pending:
         pass  # leaving normally waits
     assert all(p.is_file() for p in pending.wait().values())
-
-
-# -- the fixed layout: same pixels as matplotlib, nothing clipped or overlapping -----------------------------
-def all_charts(ref, regional, country, profile_country):
-    figs = []
-    for code in ("TIP", "FA"):
-        figs.append(draw_trend_chart(trend_chart_data(regional, ref, category(ref, code))))
-        figs.append(draw_national_chart(national_chart_data(country, ref, category(ref, code), YEAR)))
-    for iso3 in ("GEO", "MKD"):
-        figs.append(draw_profile_chart(profile_chart_data(profile_country, ref, iso3, YEAR)))
-    # A title too long to start above the axes, and one too long for a line.
-    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
-    for title in ("Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025",
-                  "A very long indicator name " * 6):
-        figs.append(draw_national_chart(dataclasses.replace(national, title=title)))
-    return figs
-
-
-def test_memoised_text_drawing_gives_matplotlibs_pixels(ref, regional, country, profile_country):
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    for fig in all_charts(ref, regional, country, profile_country) * 2:  # the second time from the memos
-        with charts._chart_style():
-            fig.canvas.draw()
-            ours = np.array(fig.canvas.buffer_rgba())
-            FigureCanvasAgg(fig).draw()
-            theirs = np.array(fig.canvas.buffer_rgba())
-        assert (ours == theirs).all()
-
-
-def visible_texts(fig):
-    from matplotlib.text import Text
-
-    texts = [a for a in fig.findobj(Text) if a.get_visible() and a.get_text()]
-    with charts._chart_style():
-        fig.canvas.draw()
-        return [(t.get_text(), t.get_window_extent()) for t in texts]
-
-
-def test_every_text_is_inside_the_chart_and_no_two_overlap(ref, regional, country, profile_country):
-    for fig in all_charts(ref, regional, country, profile_country):
-        width, height = fig.bbox.width, fig.bbox.height
-        texts = visible_texts(fig)
-        for text, box in texts:
-            assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text
-        for i, (text, box) in enumerate(texts):
-            for other, other_box in texts[i + 1:]:
-                assert not box.overlaps(other_box), (text, other)
-
-
-# Where the Axes-based drawing (matplotlib's own layout of an Axes, before the trend and national charts
-# were drawn from plain artists) put things, in pixels (x0, y0, x1, y1), measured on the test data: the
-# plotting area, and the extents of some texts.
-AXES_LAYOUT = {
-    "trend_FA": {
-        "area": (87.111, 137.179, 1251.509, 546.551),
-        "Firearms seized: regional total, 2022–2024": (87.111, 557.212, 617.767, 582.218),
-        "Items": (8.333, 311.365, 30.556, 372.365),
-        "60": (41.667, 463.051, 67.667, 483.884),
-        "2023": (643.31, 96.901, 695.31, 117.734),
-        "Year (labels: member states reporting / member states)": (363.029, 63.451, 975.591, 85.79),
-        "fewer than 50% of member states reported": (159.056, 509.607, 576.634, 529.051),
-        "no data\n0/13": (635.31, 145.366, 703.31, 188.989),
-        "Source: BSEC member-state submissions; population: World Bank": (12.598, 7.087, 597.677, 25.424),
-    },
-    "national_TIP": {
-        "area": (230.118, 137.179, 1251.509, 692.22),
-        "Identified victims of trafficking in persons, rate per 100,000 inhabitants, 2024":
-            (230.118, 702.881, 1205.118, 727.887),
-        "Republic of Moldova": (8.333, 358.999, 220.396, 380.004),
-        "33.3": (1104.037, 661.845, 1143.037, 679.9),
-        "confidential (C)": (238.451, 362.835, 376.451, 381.173),
-        "0": (223.618, 96.901, 236.618, 117.734),
-        "32": (1048.08, 96.901, 1074.08, 117.734),
-        "Rate per 100,000 inhabitants": (579.556, 63.451, 902.071, 85.79),
-    },
-    "long_title": {  # starts at the figure's left edge
-        "area": (230.118, 137.179, 1251.509, 692.22),
-        "Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025":
-            (12.598, 702.881, 1165.614, 727.887),
-    },
-    "wrapped_title": {
-        "area": (230.118, 137.179, 1251.509, 659.707),
-        "A very long indicator name A very long indicator name A very long indicator name A very long\n"
-        "indicator name A very long indicator name A very long indicator name": (12.598, 667.866, 1192.598, 727.887),
-        "Ukraine": (139.396, 144.271, 220.396, 165.276),
-        "5.9 p": (390.362, 590.388, 435.362, 608.443),
-    },
-}
-
-
-def test_trend_and_national_layout_is_the_axes_layout(ref, regional, country):
-    national = national_chart_data(country, ref, category(ref, "TIP"), YEAR)
-    figs = {
-        "trend_FA": draw_trend_chart(trend_chart_data(regional, ref, category(ref, "FA"))),
-        "national_TIP": draw_national_chart(national),
-        "long_title": draw_national_chart(dataclasses.replace(national, title=(
-            "Offences of participation in an organised criminal group, rate per 100,000 inhabitants, 2025"))),
-        "wrapped_title": draw_national_chart(dataclasses.replace(national, title="A very long indicator name " * 6)),
-    }
-    for name, fig in figs.items():
-        expected = AXES_LAYOUT[name]
-        left, bottom = parts(fig, "spine")
-        area = (left.get_xdata()[0], left.get_ydata()[0], bottom.get_xdata()[1], left.get_ydata()[1])
-        assert area == pytest.approx(expected["area"], abs=0.5), name
-        found = {}
-        for text, box in visible_texts(fig):
-            found.setdefault(text, []).append(tuple(box.extents))
-        for text, box in expected.items():
-            if text != "area":
-                assert any(b == pytest.approx(box, abs=0.5) for b in found.get(text, [])), (name, text, found.get(text))

@@ -137,23 +137,6 @@ def test_python_m_pipeline_and_help():
     assert "template" in result.stdout and "run" in result.stdout
 
 
-def test_a_run_starts_the_chart_workers_before_it_loads_pandas(run_dir, tmp_path):
-    """The workers' start-up (matplotlib) then runs on the other core beside pandas' import and the
-    reading of the workbooks. In a fresh process: this one has pandas loaded already."""
-    script = (
-        "import sys\nfrom pipeline import charts, cli\nseen = []\nstart = charts.ChartWorkers.__init__\n"
-        "def init(self, *args, **kwargs):\n    seen.append('pandas' in sys.modules)\n    start(self, *args, **kwargs)\n"
-        "charts.ChartWorkers.__init__ = init\n"
-        "try:\n    cli.main(sys.argv[1:])\nfinally:\n    print('workers started with pandas loaded:', seen)\n"
-    )
-    inputs = run_dir.parent.parent / "inputs"
-    command = [sys.executable, "-c", script, "run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "outputs"), "--no-pdf", "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert done.returncode == 1, done.stderr  # ROU's error
-    assert "workers started with pandas loaded: [False]" in done.stdout
-    assert (tmp_path / "outputs" / "2025" / "charts").is_dir()
-
-
 def test_missing_inputs_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(tmp_path / "nowhere"), "--outputs", str(tmp_path)])
     assert result.exit_code == 2 and "is not a folder" in result.output
