@@ -53,7 +53,6 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from PIL import Image, PngImagePlugin
 
 from pipeline.atomic import write_atomically
 from pipeline.reference import TOTAL
@@ -212,12 +211,6 @@ class ChartJob:
         if self.kind == "national":
             return NATIONAL_BASE_HEIGHT_MM + NATIONAL_ROW_HEIGHT_MM * len(self.data.bars)  # type: ignore[union-attr]
         return PROFILE_HEIGHT_MM if self.kind == "profile" else TREND_HEIGHT_MM
-
-    @property
-    def pixel_size(self) -> tuple[int, int]:
-        """(width, height) of its PNG in pixels, known before it is drawn: the figure's size at `DPI`,
-        cut to whole pixels as Agg cuts it."""
-        return int(_mm_to_inches(CHART_WIDTH_MM) * DPI), int(_mm_to_inches(self.height_mm) * DPI)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -697,17 +690,6 @@ def draw_profile_chart(data: ProfileChartData) -> Figure:
     return fig
 
 
-def stand_in_png(width: int, height: int, name: str) -> bytes:
-    """A blank PNG of a chart's size and resolution: what python-docx reads of an image for a chart not
-    drawn yet (`report.draft_report`). `name` goes in a text chunk, so that no two stand-ins are the
-    same image (python-docx would keep one part for both)."""
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Title", f"crimetrends stand-in for {name}")
-    buffer = io.BytesIO()
-    Image.new("1", (width, height), 1).save(buffer, format="PNG", dpi=(DPI, DPI), pnginfo=info)
-    return buffer.getvalue()
-
-
 def _draw_and_save(job: ChartJob) -> Path:
     """Draw a chart and write it as PNG, atomically, without the software's name (the same data give the
     same bytes). Module-level so `ProcessPoolExecutor` can pickle it; takes and returns plain data only."""
@@ -756,17 +738,6 @@ class PendingCharts:
     def paths(self) -> dict[str, Path]:
         """{key: path} of every chart with data: the files `wait()` leaves (they may not all be there yet)."""
         return {name: job.path for name, job in self._jobs.items()}
-
-    @property
-    def pixel_sizes(self) -> dict[Path, tuple[int, int]]:
-        """{path: (width, height)} in pixels of each chart's PNG (`ChartJob.pixel_size`), known before
-        it is written: a report can be laid out while the charts are drawn."""
-        return {job.path: job.pixel_size for job in self._jobs.values()}
-
-    @property
-    def drawing(self) -> bool:
-        """Whether charts are still to be drawn (else every file is there)."""
-        return not self._finished
 
     def wait(self) -> dict[str, Path]:
         """Block until every chart is written; {key: path} of all the charts with data. A chart that

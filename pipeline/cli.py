@@ -29,25 +29,45 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
+import pandas as pd
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline import __version__, atomic
+from pipeline import (
+    __version__,
+    aggregate,
+    annex,
+    atomic,
+    charts,
+    doctor,
+    feedback,
+    history,
+    ingest,
+    output_files,
+    pdf,
+    provenance,
+    report,
+    rules,
+    status,
+    validate,
+)
 from pipeline.atomic import outputs_lock
+from pipeline.charts import PendingCharts
 from pipeline.errors import PipelineError
-from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError
-
-if TYPE_CHECKING:  # the stages import pandas: loaded when a command runs, so --help stays quick
-    import pandas as pd
-
-    from pipeline.reference import Reference
-    from pipeline.rules import Thresholds
-    from pipeline.validate import Submission
-    from pipeline.charts import PendingCharts
+from pipeline.feedback import SEVERITY_ORDER, status_text
+from pipeline.findings import findings_table as make_findings_table
+from pipeline.reference import Reference, load_reference
+from pipeline.rules import Thresholds
+from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError, load_settings
+from pipeline.status import status_counts
+from pipeline.template import default_previous_path, read_previous_observations, write_template
+from pipeline.validate import Submission
 
 DEFAULT_INPUTS = Path("inputs")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -78,7 +98,6 @@ class Session:
     def settings(self) -> Settings:
         """The settings (--settings FILE, else ./crimetrends.toml, else the defaults), read once."""
         if self.loaded is None:
-            from pipeline.settings import load_settings
 
             self.loaded = load_settings(self.settings_file, Path.cwd())
             if self.loaded.file:
@@ -300,8 +319,6 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
       crimetrends template --year 2026 --country GEO --out ~/to_send
       crimetrends template --year 2026 --previous outputs/2025/data/observations.csv
     """
-    from pipeline.reference import load_reference
-    from pipeline.template import default_previous_path, read_previous_observations, write_template
 
     ref = load_reference()
     wanted = [c.upper() for c in countries] or ref.members_in(year)
@@ -343,8 +360,6 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
       crimetrends status --year 2025
       crimetrends status --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, output_files, validate
-    from pipeline.reference import load_reference
 
     _require_folder(inputs_dir, "--inputs")
     settings = _session().settings()
@@ -360,9 +375,7 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
 
 
 def _print_status(tracker: pd.DataFrame, year: int, deadline: dt.date, settings: Settings, *, n_expected: int) -> None:
-    from rich import box
 
-    from pipeline.status import status_counts
 
     colours = {"valid": "green", "with-warnings": "yellow", "with-errors": "red", "rejected": "red", "missing": "magenta"}
     title = f"Submissions for {year} — deadline {deadline.day} {deadline:%B} {deadline.year}" + (f" — {settings.coordinator}" if settings.coordinator else "")
@@ -385,7 +398,6 @@ def _print_status(tracker: pd.DataFrame, year: int, deadline: dt.date, settings:
 
 
 def _missing(value: object) -> bool:
-    import pandas as pd
 
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
@@ -417,8 +429,6 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
       crimetrends validate --year 2025
       crimetrends validate --year 2025 --inputs inputs --outputs outputs
     """
-    from pipeline import status, output_files, validate
-    from pipeline.reference import load_reference
 
     if bool(files) == (year is not None):
         raise click.UsageError("Give either workbook FILES or --year, not both and not neither.")
@@ -456,14 +466,12 @@ def _has_errors(subs: Iterable[Submission]) -> bool:
 
 
 def _thresholds(settings: Settings) -> Thresholds:
-    from pipeline import rules
 
     return settings.thresholds(rules.load_thresholds())
 
 
 def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
     """The named workbooks, checked against the other years' submissions in `inputs_dir` for the time rules."""
-    from pipeline import ingest, validate
 
     named = read_and_validate([(path, path.parent) for path in files], ref, strict=strict)
     named_paths = {path.resolve() for path in files}
@@ -481,7 +489,6 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
 
 def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
     """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
-    from pipeline import ingest
 
     read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
     return _submissions_of_year(read, year)
@@ -489,7 +496,6 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool,
 
 def _print_findings(subs: list[Submission], ref: Reference) -> None:
     """One block per submission: what became of it, then its findings (errors first)."""
-    from pipeline.feedback import SEVERITY_ORDER, status_text
 
     out = Console(highlight=False)
     colours = {"error": "red", "warning": "yellow", "info": "blue"}
@@ -541,7 +547,6 @@ class YearTables:
     @staticmethod
     def write_tables(data_dir: Path, **frames: pd.DataFrame) -> None:
         """Some of the tables, by name: the run writes the charts' two first."""
-        from pipeline import output_files
 
         for name, frame in frames.items():
             output_files.write_csv(frame, data_dir / f"{name}.csv")
@@ -563,9 +568,7 @@ class YearTables:
     @classmethod
     def read_table(cls, data_dir: Path, name: str) -> pd.DataFrame:
         """One table as `write` stored it, with the types the run built it with."""
-        import pandas as pd
 
-        from pipeline import output_files
 
         path = data_dir / f"{name}.csv"
         if name not in cls.TEXT_TABLES:
@@ -585,11 +588,9 @@ _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Als
 @_outputs_option
 @click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error. Example: --strict")
 @_PDF_OPTION
-# Accepted so that scripts which pass it keep working: every run makes every output.
-@click.option("--force", is_flag=True, hidden=True, help="Ignored: every run makes every output. Example: --force")
 @_global_options
 @_guarded
-def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None, force: bool) -> None:
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
@@ -645,11 +646,7 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
 
 def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings,
                 progress: Progress) -> RunResult:
-    import pandas as pd
 
-    from pipeline import aggregate, charts, history, ingest, provenance, rules, status, output_files, validate
-    from pipeline.findings import findings_table as make_findings_table
-    from pipeline.reference import load_reference
 
     ref = load_reference()
     thresholds = settings.thresholds(rules.load_thresholds())
@@ -732,7 +729,6 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
     rendered once they are all written. `pending`: the charts of these tables, started by the caller
     (who then owns them); else they are started here.
     """
-    from pipeline import annex, charts, report
 
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
     started = pending or charts.start_charts(tables.regional, tables.country, ref, year, folder / "charts", settings)
@@ -747,19 +743,14 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
             )
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
                                        is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
-        # Charts still being drawn: the report is rendered meanwhile, with stand-ins of their size,
-        # and the charts put in once they are there: the same document, its rendering (~0.4 s of CPU)
-        # no longer left alone on one core at the end.
-        draft = report.draft_report(REPORT_TEMPLATE, context, started.pixel_sizes) if started.drawing else None
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
-    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year), draft=draft)
+    report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year))
     progress.remove_task(task)
     return report_path, chart_paths
 
 
 def _write_manifest(manifest: dict[str, Any], folder: Path) -> None:
-    from pipeline import provenance
 
     (folder / provenance.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -795,8 +786,6 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
       crimetrends report --year 2025
       crimetrends --settings final.toml report --year 2025 --no-pdf
     """
-    from pipeline import provenance, report, output_files
-    from pipeline.reference import load_reference
 
     year_dir = outputs_dir / str(year)
     data_dir = year_dir / output_files.DATA_DIR
@@ -838,7 +827,6 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
 
 
 def _annex_name(year: int) -> str:
-    from pipeline import annex
 
     return annex.annex_path(Path("."), year).name
 
@@ -848,7 +836,6 @@ def _make_pdf(report_path: Path, progress: Progress | None = None) -> tuple[Path
 
     Runs after the year folder is in place, so a failed conversion (PdfError) keeps the .docx and data.
     """
-    from pipeline import pdf
 
     soffice = pdf.find_soffice()
     if soffice is None:
@@ -863,7 +850,6 @@ def _make_pdf(report_path: Path, progress: Progress | None = None) -> tuple[Path
 def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds | None = None) -> pd.DataFrame:
     """The checks that compare years, on submissions already resolved: revisions (which replace last
     year's figures), then the time rules on the revised figures. Returns the revision log."""
-    from pipeline import validate
 
     revisions = validate.apply_revisions(subs, ref, thresholds)
     validate.apply_time_rules(subs, ref, thresholds)
@@ -873,7 +859,6 @@ def across_years(subs: list[Submission], ref: Reference, thresholds: Thresholds 
 def read_and_validate(files: list[tuple[Path, Path]], ref: Reference, *, strict: bool,
                       progress: Progress | None = None) -> list[tuple[Submission, Path]]:
     """Ingest and validate each (file, folder its name is relative to), in order; pairs each submission with its file."""
-    from pipeline import ingest, validate
 
     progress = progress or Progress(disable=True)
     task = progress.add_task("Reading the workbooks", total=len(files))
@@ -891,7 +876,6 @@ def read_and_check(files: list[tuple[Path, Path]], ref: Reference, *, strict: bo
                    progress: Progress | None = None) -> tuple[list[tuple[Submission, Path]], pd.DataFrame]:
     """`read_and_validate`, then the checks across files (`validate.resolve_resubmissions`, then
     `across_years`): the submissions with their files, and the revision log."""
-    from pipeline import rules, validate
 
     read = read_and_validate(files, ref, strict=strict, progress=progress)
     subs = [sub for sub, _ in read]
@@ -906,7 +890,6 @@ def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list
 
 def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
     """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
-    from pipeline import feedback, output_files, validate
 
     paths = feedback.write_feedback_workbooks(read, folder, ref)
     output_files.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
@@ -954,8 +937,6 @@ def import_command(file: Path, inputs_dir: Path) -> None:
       crimetrends import data_glotip.xlsx
       crimetrends import estat_crim_off_cat.tsv --inputs inputs
     """
-    from pipeline import history
-    from pipeline.reference import load_reference
 
     ref = load_reference()
     try:
@@ -970,12 +951,12 @@ def import_command(file: Path, inputs_dir: Path) -> None:
 
 
 # -- doctor ------------------------------------------------------------------------------------------
-@main.command()
+@main.command(name="doctor")
 @_inputs_option
 @_outputs_option
 @_global_options
 @_guarded
-def doctor(inputs_dir: Path, outputs_dir: Path) -> None:
+def doctor_command(inputs_dir: Path, outputs_dir: Path) -> None:
     """Check that this machine is ready for the annual run, and say what to install for each gap.
 
     \b
@@ -988,9 +969,8 @@ def doctor(inputs_dir: Path, outputs_dir: Path) -> None:
       crimetrends doctor
       crimetrends doctor --inputs inputs --outputs outputs
     """
-    from pipeline import doctor as checks
 
-    results = checks.run_checks(inputs_dir=inputs_dir, outputs_dir=outputs_dir, report_template=REPORT_TEMPLATE,
+    results = doctor.run_checks(inputs_dir=inputs_dir, outputs_dir=outputs_dir, report_template=REPORT_TEMPLATE,
                                 settings_path=_session().settings_file, cwd=Path.cwd())
     out = Console(highlight=False)
     colours = {"OK": "green", "MISSING": "red", "WARNING": "yellow"}
@@ -1007,6 +987,5 @@ def doctor(inputs_dir: Path, outputs_dir: Path) -> None:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
 
     return escape(text)

@@ -40,9 +40,7 @@ import logging
 import math
 import numbers
 import re
-import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any
@@ -51,8 +49,6 @@ import jinja2
 import pandas as pd
 from docx.document import Document
 from docx.enum.style import WD_STYLE_TYPE
-from docx.image.exceptions import UnrecognizedImageError
-from docx.image.image import Image
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm
@@ -60,8 +56,7 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta
 
 from pipeline import output_files
-from pipeline.charts import ensure_columns, round_half_up, stand_in_png, trend_chart_data
-from pipeline.frames import frame_rows
+from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
 from pipeline.errors import ReportRenderError
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
@@ -223,8 +218,8 @@ COUNTRY_KEY = ["country_iso3", "indicator", "breakdown", "year"]
 
 
 def _rows_by_key(frame: pd.DataFrame, key_columns: list[str]) -> dict[tuple, Any]:
-    """{(key values): row namedtuple (`frames.frame_rows`)}; the last row wins on (unexpected) duplicates."""
-    return {tuple(getattr(row, column) for column in key_columns): row for row in frame_rows(frame)}
+    """{(key values): row namedtuple (`DataFrame.itertuples`)}; the last row wins on (unexpected) duplicates."""
+    return {tuple(getattr(row, column) for column in key_columns): row for row in frame.itertuples(index=False)}
 
 
 def _regional_row(regional_rows: dict[tuple, Any], indicator: str, year: int) -> Any | None:
@@ -1275,7 +1270,7 @@ def _commented_rows(country: pd.DataFrame, year: int, ref: Reference) -> list[An
     `_comment_rows`, which picks those of each area)."""
     members = set(ref.members_in(year))
     rows = country[(_year_of(country) == year) & _texts(country["country_iso3"]).isin(members)]
-    return [row for row in frame_rows(rows) if _text(row.comment)]
+    return [row for row in rows.itertuples(index=False) if _text(row.comment)]
 
 
 def _comment_rows(category: Category, commented: list[Any], ref: Reference) -> list[dict[str, str]]:
@@ -1593,7 +1588,7 @@ def build_context(
         "overview_flags_note": flags_note(overview_flags, ref),
         "series_caption": (
             f"Table 4. Headline indicators at regional level, {series_years[0]}–{series_years[-1]}: regional total "
-            "(member states reporting / member states)" if series_years else f"Table 4. Headline indicators at regional level"
+            "(member states reporting / member states)" if series_years else "Table 4. Headline indicators at regional level"
         ),
         "series_years": [str(y) for y in series_years] + [""] * (SERIES_YEARS - len(series_years)),
         "series": _series_rows(regional_rows, series_years, ref),
@@ -1676,20 +1671,17 @@ class MissingVariables(Exception):
         self.names = names
 
 
-def _with_images(value: Any, tpl: DocxTemplate, stand_ins: Mapping[Path, Path] | None = None) -> Any:
-    """A copy of the context with every path turned into an InlineImage of the text width; with
-    `stand_ins`, the image read for a path is its stand-in's (`draft_report`)."""
+def _with_images(value: Any, tpl: DocxTemplate) -> Any:
+    """A copy of the context with every path turned into an InlineImage of the text width."""
     if isinstance(value, PurePath):
         path = Path(value)
-        if stand_ins is not None:
-            path = stand_ins[path]
         if not path.is_file():
             raise ReportRenderError(f"chart image {path} does not exist")
         return InlineImage(tpl, str(path), width=Mm(CHART_WIDTH_MM))
     if isinstance(value, Mapping):
-        return {key: _with_images(item, tpl, stand_ins) for key, item in value.items()}
+        return {key: _with_images(item, tpl) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_with_images(item, tpl, stand_ins) for item in value]
+        return [_with_images(item, tpl) for item in value]
     return value
 
 
@@ -1759,100 +1751,22 @@ def fill_toc(document: Document) -> int:
     return len(entries)
 
 
-def render_report(template_path: Path, context: dict[str, Any], out_path: Path, draft: ReportDraft | None = None) -> Path:
+def render_report(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
     """Render `context` into the template and write the .docx to `out_path` atomically.
 
     Raises `ReportRenderError` when the template uses variables the context lacks (their names are
-    in the message), when a chart file is missing, or when Jinja fails. With a `draft` of this
-    template and context (`draft_report`, made while the charts were drawn), the charts are put into
-    it instead of rendering again; a draft that does not fit them (a chart of another size) is
-    rendered again.
+    in the message), when a chart file is missing, or when Jinja fails.
     """
     template_path = Path(template_path)
     out_path = Path(out_path)
     if not template_path.is_file():
         raise ReportRenderError(f"report template {template_path} does not exist")
-    if draft is not None and draft.day == _document_day() and draft.put_charts():
-        parts, day = draft.parts, draft.day
-    else:
-        if draft is not None:
-            log.debug("The report is rendered again: its draft did not fit the charts drawn (or the day changed).")
-        tpl, day = _render_document(template_path, context)
-        parts = _saved_parts(tpl)
+    tpl, day = _render_document(template_path, context)
+    parts = _saved_parts(tpl)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # python-docx dates the zip entries with the current time: the day's date instead, so that the
     # same inputs on one day give the same bytes.
     return output_files.write_zip(parts, out_path, day.replace(tzinfo=None))
-
-
-class ReportDraft:
-    """A report rendered before its charts were drawn (`draft_report`): each chart is a stand-in PNG
-    of the chart's name, size in pixels and resolution, so the document is laid out as with the
-    chart; `put_charts` then saves it with each stand-in's bytes swapped for the chart's. The same
-    document as rendering with the charts: python-docx reads only the size, resolution and file name
-    of an image."""
-
-    def __init__(self, template: DocxTemplate, day: dt.datetime, charts: dict[str, tuple[Path, bytes]]) -> None:
-        self.template = template
-        self.day = day
-        self.charts = charts  # file name -> (chart path, stand-in bytes)
-        self.parts: list[tuple[str, bytes]] = []  # the saved package, once `put_charts` succeeded
-
-    def put_charts(self) -> bool:
-        """Save the draft with the drawn charts in place of their stand-ins (into `parts`); False (the
-        draft unusable) when a chart is not the size of its stand-in, or a stand-in is not found
-        once in the saved package."""
-        drawn = {}
-        for path, stand_in in self.charts.values():
-            if not path.is_file():
-                raise ReportRenderError(f"chart image {path} does not exist")
-            chart = path.read_bytes()
-            try:
-                made, placed = Image.from_blob(chart), Image.from_blob(stand_in)
-            except UnrecognizedImageError:
-                return False
-            if (made.content_type, made.px_width, made.px_height, made.horz_dpi, made.vert_dpi) != (
-                    placed.content_type, placed.px_width, placed.px_height, placed.horz_dpi, placed.vert_dpi):
-                return False
-            drawn[stand_in] = chart
-        parts = _saved_parts(self.template)
-        found = Counter(data for name, data in parts if name.startswith("word/media/") and data in drawn)
-        if any(found[stand_in] != 1 for stand_in in drawn):
-            return False
-        self.parts = [(name, drawn.get(data, data) if name.startswith("word/media/") else data) for name, data in parts]
-        return True
-
-
-def draft_report(template_path: Path, context: dict[str, Any], pixel_sizes: Mapping[Path, tuple[int, int]]) -> ReportDraft | None:
-    """The report rendered while its charts are drawn (`render_report(..., draft=)` finishes it):
-    each chart path of `context` is read as a stand-in PNG of its size in `pixel_sizes` (`charts.stand_in_png`).
-    None when a chart's size is not known or two charts share a file name (then the report is
-    rendered once the charts are there). Raises what `render_report` raises for the template."""
-    paths = _chart_paths(context)
-    if any(path not in pixel_sizes for path in paths) or len({path.name for path in paths}) != len(paths):
-        return None
-    charts = {path.name: (path, stand_in_png(*pixel_sizes[path], path.name)) for path in paths}
-    with tempfile.TemporaryDirectory(prefix="crimetrends-draft-") as folder:
-        stand_ins = {}
-        for path in paths:
-            stand_ins[path] = Path(folder) / path.name
-            stand_ins[path].write_bytes(charts[path.name][1])
-        tpl, day = _render_document(Path(template_path), context, stand_ins)
-    return ReportDraft(tpl, day, charts)
-
-
-def _chart_paths(value: Any) -> list[Path]:
-    """The distinct paths in a context, in the order `_with_images` meets them."""
-    found: dict[Path, None] = {}
-    if isinstance(value, PurePath):
-        found[Path(value)] = None
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found.update(dict.fromkeys(_chart_paths(item)))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found.update(dict.fromkeys(_chart_paths(item)))
-    return list(found)
 
 
 def _document_day() -> dt.datetime:
@@ -1861,12 +1775,12 @@ def _document_day() -> dt.datetime:
     return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
 
 
-def _render_document(template_path: Path, context: dict[str, Any], stand_ins: Mapping[Path, Path] | None = None) -> tuple[DocxTemplate, dt.datetime]:
+def _render_document(template_path: Path, context: dict[str, Any]) -> tuple[DocxTemplate, dt.datetime]:
     """The rendered template, its contents filled in, and the day it is dated."""
     # A fresh template object per render: docxtpl keeps rendering state on the object.
     tpl = DocxTemplate(str(template_path))
     env = make_jinja_env(provided=context)
-    rendered_context = _with_images(context, tpl, stand_ins)
+    rendered_context = _with_images(context, tpl)
     try:
         tpl.render(rendered_context, jinja_env=env)
     except MissingVariables as err:

@@ -1218,81 +1218,15 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     assert documented <= supplied, sorted(documented - supplied)
 
 
-def _private_charts(chart_paths: dict[str, Path], folder: Path) -> dict[str, Path]:
-    """A copy of the module's charts in `folder`, for a test that changes them."""
+def test_a_missing_chart_file_is_a_render_error_and_nothing_is_written(tmp_path, ref, regional, country, submissions, findings, chart_paths):
     import shutil
 
-    folder.mkdir(parents=True, exist_ok=True)
-    return {key: Path(shutil.copyfile(path, folder / path.name)) for key, path in chart_paths.items()}
-
-
-# -- a report laid out while its charts are drawn -------------------------------------------------------
-def _parts(path: Path) -> dict[str, bytes]:
-    import zipfile
-
-    with zipfile.ZipFile(path) as package:
-        return {name: package.read(name) for name in package.namelist()}
-
-
-def _drawn_sizes(chart_paths) -> dict[Path, tuple[int, int]]:
-    from docx.image.image import Image
-
-    return {path: (image.px_width, image.px_height) for path in chart_paths.values() for image in [Image.from_file(str(path))]}
-
-
-def test_a_draft_with_its_charts_put_in_is_the_report_rendered_with_them(tmp_path, context, chart_paths):
-    from pipeline.report import draft_report
-
-    draft = draft_report(TEMPLATE, context, _drawn_sizes(chart_paths))
-    assert draft is not None
-    drafted = render_report(TEMPLATE, context, tmp_path / "drafted.docx", draft=draft)
-    plain = render_report(TEMPLATE, context, tmp_path / "plain.docx")
-    parts = _parts(drafted)
-    assert parts == _parts(plain)
-    charts = {name: data for name, data in parts.items() if name.startswith("word/media/")}
-    assert len(charts) == len(chart_paths)
-    assert sorted(charts.values()) == sorted(path.read_bytes() for path in chart_paths.values())  # no stand-in left
-
-
-def test_a_draft_whose_chart_came_out_another_size_is_rendered_again(tmp_path, context, chart_paths):
-    from pipeline.report import draft_report
-
-    sizes = _drawn_sizes(chart_paths)
-    first = next(iter(sizes))
-    sizes[first] = (sizes[first][0], sizes[first][1] + 1)  # a chart one pixel taller than foreseen
-    draft = draft_report(TEMPLATE, context, sizes)
-    assert draft is not None and draft.put_charts() is False
-    drafted = render_report(TEMPLATE, context, tmp_path / "drafted.docx", draft=draft_report(TEMPLATE, context, sizes))
-    assert _parts(drafted) == _parts(render_report(TEMPLATE, context, tmp_path / "plain.docx"))
-
-
-def test_no_draft_without_every_chart_size_or_with_two_charts_of_one_name(tmp_path, context, chart_paths):
-    import shutil
-
-    from pipeline.report import draft_report
-
-    sizes = _drawn_sizes(chart_paths)
-    path = next(iter(chart_paths.values()))
-    assert draft_report(TEMPLATE, context, {p: s for p, s in sizes.items() if p != path}) is None
-    twin = tmp_path / "elsewhere" / path.name
-    twin.parent.mkdir()
-    shutil.copyfile(path, twin)
-    with_twin = {**context, "extra_chart": twin}
-    assert draft_report(TEMPLATE, with_twin, {**sizes, twin: sizes[path]}) is None
-
-
-def test_a_draft_names_a_chart_that_was_never_written(tmp_path, ref, regional, country, submissions, findings, chart_paths):
-    from pipeline.report import draft_report
-
-    own = _private_charts(chart_paths, tmp_path / "charts")  # one chart is deleted below
+    own = {key: Path(shutil.copyfile(path, tmp_path / path.name)) for key, path in chart_paths.items()}
     mine = build_context(YEAR, regional, country, submissions, findings, ref, own, generated_on=dt.date(2025, 3, 31))
-    sizes = _drawn_sizes(chart_paths)
-    draft = draft_report(TEMPLATE, mine, {own[key]: sizes[path] for key, path in chart_paths.items()})
-    assert draft is not None
     missing = next(iter(own.values()))
     missing.unlink()
     with pytest.raises(ReportRenderError, match=f"chart image {re.escape(str(missing))} does not exist"):
-        render_report(TEMPLATE, mine, tmp_path / "r.docx", draft=draft)
+        render_report(TEMPLATE, mine, tmp_path / "r.docx")
     assert not (tmp_path / "r.docx").exists()
 
 
