@@ -277,7 +277,9 @@ def trend_chart_data(
     by_year = {int(r.year): r for r in rows.itertuples(index=False)}
     all_years = sorted(int(y) for y in regional["year"].dropna().unique()) if len(regional) else []
     last = year if year is not None else (all_years[-1] if all_years else 0)
-    window = [y for y in all_years if last - settings.trend_years < y <= last]
+    # Every year of the window, with or without any regional row: a year nobody reported for is a gap
+    # with its own tick, never a line drawn straight across it.
+    window = list(range(last - settings.trend_years + 1, last + 1))
     with_data = [y for y in window if y in by_year and _is_number(by_year[y].total)]
     years = [y for y in window if with_data and y >= with_data[0]] if with_data else window
     totals, n_reporting, n_expected, flags, confidential = [], [], [], [], []

@@ -699,12 +699,15 @@ def _quality_summary(
 
 
 # -- five-year series -------------------------------------------------------------------------------
-SERIES_YEARS = 5  # the overview's series table: the last five years with data
+SERIES_YEARS = 5  # the overview's series table: the last five years
 
 
 def _series_years(years: list[int], year: int) -> list[int]:
-    """The last `SERIES_YEARS` years up to `year` for which there is any regional row."""
-    return [y for y in years if y <= year][-SERIES_YEARS:]
+    """The `SERIES_YEARS` consecutive years up to `year`, from the first year with any regional row
+    on: a year without data keeps its column (shown as not available), so a table never jumps over a
+    year and reads as a change between years that are not next to each other."""
+    first = min((y for y in years if y <= year), default=year)
+    return [y for y in range(year - SERIES_YEARS + 1, year + 1) if y >= first]
 
 
 def _series_rows(regional_rows: dict[tuple, Any], series_years: list[int], ref: Reference) -> list[dict[str, str]]:

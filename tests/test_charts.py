@@ -207,6 +207,22 @@ def test_year_without_a_row_is_a_gap_and_zero_is_zero(ref, regional):
     assert texts(ax, "note") == ["no data\n0/13"]  # no row: every member state of the year expected
 
 
+def test_years_no_state_reported_at_all_are_gaps_with_their_ticks(ref):
+    """Published history up to 2021 and submissions from 2024: 2022 and 2023 have no regional row for
+    any indicator, and the line must not be drawn straight from 2021 to 2024."""
+    regional = pd.DataFrame([regional_row("TIP_VIC", 2020, 900.0, 6), regional_row("TIP_VIC", 2021, 950.0, 6),
+                             regional_row("TIP_VIC", 2024, 80.0, 3), regional_row("TIP_VIC", 2025, 90.0, 3)])
+    data = trend_chart_data(regional, ref, category(ref, "TIP"), year=2025)
+    assert data.years == (2020, 2021, 2022, 2023, 2024, 2025)
+    fig = draw_trend_chart(data)
+    ax, = fig.axes
+    y = list(the_line(ax).get_ydata())
+    assert y[:2] == [900.0, 950.0] and y[4:] == [80.0, 90.0]
+    assert math.isnan(y[2]) and math.isnan(y[3])
+    assert tick_labels(drawn_ticks(ax.xaxis)) == ["2020", "2021", "2022", "2023", "2024", "2025"]
+    assert texts(ax, "note") == ["no data\n0/13", "no data\n0/13"]
+
+
 def test_trend_chart_titles_labels_and_legend(ref, regional):
     fig = draw_trend_chart(trend_chart_data(regional, ref, category(ref, "TIP")))
     ax, = fig.axes

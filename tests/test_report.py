@@ -1236,3 +1236,9 @@ def test_rows_by_key_gives_each_key_its_last_row():
     rows = report._rows_by_key(frame, ["indicator", "year"])
     assert list(rows) == [("TIP_VIC", 2024), ("DRG_SZ_HER", 2025)]
     assert rows[("TIP_VIC", 2024)].total == 9.0 and type(rows[("DRG_SZ_HER", 2025)].year) is int
+
+
+def test_the_series_table_has_every_year_of_its_range_even_without_data():
+    assert report._series_years([2019, 2020, 2021, 2026], 2026) == [2022, 2023, 2024, 2025, 2026]
+    assert report._series_years([2023, 2024, 2025], 2025) == [2023, 2024, 2025]  # never before the first year with data
+    assert report._series_years([], 2026) == [2026]
