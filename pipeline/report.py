@@ -231,8 +231,10 @@ def _is_confidential_total(row: Any) -> bool:
 
 
 # -- regional figures ------------------------------------------------------------------------------
-def _regional_cells(row: Any | None, indicator: Indicator, n_expected: int) -> dict[str, str]:
-    """total, coverage, rate, change, basis of one indicator's regional TOTAL row, as printed."""
+def _regional_cells(row: Any | None, indicator: Indicator, n_expected: int, min_states: int = 1) -> dict[str, str]:
+    """total, coverage, rate, change, basis of one indicator's regional TOTAL row, as printed. The change
+    is given only over at least `min_states` states that reported in both years (settings
+    [key_findings] min_states): over fewer it says more about who reported than about crime."""
     if row is None:
         return {
             "total": NOT_AVAILABLE,
@@ -255,7 +257,7 @@ def _regional_cells(row: Any | None, indicator: Indicator, n_expected: int) -> d
         "total": total,
         "coverage": f"{reporting} of {expected}",
         "rate": rate,
-        "change": format_change(row.change_pct_same_reporters),
+        "change": format_change(row.change_pct_same_reporters) if same >= min_states else NOT_AVAILABLE,
         "basis": _count_states(same),
     }
 
@@ -287,6 +289,12 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
     same = int(row.n_same_reporters) if _is_number(row.n_same_reporters) else 0
     if same == 0:
         sentences.append(f"No member state reported for both {previous} and {year}, so no change is given.")
+    elif same < settings.key_findings_min_states:
+        who = "one member state" if same == 1 else f"{same} member states"
+        sentences.append(
+            f"Only {who} reported for both {previous} and {year}, fewer than the "
+            f"{settings.key_findings_min_states} a change needs, so no change is given."
+        )
     elif _is_number(row.change_pct_same_reporters):
         who = "the state that" if same == 1 else f"the {same} states that"
         sentences.append(
@@ -297,7 +305,7 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
         sentences.append(
             f"No change on {previous} can be computed: the comparable total for {previous} is zero or not available."
         )
-    if same and same != reporting and _is_number(row.change_pct):
+    if same >= settings.key_findings_min_states and same != reporting and _is_number(row.change_pct):
         # Coverage differs between the years: the raw total moves with who reported, so it is shown
         # beside the like-for-like change, never instead of it.
         sentences.append(
@@ -927,14 +935,14 @@ def _headline_coverage_finding(year: int, regional_rows: dict[tuple, Any], ref: 
     )
 
 
-def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Reference) -> str:
+def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Reference, min_states: int) -> str:
     previous = year - 1
     ups = downs = flats = none = 0
     bases: list[int] = []
     for category in ref.categories:
         row = _regional_row(regional_rows, category.headline, year)
         same = int(row.n_same_reporters) if row is not None and _is_number(row.n_same_reporters) else 0
-        if row is None or _is_confidential_total(row) or not same or not _is_number(row.change_pct_same_reporters):
+        if row is None or _is_confidential_total(row) or same < min_states or not _is_number(row.change_pct_same_reporters):
             none += 1
             continue
         bases.append(same)
@@ -945,8 +953,8 @@ def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Referen
     n = len(ref.categories)
     if not bases:
         return (
-            f"No headline indicator can be compared with {previous} on a same-reporters basis: no member state "
-            f"reported it for both {previous} and {year}."
+            f"No headline indicator can be compared with {previous} on a same-reporters basis: none was reported "
+            f"for both {previous} and {year} by at least {min_states} member state{'' if min_states == 1 else 's'}."
         )
     parts = [f"{ups} of the {n} headline indicators increased on {previous}", f"{downs} decreased"]
     if flats:
@@ -1085,7 +1093,7 @@ def _key_findings(year: int, regional_rows: dict[tuple, Any], country_rows: dict
     return [
         _coverage_finding(year, country, received, ref),
         _headline_coverage_finding(year, regional_rows, ref, settings),
-        _directions_finding(year, regional_rows, ref),
+        _directions_finding(year, regional_rows, ref, settings.key_findings_min_states),
         *_regional_change_findings(year, regional_rows, ref, settings),
         *_national_change_findings(year, country_rows, ref, settings, first_chapter),
     ]
@@ -1199,7 +1207,9 @@ def _methodology(
                 f"The change on {previous} compares only the states that reported in both years (same-reporters "
                 "basis), so a state that starts or stops reporting does not appear as a rise or a fall; “Basis” gives "
                 "how many states that is. Where the set of states differs, the raw change of the totals is given "
-                "beside it, never instead of it.",
+                "beside it, never instead of it. No regional change is given over fewer than "
+                f"{settings.key_findings_min_states} such states: over so few, a change says more about who reported "
+                "than about crime (shown “:”).",
                 f"A regional total that would let a confidential figure be worked out (fewer than two other states in "
                 "it) is suppressed (C). In the charts a hollow marker shows a year in which fewer than "
                 f"{share} of the member states reported, and a gap a year without a regional total; missing figures "
@@ -1229,12 +1239,12 @@ def _flows_of(category: Category, ref: Reference) -> list[tuple[str, Indicator, 
 
 
 def _cooperation_rows(
-    flows: list[tuple[str, Indicator, Indicator]], regional_rows: dict[tuple, Any], year: int, n_expected: int
+    flows: list[tuple[str, Indicator, Indicator]], regional_rows: dict[tuple, Any], year: int, n_expected: int, min_states: int
 ) -> list[dict[str, str]]:
     rows = []
     for label, inbound, outbound in flows:
-        received = _regional_cells(_regional_row(regional_rows, inbound.code, year), inbound, n_expected)
-        sent = _regional_cells(_regional_row(regional_rows, outbound.code, year), outbound, n_expected)
+        received = _regional_cells(_regional_row(regional_rows, inbound.code, year), inbound, n_expected, min_states)
+        sent = _regional_cells(_regional_row(regional_rows, outbound.code, year), outbound, n_expected, min_states)
         rows.append({
             "flow": label,
             "received": received["total"],
@@ -1429,7 +1439,7 @@ def _category_context(
     indicator_flags = []
     for indicator in (i for i in ref.indicators if i.category == category.code):
         row = _regional_row(regional_rows, indicator.code, year)
-        cells = _regional_cells(row, indicator, n_expected)
+        cells = _regional_cells(row, indicator, n_expected, settings.key_findings_min_states)
         if row is not None and cells["total"] not in (NOT_AVAILABLE, CONFIDENTIAL):
             indicator_flags.append(_text(row.flags))
         change = cells["change"] if cells["change"] == NOT_AVAILABLE else f"{cells['change']} ({cells['basis']})"
@@ -1475,7 +1485,7 @@ def _category_context(
         "cooperation_caption": (
             f"Table {next_number(table_numbers)}. Requests received and sent at regional level, {year}" if flows else ""
         ),
-        "cooperation": _cooperation_rows(flows, regional_rows, year, n_expected) if flows else [],
+        "cooperation": _cooperation_rows(flows, regional_rows, year, n_expected, settings.key_findings_min_states) if flows else [],
         "cooperation_states_caption": (
             f"Table {next_number(table_numbers)}. Requests received and sent by member state, {year}" if flows else ""
         ),
@@ -1532,7 +1542,7 @@ def build_context(
     for category in ref.categories:
         headline = ref.indicator_by_code[category.headline]
         row = _regional_row(regional_rows, headline.code, year)
-        cells = _regional_cells(row, headline, n_expected)
+        cells = _regional_cells(row, headline, n_expected, settings.key_findings_min_states)
         if row is not None and cells["total"] not in (NOT_AVAILABLE, CONFIDENTIAL):
             overview_flags.append(_text(row.flags))
         overview_rows.append({"indicator": f"{category.label}: {headline.label}", **cells})

@@ -7,6 +7,7 @@ by hand in the comments, never taken from a pipeline run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import importlib.util
 import math
@@ -267,7 +268,8 @@ def test_headline_total_and_rate_are_the_hand_computed_ones(rendered):
     overview = table_after(rendered, "Table 3.")
     tip = row_of(overview, "Trafficking in persons: Identified victims of trafficking in persons")
     # total with its flag, n of N, rate, change on the same reporters and its basis
-    assert tip[1:] == ["1,234 p", "2 of 13", "17.6", "+12.2\u00a0%", "2 states"]
+    # 2 states in both years: fewer than the 3 a regional change needs ([key_findings] min_states)
+    assert tip[1:] == ["1,234 p", "2 of 13", "17.6", ":", "2 states"]
     assert f"{TIP_RATE_2024:.3f}" == "17.629"  # the hand computation above
 
 
@@ -760,13 +762,26 @@ def test_key_figures_show_the_raw_change_history_sources_and_estimated_populatio
     indicator = ref.indicator_by_code["TIP_VIC"]
     row = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 700.0, 3, rate=9.1, same=2, change_same=5.0),
                          "change_pct": 40.0, "rate_flags": "e", "n_history": 1, "history_sources": "UNODC GLOTIP;Eurostat"}]).iloc[0]
-    text = report._key_figures(row, indicator, 2024, 13, DEFAULT_SETTINGS)
+    two_are_enough = dataclasses.replace(DEFAULT_SETTINGS, key_findings_min_states=2)
+    text = report._key_figures(row, indicator, 2024, 13, two_are_enough)
     assert "the total changed by +5.0\u00a0% on 2023" in text
     assert "The raw regional total, over 3 states in 2024 and a different set in 2023, changed by +40.0\u00a0%" in text
     assert "The figures of 1 state come from published data (UNODC GLOTIP; Eurostat)" in text
     assert "their latest figure is used, and the rate is flagged e" in text
     same_states = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 700.0, 2, same=2, change_same=5.0), "change_pct": 5.0}]).iloc[0]
-    assert "raw regional total" not in report._key_figures(same_states, indicator, 2024, 13, DEFAULT_SETTINGS)
+    assert "raw regional total" not in report._key_figures(same_states, indicator, 2024, 13, two_are_enough)
+
+
+def test_no_regional_change_is_quoted_over_fewer_states_than_the_threshold(ref):
+    """1 and 2 states reporting in both years (the default threshold is 3): neither the like-for-like
+    change nor the raw one is quoted; the sentence says why."""
+    indicator = ref.indicator_by_code["TER_OFF"]
+    row = pd.DataFrame([{**regional_row("TER_OFF", 2024, 12.0, 2, same=1, change_same=531.6), "change_pct": 531.6}]).iloc[0]
+    text = report._key_figures(row, indicator, 2024, 13, DEFAULT_SETTINGS)
+    assert "531" not in text
+    assert "Only one member state reported for both 2023 and 2024, fewer than the 3 a change needs, so no change is given." in text
+    assert report._regional_cells(row, indicator, 13, DEFAULT_SETTINGS.key_findings_min_states)["change"] == ":"
+    assert report._regional_cells(row, indicator, 13, 1)["change"] == "+531.6\u00a0%"
 
 
 def test_a_value_from_published_data_names_its_source(ref):
@@ -880,8 +895,9 @@ def test_key_findings_sentences_for_a_hand_made_year(ref, kf_regional, kf_countr
         "5 of the 13 member states sent a submission for 2024; 6 of the 13 have at least one figure for 2024, "
         "1 of them only from published data (UNODC, Eurostat).",
         findings[1],  # the coverage sentence, checked below
-        "On a same-reporters basis, 4 of the 12 headline indicators increased on 2023 and 0 decreased (each "
-        "compared over the 2 to 9 member states that reported it in both years); for 8 no change can be computed.",
+        # firearms trafficking (2 states in both years) is below the threshold of 3: not counted
+        "On a same-reporters basis, 3 of the 12 headline indicators increased on 2023 and 0 decreased (each "
+        "compared over the 3 to 9 member states that reported it in both years); for 9 no change can be computed.",
         "Trafficking in persons offences recorded decreased by 40.0\u00a0% on 2023 among the 3 member states that "
         "reported in both years; the 2024 regional total is 300 cases (4 of 13 states reporting).",
         "Drug trafficking offences recorded increased by 25.0\u00a0% on 2023 among the 9 member states that reported "
@@ -933,7 +949,7 @@ def test_key_findings_of_empty_frames_say_what_cannot_be_computed(ref):
     empty = pd.DataFrame()
     findings = report.key_findings(YEAR, empty, empty, empty, ref)
     assert findings[0] == "0 of the 13 member states sent a submission for 2024; 0 of the 13 have at least one figure for 2024."
-    assert "no member state reported it for both 2023 and 2024" in findings[2]
+    assert "none was reported for both 2023 and 2024 by at least 3 member states" in findings[2]
     assert findings[3].startswith("No regional change on 2023 is quoted")
     assert findings[4].startswith("No member state's headline figure changed by 50\u00a0% or more")
 
@@ -1053,7 +1069,7 @@ def test_cooperation_chapter_shows_requests_received_beside_sent(tmp_path, ref):
     ic = next(c for c in context["categories"] if c["code"] == "IC")
     assert ic["cooperation"] == [
         {"flow": "Mutual legal assistance requests", "received": "500", "received_coverage": "3 of 13",
-         "received_change": "+10.0\u00a0%", "sent": "420", "sent_coverage": "2 of 13", "sent_change": "\u22125.0\u00a0%"},
+         "received_change": "+10.0\u00a0%", "sent": "420", "sent_coverage": "2 of 13", "sent_change": ":"},  # 2 states: below the threshold
         {"flow": "Extradition requests", "received": "40", "received_coverage": "3 of 13", "received_change": ":",
          "sent": "C", "sent_coverage": "2 of 13", "sent_change": ":"},
     ]
