@@ -1334,13 +1334,16 @@ def _profiles(
     coverage_rows: list[dict[str, str]],
     ref: Reference,
     chart_paths: Mapping[str, Path],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """One profile per member state of `year`, in name order (no ranking): its headline figures, its
-    submission and coverage, and its chart `profile_<ISO3>` (None when it has no figure to draw)."""
+    submission and coverage, and its chart `profile_<ISO3>` (None when it has no figure to draw).
+
+    A state with no headline figure for `year` and no chart gets no page of “:” but one line among the
+    states without figures (the second list: heading and summary), which says what was received."""
     coverage_by_state = {row["state"]: row for row in coverage_rows}
     members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
-    profiles = []
-    for number, iso3 in enumerate(members, start=1):
+    profiles, without_figures = [], []
+    for iso3 in members:
         name = ref.state_by_iso3[iso3].name
         submission = received.get(iso3)
         if submission is None:
@@ -1375,6 +1378,10 @@ def _profiles(
                 "flags": cells["flags"],
             })
         chart = chart_paths.get(f"profile_{iso3}")
+        if chart is None and all(row["value"] in (NOT_AVAILABLE, NOT_APPLICABLE) for row in rows):
+            without_figures.append({"heading": name, "summary": sent})
+            continue
+        number = len(profiles) + 1
         profiles.append({
             "heading": name,
             "summary": sent,
@@ -1389,7 +1396,7 @@ def _profiles(
                 if chart else f"{name} has no figure to chart for the years up to {year}."
             ),
         })
-    return profiles
+    return profiles, without_figures
 
 
 # -- the context -----------------------------------------------------------------------------------
@@ -1559,6 +1566,7 @@ def build_context(
     quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
     previous = year - 1
     chart_years = [y for y in years if year - settings.trend_years < y <= year]
+    profiles, without_figures = _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths)
     return {
         "title": settings.report_title,
         "year": str(year),
@@ -1634,13 +1642,17 @@ def build_context(
         "definitions_caption": "Table D1. Indicator definitions",
         "definitions": _definition_rows(ref),
         "profiles_summary": (
-            f"One page per member state of {year}, in alphabetical order: its submission, how many indicators it "
-            "gave figures for, its headline figure in each crime area with the rate and the change on "
+            f"One page per member state of {year} with figures, in alphabetical order: its submission, how many "
+            "indicators it gave figures for, its headline figure in each crime area with the rate and the change on "
             f"{previous}, and a chart of those figures over the years. Figures are the state's own, as submitted "
             "(or as published by UNODC or Eurostat where marked); they are not compared with other states."
+            + (f" The {_count_states(len(without_figures))} without any figure are listed together at the end."
+               if without_figures else "")
         ),
         # Without a coverage matrix the profiles say nothing about coverage rather than "0 of 44".
-        "profiles": _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths),
+        "profiles": profiles,
+        "profiles_without_figures_heading": f"Member states without figures for {year}",
+        "profiles_without_figures": without_figures,
     }
 
 

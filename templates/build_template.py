@@ -694,6 +694,17 @@ def _profiles_annex(doc) -> None:
     _tag(doc, "{%p endif %}")
     _profile_body(doc)
     _tag(doc, "{%p endfor %}")
+    # States without any figure: one line each under one heading, not a page of ":" each.
+    _tag(doc, "{%p if profiles_without_figures %}")
+    _tag(doc, "{%p if profiles %}")
+    _paragraph(doc, "{{ profiles_without_figures_heading }}", "Heading 2", page_break_before=True)
+    _tag(doc, "{%p else %}")
+    _paragraph(doc, "{{ profiles_without_figures_heading }}", "Heading 2")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p for prof in profiles_without_figures %}")
+    _paragraph(doc, "{{ prof.heading }}: {{ prof.summary }}")
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p endif %}")
 
 
 def _update_fields_on_open(doc) -> None:

@@ -1117,15 +1117,19 @@ def test_definitions_annex_has_one_row_per_indicator_of_the_catalogue(rendered, 
 
 
 # -- annex E: member-state profiles --------------------------------------------------------------------
-def test_one_profile_per_member_state_of_the_year_with_its_chart(context, chart_paths, ref):
+def test_one_profile_per_member_state_with_figures_and_one_line_for_each_without(context, chart_paths, ref):
     profiles = context["profiles"]
+    with_figures = ["Armenia", "Georgia", "Republic of Moldova"]  # the fixture's states with a figure for 2024
+    assert [p["heading"] for p in profiles] == with_figures
     names = sorted((ref.state_by_iso3[iso3].name for iso3 in ref.members_in(YEAR)), key=str.casefold)
-    assert [p["heading"] for p in profiles] == names
+    without = context["profiles_without_figures"]
+    assert [p["heading"] for p in without] == [name for name in names if name not in with_figures]
+    assert set(without[0]) == {"heading", "summary"}  # a line, not a page of ":"
+    assert context["profiles_without_figures_heading"] == "Member states without figures for 2024"
+    assert context["profiles_summary"].endswith("The 10 states without any figure are listed together at the end.")
     by_name = {p["heading"]: p for p in profiles}
     assert by_name["Armenia"]["chart"] == chart_paths["profile_ARM"]
     assert by_name["Georgia"]["chart"] == chart_paths["profile_GEO"]
-    assert by_name["Serbia"]["chart"] is None
-    assert by_name["Serbia"]["chart_caption"] == "Serbia has no figure to chart for the years up to 2024."
     georgia = by_name["Georgia"]
     assert len(georgia["rows"]) == len(ref.categories)
     assert georgia["rows"][0] == {"indicator": "Identified victims of trafficking in persons", "unit": "persons",
@@ -1134,7 +1138,7 @@ def test_one_profile_per_member_state_of_the_year_with_its_chart(context, chart_
     assert georgia["summary"].startswith("Submission for 2024: accepted with warnings (GEO_2024.xlsx, submitted 15 February 2025).")
     moldova = by_name["Republic of Moldova"]["rows"][0]
     assert (moldova["value"], moldova["rate"], moldova["change"]) == ("C", "C", "C")
-    assert by_name["Serbia"]["summary"].startswith("No submission for 2024 was received.")
+    assert {p["heading"]: p for p in without}["Serbia"]["summary"].startswith("No submission for 2024 was received.")
 
 
 def test_rendered_profiles_each_on_their_own_page(rendered):
@@ -1142,10 +1146,13 @@ def test_rendered_profiles_each_on_their_own_page(rendered):
     start = next(i for i, b in enumerate(blocks) if isinstance(b, Paragraph) and b.text == "Annex E. Member-state profiles"
                  and not is_toc_entry(b))
     headings = [b for b in blocks[start:] if isinstance(b, Paragraph) and b.style.name == "Heading 2"]
-    assert len(headings) == 13
+    assert [h.text for h in headings] == ["Armenia", "Georgia", "Republic of Moldova", "Member states without figures for 2024"]
     assert not headings[0].paragraph_format.page_break_before  # shares the annex's first page
     assert all(h.paragraph_format.page_break_before for h in headings[1:])
-    rows = table_after(rendered, "Table E5. Georgia: headline indicator of each crime area, 2024")
+    lines = [b.text for b in blocks[start:] if isinstance(b, Paragraph)]
+    assert lines[-1].startswith("Ukraine: Submission for 2024: accepted (UKR_2024.xlsx")
+    assert not any(line.startswith("Table E4.") for line in lines)  # three tables only
+    rows = table_after(rendered, "Table E2. Georgia: headline indicator of each crime area, 2024")
     assert rows[1] == ["Identified victims of trafficking in persons", "persons", "234", "5.9", "+17.0\u00a0%", "p"]
 
 
