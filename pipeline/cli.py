@@ -365,10 +365,12 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
     settings = _session().settings()
     _open_log(outputs_dir / str(year))
     ref = load_reference()
-    checked = _validate_year(year, inputs_dir, ref, strict=False, thresholds=_thresholds(settings))
+    _, every = _validate_year(year, inputs_dir, ref, strict=False, thresholds=_thresholds(settings))
     deadline = settings.deadline_for(year)
-    tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, deadline, dt.date.today())
+    submissions = validate.submissions_frame(every)
+    tracker = status.build_status(submissions, ref, year, deadline, dt.date.today())
     _print_status(tracker, year, deadline, settings, n_expected=len(ref.members_in(year)))
+    _log_moved(status.moved_files(submissions, ref, year), year)
     with outputs_lock(outputs_dir, year):
         path = output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     log.info("Status: %s", path)
@@ -395,6 +397,13 @@ def _print_status(tracker: pd.DataFrame, year: int, deadline: dt.date, settings:
     counts = ", ".join(f"{n} {word}" for word, n in status_counts(tracker).items() if n)
     unattributed = len(tracker) - n_expected
     log.info("%d member state(s) expected for %d: %s%s", n_expected, year, counts, f" (of which {unattributed} file(s) not attributed to a member state)" if unattributed else "")
+
+
+def _log_moved(moved: pd.DataFrame, year: int) -> None:
+    """Files sent for `year` by their name or folder that count elsewhere, as their Cover says: named, never only counted."""
+    if len(moved):
+        log.warning("Named or filed for %d but counted as their Cover says: %s", year,
+                    "; ".join(f"{m.file} → {m.country_iso3} {m.year} ({m.status})" for m in moved.itertuples(index=False)))
 
 
 def _missing(value: object) -> bool:
@@ -441,13 +450,14 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     ref = load_reference()
     if files:
         checked, folder = _validate_files(list(files), inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / VALIDATION_DIR
+        every = [sub for sub, _ in checked]
     else:
-        checked, folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
+        (checked, every), folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
     with outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
         with atomic.staged_dir(folder) as staging:
             _write_feedback(checked, staging, ref)
         if year is not None:
-            tracker = status.build_status(validate.submissions_frame([sub for sub, _ in checked]), ref, year, settings.deadline_for(year), dt.date.today())
+            tracker = status.build_status(validate.submissions_frame(every), ref, year, settings.deadline_for(year), dt.date.today())
             output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
     _print_findings([sub for sub, _ in checked], ref)
     if year is not None:
@@ -455,6 +465,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
         missing = [f"{ref.state_by_iso3[iso3].name} ({iso3})" for iso3 in ref.members_in(year) if iso3 not in received]
         if missing:
             log.info("No submission for %d from: %s", year, ", ".join(missing))
+        _log_moved(status.moved_files(validate.submissions_frame(every), ref, year), year)
     log.info("Findings and feedback workbooks: %s", folder)
     if _has_errors([sub for sub, _ in checked]):
         click.get_current_context().exit(EXIT_VALIDATION_ERRORS)
@@ -487,11 +498,12 @@ def _validate_files(files: list[Path], inputs_dir: Path, ref: Reference, *, stri
     return named
 
 
-def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> list[tuple[Submission, Path]]:
-    """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
+def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool, thresholds: Thresholds | None = None) -> tuple[list[tuple[Submission, Path]], list[Submission]]:
+    """Every submission in `inputs_dir` is validated (earlier years feed the time rules): those of
+    `year` with their files, and every submission (the tracker says where a file named for `year` went)."""
 
     read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
-    return _submissions_of_year(read, year)
+    return _submissions_of_year(read, year), [sub for sub, _ in read]
 
 
 def _print_findings(subs: list[Submission], ref: Reference) -> None:
@@ -708,7 +720,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
         _write_manifest(manifest, staging)
         _carry_log(year_dir, staging)  # last: nothing is logged between this copy and the swap
 
-    _print_summary(submissions_table, findings_table, year, table=not _session_quiet())
+    _print_summary(submissions_table, findings_table, year, table=not _session_quiet(), ref=ref)
     result = RunResult(year_dir=year_dir, report=year_dir / report_path.name, n_errors=int((findings_table["severity"] == "error").sum()),
                        has_errors=_has_errors(sub for sub, _ in of_year))
     if make_pdf:
@@ -896,15 +908,18 @@ def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Refe
     return paths
 
 
-def _print_summary(submissions, findings, year: int, *, table: bool) -> None:
-    """With `table`, the report year's files, and any file of another year not used as it stands; then the counts."""
-    shown = submissions[(submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"])]
+def _print_summary(submissions, findings, year: int, *, table: bool, ref: Reference) -> None:
+    """With `table`, the report year's files, any file of another year not used as it stands, and the
+    files named or filed for the year that count elsewhere; then the counts, and where those files went."""
+    moved = status.moved_files(submissions, ref, year)
+    shown = submissions[(submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"]) | submissions["file"].isin(moved["file"])]
     other_years = len(submissions) - len(shown)
     if table:
         _print_files(shown, year)
     counts = findings["severity"].value_counts().to_dict()
     log.info("%d file(s) read (%d accepted file(s) of other years not listed). Findings: %d error(s), %d warning(s), %d info — see data/findings.csv",
              len(submissions), other_years, counts.get("error", 0), counts.get("warning", 0), counts.get("info", 0))
+    _log_moved(moved, year)
 
 
 def _print_files(shown, year: int) -> None:

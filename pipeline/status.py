@@ -17,6 +17,10 @@ Status of a member state (of the file in use; else of its latest file):
 `days_late` counts days after the deadline: date submitted (the Cover's) − deadline, 0 when on time,
 empty when the Cover gives no date. For a missing state: days from the deadline to today, empty
 until the deadline has passed.
+
+A file sent for the year by its name or folder (`2026/MKD_2026.xlsx`) whose Cover gives another year
+or state counts for what its Cover says (the `cover-year-mismatch` and `cover-country-mismatch`
+warnings); `moved_files` lists them, and the note of the state the name gives says where the file went.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import datetime as dt
 
 import pandas as pd
 
+from pipeline import workbook_contract
 from pipeline.reference import Reference
 
+MOVED_COLUMNS = ["file", "named_iso3", "country_iso3", "year", "status", "note"]
 STATUS_COLUMNS = ["country_iso3", "state", "status", "file", "date_submitted", "days_late", "n_errors", "n_warnings", "note"]
 
 VALID = "valid"
@@ -51,7 +57,32 @@ def build_status(submissions: pd.DataFrame, ref: Reference, year: int, deadline:
         why = "reporting year not readable" if sub.country_iso3 in ref.state_by_iso3 else "member state not identified"
         name = ref.state_by_iso3[sub.country_iso3].name if sub.country_iso3 in ref.state_by_iso3 else ""
         rows.append({**row, "country_iso3": sub.country_iso3, "state": name, "note": _joined(why, row["note"])})
+    for moved in moved_files(submissions, ref, year).itertuples(index=False):
+        for row in rows:
+            if row["country_iso3"] == moved.named_iso3 and row["state"]:
+                row["note"] = _joined(row["note"], moved.note)
+                break
     return pd.DataFrame(rows, columns=STATUS_COLUMNS).astype({"days_late": "Int64", "n_errors": "Int64", "n_warnings": "Int64"})
+
+
+def moved_files(submissions: pd.DataFrame, ref: Reference, year: int) -> pd.DataFrame:
+    """Files whose name or folder says `year` that went to another year, and files of `year` whose name
+    gives another state: each counts for what its Cover says (`MOVED_COLUMNS`, `named_iso3` the state
+    the name gives, else the Cover's; `note` says where the file went)."""
+    rows = []
+    for sub in submissions.itertuples(index=False):
+        if sub.status in NOT_SUBMISSIONS or pd.isna(sub.year) or not isinstance(sub.country_iso3, str) or not sub.country_iso3:
+            continue
+        claims = workbook_contract.name_claims(sub.file, ref.state_by_iso3)
+        named_iso3 = claims.iso3 or sub.country_iso3
+        other_year = int(sub.year) != year and year in (claims.folder_year, claims.name_year)
+        other_state = int(sub.year) == year and named_iso3 != sub.country_iso3
+        if not (other_year or other_state):
+            continue
+        went = " ".join(part for part in (sub.country_iso3 if named_iso3 != sub.country_iso3 else "", str(int(sub.year)) if other_year else "") if part)
+        note = f"{sub.file} went to {went}, as its Cover says ({sub.status})"
+        rows.append({"file": sub.file, "named_iso3": named_iso3, "country_iso3": sub.country_iso3, "year": int(sub.year), "status": sub.status, "note": note})
+    return pd.DataFrame(rows, columns=MOVED_COLUMNS).astype({"year": "int64"})
 
 
 def _files_of_year(submissions: pd.DataFrame, year: int) -> pd.DataFrame:

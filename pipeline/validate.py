@@ -28,6 +28,7 @@ import operator
 import re
 from collections import Counter, namedtuple
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import NamedTuple
 
 import numpy as np
@@ -392,10 +393,40 @@ def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
         sub.country_iso3 = iso3
 
     date_field = raw.cover.get(workbook_contract.COVER_DATE)
-    if date_field is not None and date_field.value is not None:
+    blank_date = date_field is None or date_field.value is None or (isinstance(date_field.value, str) and not date_field.value.strip())
+    if not blank_date:
         sub.date_submitted = _as_date(date_field.value)
         if sub.date_submitted is None:
             sub.findings.append(make_finding(ref, "cover-date-invalid", f"The date submitted '{date_field.value}' cannot be read as a date.", file=raw.file, sheet=sheet, cell=date_field.cell, value=date_field.value))
+    else:
+        # The focal point fills it in: the finding goes into their feedback, not only the coordinator's tracker.
+        sub.findings.append(make_finding(ref, "cover-date-missing", "The Cover gives no date submitted: enter the day the workbook is sent.", file=raw.file, sheet=sheet, cell=date_field.cell if date_field else ""))
+    _check_name(raw, sub, ref, sheet)
+
+
+def _check_name(raw: RawSubmission, sub: Submission, ref: Reference, sheet: str) -> None:
+    """The file name and its year folder against the Cover: a disagreement is a warning on the Cover
+    cell, and the Cover decides (it is what the focal point filled in, in the workbook made for them)."""
+    claims = workbook_contract.name_claims(raw.file, ref.state_by_iso3)
+    name = PurePosixPath(raw.file).name
+    if sub.year is not None:
+        said = []
+        if claims.folder_year is not None and claims.folder_year != sub.year:
+            said.append(f"the folder {PurePosixPath(raw.file).parent.as_posix()}/ says {claims.folder_year}")
+        if claims.name_year is not None and claims.name_year != sub.year:
+            said.append(f"the file name {name} says {claims.name_year}")
+        if said:
+            year_cell = raw.cover[workbook_contract.COVER_YEAR].cell
+            sub.findings.append(make_finding(
+                ref, "cover-year-mismatch",
+                f"The Cover gives the reporting year {sub.year}, but {' and '.join(said)}. The Cover decides: the file is counted for {sub.year}.",
+                file=raw.file, sheet=sheet, cell=year_cell, value=sub.year))
+    if sub.country_iso3 and claims.iso3 and claims.iso3 != sub.country_iso3:
+        named, covered = ref.state_by_iso3[claims.iso3].name, ref.state_by_iso3[sub.country_iso3].name
+        sub.findings.append(make_finding(
+            ref, "cover-country-mismatch",
+            f"The Cover gives the country {sub.country_iso3} ({covered}), but the file name {name} says {claims.iso3} ({named}). The Cover decides: the file is counted for {covered}.",
+            file=raw.file, sheet=sheet, cell=raw.cover[workbook_contract.COVER_COUNTRY].cell, value=sub.country_iso3))
 
 
 def _check_template_version(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
@@ -557,10 +588,14 @@ def _normalise_breakdown(text: str) -> str:
 
 
 def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
-    """Several usable files for one country and year: the latest date submitted wins.
+    """Several usable files for one country and year: one is used, the others are `superseded`.
 
-    The others are marked `superseded` (listed, never silently dropped). Equal or missing dates
-    leave no winner: all of them are rejected with an error naming the files.
+    The latest date submitted on the Cover wins; a file with a date wins over one without. When the
+    dates cannot decide (the latest date is shared, or no file has one), the file whose name comes
+    last in natural order is used (`resubmission_order`: GEO_2025_v2 after GEO_2025, v10 after v9),
+    and each of those files gets a `submission-date-conflict` warning naming them all and the one
+    used: a state is never left without data because its files carry no date. Every file not used
+    is listed, never silently dropped.
     """
     groups: dict[tuple[str, int], list[Submission]] = {}
     for sub in subs:
@@ -569,20 +604,37 @@ def resolve_resubmissions(subs: list[Submission], ref: Reference) -> None:
     for (iso3, year), group in sorted(groups.items()):
         if len(group) < 2:
             continue
-        ordered = sorted(group, key=lambda s: (s.date_submitted is not None, s.date_submitted or dt.date.min), reverse=True)
+        ordered = sorted(group, key=lambda s: (s.date_submitted is not None, s.date_submitted or dt.date.min, resubmission_order(s.file)), reverse=True)
         latest = ordered[0]
         tied = [s for s in ordered if s.date_submitted == latest.date_submitted]
-        if latest.date_submitted is None or len(tied) > 1:
-            names = ", ".join(s.file for s in tied)
+        if len(tied) > 1:
+            names = ", ".join(s.file for s in sorted(tied, key=lambda s: resubmission_order(s.file)))
+            dates = f"the same date submitted ({latest.date_submitted.isoformat()})" if latest.date_submitted else "no date submitted"
             for sub in tied:
-                sub.findings.append(make_finding(ref, "submission-date-conflict", f"{len(tied)} files for {iso3} {year} have the same or no date submitted ({names}); none of them is used.", file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
-                sub.status, sub.reason = "rejected", f"same or no date submitted as {names}"
-            losers = [s for s in ordered if s not in tied]
-        else:
-            losers = ordered[1:]
-        for sub in losers:
-            sub.findings.append(make_finding(ref, "submission-superseded", f"{sub.file} (submitted {sub.date_submitted or 'no date'}) is replaced by {latest.file} (submitted {latest.date_submitted}).", file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
-            sub.status, sub.reason = "superseded", f"replaced by {latest.file}"
+                sub.findings.append(make_finding(
+                    ref, "submission-date-conflict",
+                    f"{len(tied)} files for {iso3} {year} have {dates}: {names}. When the dates cannot decide, the file whose name comes last in natural order is used: "
+                    f"{latest.file}{' (this file)' if sub is latest else '; this file is not used'}. Check that it is the current one, or give each file its date submitted.",
+                    file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+            _set_status(latest, ref)
+        for sub in ordered[1:]:
+            if sub not in tied:
+                sub.findings.append(make_finding(ref, "submission-superseded", f"{sub.file} (submitted {sub.date_submitted or 'no date'}) is replaced by {latest.file} (submitted {latest.date_submitted}).", file=sub.file, sheet=workbook_contract.COVER_SHEET, country_iso3=iso3, year=year, value=sub.date_submitted or ""))
+                sub.status, sub.reason = "superseded", f"replaced by {latest.file}"
+            else:
+                sub.status, sub.reason = "superseded", f"replaced by {latest.file} (same or no date submitted: the name that comes last is used)"
+
+
+def resubmission_order(file: str) -> tuple:
+    """Sort key of a file among resubmissions whose dates cannot decide: its name without the suffix in
+    natural order (digits as numbers, case ignored), then the whole path. `GEO_2025` < `GEO_2025 (1)` <
+    `GEO_2025_v2` < `GEO_2025_v10`: the copy or version a spreadsheet or a person makes comes last."""
+    path = PurePosixPath(file)
+    return (_natural(path.stem), _natural(path.name), _natural(file))
+
+
+def _natural(text: str) -> tuple:
+    return tuple((0, int(run), "") if run[0] in "0123456789" else (1, 0, run.casefold()) for run in re.findall(r"[0-9]+|[^0-9]+", text))
 
 
 def observations_frame(subs: list[Submission]) -> pd.DataFrame:

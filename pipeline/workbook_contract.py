@@ -6,6 +6,11 @@ names (case and spacing ignored), never by position, so re-ordered rows and colu
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import NamedTuple
+
 from openpyxl.utils import get_column_letter
 
 TEMPLATE_VERSION = "2026.2"  # 2026.2: the "Previous year value" column (revisions, rule R01)
@@ -60,3 +65,39 @@ def normalise_label(text: object) -> str:
 def column_letter(index: int) -> str:
     """The column letters of a 0-based column index: 0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
     return get_column_letter(index + 1)
+
+
+class NameClaims(NamedTuple):
+    """What a submission's path says of it, beside its Cover: the state named in the file name
+    (an ISO3 code), the year in the file name and the year of the folder it sits in. Each is empty
+    (``""`` or None) when the path says nothing, or says two different things."""
+
+    iso3: str
+    name_year: int | None
+    folder_year: int | None
+
+
+# Dates in a file name (GEO_2025_2026-02-15.xlsx: sent on 15 February 2026) say when, not which year.
+_NAME_DATES = re.compile(r"(?<!\d)(\d{4}[-_.]\d{1,2}[-_.]\d{1,2}|\d{1,2}[-_.]\d{1,2}[-_.]\d{4}|\d{8})(?!\d)")
+_NAME_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_FIRST_YEAR, _LAST_YEAR = 2000, 2100
+
+
+def name_claims(file: str, iso3_codes: Iterable[str]) -> NameClaims:
+    """The state and years `file` (a path relative to the inputs folder, `2026/MKD_2026.xlsx`) names.
+
+    The template names a workbook `<ISO3>_<year>.xlsx` and the coordinator keeps it in `<year>/`:
+    a name or folder that says otherwise than the Cover is a file sent for one state or year that
+    holds another's. Only codes of `iso3_codes` count as a state (any case: `geo_2025.xlsx`);
+    a folder counts when its name is a year, the closest one to the file.
+    """
+    path = PurePosixPath(file)
+    codes = {code.upper() for code in iso3_codes}
+    named = {token.upper() for token in re.split(r"[^A-Za-z]+", path.stem) if token.upper() in codes}
+    years = {int(y) for y in _NAME_YEAR.findall(_NAME_DATES.sub(" ", path.stem)) if _FIRST_YEAR <= int(y) <= _LAST_YEAR}
+    folders = [int(part) for part in path.parts[:-1] if re.fullmatch(r"\d{4}", part) and _FIRST_YEAR <= int(part) <= _LAST_YEAR]
+    return NameClaims(
+        iso3=named.pop() if len(named) == 1 else "",
+        name_year=years.pop() if len(years) == 1 else None,
+        folder_year=folders[-1] if folders else None,
+    )

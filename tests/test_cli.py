@@ -480,7 +480,7 @@ _STATES = ["GEO", "ARM", "TUR", "MDA"]
 def across_inputs(ref, tmp_path_factory):
     """Four states, 2021-2025: in each, a jump with no comment in 2024 (T01) and a revised 2024
     figure in 2025 (R01); TUR sends 2024 twice (one supersedes the other), MDA sends 2023 twice on
-    the same day (both rejected)."""
+    the same day (the name that comes last is used)."""
     folder = tmp_path_factory.mktemp("across") / "inputs"
     for k, iso3 in enumerate(_STATES):
         for year in range(2021, 2026):
@@ -504,8 +504,42 @@ def test_the_checks_across_files_resolve_resubmissions_and_compare_years(across_
     assert {"change-unexplained", "value-revised-large"} <= {f.code for sub, _ in read for f in sub.findings}
     assert by_file["2024/TUR_2024.xlsx"].status == "superseded" and by_file["2024/TUR_2024_resent.xlsx"].is_used
     assert "submission-superseded" in {f.code for f in by_file["2024/TUR_2024.xlsx"].findings}
-    assert {by_file["2023/MDA_2023.xlsx"].status, by_file["2023/MDA_2023_again.xlsx"].status} == {"rejected"}
+    # The same date on both: the name that comes last is used, and both files say so.
+    assert by_file["2023/MDA_2023.xlsx"].status == "superseded" and by_file["2023/MDA_2023_again.xlsx"].is_used
     assert "submission-date-conflict" in {f.code for f in by_file["2023/MDA_2023.xlsx"].findings}
     assert set(revisions["country_iso3"]) == set(_STATES)  # each state revised its 2024 figure in 2025
     keys = list(zip(revisions["year"], revisions["country_iso3"], revisions["file"], strict=True))
     assert keys == sorted(keys)
+
+
+def test_files_that_contradict_themselves_are_findings_and_the_run_says_where_they_went(tmp_path, ref):
+    """A 2025 workbook filed as 2026/MKD_2026.xlsx, two undated BGR files: the run names where the MKD
+    file went, uses one BGR file and says which and why in both feedback workbooks."""
+    inputs = tmp_path / "inputs"
+    write_submission(inputs / "2026", ref, "GEO", 2026, {("TIP_VIC", "TOTAL"): 12}, date=dt.date(2027, 2, 1))
+    write_submission(inputs / "2026", ref, "MKD", 2025, {("TIP_VIC", "TOTAL"): 30}, name="MKD_2026.xlsx")
+    write_submission(inputs / "2026", ref, "BGR", 2026, {("TIP_VIC", "TOTAL"): 40}, date=None)
+    write_submission(inputs / "2026", ref, "BGR", 2026, {("TIP_VIC", "TOTAL"): 41}, date=None, name="BGR_2026_v2.xlsx")
+    result = CliRunner().invoke(main, ["run", "--year", "2026", "--inputs", str(inputs), "--outputs", str(tmp_path / "outputs"), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert "2026/MKD_2026.xlsx → MKD 2025" in result.stderr
+
+    year_dir = tmp_path / "outputs" / "2026"
+    submissions = pd.read_csv(year_dir / "data" / "submissions.csv", keep_default_na=False).set_index("file")
+    assert (submissions.loc["2026/MKD_2026.xlsx", "year"], submissions.loc["2026/MKD_2026.xlsx", "status"]) == (2025, "accepted-with-warnings")
+    assert submissions.loc["2026/BGR_2026_v2.xlsx", "status"] == "accepted-with-warnings"
+    assert submissions.loc["2026/BGR_2026.xlsx", "status"] == "superseded"
+    findings = pd.read_csv(year_dir / "data" / "findings.csv", keep_default_na=False)
+    assert [tuple(r) for r in findings.loc[findings["code"] == "cover-year-mismatch", ["file", "sheet", "cell"]].values] == [("2026/MKD_2026.xlsx", "Cover", "B6")]
+    tracker = pd.read_csv(year_dir / "status.csv", keep_default_na=False).set_index("country_iso3")
+    assert tracker.loc["MKD", "status"] == "missing" and "2026/MKD_2026.xlsx went to 2025" in tracker.loc["MKD", "note"]
+    assert tracker.loc["BGR", "file"] == "2026/BGR_2026_v2.xlsx"
+
+    listed = pd.read_csv(year_dir / "feedback" / "findings.csv", keep_default_na=False)
+    for file, feedback_name in (("2026/BGR_2026_v2.xlsx", "BGR_2026_feedback.xlsx"), ("2026/BGR_2026.xlsx", "BGR_2026_feedback_on_BGR_2026.xlsx")):
+        own = listed[listed["file"] == file]
+        assert ("cover-date-missing", "Cover", "B10") in [tuple(r) for r in own[["code", "sheet", "cell"]].values]
+        [conflict] = own.loc[own["code"] == "submission-date-conflict", "message"]
+        assert "used: 2026/BGR_2026_v2.xlsx" in conflict
+        texts = {str(c.value) for row in openpyxl.load_workbook(year_dir / "feedback" / feedback_name)["Findings"].iter_rows() for c in row if c.value}
+        assert any("cover-date-missing" in t or "no date submitted" in t for t in texts)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pipeline import workbook_contract
 from pipeline.cli import main
-from pipeline.status import STATUS_COLUMNS, build_status, status_counts
+from pipeline.status import STATUS_COLUMNS, build_status, moved_files, status_counts
 from pipeline.validate import SUBMISSION_COLUMNS
 from tests.conftest import write_submission
 
@@ -78,6 +78,51 @@ def test_the_members_are_those_of_the_year(ref):
     tracker = build_status(SUBMISSIONS.iloc[0:0], ref, 2003, dt.date(2004, 2, 15), today=dt.date(2004, 2, 16))
     assert "SRB" not in set(tracker["country_iso3"]) and "MKD" not in set(tracker["country_iso3"])  # members from 2004 and 2020
     assert set(tracker["status"]) == {"missing"} and set(tracker["days_late"]) == {1}
+
+
+MOVED = pd.DataFrame([
+    submission("2026/MKD_2026.xlsx", "MKD", 2025, "accepted-with-warnings", "2026-02-01", n_warnings=1),  # a 2025 workbook filed for 2026
+    submission("2026/GEO_2026.xlsx", "TUR", 2026, "accepted-with-warnings", "2026-02-03", n_warnings=1),  # Türkiye's Cover in Georgia's file
+    submission("2026/ALB_2026.xlsx", "ALB", 2026, "accepted", "2026-02-02"),
+    submission("2025/ARM_2025.xlsx", "ARM", 2025, "accepted", "2025-02-02"),  # another year, as its name and folder say
+], columns=SUBMISSION_COLUMNS).astype({"year": "Int64"})
+
+
+def test_files_named_or_filed_for_the_year_that_went_elsewhere_are_listed(ref):
+    moved = moved_files(MOVED, ref, 2026)
+    assert moved[["file", "named_iso3", "country_iso3", "year"]].values.tolist() == [
+        ["2026/MKD_2026.xlsx", "MKD", "MKD", 2025],
+        ["2026/GEO_2026.xlsx", "GEO", "TUR", 2026],
+    ]
+    assert moved["note"].tolist() == [
+        "2026/MKD_2026.xlsx went to 2025, as its Cover says (accepted-with-warnings)",
+        "2026/GEO_2026.xlsx went to TUR, as its Cover says (accepted-with-warnings)",
+    ]
+    assert moved_files(MOVED, ref, 2025).empty  # a 2025 file in its own year's tracker is simply there
+
+
+def test_the_state_a_file_was_named_for_says_where_it_went(ref):
+    tracker = build_status(MOVED, ref, 2026, dt.date(2027, 2, 15), today=dt.date(2027, 2, 1)).set_index("country_iso3")
+    assert tracker.loc["MKD", "status"] == "missing"
+    assert tracker.loc["MKD", "note"] == "2026/MKD_2026.xlsx went to 2025, as its Cover says (accepted-with-warnings)"
+    assert tracker.loc["GEO", "status"] == "missing" and "2026/GEO_2026.xlsx went to TUR" in tracker.loc["GEO", "note"]
+    assert tracker.loc["TUR", "status"] == "with-warnings" and tracker.loc["TUR", "file"] == "2026/GEO_2026.xlsx"
+    assert build_status(MOVED, ref, 2025, DEADLINE, today=DEADLINE).set_index("country_iso3").loc["MKD", "file"] == "2026/MKD_2026.xlsx"
+
+
+@pytest.mark.slow
+def test_status_command_says_where_a_file_filed_for_the_year_went(ref, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_submission(tmp_path / "inputs" / "2026", ref, "MKD", 2025, {("TIP_VIC", "TOTAL"): 12}, name="MKD_2026.xlsx")
+    write_submission(tmp_path / "inputs" / "2026", ref, "GEO", 2026, {("TIP_VIC", "TOTAL"): 3})
+    result = CliRunner().invoke(main, ["status", "--year", "2026", "--inputs", "inputs", "--outputs", "outputs"])
+    assert result.exit_code == 0, result.output
+    assert "Named or filed for 2026 but counted as their Cover says: 2026/MKD_2026.xlsx → MKD 2025" in result.stderr
+    written = pd.read_csv(tmp_path / "outputs" / "2026" / "status.csv", dtype=str, keep_default_na=False).set_index("country_iso3")
+    assert written.loc["MKD", "status"] == "missing" and "2026/MKD_2026.xlsx went to 2025" in written.loc["MKD", "note"]
+    result = CliRunner().invoke(main, ["status", "--year", "2025", "--inputs", "inputs", "--outputs", "outputs"])
+    written = pd.read_csv(tmp_path / "outputs" / "2025" / "status.csv", dtype=str, keep_default_na=False).set_index("country_iso3")
+    assert written.loc["MKD", "file"] == "2026/MKD_2026.xlsx" and written.loc["MKD", "status"] == "with-warnings"
 
 
 @pytest.mark.slow

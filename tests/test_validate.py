@@ -185,14 +185,74 @@ def test_latest_date_submitted_wins(ref, tmp_path):
     assert obs.query("indicator == 'TIP_VIC' and breakdown == 'TOTAL'")["value"].tolist() == [6.0]
 
 
-def test_equal_dates_are_an_error_naming_both_files(ref, tmp_path):
+def test_equal_dates_use_the_name_that_comes_last_and_say_so_on_both_files(ref, tmp_path):
     _write(tmp_path, ref, "GEO", 2025, {}, date=dt.date(2026, 2, 1))
     _write(tmp_path, ref, "GEO", 2025, {}, date=dt.date(2026, 2, 1), name="GEO_2025_again.xlsx")
     subs = _subs(tmp_path, ref)
+    assert subs["GEO_2025_again.xlsx"].status == "accepted-with-warnings"
+    assert subs["GEO_2025.xlsx"].status == "superseded" and "GEO_2025_again.xlsx" in subs["GEO_2025.xlsx"].reason
     for sub in subs.values():
-        assert sub.status == "rejected"
         [finding] = [f for f in sub.findings if f.code == "submission-date-conflict"]
-        assert "GEO_2025.xlsx" in finding.message and "GEO_2025_again.xlsx" in finding.message
+        assert "GEO_2025.xlsx" in finding.message and "used: GEO_2025_again.xlsx" in finding.message
+        assert finding.severity == "warning"
+
+
+def test_two_undated_files_never_void_the_state(ref, tmp_path):
+    """No date on either Cover: the file whose name comes last in natural order (v10 after v9) is used,
+    a warning on each file says which and why, and the state keeps its figures."""
+    _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5}, date=None, name="GEO_2025_v9.xlsx")
+    _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 7}, date=None, name="GEO_2025_v10.xlsx")
+    subs = _subs(tmp_path, ref)
+    assert subs["GEO_2025_v10.xlsx"].is_used and subs["GEO_2025_v9.xlsx"].status == "superseded"
+    for sub in subs.values():
+        assert [(f.code, f.cell) for f in sub.findings] == [("cover-date-missing", "B10"), ("submission-date-conflict", "")]
+        [conflict] = [f for f in sub.findings if f.code == "submission-date-conflict"]
+        assert "no date submitted" in conflict.message and "GEO_2025_v9.xlsx, GEO_2025_v10.xlsx" in conflict.message
+    obs = validate.observations_frame(list(subs.values()))
+    assert obs.query("indicator == 'TIP_VIC' and breakdown == 'TOTAL'")["value"].tolist() == [7.0]
+
+
+def test_a_dated_file_wins_over_an_undated_one_whatever_the_names(ref, tmp_path):
+    _write(tmp_path, ref, "GEO", 2025, {}, date=dt.date(2026, 2, 1))
+    _write(tmp_path, ref, "GEO", 2025, {}, date=None, name="GEO_2025_v2.xlsx")
+    subs = _subs(tmp_path, ref)
+    assert subs["GEO_2025.xlsx"].is_used and subs["GEO_2025_v2.xlsx"].status == "superseded"
+    assert "submission-date-conflict" not in {f.code for s in subs.values() for f in s.findings}
+
+
+def test_resubmission_order_is_natural():
+    names = ["GEO_2025_v10.xlsx", "GEO_2025.xlsx", "GEO_2025 (1).xlsx", "GEO_2025_v2.xlsx", "geo_2025_V3.xlsx"]
+    assert sorted(names, key=validate.resubmission_order) == ["GEO_2025.xlsx", "GEO_2025 (1).xlsx", "GEO_2025_v2.xlsx", "geo_2025_V3.xlsx", "GEO_2025_v10.xlsx"]
+
+
+# -- the file name and folder against the Cover -----------------------------------------------------
+def test_a_workbook_of_another_year_in_a_year_folder_is_counted_for_the_cover_year(ref, tmp_path):
+    path = _write(tmp_path / "2026", ref, "MKD", 2025, {("TIP_VIC", "TOTAL"): 5}, name="MKD_2026.xlsx")
+    sub = validate.validate_submission(ingest.read_submission(path, tmp_path, ref), ref)
+    assert (sub.country_iso3, sub.year, sub.is_used) == ("MKD", 2025, True)
+    assert _flat(sub) == [("cover-year-mismatch", "Cover", "B6")] and sub.findings[0].severity == "warning"
+    message = sub.findings[0].message
+    assert "2026/" in message and "MKD_2026.xlsx" in message and "counted for 2025" in message
+
+
+def test_a_file_named_for_another_state_is_counted_for_the_cover_state(ref, tmp_path):
+    path = _write(tmp_path / "2023", ref, "TUR", 2023, {("TIP_VIC", "TOTAL"): 5}, name="GEO_2023.xlsx")
+    sub = validate.validate_submission(ingest.read_submission(path, tmp_path, ref), ref)
+    assert (sub.country_iso3, sub.year) == ("TUR", 2023)
+    assert _flat(sub) == [("cover-country-mismatch", "Cover", "B4")]
+    assert "GEO (Georgia)" in sub.findings[0].message and "counted for Türkiye" in sub.findings[0].message
+
+
+@pytest.mark.parametrize("name", ["GEO_2025_v2.xlsx", "geo 2025 (1).xlsx", "GEO_2025_2026-02-15.xlsx", "Georgia submission.xlsx", "GEO_TUR_2025.xlsx"])
+def test_names_that_agree_or_say_nothing_raise_nothing(ref, tmp_path, name):
+    path = _write(tmp_path / "2025", ref, "GEO", 2025, {}, name=name)
+    assert _flat(validate.validate_submission(ingest.read_submission(path, tmp_path, ref), ref)) == []
+
+
+def test_a_blank_date_is_a_finding_on_its_cover_cell(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 5}, date=None)
+    sub = _validate(path, ref)
+    assert _flat(sub) == [("cover-date-missing", "Cover", "B10")] and sub.status == "accepted-with-warnings"
 
 
 def test_every_file_is_accounted_for(ref, tmp_path):
@@ -477,6 +537,24 @@ def _spec_submission_date_conflict(folder, ref):
     _write(folder, ref, "GEO", 2025, {}, date=dt.date(2026, 2, 1))
     _write(folder, ref, "GEO", 2025, {}, date=dt.date(2026, 2, 1), name="GEO_2025_again.xlsx")
     return [("submission-date-conflict", "Cover", "")] * 2
+
+
+@spec("cover-date-missing")
+def _spec_cover_date_missing(folder, ref):
+    _write(folder, ref, "GEO", 2025, {}, date=None)
+    return [("cover-date-missing", "Cover", "B10")]
+
+
+@spec("cover-year-mismatch")
+def _spec_cover_year_mismatch(folder, ref):
+    _write(folder / "2026", ref, "MKD", 2025, {}, name="MKD_2026.xlsx")
+    return [("cover-year-mismatch", "Cover", "B6")]
+
+
+@spec("cover-country-mismatch")
+def _spec_cover_country_mismatch(folder, ref):
+    _write(folder, ref, "TUR", 2023, {}, name="GEO_2023.xlsx")
+    return [("cover-country-mismatch", "Cover", "B4")]
 
 
 # content rules within one submission (behaviour in detail: test_rules.py)
