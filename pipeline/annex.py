@@ -121,7 +121,7 @@ SHEET_COLUMN_MEANINGS = {
     ("Revisions", "file"): "File holding the revised figure.",
     ("Revisions", "cell"): "Cell of the revised figure (Previous year value).",
     ("Revisions", "change_pct"): "Revision as a % of the old figure; shown with 1 decimal.",
-    ("Submissions", "status"): "accepted, accepted-with-warnings, rejected, superseded, ignored or history.",
+    ("Submissions", "status"): "accepted, accepted-with-warnings, accepted-with-errors (values in error left out), rejected, superseded, ignored or history.",
     ("Submissions", "year"): "Reporting year of the file; empty when it could not be read.",
     ("Coverage", "year"): "Reference year.",
 }

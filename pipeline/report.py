@@ -58,6 +58,7 @@ from jinja2 import meta
 from pipeline import output_files
 from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
 from pipeline.errors import ReportRenderError
+from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
 
@@ -89,14 +90,15 @@ CONFIDENTIALITY_FLAGS = frozenset({"C", "N"})
 SUBMISSION_STATUS_WORDS = {
     "accepted": "accepted",
     "accepted-with-warnings": "accepted with warnings",
+    "accepted-with-errors": "accepted with errors (values in error left out)",
     "rejected": "rejected",
     "superseded": "superseded",
     "ignored": "ignored",
 }
 # Which file speaks for a state when it sent several: the one in use, else the rejected one.
-SUBMISSION_PRIORITY = {"accepted": 0, "accepted-with-warnings": 0, "rejected": 1, "superseded": 2, "ignored": 3}
+SUBMISSION_PRIORITY = {"accepted": 0, "accepted-with-warnings": 0, "accepted-with-errors": 0, "rejected": 1, "superseded": 2, "ignored": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-USED_STATUSES = frozenset({"accepted", "accepted-with-warnings"})
+USED_STATUSES = frozenset({"accepted", "accepted-with-warnings", "accepted-with-errors"})
 MAIN_ISSUES_SHOWN = 3  # finding codes named per state in the data-quality table; the rest are counted
 TIMES = f"{NBSP}×{NBSP}"  # "2 × breakdown-sum-mismatch", kept on one line
 FINDINGS_CSV = "data/findings.csv"
@@ -426,16 +428,23 @@ def _submission_rows(submissions: pd.DataFrame, year: int, ref: Reference) -> li
     return rows
 
 
+def _accepted_detail(with_warnings: int, with_errors: int) -> str:
+    """'2 with warnings, 1 with errors' for the count of accepted submissions."""
+    detail = f"{with_warnings} with warnings"
+    return detail + (f", {with_errors} with errors" if with_errors else "")
+
+
 def _submissions_summary(rows: list[dict[str, str]], year: int) -> str:
     n_members = len(rows)
     received = [r for r in rows if r["received"] == "yes"]
     accepted = [r for r in received if r["status"].startswith("accepted")]
     with_warnings = [r for r in accepted if r["status"].startswith("accepted with warnings")]
+    with_errors = [r for r in accepted if r["status"].startswith("accepted with errors")]
     rejected = [r for r in received if r["status"].startswith("rejected")]
     missing = [r["state"] for r in rows if r["received"] == "no"]
     text = (
         f"{len(received)} of the {n_members} member states sent a submission for {year}: "
-        f"{len(accepted)} accepted ({len(with_warnings)} with warnings) and {len(rejected)} rejected."
+        f"{len(accepted)} accepted ({_accepted_detail(len(with_warnings), len(with_errors))}) and {len(rejected)} rejected."
     )
     if missing:
         text += f" Nothing was received from {_series_text(missing)}."
@@ -468,13 +477,22 @@ def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
             "file": _text(r.file),
             "sheet": _text(r.sheet),
             "cell": _text(r.cell),
-            "message": _text(r.message),
+            "message": _for_the_working_group(_text(r.message)),
         }
         for r in selected.itertuples(index=False)
     ]
     # Errors first; within a severity keep the validation's own order (cells in sheet order).
     rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), r["state"], r["file"]))
     return rows
+
+
+# The requests a finding's message makes of the focal point ("Please confirm or explain in a comment."):
+# the feedback workbook makes them; the report speaks to the Working Group, which they do not address.
+_REQUEST_TO_THE_STATE = re.compile(r"\s*Please [^.]*\.")
+
+
+def _for_the_working_group(message: str) -> str:
+    return _REQUEST_TO_THE_STATE.sub("", message).strip()
 
 
 def _findings_summary(findings: pd.DataFrame, year: int) -> str:
@@ -490,8 +508,8 @@ def _findings_summary(findings: pd.DataFrame, year: int) -> str:
         f"The validation of the {year} submissions gave {_plural(counts['error'], 'error')}, "
         f"{_plural(counts['warning'], 'warning')} and {_plural(counts['info'], 'note')}. "
         "Errors reject a file or drop a value; warnings and notes do not change the figures. "
-        f"{listed}; the notes are in {FINDINGS_CSV}. The meaning of each code and how to fix it are in the "
-        "finding-code list sent with the feedback workbooks."
+        f"{listed}; the notes are in {FINDINGS_CSV}. Each member state received its own findings, with how to "
+        "fix each, in a feedback workbook; the codes named in Table B1 are explained beneath it."
     )
 
 
@@ -620,16 +638,25 @@ def _quality_codes(codes: list[str], ref: Reference) -> list[dict[str, str]]:
 def _unattributed_files(
     submissions: pd.DataFrame, findings: pd.DataFrame, year: int, ref: Reference
 ) -> list[dict[str, str]]:
-    """Files that cannot be put down to a member state in `year`: no readable year, or no member state.
+    """Submissions, or files that failed to be one, that cannot be put down to a member state in `year`:
+    no readable year, or no member state. Published history (and its provenance files) and the inputs
+    folder's README are not listed: they are not submissions.
 
     One row per file (name order) with the reason: the submission's reason, else its first error,
     else its first finding.
     """
     members = set(ref.members_in(year))
+    # Published history and its provenance, and the folder's own README, are the coordinator's files,
+    # not a state's: a PDF or a workbook that failed to be read is listed, since a state may have sent it.
+    not_submissions = {
+        file for file, status in zip(_texts(submissions.get("file", pd.Series(dtype=str))), _texts(submissions.get("status", pd.Series(dtype=str))), strict=True)
+        if status == "history" or file.startswith(f"{HISTORY_DIR}/") or PurePath(file).name.casefold().startswith("readme")
+    }
 
     def unattributed(frame: pd.DataFrame) -> pd.DataFrame:
         years = _year_of(frame)
-        return frame[years.isna() | ((years == year) & ~_texts(frame["country_iso3"]).isin(members))]
+        loose = years.isna() | ((years == year) & ~_texts(frame["country_iso3"]).isin(members))
+        return frame[loose & ~_texts(frame["file"]).isin(not_submissions)]
 
     reasons: dict[str, str] = {}
     for row in unattributed(submissions).itertuples(index=False):
@@ -677,10 +704,11 @@ def _quality_summary(
     missing = sum(1 for s in statuses if s.startswith("missing"))
     accepted = sum(1 for s in statuses if s.startswith("accepted"))
     with_warnings = sum(1 for s in statuses if s.startswith("accepted with warnings"))
+    with_errors = sum(1 for s in statuses if s.startswith("accepted with errors"))
     rejected = sum(1 for s in statuses if s.startswith("rejected"))
     sentences = [
         f"{n_members - missing} of the {n_members} member states sent a submission for {year}: {accepted} "
-        f"accepted ({with_warnings} with warnings) and {rejected} rejected; {missing} sent none."
+        f"accepted ({_accepted_detail(with_warnings, with_errors)}) and {rejected} rejected; {missing} sent none."
     ]
     if n_dropped:
         sentences.append(

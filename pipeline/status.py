@@ -40,7 +40,7 @@ WITH_WARNINGS = "with-warnings"
 WITH_ERRORS = "with-errors"
 REJECTED = "rejected"
 MISSING = "missing"
-IN_USE = ("accepted", "accepted-with-warnings")
+IN_USE = ("accepted", "accepted-with-warnings", "accepted-with-errors")
 NOT_SUBMISSIONS = ("ignored", "history")  # not workbooks, or published data: never a state's submission
 
 
@@ -113,8 +113,9 @@ def _file_row(sub, deadline: dt.date) -> dict[str, object]:
     get = sub.get if isinstance(sub, pd.Series) else lambda name: getattr(sub, name)
     status, n_errors, n_warnings = get("status"), int(get("n_errors")), int(get("n_warnings"))
     if status in IN_USE:
-        word = WITH_ERRORS if n_errors else WITH_WARNINGS if n_warnings else VALID
-        note = get("reason") if n_errors else ""
+        # The file's own status decides, so the tracker, submissions.csv and the report say the same.
+        word = {"accepted": VALID, "accepted-with-warnings": WITH_WARNINGS, "accepted-with-errors": WITH_ERRORS}[status]
+        note = get("reason") if status == "accepted-with-errors" else ""
     else:
         word, note = REJECTED, get("reason")
     submitted = _date(get("date_submitted"))

@@ -223,6 +223,9 @@ class _Table:
         return held
 
 
+# The statuses of a file whose values are used (each value in error left out).
+IN_USE = ("accepted", "accepted-with-warnings", "accepted-with-errors")
+
 @dataclass
 class Submission:
     """One input file after validation. `status` is what submissions.csv reports.
@@ -237,7 +240,7 @@ class Submission:
     year: int | None = None
     date_submitted: dt.date | None = None
     is_demonstration: bool = False
-    status: str = "rejected"  # accepted | accepted-with-warnings | rejected | superseded | ignored
+    status: str = "rejected"  # accepted | accepted-with-warnings | accepted-with-errors | rejected | superseded | ignored
     reason: str = ""
     observations: pd.DataFrame = _Table(OBSERVATION_COLUMNS, OBSERVATION_DTYPES)  # type: ignore[assignment]
     findings: list[Finding] = field(default_factory=list)
@@ -250,7 +253,7 @@ class Submission:
 
     @property
     def is_used(self) -> bool:
-        return self.status in ("accepted", "accepted-with-warnings")
+        return self.status in IN_USE
 
     @property
     def n_values(self) -> int:
@@ -359,9 +362,11 @@ def _set_status(sub: Submission, ref: Reference) -> None:
         sub.reason = "; ".join(dict.fromkeys(f.message for f in rejecting))
         sub.observations = sub.observations.iloc[0:0]
     elif sub.count("error") or sub.count("warning"):
-        sub.status = "accepted-with-warnings"
         # An error whose effect is "none" (no population for the rate) leaves no value out.
         dropped = sum(1 for f in sub.findings if f.severity == "error" and ref.finding_codes[f.code].effect == "drop-value")
+        # The same words for the same file everywhere (submissions.csv, status.csv, the report, the
+        # feedback): "with errors" whenever it has an error, so no table shows "with warnings" beside errors.
+        sub.status = "accepted-with-errors" if sub.count("error") else "accepted-with-warnings"
         sub.reason = f"{dropped} value(s) left out because of errors" if dropped else "accepted; see the findings"
     else:
         sub.status = "accepted"

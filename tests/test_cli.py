@@ -108,7 +108,7 @@ def test_every_input_file_is_in_submissions_and_findings_name_the_cell(run_dir):
     submissions = _csv(run_dir, "submissions").set_index("file")
     assert len(submissions) == len(FILLED) + 1
     assert submissions.loc["covering letter.txt", "status"] == "ignored"
-    assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "accepted-with-warnings"
+    assert submissions.loc["2025/ROU_2025.xlsx", "status"] == "accepted-with-errors"  # its negative value is left out
     findings = _csv(run_dir, "findings")
     negative = findings[findings["code"] == "value-negative"].iloc[0]
     assert (negative["country_iso3"], negative["file"], negative["sheet"], negative["severity"]) == ("ROU", "2025/ROU_2025.xlsx", "Data", "error")

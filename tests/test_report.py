@@ -624,6 +624,24 @@ def test_files_without_state_or_year_are_listed_apart(dq_context):
     ]
 
 
+def test_history_files_and_the_inputs_readme_are_not_unattributed_submissions(ref):
+    """Published history was used, and README.md is the folder's own: neither is a state's file that
+    could not be attributed (a PDF a state may have sent instead of its workbook still is)."""
+    files = pd.DataFrame([
+        {"file": "history/unodc_glotip.csv", "country_iso3": "", "year": NAN, "status": "history", "reason": "1758 value(s) from a published source"},
+        {"file": "history/unodc_glotip.json", "country_iso3": "", "year": NAN, "status": "ignored", "reason": "provenance of an import"},
+        {"file": "README.md", "country_iso3": "", "year": NAN, "status": "ignored", "reason": "README.md is not a workbook"},
+        {"file": "2026/letter.pdf", "country_iso3": "", "year": NAN, "status": "ignored", "reason": "letter.pdf is not a workbook"},
+    ])
+    findings = pd.DataFrame(columns=["code", "severity", "country_iso3", "year", "file", "sheet", "cell", "value", "message"])
+    assert report._unattributed_files(files, findings, 2026, ref) == [{"file": "2026/letter.pdf", "reason": "letter.pdf is not a workbook"}]
+
+
+def test_the_findings_annex_speaks_to_the_working_group_not_to_the_state():
+    message = "TIP_VIC TOTAL: 388 against 41 in 2025 (+846 %) with no comment. Please confirm and explain the change in the Comment column."
+    assert report._for_the_working_group(message) == "TIP_VIC TOTAL: 388 against 41 in 2025 (+846 %) with no comment."
+
+
 def test_quality_annex_is_computable_from_the_csv_files(tmp_path, ref, regional, country, dq_submissions,
                                                         dq_findings, dq_context):
     from pipeline.output_files import write_csv

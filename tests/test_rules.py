@@ -170,7 +170,7 @@ def test_of_which_above_total_leaves_the_part_out_and_keeps_the_total(ref, tmp_p
     assert [(f.code, f.severity) for f in sub.findings] == [("of-which-exceeds-total", "error")]
     obs = _obs(sub)
     assert obs.loc[("COR_BRB", "TOTAL"), "status"] == "rejected" and obs.loc[("COR_OFF", "TOTAL"), "value"] == 10
-    assert sub.status == "accepted-with-warnings" and "1 value(s) left out" in sub.reason
+    assert sub.status == "accepted-with-errors" and "1 value(s) left out" in sub.reason
 
 
 def test_later_stage_above_earlier_warns_and_keeps_both(ref, tmp_path):
@@ -243,7 +243,7 @@ def test_missing_population_keeps_the_values(ref, tmp_path):
     _write(tmp_path, ref, "GEO", 2005, {("TIP_VIC", "TOTAL"): 5})
     [sub] = _run(tmp_path, ref)
     assert [(f.code, f.severity, f.cell) for f in sub.findings] == [("population-missing", "error", "B6")]
-    assert sub.status == "accepted-with-warnings" and "left out" not in sub.reason
+    assert sub.status == "accepted-with-errors" and "left out" not in sub.reason  # an error, but no value left out
     assert _obs(sub).loc[("TIP_VIC", "TOTAL"), ["value", "status"]].tolist() == [5.0, "reported"]
 
 

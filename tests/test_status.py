@@ -26,7 +26,7 @@ def submission(file, iso3, year, status, date="", n_errors=0, n_warnings=0, reas
 SUBMISSIONS = pd.DataFrame([
     submission("2025/GEO_2025.xlsx", "GEO", 2025, "accepted", "2026-02-10"),
     submission("2025/BGR_2025.xlsx", "BGR", 2025, "accepted-with-warnings", "2026-02-15", n_warnings=2, reason="accepted; see the findings"),
-    submission("2025/ROU_2025.xlsx", "ROU", 2025, "accepted-with-warnings", "2026-02-20", n_errors=1, reason="1 value(s) left out because of errors"),
+    submission("2025/ROU_2025.xlsx", "ROU", 2025, "accepted-with-errors", "2026-02-20", n_errors=1, reason="1 value(s) left out because of errors"),
     submission("2025/ARM_2025.xlsx", "ARM", 2025, "rejected", "2026-03-01", n_errors=1, reason="The Data sheet has no Value column"),
     submission("2025/GRC_2025_v2.xlsx", "GRC", 2025, "accepted", "2026-02-01"),
     submission("2025/GRC_2025.xlsx", "GRC", 2025, "superseded", "2026-01-10", reason="replaced by 2025/GRC_2025_v2.xlsx"),

@@ -100,7 +100,7 @@ def test_value_errors_name_the_cell_and_drop_only_that_value(ref, tmp_path):
         ("flag-unknown", "Data", f"G{rows['TIP_PRO']}"),
         ("value-negative", "Data", f"E{rows['TIP_VIC']}"),
     ]
-    assert sub.status == "accepted-with-warnings" and "4 value(s) left out" in sub.reason
+    assert sub.status == "accepted-with-errors" and "4 value(s) left out" in sub.reason
     obs = sub.observations.set_index(["indicator", "breakdown"])
     assert obs.loc[("TIP_VIC", "TOTAL"), "status"] == "rejected" and obs.loc[("TIP_CON", "TOTAL"), "value"] == 2
 
@@ -130,7 +130,7 @@ def test_unknown_code_unknown_breakdown_and_duplicate_rows(ref, tmp_path):
 
     sub = _validate(_edit(path, edit), ref)
     assert _flat(sub) == [("code-unknown", "Data", "A2"), ("row-duplicate", "Data", "A3"), ("breakdown-unknown", "Data", "A4"), ("row-duplicate", "Data", "A8")]
-    assert sub.status == "accepted-with-warnings"
+    assert sub.status == "accepted-with-errors"
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_every_file_is_accounted_for(ref, tmp_path):
 def test_strict_rejects_a_submission_with_any_error(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): -4, ("TIP_OFF", "TOTAL"): 3})
     raw = ingest.read_submission(path, tmp_path, ref)
-    assert validate.validate_submission(raw, ref).status == "accepted-with-warnings"
+    assert validate.validate_submission(raw, ref).status == "accepted-with-errors"
     strict = validate.validate_submission(raw, ref, strict=True)
     assert strict.status == "rejected" and "negative" in strict.reason and strict.observations.empty
 
@@ -277,7 +277,7 @@ def test_strict_never_rejects_for_a_missing_population_figure(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2005, {("TIP_VIC", "TOTAL"): 5})
     strict = validate.validate_submission(ingest.read_submission(path, tmp_path, ref), ref, strict=True)
     assert [f.code for f in strict.findings] == ["population-missing"]
-    assert strict.status == "accepted-with-warnings" and strict.n_values == 1
+    assert strict.status == "accepted-with-errors" and strict.n_values == 1 and strict.reason == "accepted; see the findings"
 
 # -- one spec per finding code ---------------------------------------------------------------------
 # Each spec writes a tiny folder of files and returns every finding the whole validation (ingest,
