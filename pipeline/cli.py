@@ -66,7 +66,7 @@ from pipeline.reference import Reference, load_reference
 from pipeline.rules import Thresholds
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError, load_settings
 from pipeline.status import status_counts
-from pipeline.template import default_previous_path, read_previous_observations, write_template
+from pipeline.template import default_previous_path, load_previous, write_template
 from pipeline.validate import Submission
 
 DEFAULT_INPUTS = Path("inputs")
@@ -313,7 +313,8 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
 
     \b
     The Previous year value column is pre-filled with each state's values accepted for year-1
-    (from --previous); when that file does not exist the column is left blank.
+    (from --previous) by a real run. It is left blank, with a one-line note, when that file does
+    not exist, comes from a demonstration run, or its run's manifest.json does not say which.
     Example:
       crimetrends template --year 2026
       crimetrends template --year 2026 --country GEO --out ~/to_send
@@ -327,14 +328,15 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
         raise click.BadParameter(f"{', '.join(unknown)} is not a BSEC member state in {year}. Members: {' '.join(ref.members_in(year))}", param_hint="--country")
     previous_path = previous_file or default_previous_path(outputs_dir, year)
     try:
-        previous = read_previous_observations(previous_path)
+        previous = load_previous(previous_path)
     except PipelineError as err:
         raise click.BadParameter(str(err), param_hint="--previous") from err
-    if previous is None:
-        log.info("No %s: the Previous year value column is left blank.", previous_path)
+    if previous.observations is None:
+        # A demonstration run is worth a warning (shown with -q too): its figures must never look real.
+        log.log(logging.INFO if not previous_path.is_file() else logging.WARNING, "%s", previous.note)
     target = out_dir or outputs_dir / "templates" / str(year)
     for iso3 in wanted:
-        path = write_template(ref, iso3, year, target, previous=previous)
+        path = write_template(ref, iso3, year, target, previous=previous.observations)
         click.echo(str(path))
     log.info("Wrote %d submission workbook(s) for %d to %s", len(wanted), year, target)
 

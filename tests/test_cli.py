@@ -78,6 +78,41 @@ def test_template_writes_one_workbook_per_member_state(run_dir):
     assert names == sorted(f"{c}_2025.xlsx" for c in "ALB ARM AZE BGR GEO GRC MDA MKD ROU RUS SRB TUR UKR".split())
 
 
+def _previous_year_values(path):
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
+    column = [c.value for c in ws[1]].index(workbook_contract.COL_PREVIOUS)
+    return {(r[0], r[1]): r[column] for r in ws.iter_rows(min_row=2, values_only=True)}
+
+
+def test_next_years_templates_are_pre_filled_from_a_real_run(run_dir, tmp_path):
+    assert json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["is_demonstration"] is False
+    result = CliRunner().invoke(main, ["template", "--year", "2026", "--country", "GEO", "--outputs", str(run_dir.parent), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "left blank" not in result.stderr
+    cells = _previous_year_values(tmp_path / "GEO_2026.xlsx")
+    assert (cells[("TIP_VIC", "TOTAL")], cells[("TIP_OFF", "TOTAL")], cells[("DRG_SZ_HER", "TOTAL")]) == (15, ":", 2.5)
+
+
+def test_no_demonstration_figure_reaches_next_years_templates(ref, tmp_path):
+    from pipeline.samples import generate_sample_inputs
+
+    inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
+    generate_sample_inputs(inputs, ref, years=[2025], states=["GEO", "ARM", "TUR"])
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads((outputs / "2025" / "manifest.json").read_text(encoding="utf-8"))["is_demonstration"] is True
+    assert (outputs / "2025" / "data" / "observations.csv").is_file()
+    result = runner.invoke(main, ["template", "--year", "2026", "--outputs", str(outputs)])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "left blank" in line]
+    assert len(notes) == 1 and "demonstration run" in notes[0], result.stderr
+    written = sorted((outputs / "templates" / "2026").glob("*.xlsx"))
+    assert [p.name for p in written] == sorted(f"{c}_2026.xlsx" for c in ref.members_in(2026))
+    for path in written:
+        assert all(v is None for v in _previous_year_values(path).values()), path.name
+
+
 def test_regional_csv_matches_sums_and_rates_computed_here(run_dir, ref):
     regional = _csv(run_dir, "regional").set_index(["indicator", "breakdown", "year"])
     row = regional.loc[("TIP_VIC", "TOTAL", 2025)]
