@@ -677,7 +677,14 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             YearTables.write_tables(data_dir, **others)
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
             of_year = _submissions_of_year(read, year)
-            is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
+            # Any demonstration workbook in use, of any year (the trends read every year), makes the whole
+            # run a demonstration: its report says so, and next year's templates are not pre-filled from it.
+            demonstration_files = sorted(s.file for s in submissions if s.is_used and s.is_demonstration)
+            is_demonstration = bool(demonstration_files)
+            if is_demonstration and any(s.is_used and not s.is_demonstration for s in submissions):
+                log.warning("%d demonstration workbook(s) among real ones in %s (first: %s): the whole run is marked as demonstration data. "
+                            "Run a real collection from a workspace without them (docs/coordinators-guide.md, Starting a real collection).",
+                            len(demonstration_files), inputs_dir, demonstration_files[0])
             output_files.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
             def while_drawing() -> None:
