@@ -493,7 +493,24 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool,
     """Every submission in `inputs_dir` is validated (earlier years feed the time rules); those of `year` are returned."""
 
     read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
+    refuse_mixed_demonstration([sub for sub, _ in read], inputs_dir)
     return _submissions_of_year(read, year)
+
+
+def refuse_mixed_demonstration(subs: list[Submission], inputs_dir: Path) -> None:
+    """A usage error (exit 2) when demonstration workbooks are in use beside real ones.
+
+    Their figures would reach the real year's checks (changes on the year before, revisions), its
+    feedback workbooks, tables and charts; only the coordinator can tell which files belong.
+    """
+    used = [s for s in subs if s.is_used]
+    demonstration = sorted(s.file for s in used if s.is_demonstration)
+    if demonstration and len(demonstration) < len(used):
+        shown = ", ".join(demonstration[:3]) + (f" and {len(demonstration) - 3} more" if len(demonstration) > 3 else "")
+        raise click.BadParameter(
+            f"{inputs_dir} holds {len(demonstration)} demonstration workbook(s) ({shown}; _meta demonstration = yes) beside real submissions. "
+            "Keep real submissions in a workspace of their own (docs/coordinators-guide.md, \"Starting a real collection\"), or remove the demonstration files.",
+            param_hint="--inputs")
 
 
 def _print_findings(subs: list[Submission], ref: Reference) -> None:
@@ -656,6 +673,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     read, revisions = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict,
                                      thresholds=thresholds, progress=progress)
     submissions = [sub for sub, _ in read]
+    refuse_mixed_demonstration(submissions, inputs_dir)
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
@@ -677,14 +695,9 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             YearTables.write_tables(data_dir, **others)
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
             of_year = _submissions_of_year(read, year)
-            # Any demonstration workbook in use, of any year (the trends read every year), makes the whole
-            # run a demonstration: its report says so, and next year's templates are not pre-filled from it.
-            demonstration_files = sorted(s.file for s in submissions if s.is_used and s.is_demonstration)
-            is_demonstration = bool(demonstration_files)
-            if is_demonstration and any(s.is_used and not s.is_demonstration for s in submissions):
-                log.warning("%d demonstration workbook(s) among real ones in %s (first: %s): the whole run is marked as demonstration data. "
-                            "Run a real collection from a workspace without them (docs/coordinators-guide.md, Starting a real collection).",
-                            len(demonstration_files), inputs_dir, demonstration_files[0])
+            # Any demonstration workbook in use, of any year (the trends read every year), makes the run a
+            # demonstration: its report says so, and next year's templates are not pre-filled from it.
+            is_demonstration = any(s.is_demonstration for s in submissions if s.is_used)
             output_files.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
             def while_drawing() -> None:

@@ -111,18 +111,17 @@ def test_no_demonstration_figure_reaches_next_years_templates(ref, tmp_path):
         assert all(v is None for v in _previous_year_values(path).values()), path.name
 
 
-def test_demonstration_workbooks_of_earlier_years_make_a_real_run_a_demonstration(ref, tmp_path):
+def test_demonstration_workbooks_beside_real_ones_stop_run_and_validate(ref, tmp_path):
     inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
-    generate_sample_inputs(inputs, ref, years=[2024], states=["GEO"])
+    generate_sample_inputs(inputs, ref, years=[2024], states=["GEO", "ARM"])
     write_submission(inputs / "2025", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 15})
     runner = CliRunner()
-    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
-    assert result.exit_code in (0, 1), result.output
-    assert "1 demonstration workbook(s) among real ones" in result.stderr and "2024/GEO_2024.xlsx" in result.stderr
-    assert json.loads((outputs / "2025" / "manifest.json").read_text(encoding="utf-8"))["is_demonstration"] is True
-    result = runner.invoke(main, ["template", "--year", "2026", "--country", "GEO", "--outputs", str(outputs)])
-    assert result.exit_code == 0 and "demonstration run" in result.stderr
-    assert all(v is None for v in _previous_year_values(outputs / "templates" / "2026" / "GEO_2026.xlsx").values())
+    for command in (["run", "--year", "2025", "--no-pdf"], ["validate", "--year", "2025"]):
+        result = runner.invoke(main, [*command, "--inputs", str(inputs), "--outputs", str(outputs)])
+        assert result.exit_code == 2, result.output
+        assert "2 demonstration workbook(s) (2024/ARM_2024.xlsx, 2024/GEO_2024.xlsx;" in result.output and "Starting a real collection" in result.output
+        assert "Traceback" not in result.output
+    assert not (outputs / "2025" / "data").exists() and not (outputs / "2025" / "feedback").exists()
 
 
 def test_regional_csv_matches_sums_and_rates_computed_here(run_dir, ref):
