@@ -66,7 +66,7 @@ from pipeline.reference import Reference, load_reference
 from pipeline.rules import Thresholds
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError, load_settings
 from pipeline.status import status_counts
-from pipeline.template import default_previous_path, read_previous_observations, write_template
+from pipeline.template import default_previous_path, load_previous, write_template
 from pipeline.validate import Submission
 
 DEFAULT_INPUTS = Path("inputs")
@@ -313,7 +313,8 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
 
     \b
     The Previous year value column is pre-filled with each state's values accepted for year-1
-    (from --previous); when that file does not exist the column is left blank.
+    (from --previous) by a real run. It is left blank, with a one-line note, when that file does
+    not exist, comes from a demonstration run, or its run's manifest.json does not say which.
     Example:
       crimetrends template --year 2026
       crimetrends template --year 2026 --country GEO --out ~/to_send
@@ -327,14 +328,15 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
         raise click.BadParameter(f"{', '.join(unknown)} is not a BSEC member state in {year}. Members: {' '.join(ref.members_in(year))}", param_hint="--country")
     previous_path = previous_file or default_previous_path(outputs_dir, year)
     try:
-        previous = read_previous_observations(previous_path)
+        previous = load_previous(previous_path)
     except PipelineError as err:
         raise click.BadParameter(str(err), param_hint="--previous") from err
-    if previous is None:
-        log.info("No %s: the Previous year value column is left blank.", previous_path)
+    if previous.observations is None:
+        # A demonstration run is worth a warning (shown with -q too): its figures must never look real.
+        log.log(logging.INFO if not previous_path.is_file() else logging.WARNING, "%s", previous.note)
     target = out_dir or outputs_dir / "templates" / str(year)
     for iso3 in wanted:
-        path = write_template(ref, iso3, year, target, previous=previous)
+        path = write_template(ref, iso3, year, target, previous=previous.observations)
         click.echo(str(path))
     log.info("Wrote %d submission workbook(s) for %d to %s", len(wanted), year, target)
 
@@ -503,7 +505,24 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool,
     `year` with their files, and every submission (the tracker says where a file named for `year` went)."""
 
     read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
+    refuse_mixed_demonstration([sub for sub, _ in read], inputs_dir)
     return _submissions_of_year(read, year), [sub for sub, _ in read]
+
+
+def refuse_mixed_demonstration(subs: list[Submission], inputs_dir: Path) -> None:
+    """A usage error (exit 2) when demonstration workbooks are in use beside real ones.
+
+    Their figures would reach the real year's checks (changes on the year before, revisions), its
+    feedback workbooks, tables and charts; only the coordinator can tell which files belong.
+    """
+    used = [s for s in subs if s.is_used]
+    demonstration = sorted(s.file for s in used if s.is_demonstration)
+    if demonstration and len(demonstration) < len(used):
+        shown = ", ".join(demonstration[:3]) + (f" and {len(demonstration) - 3} more" if len(demonstration) > 3 else "")
+        raise click.BadParameter(
+            f"{inputs_dir} holds {len(demonstration)} demonstration workbook(s) ({shown}; _meta demonstration = yes) beside real submissions. "
+            "Keep real submissions in a workspace of their own (docs/coordinators-guide.md, \"Starting a real collection\"), or remove the demonstration files.",
+            param_hint="--inputs")
 
 
 def _print_findings(subs: list[Submission], ref: Reference) -> None:
@@ -666,6 +685,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
     read, revisions = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict,
                                      thresholds=thresholds, progress=progress)
     submissions = [sub for sub, _ in read]
+    refuse_mixed_demonstration(submissions, inputs_dir)
     published, history_findings = history.read_history(inputs_dir, ref)
     observations = history.merge_history(validate.observations_frame(submissions), published)
     regional, country = aggregate.build_regional_table(observations, ref), aggregate.build_country_table(observations, ref)
@@ -687,7 +707,9 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             YearTables.write_tables(data_dir, **others)
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
             of_year = _submissions_of_year(read, year)
-            is_demonstration = any(s.is_demonstration for s in submissions if s.is_used and s.year == year)
+            # Any demonstration workbook in use, of any year (the trends read every year), makes the run a
+            # demonstration: its report says so, and next year's templates are not pre-filled from it.
+            is_demonstration = any(s.is_demonstration for s in submissions if s.is_used)
             output_files.write_csv(status.build_status(submissions_table, ref, year, settings.deadline_for(year), dt.date.today()), staging / STATUS_NAME)
 
             def while_drawing() -> None:

@@ -736,7 +736,7 @@ def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> 
     years = sorted(set(years))
     span = f"{years[0]}–{years[-1]}" if years else "none"
     lines = [
-        "# Demonstration data: replace with the real submissions",
+        "# Demonstration data: no real submission belongs here",
         "",
         f"Every workbook in this folder ({span}, one per member state and year) is **demonstration data**, "
         "not national figures. It was made by",
@@ -750,10 +750,12 @@ def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> 
         "figures are in the range of the UNODC GLOTIP averages 2015–2021; all other figures are invented from "
         "plausible rates per 100,000 inhabitants.",
         "",
-        "**Coordinator:** before producing a real assessment, delete the contents of this folder and put the "
-        "workbooks the member states sent in their place, one folder per reporting year (`inputs/<year>/`), "
-        "keeping the file names `<ISO3>_<year>.xlsx` (a resubmission may carry a suffix such as `_v2`; the "
-        "later date submitted on the Cover wins).",
+        "**Coordinator:** leave this folder as it is: `make report` runs the demonstration from it, and the "
+        "tests do not need it. A real collection lives in a workspace folder of its own, outside this "
+        "checkout, so that national data never enter its git history: its own `inputs/<year>/` for the "
+        "workbooks the member states send (file names `<ISO3>_<year>.xlsx`; a resubmission may carry a "
+        "suffix such as `_v2`, and the later date submitted on the Cover wins), its own `outputs/` and "
+        "`crimetrends.toml`. docs/coordinators-guide.md, \"Starting a real collection\", gives the steps.",
         "",
         "## Deliberate imperfections",
         "",
@@ -783,8 +785,9 @@ def readme_text(years: Iterable[int] = DEFAULT_YEARS, seed: int = DEMO_SEED) -> 
         "`crimetrends import` (`make history`), UNODC GLOTIP (trafficking in persons, to 2021) and Eurostat "
         "`crim_off_cat` (seven member states, to 2022), each with a `.json` naming the file imported and its "
         "sha256. The run uses them for the years and states no workbook covers, so the trend charts reach "
-        "back ten years; a workbook always wins for its own state, indicator and year. Keep this folder "
-        "when the demonstration workbooks are replaced, and import newer published files into it.",
+        "back ten years; a workbook always wins for its own state, indicator and year. A real workspace "
+        "gets its own copy (`cp -r inputs/history <workspace>/inputs/`) or imports the published files "
+        "itself with `crimetrends import`.",
         "",
     ]
     return "\n".join(lines)

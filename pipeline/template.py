@@ -11,14 +11,22 @@ Previous year value (rule R01, revisions) is pre-filled with what was accepted f
 state's own submission: the number, or `:` when it was not available (or not applicable). It stays
 blank where nothing was accepted (no submission, a value left out by validation) and where the
 value was a confidential small count (`<5`): the number behind it was never sent. Figures imported
-from published sources (history rows) are not the state's and are not pre-filled.
+from published sources (history rows) are not the state's and are not pre-filled: R01 compares the
+cell with the state's accepted submission only, so a published figure left in it would become the
+state's own figure for year - 1 and raise a revision finding.
+
+Only a real run pre-fills (`load_previous`): the run's manifest.json must say `is_demonstration:
+false`. A demonstration run, or observations whose run cannot be told, leave the column blank, so
+no demonstration figure reaches a real template.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +85,50 @@ def read_previous_observations(path: Path) -> pd.DataFrame | None:
     if missing:
         raise PipelineError(f"{path} is not an observations.csv written by crimetrends run: no column {', '.join(missing)}")
     return frame
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """What `load_previous` found: the observations to pre-fill from, or None and why not (one line)."""
+
+    observations: pd.DataFrame | None
+    note: str = ""
+
+
+def manifest_path_of(observations_path: Path) -> Path:
+    """The manifest.json of the run that wrote `observations_path` (`<year folder>/data/observations.csv`)."""
+    return observations_path.parent.parent / "manifest.json"
+
+
+def is_demonstration_run(observations_path: Path) -> bool | None:
+    """Whether the run that wrote `observations_path` used demonstration data, from its manifest.json.
+
+    None when that cannot be told: no manifest.json beside the data folder, an unreadable one, or one
+    without the `is_demonstration` key (a run of an older version).
+    """
+    manifest = manifest_path_of(observations_path)
+    try:
+        flag = json.loads(manifest.read_text(encoding="utf-8")).get("is_demonstration")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return flag if isinstance(flag, bool) else None
+
+
+def load_previous(path: Path) -> PreviousRun:
+    """The observations of a previous REAL run to pre-fill from, or None with the reason in one line.
+
+    None when `path` does not exist, when its run used demonstration data, or when its manifest.json
+    does not say (`is_demonstration_run`). Raises `PipelineError` when the file lacks a column.
+    """
+    observations = read_previous_observations(path)
+    if observations is None:
+        return PreviousRun(None, f"No {path}: the Previous year value column is left blank.")
+    demonstration = is_demonstration_run(path)
+    if demonstration is None:
+        return PreviousRun(None, f"{manifest_path_of(path)} does not say whether {path} holds demonstration data: the Previous year value column is left blank.")
+    if demonstration:
+        return PreviousRun(None, f"{path} is from a demonstration run: no demonstration figure is pre-filled, the Previous year value column is left blank.")
+    return PreviousRun(observations)
 
 
 def previous_values(observations: pd.DataFrame | None, ref: Reference, iso3: str, year: int) -> dict[tuple[str, str], object]:

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from pipeline import atomic, output_files, workbook_contract
 from pipeline.cli import main
-from pipeline.samples import fill_workbook
+from pipeline.samples import fill_workbook, generate_sample_inputs
 from tests.conftest import require_soffice, write_submission
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,52 @@ def _csv(run_dir, name):
 def test_template_writes_one_workbook_per_member_state(run_dir):
     names = sorted(p.name for p in (run_dir.parent.parent / "templates" / "2025").iterdir())
     assert names == sorted(f"{c}_2025.xlsx" for c in "ALB ARM AZE BGR GEO GRC MDA MKD ROU RUS SRB TUR UKR".split())
+
+
+def _previous_year_values(path):
+    ws = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
+    column = [c.value for c in ws[1]].index(workbook_contract.COL_PREVIOUS)
+    return {(r[0], r[1]): r[column] for r in ws.iter_rows(min_row=2, values_only=True)}
+
+
+def test_next_years_templates_are_pre_filled_from_a_real_run(run_dir, tmp_path):
+    assert json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["is_demonstration"] is False
+    result = CliRunner().invoke(main, ["template", "--year", "2026", "--country", "GEO", "--outputs", str(run_dir.parent), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "left blank" not in result.stderr
+    cells = _previous_year_values(tmp_path / "GEO_2026.xlsx")
+    assert (cells[("TIP_VIC", "TOTAL")], cells[("TIP_OFF", "TOTAL")], cells[("DRG_SZ_HER", "TOTAL")]) == (15, ":", 2.5)
+
+
+def test_no_demonstration_figure_reaches_next_years_templates(ref, tmp_path):
+    inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
+    generate_sample_inputs(inputs, ref, years=[2025], states=["GEO", "ARM", "TUR"])
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads((outputs / "2025" / "manifest.json").read_text(encoding="utf-8"))["is_demonstration"] is True
+    assert (outputs / "2025" / "data" / "observations.csv").is_file()
+    result = runner.invoke(main, ["template", "--year", "2026", "--outputs", str(outputs)])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "left blank" in line]
+    assert len(notes) == 1 and "demonstration run" in notes[0], result.stderr
+    written = sorted((outputs / "templates" / "2026").glob("*.xlsx"))
+    assert [p.name for p in written] == sorted(f"{c}_2026.xlsx" for c in ref.members_in(2026))
+    for path in written:
+        assert all(v is None for v in _previous_year_values(path).values()), path.name
+
+
+def test_demonstration_workbooks_beside_real_ones_stop_run_and_validate(ref, tmp_path):
+    inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
+    generate_sample_inputs(inputs, ref, years=[2024], states=["GEO", "ARM"])
+    write_submission(inputs / "2025", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 15})
+    runner = CliRunner()
+    for command in (["run", "--year", "2025", "--no-pdf"], ["validate", "--year", "2025"]):
+        result = runner.invoke(main, [*command, "--inputs", str(inputs), "--outputs", str(outputs)])
+        assert result.exit_code == 2, result.output
+        assert "2 demonstration workbook(s) (2024/ARM_2024.xlsx, 2024/GEO_2024.xlsx;" in result.output and "Starting a real collection" in result.output
+        assert "Traceback" not in result.output
+    assert not (outputs / "2025" / "data").exists() and not (outputs / "2025" / "feedback").exists()
 
 
 def test_regional_csv_matches_sums_and_rates_computed_here(run_dir, ref):
@@ -239,8 +285,10 @@ def test_no_pdf_without_libreoffice_is_one_line_not_an_error(run_dir, tmp_path, 
 @pytest.mark.libreoffice
 def test_the_sample_report_as_pdf_holds_the_headline_figures_and_every_member_state(tmp_path, ref):
     require_soffice()
-    repo = Path(__file__).resolve().parent.parent
-    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(repo / "inputs"), "--outputs", str(tmp_path)])
+    # The demonstration set made afresh (the shipped inputs/ may have been cleared by a coordinator).
+    inputs = tmp_path / "inputs"
+    generate_sample_inputs(inputs, ref)
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path)])
     assert result.exit_code == 0, result.output
     year_dir = tmp_path / "2025"
     pdf_path = year_dir / "BSEC_Annual_Assessment_2025.pdf"
@@ -447,8 +495,6 @@ def test_every_command_has_help_with_an_example_and_every_option_a_help_text(pat
 @pytest.fixture(scope="module")
 def many_inputs(ref, tmp_path_factory):
     """Four states over three years, a truncated workbook, a text file named .xlsx and a note."""
-    from pipeline.samples import generate_sample_inputs
-
     folder = tmp_path_factory.mktemp("many") / "inputs"
     made = generate_sample_inputs(folder, ref, years=[2023, 2024, 2025], states=["GEO", "ARM", "TUR", "MDA"])
     good = made[0].read_bytes()

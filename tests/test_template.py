@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import openpyxl
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from click.testing import CliRunner
 
 from pipeline import workbook_contract, output_files
 from pipeline.cli import main
-from pipeline.template import read_previous_observations, write_template
+from pipeline.template import is_demonstration_run, load_previous, read_previous_observations, write_template
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +121,14 @@ def last_run(tmp_path):
         _observation("GEO", 2023, "FA_OFF", "TOTAL", 40.0, "reported"),  # another year
         _observation("ROU", 2024, "FA_OFF", "TOTAL", 90.0, "reported"),  # another state
     ]
-    return output_files.write_csv(pd.DataFrame(rows), tmp_path / "outputs" / "2024" / "data" / "observations.csv")
+    path = output_files.write_csv(pd.DataFrame(rows), tmp_path / "outputs" / "2024" / "data" / "observations.csv")
+    _write_manifest(path, is_demonstration=False)
+    return path
+
+
+def _write_manifest(observations_path, **keys):
+    """The manifest.json the run writes beside data/ (only the keys the template reads)."""
+    (observations_path.parent.parent / "manifest.json").write_text(json.dumps({"reporting_year": 2024, **keys}), encoding="utf-8")
 
 
 def _previous_column(path):
@@ -171,3 +180,45 @@ def test_template_command_takes_an_explicit_previous_file_and_refuses_a_wrong_on
     wrong.write_text("indicator,value\nTIP_VIC,3\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["template", "--year", "2025", "--previous", str(wrong), "--out", str(out)])
     assert result.exit_code == 2 and "country_iso3" in result.output
+
+
+# -- no demonstration figure reaches a real template ---------------------------------------------------
+def test_a_demonstration_run_pre_fills_nothing_and_the_command_says_so_in_one_line(tmp_path, last_run):
+    _write_manifest(last_run, is_demonstration=True)
+    assert is_demonstration_run(last_run) is True
+    previous = load_previous(last_run)
+    assert previous.observations is None and "demonstration" in previous.note
+    outputs = tmp_path / "outputs"
+    result = CliRunner().invoke(main, ["-q", "template", "--year", "2025", "--country", "GEO", "--country", "ROU", "--outputs", str(outputs)])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(said) == 1 and "demonstration run" in said[0] and "left blank" in said[0], result.stderr  # shown even with -q
+    for iso3 in ("GEO", "ROU"):
+        assert all(v is None for v in _previous_column(outputs / "templates" / "2025" / f"{iso3}_2025.xlsx").values())
+    meta = openpyxl.load_workbook(outputs / "templates" / "2025" / "GEO_2025.xlsx")[workbook_contract.META_SHEET]
+    assert {row[0]: row[1] for row in meta.iter_rows(values_only=True)}[workbook_contract.META_DEMONSTRATION_KEY] == "no"
+
+
+@pytest.mark.parametrize("manifest", [None, "{not json", json.dumps({"reporting_year": 2024}), json.dumps({"is_demonstration": "no"})])
+def test_a_run_that_does_not_say_whether_it_was_a_demonstration_pre_fills_nothing(tmp_path, last_run, manifest):
+    target = last_run.parent.parent / "manifest.json"
+    if manifest is None:
+        target.unlink()
+    else:
+        target.write_text(manifest, encoding="utf-8")
+    assert is_demonstration_run(last_run) is None
+    previous = load_previous(last_run)
+    assert previous.observations is None and "manifest.json" in previous.note and "left blank" in previous.note
+    result = CliRunner().invoke(main, ["template", "--year", "2025", "--country", "GEO", "--previous", str(last_run), "--out", str(tmp_path / "send")])
+    assert result.exit_code == 0, result.output
+    assert "does not say whether" in result.stderr
+    assert all(v is None for v in _previous_column(tmp_path / "send" / "GEO_2025.xlsx").values())
+
+
+def test_a_real_run_pre_fills_and_published_history_never_does(ref, tmp_path, last_run):
+    previous = load_previous(last_run)
+    assert previous.observations is not None and previous.note == ""
+    path = write_template(ref, "GEO", 2025, tmp_path / "tpl", previous=previous.observations)
+    cells = _previous_column(path)
+    assert cells[("TIP_VIC", "TOTAL")] == 12
+    assert cells[("CYB_OFF", "TOTAL")] is None, "a published (history) figure is not the state's: never pre-filled"
