@@ -365,6 +365,12 @@ def _require_stored_year(year: int, outputs_dir: Path) -> None:
     data_dir = year_dir / output_files.DATA_DIR
     absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
     if not absent:
+        manifest = year_dir / provenance.MANIFEST_NAME
+        try:
+            if manifest.is_file():
+                json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError as err:  # edited by hand: whether the data are demonstration data is in it
+            _stop(f"{manifest} cannot be read ({err}): run `crimetrends run --year {year}` again", EXIT_USAGE)
         return
     if data_dir.is_dir():  # some of the tables: say which are missing
         _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)

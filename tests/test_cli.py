@@ -394,6 +394,13 @@ def test_report_without_stored_data_is_a_usage_error(run_dir, tmp_path):
     typo = CliRunner().invoke(main, ["report", "--year", "2062", "--outputs", str(outputs)])
     assert typo.exit_code == 2 and "has no stored data for 2062" in typo.stderr and "it has stored data for 2025:" in typo.stderr
     assert sorted(p.name for p in outputs.iterdir()) == before, "nothing written"
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run_dir, damaged / "2025")
+    (damaged / "2025" / "manifest.json").write_text("{ edited by hand", encoding="utf-8")
+    unreadable = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(damaged)])
+    assert unreadable.exit_code == 2 and unreadable.stderr.startswith(f"crimetrends: {damaged / '2025' / 'manifest.json'} cannot be read (")
+    assert sorted(p.name for p in damaged.iterdir()) == ["2025"]
+    shutil.rmtree(damaged)
     (tmp_path / "2025" / "data").mkdir(parents=True)
     (tmp_path / "2025" / "data" / "observations.csv").write_text("")
     part = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(tmp_path)])
