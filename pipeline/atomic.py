@@ -4,6 +4,9 @@ when everything in it was made (`staged_dir`, `staged_year_dir`), so a run that 
 half-way leaves the previous outputs whole; and the lock that keeps two runs from writing the same
 outputs at once (`outputs_lock`).
 
+A folder that cannot be written (read-only, a file where a folder should be, a full disk) is an
+`OutputError` naming it (`cannot_write`), and never leaves a staging folder behind.
+
 Every output goes through `write_atomically`, so a run killed half-way leaves each
 file whole, old or new. No third-party import here: chart worker processes use it too, and a run
 takes its lock before it loads pandas.
@@ -12,6 +15,7 @@ takes its lock before it loads pandas.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import shutil
 import tempfile
@@ -27,14 +31,19 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = 0o644) -> Pa
     and `os.replace`. `mode`: the file's permissions (mkstemp makes it private, 0600; outputs are
     meant to be shared), None to keep them private."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=f"{path.suffix}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=f"{path.suffix}.tmp")
+    except OSError as err:
+        raise cannot_write(path.parent, err) from err
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as err:
+        raise cannot_write(path, err) from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -49,9 +58,12 @@ def outputs_lock(outputs_dir: Path, name: int | str) -> Iterator[None]:
     An OS file lock (flock, or msvcrt on Windows) on `<outputs>/.<name>.lock`: the system releases it
     when the process ends, so a run killed with `kill -9` never leaves a stale lock behind.
     """
-    outputs_dir.mkdir(parents=True, exist_ok=True)
     path = outputs_dir / f".{name}.lock"
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole `with`
+    try:
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole `with`
+    except OSError as err:
+        raise cannot_write(outputs_dir, err) from err
     try:
         if not _try_lock(handle):
             handle.seek(0)
@@ -85,6 +97,33 @@ def _try_lock(handle) -> bool:
         return False
 
 
+def cannot_write(folder: Path, err: OSError) -> OutputError:
+    """The error for `folder` (or a file in it) that could not be written, saying why in words."""
+    folder = Path(folder)
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        why = f"{'it' if blocking == folder else blocking} is a file, not a folder; move the file away or choose another folder"
+    elif isinstance(err, PermissionError):
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        why = f"permission denied ({existing} is read-only for this user); make it writable or choose another folder"
+    else:
+        why = f"{err.strerror or err}"
+    return OutputError(f"cannot write to {folder}: {why}")
+
+
+def require_writable(*folders: Path) -> None:
+    """Raise `OutputError` when one of `folders` could not be written, before anything is: a file
+    where it or a folder above it should be, or a folder this user may not write to (the nearest one
+    that exists: the others are made in it). Writes nothing; the writes themselves still say why
+    they failed (`cannot_write`) for what cannot be seen beforehand, such as a full disk."""
+    for folder in map(Path, folders):
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        if not existing.is_dir():
+            raise cannot_write(folder, NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing)))
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise cannot_write(folder, PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(existing)))
+
+
 # -- a whole folder, swapped into place ------------------------------------------------------------
 def _previous_dir(final: Path) -> Path:
     return final.parent / f".{final.name}.previous"
@@ -110,24 +149,46 @@ def staged_year_dir(outputs_dir: Path, year: int) -> Iterator[Path]:
 
 @contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is removed."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _restore(final)
-    # Staging folders of runs that were killed (kill -9 runs no clean-up); callers hold the outputs
-    # lock, so none of them belongs to a run still going.
-    for stale in final.parent.glob(f".{final.name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
-    os.chmod(staging, 0o755)
+    """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is
+    removed. A folder that cannot be written is an `OutputError` naming it, and leaves no staging
+    folder (nor, when the swap itself fails, anything but the previous `final`)."""
+    if final.exists() and not final.is_dir():  # the swap would replace the file with the folder
+        raise cannot_write(final, NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(final)))
     try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _restore(final)
+        # Staging folders of runs that were killed (kill -9 runs no clean-up); callers hold the outputs
+        # lock, so none of them belongs to a run still going.
+        for stale in final.parent.glob(f".{final.name}.staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.staging-"))
+    except OSError as err:
+        raise cannot_write(final.parent, err) from err
+    try:
+        os.chmod(staging, 0o755)
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    try:
+        _swap(staging, final)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise cannot_write(final.parent, err) from err  # both renames write in the folder holding `final`
+
+
+def _swap(staging: Path, final: Path) -> None:
+    """`staging` becomes `final`; the previous `final` is moved aside first and put back if the second rename fails."""
     previous = _previous_dir(final)
     if previous.exists():
         shutil.rmtree(previous)
-    if final.exists():
+    moved_aside = final.exists()
+    if moved_aside:
         os.rename(final, previous)
-    os.rename(staging, final)
+    try:
+        os.rename(staging, final)
+    except OSError:
+        if moved_aside:
+            os.rename(previous, final)
+        raise
     shutil.rmtree(previous, ignore_errors=True)

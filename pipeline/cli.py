@@ -14,7 +14,8 @@ defaults: pipeline/settings.py), -q/--quiet, -v/--verbose. Commands with a year 
 --year, run, report) append to the log file <outputs>/<year>/run.log.
 
 Exit codes: 0 done, 1 validation errors (validate, run), 2 usage error (a wrong option, setting or
-folder), 3 internal error (a one-line message ending with the log file's path).
+folder, a year --inputs holds nothing for, an output folder that cannot be written: one line, and
+nothing written), 3 internal error (a one-line message ending with the log file's path).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import datetime as dt
 import functools
 import json
 import logging
+import os
+import re
 import shutil
 import traceback
 from collections.abc import Callable, Iterable
@@ -59,7 +62,7 @@ from pipeline import (
 )
 from pipeline.atomic import outputs_lock
 from pipeline.charts import PendingCharts
-from pipeline.errors import PipelineError
+from pipeline.errors import OutputError, PipelineError
 from pipeline.feedback import SEVERITY_ORDER, status_text
 from pipeline.findings import findings_table as make_findings_table
 from pipeline.reference import Reference, load_reference
@@ -181,11 +184,14 @@ def _stop_logging(session: Session) -> None:
 def _open_log(year_dir: Path) -> Path:
     """Append to <year_dir>/run.log from now on, starting with a header line: time, version, command."""
     session = _session()
-    year_dir.mkdir(parents=True, exist_ok=True)
     path = year_dir / LOG_NAME
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    with path.open("a", encoding="utf-8") as f:
-        f.write(f"==== {now} crimetrends {__version__}: {_command_line(click.get_current_context())} (in {Path.cwd()})\n")
+    try:
+        year_dir.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f"==== {now} crimetrends {__version__}: {_command_line(click.get_current_context())} (in {Path.cwd()})\n")
+    except OSError as err:
+        raise atomic.cannot_write(year_dir, err) from err
     handler = _LogFile(path)
     package_log.addHandler(handler)
     session.handlers.append(handler)
@@ -229,8 +235,9 @@ def _stop(message: str, code: int) -> None:
 
 def _guarded(f):
     """The command's body, with logging set up and every fatal error turned into its exit code:
-    a settings error is a usage error (2); a PipelineError and any unexpected exception are internal
-    errors (3) in one line ending with the log path, the traceback in the log (and on stderr with -v)."""
+    a settings error or an output that cannot be written (OutputError) is a usage error (2); any other
+    PipelineError and any unexpected exception are internal errors (3) in one line ending with the log
+    path, the traceback in the log (and on stderr with -v)."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
@@ -241,6 +248,9 @@ def _guarded(f):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except SettingsError as err:
+            _stop(str(err), EXIT_USAGE)
+        except OutputError as err:  # a folder that cannot be written, or another run writing it: the user's to fix
+            log.debug("%s: %s", type(err).__name__, err, exc_info=True)
             _stop(str(err), EXIT_USAGE)
         except PipelineError as err:
             log.debug("%s: %s", type(err).__name__, err, exc_info=True)
@@ -275,6 +285,102 @@ def _year_option(what: str):
 def _require_folder(folder: Path, hint: str) -> None:
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint=hint)
+
+
+# -- the coordinator's mistakes, caught before anything is read at length or written -----------------
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+
+
+def _require_year_in_inputs(year: int, inputs_dir: Path, ref: Reference) -> None:
+    """Stop (exit 2, nothing written) when `inputs_dir` holds nothing for `year`: no workbook whose
+    name or folder says `year` (`inputs/2026/GEO_2026.xlsx`), none whose Cover says it (what the run
+    goes by: a file named for another year counts), and no published history of `year`.
+
+    A typo (`--year 2062`), the wrong --inputs or an empty folder then costs one line naming what was
+    found instead, not a report of nothing. Cheap when the year is there: names first, then the
+    history CSVs, and only then every workbook read as the run reads it (a few ms each).
+    """
+    workbooks = [p for p in ingest.discover_files(inputs_dir) if ingest.classify(p) == "workbook" and not p.is_symlink() and p.is_file()]
+    if any(str(year) in _years_in_name(p, inputs_dir) for p in workbooks):
+        return
+    published, _ = history.read_history(inputs_dir, ref)
+    history_years = {int(y) for y in published["year"]}
+    if year in history_years:
+        return
+    submitted: set[int] = set()
+    undated: list[str] = []
+    for path in workbooks:
+        sub = validate.validate_submission(ingest.read_submission(path, inputs_dir, ref), ref, strict=False)
+        if sub.year == year:
+            return
+        if sub.year is not None:
+            submitted.add(sub.year)
+        else:
+            undated.append(sub.file)
+    folder = f"{inputs_dir}{os.sep}"
+    if not workbooks and not history_years and not any(inputs_dir.iterdir()):
+        _stop(f"{folder} is empty: no submission for {year} and no published history; put the returned workbooks in it, or give --inputs the folder that holds them", EXIT_USAGE)
+    found = [f"submissions for {_years_text(submitted)}"] if submitted else []
+    found += [f"published history for {_years_text(history_years)}"] if history_years else []
+    found += [f"{len(undated)} workbook(s) whose year cannot be read ({_first_few(undated)})"] if undated else []
+    if not workbooks:
+        others = [p.relative_to(inputs_dir).as_posix() for p in ingest.discover_files(inputs_dir)]
+        found += [f"no workbook{f' (only {_first_few(others)})' if others else ''}"]
+    _stop(f"{folder} has no submission for {year} and no published history for it; it has {' and '.join(found)}: check --year and --inputs", EXIT_USAGE)
+
+
+def _require_apart(inputs_dir: Path, outputs_dir: Path) -> None:
+    """Stop (exit 2) when --outputs is --inputs or a folder inside it: the outputs (feedback workbooks
+    among them) would be read as submissions by the next run."""
+    inputs, outputs = inputs_dir.resolve(), outputs_dir.resolve()
+    if outputs == inputs or inputs in outputs.parents:
+        where = "is the inputs folder" if outputs == inputs else f"is inside the inputs folder {inputs_dir}"
+        raise click.BadParameter(f"{outputs_dir} {where}: the next run would read the outputs as submissions; give a folder outside it", param_hint="--outputs")
+
+
+def _years_in_name(path: Path, inputs_dir: Path) -> set[str]:
+    """The four-digit numbers in a file's name and folders under `inputs_dir` (GEO_2025_v2.xlsx, 2025/)."""
+    return set(_YEAR_IN_NAME.findall(path.relative_to(inputs_dir).as_posix()))
+
+
+def _years_text(years: Iterable[int]) -> str:
+    """2021, 2023–2025: runs of consecutive years as ranges."""
+    runs: list[list[int]] = []
+    for year in sorted(set(years)):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+
+
+def _first_few(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _require_stored_year(year: int, outputs_dir: Path) -> None:
+    """Stop (exit 2, nothing written) when `<outputs>/<year>/data/` does not hold every table `report`
+    renders from, naming the years that do."""
+    year_dir = outputs_dir / str(year)
+    data_dir = year_dir / output_files.DATA_DIR
+    absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
+    if not absent:
+        manifest = year_dir / provenance.MANIFEST_NAME
+        try:
+            if manifest.is_file():
+                json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError as err:  # edited by hand: whether the data are demonstration data is in it
+            _stop(f"{manifest} cannot be read ({err}): run `crimetrends run --year {year}` again", EXIT_USAGE)
+        return
+    if data_dir.is_dir():  # some of the tables: say which are missing
+        _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)
+    stored = [int(p.name) for p in outputs_dir.iterdir() if p.name.isdigit() and _has_tables(p / output_files.DATA_DIR)] if outputs_dir.is_dir() else []
+    found = f"it has stored data for {_years_text(stored)}" if stored else "it has no year's stored data"
+    _stop(f"{outputs_dir}{os.sep} has no stored data for {year} (no {data_dir}{os.sep}); {found}: run `crimetrends run --year {year}` first, or check --year and --outputs", EXIT_USAGE)
+
+
+def _has_tables(data_dir: Path) -> bool:
+    return all((data_dir / f"{name}.csv").is_file() for name in YearTables.names())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -335,6 +441,7 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
         # A demonstration run is worth a warning (shown with -q too): its figures must never look real.
         log.log(logging.INFO if not previous_path.is_file() else logging.WARNING, "%s", previous.note)
     target = out_dir or outputs_dir / "templates" / str(year)
+    atomic.require_writable(target)
     for iso3 in wanted:
         path = write_template(ref, iso3, year, target, previous=previous.observations)
         click.echo(str(path))
@@ -365,6 +472,8 @@ def status_command(year: int, inputs_dir: Path, outputs_dir: Path) -> None:
 
     _require_folder(inputs_dir, "--inputs")
     settings = _session().settings()
+    _require_apart(inputs_dir, outputs_dir)
+    atomic.require_writable(outputs_dir, outputs_dir / str(year))
     _open_log(outputs_dir / str(year))
     ref = load_reference()
     _, every = _validate_year(year, inputs_dir, ref, strict=False, thresholds=_thresholds(settings))
@@ -433,6 +542,7 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     <outputs>/<year>/feedback/findings.csv, one <ISO3>_<year>_feedback.xlsx per submission and
     <outputs>/<year>/status.csv (the tracker of `crimetrends status`).
     Prints the findings of each submission. Exit code 1 when a submission in use has an error, else 0.
+    Exit code 2, with nothing written, when --inputs holds no workbook and no published history of --year.
     The files checked are only read, never changed.
     \b
     Examples:
@@ -447,7 +557,10 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
         _require_folder(inputs_dir, "--inputs")
     settings = _session().settings()
     thresholds = _thresholds(settings)
+    _require_apart(inputs_dir, outputs_dir)
+    atomic.require_writable(outputs_dir, outputs_dir / (str(year) if year is not None else VALIDATION_DIR))
     if year is not None:
+        _require_year_in_inputs(year, inputs_dir, load_reference())
         _open_log(outputs_dir / str(year))
     ref = load_reference()
     if files:
@@ -637,6 +750,8 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
       <outputs>/<year>/charts/*.png                          the charts in the report
       <outputs>/<year>/run.log                               the log of every command on this year
     Exit code 1 when a submission of the year has an error (everything is written all the same), else 0.
+    Exit code 2, with nothing written, when --inputs holds no workbook (by its name, folder or Cover)
+    and no published history of the year, or an output folder cannot be written.
     Example:
       crimetrends run --year 2025
       crimetrends run --year 2025 --inputs inputs --outputs outputs
@@ -646,6 +761,9 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
     _require_folder(inputs_dir, "--inputs")
     settings = _session().settings()
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
+    _require_apart(inputs_dir, outputs_dir)
+    atomic.require_writable(outputs_dir, outputs_dir / str(year))
+    _require_year_in_inputs(year, inputs_dir, load_reference())
     _open_log(outputs_dir / str(year))
     with _progress() as progress:
         result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress)
@@ -815,7 +933,8 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
     <outputs>/<year>/data/*.csv as the last run wrote them and writes the charts, the .docx, the data
     annex and the PDF again; the inputs are not read, and data/, feedback/ and status.csv stay as they
     are (the manifest records the new settings). To take in new or corrected workbooks, use `run`.
-    Exit code 2 when <outputs>/<year> holds no stored data.
+    Exit code 2, with nothing written, when <outputs>/<year> holds no stored data (the message names
+    the years that do) or cannot be written.
     Example:
       crimetrends report --year 2025
       crimetrends --settings final.toml report --year 2025 --no-pdf
@@ -823,9 +942,8 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
 
     year_dir = outputs_dir / str(year)
     data_dir = year_dir / output_files.DATA_DIR
-    absent = [name for name in YearTables.names() if not (data_dir / f"{name}.csv").is_file()]
-    if absent:
-        _stop(f"{year_dir} holds no stored data ({', '.join(f'data/{n}.csv' for n in absent)} missing): run `crimetrends run --year {year}` first", EXIT_USAGE)
+    _require_stored_year(year, outputs_dir)
+    atomic.require_writable(outputs_dir, year_dir)
     settings = _session().settings()
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
     _open_log(year_dir)
@@ -975,6 +1093,7 @@ def import_command(file: Path, inputs_dir: Path) -> None:
       crimetrends import estat_crim_off_cat.tsv --inputs inputs
     """
 
+    atomic.require_writable(inputs_dir / ingest.HISTORY_DIR)
     ref = load_reference()
     try:
         imported = history.import_published(file, ref)
@@ -982,8 +1101,8 @@ def import_command(file: Path, inputs_dir: Path) -> None:
         _stop(str(err), EXIT_USAGE)
     try:
         path = history.write_history(imported, inputs_dir)
-    except OSError as err:
-        _stop(str(err), EXIT_INTERNAL)
+    except OSError as err:  # OutputError: a folder the user can fix
+        _stop(str(err), EXIT_USAGE if isinstance(err, OutputError) else EXIT_INTERNAL)
     log.info("%s; written to %s", imported.summary(), path)
 
 

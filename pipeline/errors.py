@@ -1,7 +1,8 @@
 """The exceptions: what stops a command. Bad data is never one of them (see `pipeline.findings`).
 
 Each is reported by the command line in one line, with exit code 2 for what the user can fix (a
-setting, a folder, a file given on the command line) and 3 for the rest::
+setting, a folder, a file given on the command line, an output folder that cannot be written, another
+run writing the same outputs) and 3 for the rest::
 
     PipelineError(Exception)
       ReferenceDataError(PipelineError, ValueError)   our own reference files contradict each other
@@ -26,7 +27,7 @@ class ReferenceDataError(PipelineError, ValueError):
 
 
 class OutputError(PipelineError, OSError):
-    """An output folder or file cannot be written."""
+    """An output folder or file cannot be written (its message names it and says why), or another run is writing it."""
 
 
 class ReportRenderError(PipelineError):

@@ -275,8 +275,13 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
         what = "a link" if path.is_symlink() else "not a regular file"
         raw.findings.append(make_finding(ref, "file-not-a-workbook", f"{relative} is {what}; it is listed and not followed or read.", file=relative))
         return raw
-    raw = RawSubmission(file=relative, sha256=file_sha256(path), kind=classify(path), rows=[])
-    size = path.stat().st_size
+    try:
+        sha256, size = file_sha256(path), path.stat().st_size
+    except OSError as err:  # no permission to read it, or gone since the folder was listed
+        raw = RawSubmission(file=relative, sha256="", kind=classify(path))
+        raw.findings.append(make_finding(ref, "file-unreadable", f"{relative} cannot be opened on this computer ({err.strerror or err}); it is listed and not read: make it readable, then run again.", file=relative))
+        return raw
+    raw = RawSubmission(file=relative, sha256=sha256, kind=classify(path), rows=[])
     if raw.kind == "lock-file":
         raw.findings.append(make_finding(ref, "file-lock-file", f"{relative} is a lock file left by a spreadsheet program; it is not read.", file=relative))
         return raw

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from pipeline import atomic
@@ -88,3 +91,66 @@ def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):
         (staging / "new.xlsx").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.xlsx"]
     assert sorted(p.name for p in target.parent.iterdir()) == ["feedback"]
+
+
+# -- folders that cannot be written ------------------------------------------------------------------
+# Tests run as root, whom permission bits do not stop: a read-only folder is simulated by making the
+# call that writes in it raise PermissionError, as it does for any other user.
+def test_a_failed_swap_keeps_the_previous_folder_and_leaves_no_staging_folder(tmp_path, monkeypatch):
+    from pipeline.errors import OutputError
+
+    with atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("first")
+    real_rename = atomic.os.rename
+
+    def rename(src, dst):
+        if ".staging-" in str(src):
+            raise PermissionError(13, "Permission denied", str(src))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(atomic.os, "rename", rename)
+    with pytest.raises(OutputError, match=rf"cannot write to {re.escape(str(tmp_path))}: permission denied"), atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("second")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_a_staging_folder_that_cannot_be_made_names_the_folder(tmp_path, monkeypatch):
+    from pipeline.errors import OutputError
+
+    def refused(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(atomic.tempfile, "mkdtemp", refused)
+    with pytest.raises(OutputError, match=rf"^cannot write to {re.escape(str(tmp_path))}: permission denied \({re.escape(str(tmp_path))} is read-only for this user\)"), atomic.staged_dir(tmp_path / "2025"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_where_a_folder_should_be_is_named(tmp_path):
+    from pipeline.errors import OutputError
+
+    (tmp_path / "2025").write_text("not a folder")
+    with pytest.raises(OutputError, match=r"it is a file, not a folder"), atomic.staged_year_dir(tmp_path, 2025):
+        pass
+    with pytest.raises(OutputError, match=rf"^cannot write to {re.escape(str(tmp_path / '2025' / 'data'))}: {re.escape(str(tmp_path / '2025'))} is a file, not a folder"):
+        write_atomically(tmp_path / "2025" / "data" / "a.csv", b"x")
+    with pytest.raises(OutputError, match=r"is a file, not a folder"), outputs_lock(tmp_path / "2025", 2025):
+        pass
+    assert (tmp_path / "2025").read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_require_writable_checks_the_nearest_folder_that_exists_and_writes_nothing(tmp_path, monkeypatch):
+    from pipeline.errors import OutputError
+
+    atomic.require_writable(tmp_path / "outputs" / "2025")  # to be made in tmp_path: fine
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"file is a file, not a folder"):
+        atomic.require_writable(tmp_path, tmp_path / "file" / "2025")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    real_access = atomic.os.access
+    monkeypatch.setattr(atomic.os, "access", lambda path, mode: Path(path) != read_only and real_access(path, mode))
+    with pytest.raises(OutputError, match=rf"^cannot write to {re.escape(str(read_only / '2025'))}: permission denied \({re.escape(str(read_only))} is read-only for this user\)"):
+        atomic.require_writable(read_only / "2025")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "read-only"] and not any(read_only.iterdir())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -430,11 +431,144 @@ def test_report_draws_the_charts_again_and_puts_each_into_the_report(run_dir, tm
     assert media == sorted(path.read_bytes() for path in (outputs / "2025" / "charts").glob("*.png"))
 
 
-def test_report_without_stored_data_is_a_usage_error(tmp_path):
+def test_report_without_stored_data_is_a_usage_error(run_dir, tmp_path):
     result = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"crimetrends: {tmp_path / '2025'} holds no stored data (data/observations.csv, data/regional.csv, data/country.csv, data/coverage.csv, data/revisions.csv, data/findings.csv, data/submissions.csv missing): run `crimetrends run --year 2025` first"
-    assert not (tmp_path / "2025").exists()
+    assert result.stderr.strip() == (f"crimetrends: {tmp_path}{os.sep} has no stored data for 2025 (no {tmp_path / '2025' / 'data'}{os.sep}); it has no year's stored data: "
+                                     "run `crimetrends run --year 2025` first, or check --year and --outputs")
+    assert list(tmp_path.iterdir()) == []
+    outputs = run_dir.parent
+    before = sorted(p.name for p in outputs.iterdir())
+    typo = CliRunner().invoke(main, ["report", "--year", "2062", "--outputs", str(outputs)])
+    assert typo.exit_code == 2 and "has no stored data for 2062" in typo.stderr and "it has stored data for 2025:" in typo.stderr
+    assert sorted(p.name for p in outputs.iterdir()) == before, "nothing written"
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run_dir, damaged / "2025")
+    (damaged / "2025" / "manifest.json").write_text("{ edited by hand", encoding="utf-8")
+    unreadable = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(damaged)])
+    assert unreadable.exit_code == 2 and unreadable.stderr.startswith(f"crimetrends: {damaged / '2025' / 'manifest.json'} cannot be read (")
+    assert sorted(p.name for p in damaged.iterdir()) == ["2025"]
+    shutil.rmtree(damaged)
+    (tmp_path / "2025" / "data").mkdir(parents=True)
+    (tmp_path / "2025" / "data" / "observations.csv").write_text("")
+    part = CliRunner().invoke(main, ["report", "--year", "2025", "--outputs", str(tmp_path)])
+    assert part.exit_code == 2
+    assert part.stderr.strip() == f"crimetrends: {tmp_path / '2025'} holds no stored data (data/regional.csv, data/country.csv, data/coverage.csv, data/revisions.csv, data/findings.csv, data/submissions.csv missing): run `crimetrends run --year 2025` first"
+
+
+# -- the coordinator's mistakes stop early, with one line and nothing written -----------------------
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_year_with_no_submission_and_no_history_stops_before_writing(run_dir, tmp_path, command):
+    inputs = run_dir.parent.parent / "inputs"
+    result = CliRunner().invoke(main, [command, "--year", "2062", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"crimetrends: {inputs}{os.sep} has no submission for 2062 and no published history for it; it has submissions for 2024–2025: check --year and --inputs"
+    assert not (tmp_path / "out").exists(), "no year folder, no run.log, no lock, no staging folder"
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_an_empty_inputs_folder_stops_before_writing(tmp_path, command):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    result = CliRunner().invoke(main, [command, "--year", "2026", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"crimetrends: {inputs}{os.sep} is empty: no submission for 2026 and no published history; put the returned workbooks in it, or give --inputs the folder that holds them"
+    (inputs / "README.md").write_text("The returned workbooks go here.", encoding="utf-8")
+    readme = CliRunner().invoke(main, [command, "--year", "2026", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert readme.exit_code == 2 and readme.stderr.strip().endswith("it has no workbook (only README.md): check --year and --inputs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_year_is_there_by_its_cover_or_its_published_history(tmp_path, ref):
+    inputs = tmp_path / "inputs"
+    # Named and filed for 2024, but its Cover says 2025: the run goes by the Cover, and so does the check.
+    write_submission(inputs / "2024", ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 15}, name="GEO_2024.xlsx")
+    result = CliRunner().invoke(main, ["validate", "--year", "2025", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code in (0, 1), result.output
+    assert (tmp_path / "out" / "2025" / "feedback" / "GEO_2025_feedback.xlsx").is_file()
+    imported = CliRunner().invoke(main, ["import", str(TEST_DATA / "estat_crim_off_cat_excerpt.tsv"), "--inputs", str(inputs)])
+    assert imported.exit_code == 0, imported.output
+    history_years = sorted({int(y) for y in pd.read_csv(inputs / "history" / "eurostat_crim_off_cat.csv")["year"]})
+    result = CliRunner().invoke(main, ["validate", "--year", str(history_years[0]), "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output  # published history only: nothing to check, but the year is there
+    typo = CliRunner().invoke(main, ["validate", "--year", "2062", "--inputs", str(inputs), "--outputs", str(tmp_path / "out")])
+    assert typo.exit_code == 2 and "it has submissions for 2025 and published history for " in typo.stderr
+
+
+@pytest.mark.parametrize("outputs", ["inputs", "inputs/out"])
+def test_outputs_inside_the_inputs_folder_are_refused(run_dir, tmp_path, outputs):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(run_dir.parent.parent / "inputs", inputs)
+    before = sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*"))
+    for args in (["run", "--year", "2025", "--no-pdf"], ["validate", "--year", "2025"], ["status", "--year", "2025"]):
+        result = CliRunner().invoke(main, [*args, "--inputs", str(inputs), "--outputs", str(tmp_path / outputs)])
+        assert result.exit_code == 2 and "the next run would read the outputs as submissions" in result.output, (args, result.output)
+    assert sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*")) == before
+
+
+def _no_staging_left(outputs: Path) -> bool:
+    return not [p for p in outputs.rglob("*") if ".staging-" in p.name]
+
+
+def test_an_output_folder_that_is_a_file_is_named_and_nothing_is_written(run_dir, tmp_path):
+    inputs = run_dir.parent.parent / "inputs"
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    (outputs / "2025").write_text("not a folder", encoding="utf-8")
+    for args in (["run", "--year", "2025", "--no-pdf"], ["validate", "--year", "2025"], ["status", "--year", "2025"]):
+        result = CliRunner().invoke(main, [*args, "--inputs", str(inputs), "--outputs", str(outputs)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip() == f"crimetrends: cannot write to {outputs / '2025'}: it is a file, not a folder; move the file away or choose another folder"
+    assert sorted(p.name for p in outputs.iterdir()) == ["2025"] and (outputs / "2025").read_text(encoding="utf-8") == "not a folder"
+    below = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs / "2025" / "out"), "--no-pdf"])
+    assert below.exit_code == 2 and f"{outputs / '2025'} is a file, not a folder" in below.stderr
+
+
+def test_a_read_only_outputs_folder_stops_the_run_before_it_starts(run_dir, tmp_path, monkeypatch):
+    # The tests run as root, whom permission bits do not stop: os.access answers as for another user.
+    inputs = run_dir.parent.parent / "inputs"
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and Path(path) == outputs) and real_access(path, mode, **kw))
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"crimetrends: cannot write to {outputs}: permission denied ({outputs} is read-only for this user); make it writable or choose another folder"
+    assert list(outputs.iterdir()) == []
+
+
+@pytest.mark.parametrize("fails", ["staging folder", "swap"])
+def test_an_output_folder_refused_during_the_run_leaves_no_staging_folder(run_dir, tmp_path, monkeypatch, fails):
+    """What no check beforehand can see (a folder made read-only meanwhile, a file system that refuses
+    root): the write that fails gives the same one line and exit code 2, and no staging folder."""
+    inputs = run_dir.parent.parent / "inputs"
+    outputs = tmp_path / "out"
+    shutil.copytree(run_dir, outputs / "2025")
+    before = {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025" / "data").rglob("*") if p.is_file()}
+    if fails == "staging folder":
+        real_mkdtemp = atomic.tempfile.mkdtemp
+
+        def mkdtemp(*args, **kwargs):
+            if Path(kwargs.get("dir") or "") == outputs:
+                raise PermissionError(13, "Permission denied", str(outputs))
+            return real_mkdtemp(*args, **kwargs)
+
+        monkeypatch.setattr(atomic.tempfile, "mkdtemp", mkdtemp)
+    else:
+        real_rename = atomic.os.rename
+
+        def rename(src, dst):
+            if ".staging-" in str(src):
+                raise PermissionError(13, "Permission denied", str(src))
+            real_rename(src, dst)
+
+        monkeypatch.setattr(atomic.os, "rename", rename)
+    result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"crimetrends: cannot write to {outputs}: permission denied ({outputs} is read-only for this user); make it writable or choose another folder"
+    assert "Traceback" not in result.output
+    assert _no_staging_left(outputs) and sorted(p.name for p in outputs.iterdir()) == [".2025.lock", "2025"]
+    assert {p.relative_to(outputs).as_posix(): p.read_bytes() for p in (outputs / "2025" / "data").rglob("*") if p.is_file()} == before, "the previous outputs stay whole"
 
 
 def test_an_internal_error_is_exit_code_3_with_the_log_path(run_dir, tmp_path, monkeypatch):

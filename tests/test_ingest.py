@@ -88,6 +88,19 @@ def test_a_file_that_cannot_be_read_is_one_finding(ref, tmp_path, name, content,
     assert raw.findings[0].file == name and not raw.readable
 
 
+def test_a_file_this_user_may_not_read_is_one_finding_not_a_stop(ref, tmp_path, monkeypatch):
+    # The tests run as root, whom permission bits do not stop: the read raises as for another user.
+    path = write_submission(tmp_path, ref, "GEO", 2025, {})
+
+    def refused(_path):
+        raise PermissionError(13, "Permission denied", str(_path))
+
+    monkeypatch.setattr(ingest, "file_sha256", refused)
+    raw = _read(path, ref)
+    assert [f.code for f in raw.findings] == ["file-unreadable"] and not raw.readable
+    assert "GEO_2025.xlsx cannot be opened on this computer (Permission denied)" in raw.findings[0].message
+
+
 def test_missing_sheets_and_header_are_findings(ref, tmp_path):
     wb = openpyxl.Workbook()
     wb.active.title = "Sheet1"
