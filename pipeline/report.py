@@ -1366,8 +1366,8 @@ def _profiles(
     """One profile per member state of `year`, in name order (no ranking): its headline figures, its
     submission and coverage, and its chart `profile_<ISO3>` (None when it has no figure to draw).
 
-    A state with no headline figure for `year` and no chart gets no page of “:” but one line among the
-    states without figures (the second list: heading and summary), which says what was received."""
+    A state with no headline figure for `year` gets no page of “:” but one line among the states
+    without figures (the second list: heading and summary), which says what was received."""
     coverage_by_state = {row["state"]: row for row in coverage_rows}
     members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
     profiles, without_figures = [], []
@@ -1406,7 +1406,8 @@ def _profiles(
                 "flags": cells["flags"],
             })
         chart = chart_paths.get(f"profile_{iso3}")
-        if chart is None and all(row["value"] in (NOT_AVAILABLE, NOT_APPLICABLE) for row in rows):
+        if all(row["value"] in (NOT_AVAILABLE, NOT_APPLICABLE) for row in rows):
+            # Earlier years' figures stay in the regional charts and in data/country.csv.
             without_figures.append({"heading": name, "summary": sent})
             continue
         number = len(profiles) + 1

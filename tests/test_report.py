@@ -1283,3 +1283,10 @@ def test_the_series_table_has_every_year_of_its_range_even_without_data():
     assert report._series_years([2019, 2020, 2021, 2026], 2026) == [2022, 2023, 2024, 2025, 2026]
     assert report._series_years([2023, 2024, 2025], 2025) == [2023, 2024, 2025]  # never before the first year with data
     assert report._series_years([], 2026) == [2026]
+
+
+def test_a_state_with_earlier_figures_but_none_for_the_year_gets_a_line_not_a_page(ref):
+    """Albania has published figures of earlier years (so a profile chart) but nothing for 2026."""
+    profiles, without = report._profiles(2026, {}, {}, [], ref, {"profile_ALB": Path("profile_ALB.png")})
+    assert profiles == []
+    assert without[0] == {"heading": "Albania", "summary": "No submission for 2026 was received."}
