@@ -51,3 +51,16 @@ def require_soffice() -> str:
             pytest.fail("LibreOffice (soffice) is required in CI: .ci/run installs it")
         pytest.skip("LibreOffice (soffice) is not installed")
     return binary
+
+
+def fail_the_staging_swap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the rename that moves a staging folder into place raise PermissionError, as it does for a
+    user who may not write there (the tests run as root, whom permission bits do not stop)."""
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if ".staging-" in str(src):
+            raise PermissionError(13, "Permission denied", str(src))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)

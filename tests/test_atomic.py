@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import atomic
+from tests.conftest import fail_the_staging_swap
 from pipeline.atomic import outputs_lock, write_atomically
 
 
@@ -101,14 +102,7 @@ def test_a_failed_swap_keeps_the_previous_folder_and_leaves_no_staging_folder(tm
 
     with atomic.staged_year_dir(tmp_path, 2025) as staging:
         (staging / "report.docx").write_text("first")
-    real_rename = atomic.os.rename
-
-    def rename(src, dst):
-        if ".staging-" in str(src):
-            raise PermissionError(13, "Permission denied", str(src))
-        real_rename(src, dst)
-
-    monkeypatch.setattr(atomic.os, "rename", rename)
+    fail_the_staging_swap(monkeypatch)
     with pytest.raises(OutputError, match=rf"cannot write to {re.escape(str(tmp_path))}: permission denied"), atomic.staged_year_dir(tmp_path, 2025) as staging:
         (staging / "report.docx").write_text("second")
     assert (tmp_path / "2025" / "report.docx").read_text() == "first"

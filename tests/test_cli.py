@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from pipeline import atomic, output_files, workbook_contract
 from pipeline.cli import main
 from pipeline.samples import fill_workbook, generate_sample_inputs
-from tests.conftest import require_soffice, write_submission
+from tests.conftest import fail_the_staging_swap, require_soffice, write_submission
 
 pytestmark = pytest.mark.slow
 TEST_DATA = Path(__file__).parent / "data"
@@ -555,14 +555,7 @@ def test_an_output_folder_refused_during_the_run_leaves_no_staging_folder(run_di
 
         monkeypatch.setattr(atomic.tempfile, "mkdtemp", mkdtemp)
     else:
-        real_rename = atomic.os.rename
-
-        def rename(src, dst):
-            if ".staging-" in str(src):
-                raise PermissionError(13, "Permission denied", str(src))
-            real_rename(src, dst)
-
-        monkeypatch.setattr(atomic.os, "rename", rename)
+        fail_the_staging_swap(monkeypatch)
     result = CliRunner().invoke(main, ["run", "--year", "2025", "--inputs", str(inputs), "--outputs", str(outputs), "--no-pdf"])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines()[-1] == f"crimetrends: cannot write to {outputs}: permission denied ({outputs} is read-only for this user); make it writable or choose another folder"
