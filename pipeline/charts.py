@@ -163,6 +163,35 @@ class TrendChartData:
     decimals: int  # 0: whole-number axis ticks (counts, EUR)
     low_coverage_share: float
     source_line: str
+    # True where a year's total is not comparable with the year before's (`is_series_break`): the line
+    # is not drawn between them, and a dotted rule marks the break.
+    breaks: tuple[bool, ...] = ()
+
+
+def is_series_break(before: object, after: object) -> bool:
+    """Whether two regional totals of consecutive years (rows of the regional table) may not be joined
+    by a line: a line between them would read as a change in crime when the change is in who reported
+    or in where the figures come from.
+
+    A break when fewer than half of the states behind the larger of the two totals reported in both
+    years, or when most states of one year come from published data (UNODC, Eurostat) and most of the
+    other's from submissions (another source, often another definition: flag d)."""
+    n_before, n_after = _count(before, "n_reporting"), _count(after, "n_reporting")
+    same = _count(after, "n_same_reporters")
+    if same is not None and same < max(n_before or 0, n_after or 0) / 2:
+        return True
+    published = [_count(row, "n_history") for row in (before, after)]
+    if None in published:
+        return False
+    return (published[0] > (n_before or 0) / 2) != (published[1] > (n_after or 0) / 2)
+
+
+def _count(row: object, column: str) -> int | None:
+    """A count of a regional row; None where the table has no such column (nothing known)."""
+    value = getattr(row, column, None)
+    if value is None:
+        return None
+    return int(value) if _is_number(value) else 0
 
 
 @dataclass(frozen=True)
@@ -302,6 +331,10 @@ def trend_chart_data(
         confidential.append(math.isnan(total) and bool(CONFIDENTIALITY_FLAGS & set(row_flags)))
     if not any(math.isfinite(t) for t in totals):
         return None
+    breaks = tuple(
+        i > 0 and math.isfinite(totals[i - 1]) and math.isfinite(totals[i]) and is_series_break(by_year[years[i - 1]], by_year[years[i]])
+        for i in range(len(years))
+    )
     sources = sorted({s for y in years if y in by_year for s in _text(getattr(by_year[y], "history_sources", "")).split(";") if s})
     return TrendChartData(
         title=f"{indicator.label}: regional total, {years[0]}–{years[-1]}",
@@ -315,6 +348,7 @@ def trend_chart_data(
         decimals=_decimals_for(indicator, plots_rate=False),
         low_coverage_share=settings.low_coverage_share,
         source_line=settings.source_line + (f"; published data: {'; '.join(sources)}" if sources else ""),
+        breaks=breaks,
     )
 
 
@@ -512,9 +546,16 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
         fig = _new_figure(TREND_HEIGHT_MM)
         ax = fig.add_subplot()
         years, totals = list(data.years), list(data.totals)
+        breaks = list(data.breaks) or [False] * len(years)
+        # A NaN half a year before a break ends the line there: the two sides are not one series.
+        xs = [x for year, broken in zip(years, breaks, strict=True) for x in ((year - 0.5, year) if broken else (year,))]
+        ys = [y for total, broken in zip(totals, breaks, strict=True) for y in ((math.nan, total) if broken else (total,))]
         # Markers as well as the line, so a year between two gaps is still visible.
         # clip_on=False: a real 0 sits on the axis and must show as a whole marker.
-        ax.plot(years, totals, color=COLOUR_MAIN, marker="o", markersize=4, linewidth=1.6, clip_on=False, gid="values")
+        ax.plot(xs, ys, color=COLOUR_MAIN, marker="o", markersize=4, linewidth=1.6, clip_on=False, gid="values")
+        for year, broken in zip(years, breaks, strict=True):
+            if broken:
+                ax.axvline(year - 0.5, color=COLOUR_TEXT_MUTED, linestyle=":", linewidth=1.0, gid="break")
         finite = [t for t in totals if math.isfinite(t)]
         top = max(finite) if finite else 0.0
         # Headroom above the highest point for its label and the legend.
@@ -539,11 +580,16 @@ def draw_trend_chart(data: TrendChartData) -> Figure:
                 reason = "confidential" if confidential else "no data"
                 ax.annotate(f"{reason}\n{coverage}", (year, 0.02), xycoords=ax.get_xaxis_transform(), ha="center",
                             va="bottom", fontsize=NOTE_SIZE, color=COLOUR_TEXT_MUTED, gid="note")
+        handles, labels = [], []
         if low_x:
             ax.plot(low_x, low_y, markersize=6, clip_on=False, gid="low_coverage", **hollow)
-            share = f"{data.low_coverage_share:.0%}"
-            ax.legend([Line2D([], [], **hollow)], [f"fewer than {share} of member states reported"],
-                      loc="upper left", frameon=False)
+            handles.append(Line2D([], [], **hollow))
+            labels.append(f"fewer than {data.low_coverage_share:.0%} of member states reported")
+        if any(breaks):
+            handles.append(Line2D([], [], color=COLOUR_TEXT_MUTED, linestyle=":", linewidth=1.0))
+            labels.append("break in series: other states or another source")
+        if handles:
+            ax.legend(handles, labels, loc="upper left", frameon=False)
         ax.set_xticks(years, [str(y) for y in years])
         ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=data.decimals == 0))

@@ -1241,7 +1241,10 @@ def _methodology(
                 f"A regional total that would let a confidential figure be worked out (fewer than two other states in "
                 "it) is suppressed (C). In the charts a hollow marker shows a year in which fewer than "
                 f"{share} of the member states reported, and a gap a year without a regional total; missing figures "
-                "are never drawn as zero.",
+                "are never drawn as zero. A dotted rule marks a break in series, where the line is not drawn: fewer "
+                "than half of the states behind a total also reported the year before, or the figures of most states "
+                "come from published data (UNODC, Eurostat) on one side and from the submissions on the other, so "
+                "that the difference is one of coverage or source, not of crime.",
                 settings.source_line + ".",
             ],
         },

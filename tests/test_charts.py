@@ -12,6 +12,7 @@ import multiprocessing
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import pandas as pd
@@ -210,8 +211,8 @@ def test_year_without_a_row_is_a_gap_and_zero_is_zero(ref, regional):
 def test_years_no_state_reported_at_all_are_gaps_with_their_ticks(ref):
     """Published history up to 2021 and submissions from 2024: 2022 and 2023 have no regional row for
     any indicator, and the line must not be drawn straight from 2021 to 2024."""
-    regional = pd.DataFrame([regional_row("TIP_VIC", 2020, 900.0, 6), regional_row("TIP_VIC", 2021, 950.0, 6),
-                             regional_row("TIP_VIC", 2024, 80.0, 3), regional_row("TIP_VIC", 2025, 90.0, 3)])
+    regional = pd.DataFrame([regional_row("TIP_VIC", 2020, 900.0, 6), {**regional_row("TIP_VIC", 2021, 950.0, 6), "n_same_reporters": 6},
+                             regional_row("TIP_VIC", 2024, 80.0, 3), {**regional_row("TIP_VIC", 2025, 90.0, 3), "n_same_reporters": 3}])
     data = trend_chart_data(regional, ref, category(ref, "TIP"), year=2025)
     assert data.years == (2020, 2021, 2022, 2023, 2024, 2025)
     fig = draw_trend_chart(data)
@@ -221,6 +222,31 @@ def test_years_no_state_reported_at_all_are_gaps_with_their_ticks(ref):
     assert math.isnan(y[2]) and math.isnan(y[3])
     assert tick_labels(drawn_ticks(ax.xaxis)) == ["2020", "2021", "2022", "2023", "2024", "2025"]
     assert texts(ax, "note") == ["no data\n0/13", "no data\n0/13"]
+
+
+def test_a_change_of_states_or_of_source_between_two_years_is_a_break_not_a_line(ref):
+    """2020-2021: the same six states from published data (joined); 2022: three states that submitted,
+    only one of them among 2021's six (a break); 2023: the same three (joined); 2024: the same three,
+    but most of them now from published data again (a break)."""
+    rows = [
+        {**regional_row("DRG_OFF", 2020, 40000.0, 6), "n_same_reporters": 6, "n_history": 6},
+        {**regional_row("DRG_OFF", 2021, 41000.0, 6), "n_same_reporters": 6, "n_history": 6},
+        {**regional_row("DRG_OFF", 2022, 1100.0, 3), "n_same_reporters": 1, "n_history": 0},
+        {**regional_row("DRG_OFF", 2023, 1200.0, 3), "n_same_reporters": 3, "n_history": 0},
+        {**regional_row("DRG_OFF", 2024, 1300.0, 3), "n_same_reporters": 3, "n_history": 2},
+    ]
+    data = trend_chart_data(pd.DataFrame(rows), ref, category(ref, "DRG"), year=2024)
+    assert data.breaks == (False, False, True, False, True)
+    ax, = draw_trend_chart(data).axes
+    line = the_line(ax)
+    assert list(line.get_xdata()) == [2020, 2021, 2021.5, 2022, 2023, 2023.5, 2024]
+    assert [math.isnan(y) for y in line.get_ydata()] == [False, False, True, False, False, True, False]
+    assert [artist.get_xdata()[0] for artist in ax.get_lines() if artist.get_gid() == "break"] == [2021.5, 2023.5]
+    assert "break in series: other states or another source" in tick_labels(ax.get_legend().get_texts())
+
+
+def test_without_the_reporters_columns_nothing_is_called_a_break():
+    assert not charts.is_series_break(SimpleNamespace(n_reporting=6), SimpleNamespace(n_reporting=3))
 
 
 def test_trend_chart_titles_labels_and_legend(ref, regional):
@@ -542,7 +568,7 @@ def broken_jobs(regional, country, ref, year, out_dir, settings=None):
     """chart_jobs with one chart whose drawing fails (no years: IndexError) among good ones."""
     jobs = dict(real_chart_jobs(regional, country, ref, year, out_dir))
     good = jobs["trend_TIP"].data
-    broken = dataclasses.replace(good, years=(), totals=(), n_reporting=(), n_expected=(), flags=(), is_confidential=())
+    broken = dataclasses.replace(good, years=(), totals=(), n_reporting=(), n_expected=(), flags=(), is_confidential=(), breaks=())
     jobs["trend_TIP"] = charts.ChartJob("trend", broken, out_dir / "trend_TIP.png")
     return jobs
 
