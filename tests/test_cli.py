@@ -716,3 +716,102 @@ def test_files_that_contradict_themselves_are_findings_and_the_run_says_where_th
         assert "used: 2026/BGR_2026_v2.xlsx" in conflict
         texts = {str(c.value) for row in openpyxl.load_workbook(year_dir / "feedback" / feedback_name)["Findings"].iter_rows() for c in row if c.value}
         assert any("cover-date-missing" in t or "no date submitted" in t for t in texts)
+
+
+# -- the first real year, from an empty workspace (issue 19, "Done when") ---------------------------
+# A coordinator who ran the demonstration, then starts a real 2026 collection in a workspace of its own
+# with the published history only: no demonstration figure reaches the templates or the report, the
+# three files that come back give their findings, and a 2-of-13 year quotes no regional change. Nothing
+# here reads the shipped inputs/20*: only inputs/history, the real published figures, is copied.
+SHIPPED_HISTORY = Path(__file__).parent.parent / "inputs" / "history"
+
+
+@pytest.fixture(scope="module")
+def real_year(tmp_path_factory, ref):
+    if not any(SHIPPED_HISTORY.glob("*.csv")):
+        pytest.skip(f"no published history shipped in {SHIPPED_HISTORY}")
+    demo, real = tmp_path_factory.mktemp("demo-workspace"), tmp_path_factory.mktemp("real-workspace")
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(demo)
+        generate_sample_inputs(demo / "inputs", ref, years=[2025], states=["GEO", "ARM", "MKD"])
+        demo_run = runner.invoke(main, ["run", "--year", "2025", "--no-pdf"])
+        assert demo_run.exit_code in (0, 1), demo_run.output
+
+        patch.chdir(real)
+        shutil.copytree(SHIPPED_HISTORY, real / "inputs" / "history")
+        previous = demo / "outputs" / "2025" / "data" / "observations.csv"
+        templates = runner.invoke(main, ["template", "--year", "2026", "--previous", str(previous)])
+
+        filed = real / "inputs" / "2026"
+        write_submission(filed, ref, "GEO", 2026, {("TIP_VIC", "TOTAL"): 12, ("TIP_OFF", "TOTAL"): 7}, date=dt.date(2027, 2, 1))
+        write_submission(filed, ref, "MKD", 2025, {("TIP_VIC", "TOTAL"): 30}, name="MKD_2026.xlsx", date=dt.date(2027, 2, 3))
+        write_submission(filed, ref, "ARM", 2026, {("TIP_VIC", "TOTAL"): 9, ("TIP_OFF", "TOTAL"): 4}, date=None)
+        run = runner.invoke(main, ["run", "--year", "2026", "--no-pdf"])
+    return {"demo": demo, "real": real, "previous": previous, "templates": templates, "run": run}
+
+
+def test_real_year_templates_carry_no_demonstration_figure_and_say_why(real_year, ref):
+    demo_figures = pd.read_csv(real_year["previous"], keep_default_na=False, na_values=[""])
+    assert {"GEO", "MKD"} <= set(demo_figures.loc[demo_figures["value"].notna(), "country_iso3"])  # there was something to leak
+    result = real_year["templates"]
+    assert result.exit_code == 0, result.output
+    assert "demonstration run" in result.stderr and "left blank" in result.stderr
+    written = sorted((real_year["real"] / "outputs" / "templates" / "2026").glob("*.xlsx"))
+    assert [p.name for p in written] == sorted(f"{c}_2026.xlsx" for c in ref.members_in(2026))
+    for path in written:
+        assert all(v is None for v in _previous_year_values(path).values()), path.name
+
+
+def test_real_year_files_that_contradict_themselves_give_their_findings(real_year):
+    result = real_year["run"]
+    assert result.exit_code == 0, result.output  # warnings only: a clean file, a misfiled one, an undated one
+    assert "2026/MKD_2026.xlsx → MKD 2025" in result.stderr
+    year_dir = real_year["real"] / "outputs" / "2026"
+    findings = pd.read_csv(year_dir / "data" / "findings.csv", keep_default_na=False)
+    cells = {(r.code, r.country_iso3, r.year, r.file, r.sheet, r.cell) for r in findings.itertuples()}
+    assert ("cover-year-mismatch", "MKD", 2025, "2026/MKD_2026.xlsx", "Cover", "B6") in cells
+    assert ("cover-date-missing", "ARM", 2026, "2026/ARM_2026.xlsx", "Cover", "B10") in cells
+    assert not findings["file"].str.startswith("2026/GEO").any()
+    submissions = pd.read_csv(year_dir / "data" / "submissions.csv", keep_default_na=False).set_index("file")
+    assert (submissions.loc["2026/MKD_2026.xlsx", "year"], submissions.loc["2026/MKD_2026.xlsx", "status"]) == ("2025", "accepted-with-warnings")
+    assert submissions.loc["2026/GEO_2026.xlsx", "status"] == "accepted"
+    rows = list(openpyxl.load_workbook(year_dir / "feedback" / "ARM_2026_feedback.xlsx")["Findings"].iter_rows(values_only=True))
+    header = rows.index(("Severity", "Code", "Sheet", "Cell", "Value", "What we found", "How to fix"))
+    assert [r[1:4] for r in rows[header + 1:]] == [("cover-date-missing", "Cover", "B10")]
+
+
+def _docx_text(path: Path) -> tuple[str, list[list[list[str]]]]:
+    document = docx.Document(str(path))
+    tables = [[[c.text for c in r.cells] for r in t.rows] for t in document.tables]
+    parts = [p.text for p in document.paragraphs] + [c for t in tables for r in t for c in r]
+    for section in document.sections:
+        parts += [p.text for part in (section.header, section.footer, section.first_page_header, section.first_page_footer) for p in part.paragraphs]
+    properties = document.core_properties
+    parts += [properties.title or "", properties.subject or "", properties.keywords or "", properties.comments or ""]
+    return "\n".join(parts), tables
+
+
+def test_real_year_report_says_nothing_of_demonstration_and_quotes_no_change_from_too_few_states(real_year):
+    text, tables = _docx_text(real_year["real"] / "outputs" / "2026" / "BSEC_Annual_Assessment_2026.docx")
+    assert "demonstration" not in text.lower()
+    # 2 of 13 states for 2026 (GEO, ARM) and 1 for 2025 (the misfiled MKD): fewer than [key_findings] min_states = 3.
+    assert "No headline indicator can be compared with 2025 on a same-reporters basis" in text
+    [overview] = [t for t in tables if t[0][0] == "Crime area: headline indicator" and "Change on 2025 (same states)" in t[0]]
+    change = overview[0].index("Change on 2025 (same states)")
+    assert [row[change] for row in overview[1:]] == [":"] * (len(overview) - 1)
+    assert not re.search(r"[+−-]\d[\d.,]* ?%", text), "a change in per cent is quoted"
+    # Table 4: every year of its range has its column, the years without any figure included.
+    [trend] = [t for t in tables if t[0][0] == "Crime area: headline indicator" and "2026" in t[0]]
+    years = [int(y) for y in trend[0][1:]]
+    assert years == list(range(years[0], 2027)) and years[0] <= 2022
+    tip = next(row for row in trend if row[0].startswith("Trafficking in persons"))
+    assert tip[years.index(2025) + 1] == "30 (1/13)" and tip[years.index(2026) + 1] == "21 (2/13)"
+
+
+def test_real_year_reads_no_shipped_demonstration_input(real_year):
+    """What the run read is its own workspace: the published history copied in and the three files."""
+    manifest = json.loads((real_year["real"] / "outputs" / "2026" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["is_demonstration"] is False
+    read = sorted(pd.read_csv(real_year["real"] / "outputs" / "2026" / "data" / "submissions.csv", keep_default_na=False)["file"])
+    assert [f for f in read if not f.startswith("history/")] == ["2026/ARM_2026.xlsx", "2026/GEO_2026.xlsx", "2026/MKD_2026.xlsx"]
