@@ -1052,12 +1052,15 @@ def _print_summary(submissions, findings, year: int, *, table: bool, ref: Refere
     """With `table`, the report year's files, any file of another year not used as it stands, and the
     files named or filed for the year that count elsewhere; then the counts, and where those files went."""
     moved = status.moved_files(submissions, ref, year)
-    shown = submissions[(submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"]) | submissions["file"].isin(moved["file"])]
+    # Published history and its provenance files are the coordinator's own: never "a file to look at".
+    ours = submissions["status"].isin(status.NOT_SUBMISSIONS) & submissions["file"].str.startswith(f"{ingest.HISTORY_DIR}/")
+    needs_a_look = (submissions["year"] == year).fillna(False) | ~submissions["status"].isin(["accepted"]) | submissions["file"].isin(moved["file"])
+    shown = submissions[needs_a_look & ~ours]
     other_years = len(submissions) - len(shown)
     if table:
         _print_files(shown, year)
     counts = findings["severity"].value_counts().to_dict()
-    log.info("%d file(s) read (%d accepted file(s) of other years not listed). Findings: %d error(s), %d warning(s), %d info — see data/findings.csv",
+    log.info("%d file(s) read (%d file(s) of other years or of published history, all accepted, not listed). Findings: %d error(s), %d warning(s), %d info — see data/findings.csv",
              len(submissions), other_years, counts.get("error", 0), counts.get("warning", 0), counts.get("info", 0))
     _log_moved(moved, year)
 

@@ -61,6 +61,7 @@ from pipeline.errors import ReportRenderError
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Category, Indicator, Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
+from pipeline.status import moved_files
 
 log = logging.getLogger(__name__)
 
@@ -400,8 +401,18 @@ def _country_rows(
 
 
 # -- submissions and findings ----------------------------------------------------------------------
+def _went_elsewhere(submissions: pd.DataFrame, year: int, ref: Reference) -> dict[str, str]:
+    """{ISO3: "2026/MKD_2026.xlsx went to 2025, as its Cover says (...)"} for a state whose file named or
+    filed for `year` counts for another year or state: "not received" alone would contradict status.csv."""
+    if not len(submissions) or not {"file", "status", "year", "country_iso3"} <= set(submissions.columns):
+        return {}
+    moved = moved_files(submissions, ref, year)
+    return {iso3: "; ".join(notes) for iso3, notes in moved.groupby("named_iso3")["note"].agg(list).items()}
+
+
 def _submission_rows(submissions: pd.DataFrame, year: int, ref: Reference) -> list[dict[str, str]]:
     received = _received_states(submissions, year)
+    went_elsewhere = _went_elsewhere(submissions, year, ref)
     in_year = submissions[submissions["year"] == year]
     rows = []
     members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
@@ -409,7 +420,8 @@ def _submission_rows(submissions: pd.DataFrame, year: int, ref: Reference) -> li
         name = ref.state_by_iso3[iso3].name
         chosen = received.get(iso3)
         if chosen is None:
-            rows.append({"state": name, "received": "no", "status": "not received", "n_values": NOT_APPLICABLE,
+            elsewhere = went_elsewhere.get(iso3)
+            rows.append({"state": name, "received": "no", "status": f"not received ({elsewhere})" if elsewhere else "not received", "n_values": NOT_APPLICABLE,
                          "findings": NOT_APPLICABLE})
             continue
         status_code = _text(chosen.status)
@@ -563,7 +575,7 @@ def _main_issues(state_findings: pd.DataFrame, ref: Reference) -> tuple[str, lis
 def _quality_rows(
     submissions: pd.DataFrame, findings: pd.DataFrame, year: int, ref: Reference
 ) -> tuple[list[dict[str, str]], list[str]]:
-    """One row per member state of `year`, in the order of the reference (no ranking), and the codes named.
+    """One row per member state of `year`, in name order as in every other table (no ranking), and the codes named.
 
     Findings are those of `year` on the state's files, less the files superseded by a later one (their
     findings no longer concern the figures; they stay in data/findings.csv). Row keys: state, status,
@@ -575,14 +587,16 @@ def _quality_rows(
     year_findings = findings[_year_of(findings) == year]
     finding_states = _texts(year_findings["country_iso3"])
     finding_files = _texts(year_findings["file"])
+    went_elsewhere = _went_elsewhere(submissions, year, ref)
     rows: list[dict[str, str]] = []
     codes_named: list[str] = []
-    for iso3 in ref.members_in(year):
+    for iso3 in sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold()):
         name = ref.state_by_iso3[iso3].name
         chosen = received.get(iso3)
         if chosen is None:
             rows.append({
-                "state": name, "status": "missing — not received", "file": NOT_APPLICABLE,
+                "state": name, "status": f"missing — not received ({went_elsewhere[iso3]})" if iso3 in went_elsewhere else "missing — not received",
+                "file": NOT_APPLICABLE,
                 "date_submitted": NOT_APPLICABLE, "values_reported": f"0 of {expected:,}",
                 "n_errors": NOT_APPLICABLE, "n_warnings": NOT_APPLICABLE, "n_info": NOT_APPLICABLE,
                 "counts": NOT_APPLICABLE, "main_issues": NOT_APPLICABLE,
@@ -1365,12 +1379,14 @@ def _profiles(
     coverage_rows: list[dict[str, str]],
     ref: Reference,
     chart_paths: Mapping[str, Path],
+    went_elsewhere: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """One profile per member state of `year`, in name order (no ranking): its headline figures, its
     submission and coverage, and its chart `profile_<ISO3>` (None when it has no figure to draw).
 
     A state with no headline figure for `year` gets no page of “:” but one line among the states
     without figures (the second list: heading and summary), which says what was received."""
+    went_elsewhere = went_elsewhere or {}
     coverage_by_state = {row["state"]: row for row in coverage_rows}
     members = sorted(ref.members_in(year), key=lambda iso3: ref.state_by_iso3[iso3].name.casefold())
     profiles, without_figures = [], []
@@ -1378,7 +1394,7 @@ def _profiles(
         name = ref.state_by_iso3[iso3].name
         submission = received.get(iso3)
         if submission is None:
-            sent = f"No submission for {year} was received."
+            sent = f"No submission for {year} was received" + (f" ({went_elsewhere[iso3]})." if iso3 in went_elsewhere else ".")
             note = "No submission received."
         else:
             status_code = _text(submission.status)
@@ -1598,7 +1614,8 @@ def build_context(
     quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
     previous = year - 1
     chart_years = [y for y in years if year - settings.trend_years < y <= year]
-    profiles, without_figures = _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths)
+    profiles, without_figures = _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths,
+                                          _went_elsewhere(submissions, year, ref))
     return {
         "title": settings.report_title,
         "year": str(year),
