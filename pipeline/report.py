@@ -1482,7 +1482,8 @@ def _category_context(
     span = f"{trend_years[0]}–{trend_years[-1]}" if trend_years else str(year)
     trend_caption = (
         f"Figure {next_number(figure_numbers)}. {headline.label}: regional total ({unit}), {span}. Labels: member "
-        "states reporting / member states; hollow markers: low coverage; a gap: no regional total."
+        "states reporting / member states; hollow markers: low coverage; a gap: no regional total; a dotted rule: a "
+        "break in series (other states or another source)."
         if trend_chart else ""
     )
     measure = "rate per 100,000 inhabitants" if headline.takes_rate else unit
