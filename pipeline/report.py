@@ -40,7 +40,6 @@ import logging
 import math
 import numbers
 import re
-import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any
@@ -1837,11 +1836,11 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
     if not template_path.is_file():
         raise ReportRenderError(f"report template {template_path} does not exist")
     tpl, day = _render_document(template_path, context)
-    parts = _saved_parts(tpl)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    saved = io.BytesIO()
+    tpl.save(saved)
     # python-docx dates the zip entries with the current time: the day's date instead, so that the
     # same inputs on one day give the same bytes.
-    return output_files.write_zip(parts, out_path, day.replace(tzinfo=None))
+    return output_files.write_package(saved.getvalue(), out_path, day.replace(tzinfo=None))
 
 
 def _document_day() -> dt.datetime:
@@ -1869,11 +1868,3 @@ def _render_document(template_path: Path, context: dict[str, Any]) -> tuple[Docx
     if context.get("coordinator"):  # settings [report] coordinator: Word shows it as the author
         tpl.docx.core_properties.author = context["coordinator"]
     return tpl, day
-
-
-def _saved_parts(tpl: DocxTemplate) -> list[tuple[str, bytes]]:
-    """The parts of the rendered template as `DocxTemplate.save` writes them: (zip entry name, bytes), in order."""
-    buffer = io.BytesIO()
-    tpl.save(buffer)
-    with zipfile.ZipFile(buffer) as package:
-        return [(info.filename, package.read(info)) for info in package.infolist()]
