@@ -55,7 +55,7 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta
 
 from pipeline import output_files
-from pipeline.charts import ensure_columns, round_half_up, trend_chart_data
+from pipeline.charts import ensure_columns, is_series_break, round_half_up, trend_chart_data
 from pipeline.errors import ReportRenderError
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Category, Indicator, Reference
@@ -759,8 +759,14 @@ def _series_years(years: list[int], year: int) -> list[int]:
     return [y for y in range(year - SERIES_YEARS + 1, year + 1) if y >= first]
 
 
+SERIES_BREAK_MARK = "b"  # the flag of a break in series (flags.csv), after a total not comparable with the year before
+
+
 def _series_rows(regional_rows: dict[tuple, Any], series_years: list[int], ref: Reference) -> list[dict[str, str]]:
-    """Per crime area: the headline regional total of each year, with its states reporting (n/N)."""
+    """Per crime area: the headline regional total of each year, with its states reporting (n/N).
+
+    A total that may not be compared with the year before's (`charts.is_series_break`: other states
+    reported, or another source) carries the break-in-series mark, as the trend chart draws no line there."""
     rows = []
     for category in ref.categories:
         headline = ref.indicator_by_code[category.headline]
@@ -770,11 +776,32 @@ def _series_rows(regional_rows: dict[tuple, Any], series_years: list[int], ref: 
                 row[f"y{index}"] = ""
                 continue
             year = series_years[index]
-            cells = _regional_cells(_regional_row(regional_rows, headline.code, year), headline, len(ref.members_in(year)))
+            this = _regional_row(regional_rows, headline.code, year)
+            cells = _regional_cells(this, headline, len(ref.members_in(year)))
             reporting, _, expected = cells["coverage"].partition(" of ")
-            row[f"y{index}"] = f"{cells['total']} ({reporting}/{expected})"
+            before = _regional_row(regional_rows, headline.code, year - 1) if index > 0 else None
+            mark = f" {SERIES_BREAK_MARK}" if _is_break(before, this) else ""
+            row[f"y{index}"] = f"{cells['total']}{mark} ({reporting}/{expected})"
         rows.append(row)
     return rows
+
+
+def _is_break(before: Any | None, after: Any | None) -> bool:
+    """Two regional totals that both exist and may not be compared (`charts.is_series_break`)."""
+    if before is None or after is None or not (_is_number(before.total) and _is_number(after.total)):
+        return False
+    return is_series_break(before, after)
+
+
+def _series_note(series: list[dict[str, str]]) -> str:
+    """The note under Table 4 when a total in it carries the break-in-series mark; else empty."""
+    if not any(f" {SERIES_BREAK_MARK} (" in value for row in series for value in row.values()):
+        return ""
+    return (
+        f"{SERIES_BREAK_MARK}: break in series. Fewer than half of the member states behind this total also reported the "
+        "year before, or its figures come mostly from another source (published UNODC or Eurostat data instead of "
+        "submissions): it cannot be compared with the year before's total (section 2.5)."
+    )
 
 
 # -- coverage ---------------------------------------------------------------------------------------
@@ -1257,7 +1284,8 @@ def _methodology(
                 "are never drawn as zero. A dotted rule marks a break in series, where the line is not drawn: fewer "
                 "than half of the states behind a total also reported the year before, or the figures of most states "
                 "come from published data (UNODC, Eurostat) on one side and from the submissions on the other, so "
-                "that the difference is one of coverage or source, not of crime.",
+                "that the difference is one of coverage or source, not of crime. Table 4 marks such a total with b, "
+                "the flag of a break in series.",
                 settings.source_line + ".",
             ],
         },
@@ -1591,6 +1619,7 @@ def build_context(
 
     submission_rows = _submission_rows(submissions, year, ref)
     series_years = _series_years(years, year)
+    series_rows = _series_rows(regional_rows, series_years, ref)
     coverage_rows = _coverage_rows(coverage, year, ref)
     overview_rows = []
     overview_flags = []
@@ -1661,7 +1690,8 @@ def build_context(
             "(member states reporting / member states)" if series_years else "Table 4. Headline indicators at regional level"
         ),
         "series_years": [str(y) for y in series_years] + [""] * (SERIES_YEARS - len(series_years)),
-        "series": _series_rows(regional_rows, series_years, ref),
+        "series": series_rows,
+        "series_note": _series_note(series_rows),
         "change_heading": f"Change on {previous} (same states)",
         "change_heading_short": f"Change on {previous}",
         "categories": categories,

@@ -439,6 +439,7 @@ def _overview(doc) -> None:
         + [("{{ series_years[" + str(i) + "] }}", f"y{i}", 25, True) for i in range(5)],
         "row in series",
     )
+    _flags_note(doc, "series_note")
 
 
 def _categories(doc) -> None:

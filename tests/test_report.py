@@ -1285,6 +1285,22 @@ def test_the_series_table_has_every_year_of_its_range_even_without_data():
     assert report._series_years([], 2026) == [2026]
 
 
+def test_a_total_not_comparable_with_the_year_before_is_marked_b_in_the_series_table(ref):
+    """6 states in 2022 from published data, 3 submitting states in 2023 of whom 1 reported in 2022:
+    a break (b); 2024 with the same 3 states: comparable, no mark."""
+    rows = [regional_row("TIP_VIC", 2022, 40_884.0, 6), regional_row("TIP_VIC", 2023, 1_100.0, 3, same=1),
+            regional_row("TIP_VIC", 2024, 1_200.0, 3, same=3)]
+    rows[0]["n_history"] = 6
+    regional_rows = report._rows_by_key(pd.DataFrame(rows), report.REGIONAL_KEY)
+    series = report._series_rows(regional_rows, [2022, 2023, 2024], ref)
+    trafficking = next(row for row in series if row["indicator"].startswith("Trafficking in persons"))
+    assert trafficking["y0"] == "40,884 (6/13)"
+    assert trafficking["y1"] == "1,100 b (3/13)"
+    assert trafficking["y2"] == "1,200 (3/13)"
+    assert report._series_note(series).startswith("b: break in series.")
+    assert report._series_note(report._series_rows(regional_rows, [2024], ref)) == ""
+
+
 def test_a_state_with_earlier_figures_but_none_for_the_year_gets_a_line_not_a_page(ref):
     """Albania has published figures of earlier years (so a profile chart) but nothing for 2026."""
     profiles, without = report._profiles(2026, {}, {}, [], ref, {"profile_ALB": Path("profile_ALB.png")})
