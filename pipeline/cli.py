@@ -619,7 +619,7 @@ def _validate_year(year: int, inputs_dir: Path, ref: Reference, *, strict: bool,
 
     read, _ = read_and_check([(path, inputs_dir) for path in ingest.discover_files(inputs_dir)], ref, strict=strict, thresholds=thresholds)
     refuse_mixed_demonstration([sub for sub, _ in read], inputs_dir)
-    return _submissions_of_year(read, year), [sub for sub, _ in read]
+    return _submissions_of_year(read, year, ref), [sub for sub, _ in read]
 
 
 def refuse_mixed_demonstration(subs: list[Submission], inputs_dir: Path) -> None:
@@ -824,7 +824,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             others = {"observations": observations, "coverage": coverage, "revisions": revisions, "findings": findings_table, "submissions": submissions_table}
             YearTables.write_tables(data_dir, **others)
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
-            of_year = _submissions_of_year(read, year)
+            of_year = _submissions_of_year(read, year, ref)
             # Any demonstration workbook in use, of any year (the trends read every year), makes the run a
             # demonstration: its report says so, and next year's templates are not pre-filled from it.
             is_demonstration = any(s.is_demonstration for s in submissions if s.is_used)
@@ -1035,9 +1035,14 @@ def read_and_check(files: list[tuple[Path, Path]], ref: Reference, *, strict: bo
     return read, across_years(subs, ref, thresholds or rules.load_thresholds())
 
 
-def _submissions_of_year(read: list[tuple[Submission, Path]], year: int) -> list[tuple[Submission, Path]]:
-    """The workbooks for `year`, and those whose year could not be read (they may be for any year)."""
-    return [(sub, path) for sub, path in read if (sub.year == year or sub.year is None) and sub.status != "ignored"]
+def _submissions_of_year(read: list[tuple[Submission, Path]], year: int, ref: Reference) -> list[tuple[Submission, Path]]:
+    """The workbooks for `year`, those whose year could not be read (they may be for any year), and
+    those named or filed for `year` whose Cover gives another year: their feedback (the cover-year-mismatch
+    on the Cover) reaches the year the focal point sent them for, as well as the year they count for."""
+    frame = validate.submissions_frame([sub for sub, _ in read])
+    moved = set(status.moved_files(frame, ref, year)["file"])
+    return [(sub, path) for sub, path in read
+            if (sub.year == year or sub.year is None or sub.file in moved) and sub.status != "ignored"]
 
 
 def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:

@@ -716,6 +716,10 @@ def test_files_that_contradict_themselves_are_findings_and_the_run_says_where_th
         assert "used: 2026/BGR_2026_v2.xlsx" in conflict
         texts = {str(c.value) for row in openpyxl.load_workbook(year_dir / "feedback" / feedback_name)["Findings"].iter_rows() for c in row if c.value}
         assert any("cover-date-missing" in t or "no date submitted" in t for t in texts)
+    # The 2025 workbook sent as MKD's 2026 file gets its feedback in the 2026 run too, where it was sent.
+    assert ("2026/MKD_2026.xlsx", "cover-year-mismatch", "B6") in [tuple(r) for r in listed[["file", "code", "cell"]].values]
+    texts = {str(c.value) for row in openpyxl.load_workbook(year_dir / "feedback" / "MKD_2025_feedback.xlsx")["Findings"].iter_rows() for c in row if c.value}
+    assert "cover-year-mismatch" in texts
 
 
 # -- the first real year, from an empty workspace (issue 19, "Done when") ---------------------------
