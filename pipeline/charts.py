@@ -168,6 +168,11 @@ class TrendChartData:
     breaks: tuple[bool, ...] = ()
 
 
+def year_span(years: Sequence[int]) -> str:
+    """"2017–2026" for a range of years, "2026" for one year (never "2026–2026")."""
+    return str(years[0]) if years[0] == years[-1] else f"{years[0]}–{years[-1]}"
+
+
 def is_series_break(before: object, after: object) -> bool:
     """Whether two regional totals of consecutive years (rows of the regional table) may not be joined
     by a line: a line between them would read as a change in crime when the change is in who reported
@@ -337,7 +342,7 @@ def trend_chart_data(
     )
     sources = sorted({s for y in years if y in by_year for s in _text(getattr(by_year[y], "history_sources", "")).split(";") if s})
     return TrendChartData(
-        title=f"{indicator.label}: regional total, {years[0]}–{years[-1]}",
+        title=f"{indicator.label}: regional total, {year_span(years)}",
         axis_label=UNIT_AXIS_LABELS.get(indicator.unit, indicator.unit),
         years=tuple(years),
         totals=tuple(totals),
@@ -456,7 +461,7 @@ def profile_chart_data(
         for category, indicator, values, published, confidential in raw_panels
     )
     return ProfileChartData(
-        title=f"{state.name}: headline indicator of each crime area, {years[0]}–{years[-1]}",
+        title=f"{state.name}: headline indicator of each crime area, {year_span(years)}",
         years=tuple(years),
         panels=panels,
         source_line=settings.source_line + (f"; published data: {'; '.join(sorted(sources))}" if sources else ""),

@@ -55,7 +55,7 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta
 
 from pipeline import output_files
-from pipeline.charts import ensure_columns, is_series_break, round_half_up, trend_chart_data
+from pipeline.charts import ensure_columns, is_series_break, round_half_up, trend_chart_data, year_span
 from pipeline.errors import ReportRenderError
 from pipeline.ingest import HISTORY_DIR
 from pipeline.reference import TOTAL, Category, Indicator, Reference
@@ -322,8 +322,8 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
         )
     if indicator.takes_rate and _is_number(row.rate_per_100k) and "e" in _text(row.rate_flags):
         sentences.append(
-            f"The population reference has no figure for {year} yet for some states: their latest figure is used, "
-            "and the rate is flagged e (estimated)."
+            f"The population reference has no figure for {year} yet for some or all of the reporting states: their "
+            "latest figure is used, and the rate is flagged e (estimated)."
         )
     if expected > 0 and reporting / expected < settings.low_coverage_share:
         sentences.append(
@@ -995,6 +995,11 @@ def _headline_coverage_finding(year: int, regional_rows: dict[tuple, Any], ref: 
             f"The headline indicator of every crime area was reported by at least {share} of the member states "
             f"for {year} ({span} of {n_members})."
         )
+    if len(below) == len(counts) and low == high:
+        return (
+            f"The headline indicator of every crime area was reported by {low} of the {n_members} member states for "
+            f"{year}, fewer than {share}: the regional totals cover only the states that reported."
+        )
     listed = _series_text([f"{c.label.lower()} ({n} of {n_members})" for c, n in below])
     return (
         f"The headline indicators of the {len(counts)} crime areas were reported by {span} of the {n_members} "
@@ -1004,6 +1009,8 @@ def _headline_coverage_finding(year: int, regional_rows: dict[tuple, Any], ref: 
 
 
 def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Reference, min_states: int) -> str:
+    """How many headline indicators rose, fell or held on the year before (same reporters, over at
+    least `min_states` states); "" when none can be compared."""
     previous = year - 1
     ups = downs = flats = none = 0
     bases: list[int] = []
@@ -1020,10 +1027,7 @@ def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Referen
         flats += direction == 0
     n = len(ref.categories)
     if not bases:
-        return (
-            f"No headline indicator can be compared with {previous} on a same-reporters basis: none was reported "
-            f"for both {previous} and {year} by at least {min_states} member state{'' if min_states == 1 else 's'}."
-        )
+        return ""  # no headline indicator can be compared: `_key_findings` says so once
     parts = [f"{ups} of the {n} headline indicators increased on {previous}", f"{downs} decreased"]
     if flats:
         parts.append(f"{flats} did not change")
@@ -1038,7 +1042,8 @@ def _directions_finding(year: int, regional_rows: dict[tuple, Any], ref: Referen
 def _regional_change_findings(
     year: int, regional_rows: dict[tuple, Any], ref: Reference, settings: Settings
 ) -> list[str]:
-    """The largest same-reporters changes, at most one per crime area, largest first."""
+    """The largest same-reporters changes, at most one per crime area, largest first; none when no
+    indicator changed over at least [key_findings] min_states states."""
     previous = year - 1
     n_members = len(ref.members_in(year))
     order = {indicator.code: index for index, indicator in enumerate(ref.indicators)}
@@ -1071,11 +1076,6 @@ def _regional_change_findings(
             f"{format_figure(row.total, indicator)} {indicator.unit} ({reporting} of {n_members} states "
             f"reporting{flag_text})."
         )
-    if not sentences:
-        sentences.append(
-            f"No regional change on {previous} is quoted: no indicator was reported for both years by at least "
-            f"{settings.key_findings_min_states} member states."
-        )
     return sentences
 
 
@@ -1088,6 +1088,7 @@ def _national_change_findings(
     threshold = settings.national_change_pct
     names = {iso3: ref.state_by_iso3[iso3].name for iso3 in ref.members_in(year)}
     notable = []
+    compared = 0
     for area_index, category in enumerate(ref.categories):
         indicator = ref.indicator_by_code[category.headline]
         for iso3, name in names.items():
@@ -1096,6 +1097,7 @@ def _national_change_findings(
             before = _reported_number(country_rows.get((iso3, indicator.code, TOTAL, previous)))
             if current is None or before is None or before == 0 or not _is_number(row.change_pct):
                 continue
+            compared += 1
             change = float(row.change_pct)
             if abs(change) < threshold or abs(current - before) < settings.national_change_min:
                 continue
@@ -1103,6 +1105,8 @@ def _national_change_findings(
     notable.sort(key=lambda item: (-abs(item[0]), item[1], item[2].casefold()))
     shown = sorted(notable[: settings.key_findings_national], key=lambda item: (item[1], item[2].casefold()))
     size = f"{threshold:g}{NBSP}%"
+    if not compared:
+        return [f"No member state reported a headline figure for both {previous} and {year}, so no national change is given."]
     if not shown:
         return [
             f"No member state's headline figure changed by {size} or more (and by at least "
@@ -1158,11 +1162,23 @@ def key_findings(
 def _key_findings(year: int, regional_rows: dict[tuple, Any], country_rows: dict[tuple, Any], country: pd.DataFrame,
                   received: dict[str, Any], ref: Reference, settings: Settings, first_chapter: int) -> list[str]:
     """`key_findings` from the look-ups `build_context` has made already."""
+    previous, min_states = year - 1, settings.key_findings_min_states
+    directions = _directions_finding(year, regional_rows, ref, min_states)
+    regional = _regional_change_findings(year, regional_rows, ref, settings)
+    if directions or regional:
+        changes = [directions or (
+            f"No headline indicator can be compared with {previous} on a same-reporters basis: none was reported "
+            f"for both {previous} and {year} by at least {_plural(min_states, 'member state')}."
+        ), *regional]
+    else:
+        changes = [
+            f"No regional change on {previous} is quoted: no indicator was reported for both {previous} and {year} "
+            f"by at least {_plural(min_states, 'member state')}, and over fewer a change says more about who reported than about crime."
+        ]
     return [
         _coverage_finding(year, country, received, ref),
         _headline_coverage_finding(year, regional_rows, ref, settings),
-        _directions_finding(year, regional_rows, ref, settings.key_findings_min_states),
-        *_regional_change_findings(year, regional_rows, ref, settings),
+        *changes,
         *_national_change_findings(year, country_rows, ref, settings, first_chapter),
     ]
 
@@ -1431,13 +1447,16 @@ def _profiles(
             sent += f", submitted {submitted})." if submitted != NOT_AVAILABLE else ")."
             note = "Not reported." if status_code in USED_STATUSES else "Submission not used."
         cover = coverage_by_state.get(name)
+        has_any_figure = cover is not None and not cover["reported"].startswith("0 of")
         if cover is not None:
             areas = cover["areas_without"]
-            sent += (
+            coverage_sentence = (
                 f" Indicators (totals) with a figure for {year}: {cover['reported']}"
                 + (f", {cover['published']} of them from published data" if cover["published"] not in ("", "0") else "")
                 + f"; crime areas without a figure: {areas}."
             )
+        else:
+            coverage_sentence = ""
         rows, flags = [], []
         for category in ref.categories:
             indicator = ref.indicator_by_code[category.headline]
@@ -1453,13 +1472,14 @@ def _profiles(
             })
         chart = chart_paths.get(f"profile_{iso3}")
         if all(row["value"] in (NOT_AVAILABLE, NOT_APPLICABLE) for row in rows):
-            # Earlier years' figures stay in the regional charts and in data/country.csv.
-            without_figures.append({"heading": name, "summary": sent})
+            # Earlier years' figures stay in the regional charts and in data/country.csv. "0 of 44 with a
+            # figure" would only repeat the list's heading.
+            without_figures.append({"heading": name, "summary": sent + (coverage_sentence if has_any_figure else "")})
             continue
         number = len(profiles) + 1
         profiles.append({
             "heading": name,
-            "summary": sent,
+            "summary": sent + coverage_sentence,
             "table_caption": f"Table E{number}. {name}: headline indicator of each crime area, {year}",
             "rows": rows,
             "flags_note": flags_note(flags, ref),
@@ -1506,7 +1526,7 @@ def _category_context(
 
     trend_chart = chart_paths.get(f"trend_{category.code}")
     national_chart = chart_paths.get(f"national_{category.code}")
-    span = f"{trend_years[0]}–{trend_years[-1]}" if trend_years else str(year)
+    span = year_span(trend_years) if trend_years else str(year)
     trend_caption = (
         f"Figure {next_number(figure_numbers)}. {headline.label}: regional total ({unit}), {span}. Labels: member "
         "states reporting / member states; hollow markers: low coverage; a gap: no regional total; a dotted rule: a "
@@ -1686,7 +1706,7 @@ def build_context(
         "overview": overview_rows,
         "overview_flags_note": flags_note(overview_flags, ref),
         "series_caption": (
-            f"Table 4. Headline indicators at regional level, {series_years[0]}–{series_years[-1]}: regional total "
+            f"Table 4. Headline indicators at regional level, {year_span(series_years)}: regional total "
             "(member states reporting / member states)" if series_years else "Table 4. Headline indicators at regional level"
         ),
         "series_years": [str(y) for y in series_years] + [""] * (SERIES_YEARS - len(series_years)),
