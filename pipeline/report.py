@@ -323,7 +323,7 @@ def _key_figures(row: Any | None, indicator: Indicator, year: int, n_expected: i
     if indicator.takes_rate and _is_number(row.rate_per_100k) and "e" in _text(row.rate_flags):
         sentences.append(
             f"The population reference has no figure for {year} yet for some or all of the reporting states: their "
-            "latest figure is used, and the rate is flagged e (estimated)."
+            "latest figure is used, so the rate is an estimate (flag e in data/regional.csv)."
         )
     if expected > 0 and reporting / expected < settings.low_coverage_share:
         sentences.append(
@@ -1217,8 +1217,9 @@ def _methodology(
         population_year = "No population figures are loaded, so no rate can be computed."
     elif year > last_pop:
         population_year = (
-            f"The series ends in {last_pop}: for {year} the {last_pop} figure of each state is used, and rates built "
-            "on a figure of an earlier year are flagged e (estimated)."
+            f"The series ends in {last_pop}: for {year} the {last_pop} figure of each state is used, so the {year} "
+            "rates are estimates. They carry the flag e (estimated) in data/regional.csv and data/country.csv; the "
+            "tables do not repeat it beside every rate."
         )
     else:
         population_year = f"The series covers {pop_years[0]}–{last_pop}, so the {year} rates use {year} figures."

@@ -785,7 +785,7 @@ def test_key_figures_show_the_raw_change_history_sources_and_estimated_populatio
     assert "the total changed by +5.0\u00a0% on 2023" in text
     assert "The raw regional total, over 3 states in 2024 and a different set in 2023, changed by +40.0\u00a0%" in text
     assert "The figures of 1 state come from published data (UNODC GLOTIP; Eurostat)" in text
-    assert "their latest figure is used, and the rate is flagged e" in text
+    assert "their latest figure is used, so the rate is an estimate (flag e in data/regional.csv)" in text
     same_states = pd.DataFrame([{**regional_row("TIP_VIC", 2024, 700.0, 2, same=2, change_same=5.0), "change_pct": 5.0}]).iloc[0]
     assert "raw regional total" not in report._key_figures(same_states, indicator, 2024, 13, two_are_enough)
 
