@@ -401,12 +401,18 @@ def _country_rows(
 
 # -- submissions and findings ----------------------------------------------------------------------
 def _went_elsewhere(submissions: pd.DataFrame, year: int, ref: Reference) -> dict[str, str]:
-    """{ISO3: "2026/MKD_2026.xlsx went to 2025, as its Cover says (...)"} for a state whose file named or
-    filed for `year` counts for another year or state: "not received" alone would contradict status.csv."""
+    """{ISO3: "2026/MKD_2026.xlsx counts for 2025, as its Cover says: accepted with warnings"} for a state
+    whose file named or filed for `year` counts for another year or state: "not received" alone would
+    contradict status.csv (whose note says the same in its own words)."""
     if not len(submissions) or not {"file", "status", "year", "country_iso3"} <= set(submissions.columns):
         return {}
-    moved = moved_files(submissions, ref, year)
-    return {iso3: "; ".join(notes) for iso3, notes in moved.groupby("named_iso3")["note"].agg(list).items()}
+    notes: dict[str, list[str]] = {}
+    for row in moved_files(submissions, ref, year).itertuples(index=False):
+        where = [ref.state_by_iso3[row.country_iso3].name] if row.country_iso3 != row.named_iso3 else []
+        where += [str(row.year)] if row.year != year else []
+        status = SUBMISSION_STATUS_WORDS.get(row.status, row.status)
+        notes.setdefault(row.named_iso3, []).append(f"{row.file} counts for {' '.join(where)}, as its Cover says: {status}")
+    return {iso3: "; ".join(texts) for iso3, texts in notes.items()}
 
 
 def _submission_rows(submissions: pd.DataFrame, year: int, ref: Reference) -> list[dict[str, str]]:

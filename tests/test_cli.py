@@ -817,7 +817,7 @@ def test_real_year_report_says_nothing_of_demonstration_and_quotes_no_change_fro
     # North Macedonia's file arrived for 2026 but counts for 2025: the report says so where it says "not received".
     [submissions] = [t for t in tables if t[0][:3] == ["Member state", "Received", "Status"]]
     macedonia = next(row for row in submissions if row[0] == "North Macedonia")
-    assert macedonia[2] == "not received (2026/MKD_2026.xlsx went to 2025, as its Cover says (accepted-with-warnings))"
+    assert macedonia[2] == "not received (2026/MKD_2026.xlsx counts for 2025, as its Cover says: accepted with warnings)"
 
 
 def test_real_year_reads_no_shipped_demonstration_input(real_year):
