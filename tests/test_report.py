@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import report
+from pipeline.changes import Comparison
 from pipeline.errors import ReportRenderError
 from pipeline.reference import load_reference
 from pipeline.report import (
@@ -1256,7 +1257,12 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     revisions = pd.DataFrame([{"country_iso3": "MDA", "indicator": "CYB_OFF", "breakdown": "TOTAL", "year": YEAR - 1,
                                "old_value": 211.0, "old_status": "reported", "new_value": 274.0, "change_pct": 29.85,
                                "comment": "", "file": "MDA.xlsx", "cell": "F76"}])
-    other = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions)
+    # ... and a comparison with a release, for the changes annex.
+    changed = pd.DataFrame([{"level": "national", "country_iso3": "GEO", "indicator": "TIP_OFF", "breakdown": "TOTAL", "year": YEAR, "measure": "value",
+                             "old_value": 10.0, "new_value": 12.0, "difference": 2.0, "old_status": "reported", "new_status": "reported",
+                             "old_flags": "", "new_flags": "", "cause": "resubmission", "evidence": "GEO TIP_OFF: GEO.xlsx Data!E7"}])
+    other = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions,
+                          comparison=Comparison("draft-1", "2026-02-15", changed, ("A sentence of the draft.",)))
     supplied = context_fields(context) | context_fields(other)
     assert documented <= supplied, sorted(documented - supplied)
 
