@@ -7,6 +7,7 @@
     crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
     crimetrends report --year 2025                   charts, report, annex and PDF again from the stored data
     crimetrends release --year 2025 --label draft    freeze the year's outputs as circulated
+    crimetrends changes --year 2025                  which published figures changed since a release, and why
     crimetrends import data_glotip.xlsx              published history beside the submissions
     crimetrends doctor                               is this machine ready? what to install
 

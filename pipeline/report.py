@@ -902,6 +902,7 @@ def _revisions_summary(rows: list[dict[str, str]], year: int) -> str:
 # -- changes since a release -------------------------------------------------------------------------
 CHANGES_CSV = "data/changes.csv"
 CHANGES_ANNEX = "F"
+CHANGE_DECIMALS, MAX_CHANGE_DECIMALS = 3, 6  # a changed figure the report's precision would print unchanged (a rate 0.294 → 0.288)
 KEY_FINDINGS_HEADING = "Key findings"  # the heading of chapter 1 in the template, after its number
 KEY_FINDING_STYLE = "List Bullet"
 MEASURE_WORDS = {
@@ -984,15 +985,17 @@ def _changes_groups(frame: pd.DataFrame, ref: Reference, label: str) -> list[dic
     if frame.empty:
         return []
     area_order = {category.code: i for i, category in enumerate(ref.categories)}
+    cause_order = {code: i for i, code in enumerate(changes_module.CAUSES)}
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in frame.itertuples(index=False):
         indicator = ref.indicator_by_code.get(_text(row.indicator))
         area = ref.category_by_code.get(indicator.category) if indicator is not None else None
-        group_key = (area_order.get(area.code, len(area_order)) if area else len(area_order), area.label if area else "Other indicators", _text(row.cause))
+        codes = tuple(code.strip() for code in _text(row.cause).split(";") if code.strip())
+        group_key = (area_order.get(area.code, len(area_order)) if area else len(area_order), area.label if area else "Other indicators",
+                     tuple(cause_order.get(code, len(cause_order)) for code in codes), codes)
         groups.setdefault(group_key, []).append(_change_row_text(row, indicator, ref))
-    return [{"heading": f"{area}: {' and '.join(changes_module.cause_labels(c.strip() for c in cause.split(';')))}",
-             "rows": rows}
-            for (_, area, cause), rows in sorted(groups.items(), key=lambda item: item[0])]
+    return [{"heading": f"{area}: {' and '.join(changes_module.cause_labels(codes))}", "rows": rows}
+            for (_, area, _, codes), rows in sorted(groups.items(), key=lambda item: item[0][:3])]
 
 
 def _change_row_text(row: Any, indicator: Indicator | None, ref: Reference) -> dict[str, str]:
@@ -1003,20 +1006,30 @@ def _change_row_text(row: Any, indicator: Indicator | None, ref: Reference) -> d
     label = (indicator.label if indicator else _text(row.indicator)) + ("" if breakdown in ("", TOTAL) else f" ({breakdown})")
     measure = _text(row.measure)
     flags_changed = _text(row.old_flags) != _text(row.new_flags)
+    old = _changed_cell(row.old_value, _text(row.old_status), _text(row.old_flags), measure, indicator, flags_changed)
+    new = _changed_cell(row.new_value, _text(row.new_status), _text(row.new_flags), measure, indicator, flags_changed)
+    decimals = CHANGE_DECIMALS
+    while old == new and decimals <= MAX_CHANGE_DECIMALS and _is_number(row.old_value) and _is_number(row.new_value):  # finer than the report prints
+        old, new = (_changed_cell(value, "", flags, measure, indicator, flags_changed, decimals)
+                    for value, flags in ((row.old_value, _text(row.old_flags)), (row.new_value, _text(row.new_flags))))
+        decimals += 1
     return {
         "figure": f"{where}: {label}, {int(row.year)}",
         "measure": MEASURE_WORDS.get(measure, measure),
-        "old": _changed_cell(row.old_value, _text(row.old_status), _text(row.old_flags), measure, indicator, flags_changed),
-        "new": _changed_cell(row.new_value, _text(row.new_status), _text(row.new_flags), measure, indicator, flags_changed),
+        "old": old,
+        "new": new,
         "evidence": _text(row.evidence),
     }
 
 
-def _changed_cell(value: object, status: str, flags: str, measure: str, indicator: Indicator | None, flags_changed: bool) -> str:
+def _changed_cell(value: object, status: str, flags: str, measure: str, indicator: Indicator | None, flags_changed: bool,
+                  decimals: int | None = None) -> str:
     """A figure of the changes annex as the report prints figures; a rate's flag (e) only when it changed,
-    as the report's tables leave it to data/*.csv."""
+    as the report's tables leave it to data/*.csv. With `decimals`, the number with that many decimals."""
     if measure == "rate_per_100k" and not flags_changed:
         flags = ""
+    if decimals is not None and _is_number(value):
+        return with_flags(_format_decimal(float(value), decimals), flags)  # type: ignore[arg-type]
     if measure == "coverage":
         return status.replace("_", " ") or NOT_AVAILABLE
     if not _is_number(value):
