@@ -51,6 +51,7 @@ CAUSES: dict[str, str] = {
 }
 
 POPULATION_FILE = "pipeline/reference/population.csv"
+HISTORY_STATUS = "history"  # submissions.csv: a file of published data under inputs/history/
 TABLES = ("observations", "regional", "country", "coverage", "revisions", "submissions")
 OBSERVATION_KEY = ["country_iso3", "indicator", "breakdown", "year"]
 
@@ -216,6 +217,11 @@ class _Provenance:
         self.population_changed = _reference_hash(old.manifest, POPULATION_FILE) != _reference_hash(new.manifest, POPULATION_FILE)
         self.global_causes = _manifest_causes(old.manifest, new.manifest)
         self._observation_causes: dict[tuple, list[tuple[str, str]]] = {}
+        # The history files (inputs/history/) new, changed or removed since the release: a history
+        # value names its published source, not the file it was imported into.
+        history = [(key[0], row) for key, row in self.new_files.items() if _text(row.status) == HISTORY_STATUS]
+        self.changed_history = [file for file, row in history if self._sha(file, new=False) != _text(row.sha256)] + [
+            key[0] for key, row in self.old_files.items() if _text(row.status) == HISTORY_STATUS and key not in self.new_files]
 
     def causes(self, level: str, measure: str, where: dict, before: Any, after: Any) -> list[tuple[str, str]]:
         years = [int(where["year"])] + ([int(where["year"]) - 1] if measure in CHANGE_MEASURES else [])
@@ -244,7 +250,8 @@ class _Provenance:
         change = f"{_shown(old)} → {_shown(new)}"
         if _is_history(new) or (new is None and _is_history(old)):
             row = new if new is not None else old
-            return [("history-import", f"{figure}: {change}, {_text(row.source_file)} ({_text(row.source)})")]
+            imported = f", imported in {', '.join(self.changed_history)}" if self.changed_history else ""
+            return [("history-import", f"{figure}: {change}, {_at(row)} ({_text(row.source)}){imported}")]
         if new is not None and self._is_new_revision(key, new):
             return [("revision", f"{figure}: {change}, revised in {_at(new)} (Previous year value)")]
         if new is not None and (old is None or _text(old.source_file) != _text(new.source_file)):

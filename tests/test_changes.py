@@ -221,18 +221,16 @@ def test_an_edited_release_is_named_and_never_modified(draft):
 
 
 # -- the comparison on hand-made tables ---------------------------------------------------------------
-def _snapshot(observations: list[dict], country: list[dict], submissions: list[dict], manifest: dict | None = None) -> Snapshot:
-    def frame(rows: list[dict]) -> pd.DataFrame:
-        return pd.DataFrame(rows)
-    return Snapshot({"observations": frame(observations), "regional": pd.DataFrame(), "country": frame(country), "coverage": pd.DataFrame(),
-                     "revisions": pd.DataFrame(), "submissions": frame(submissions)}, manifest or {})
+def _snapshot(observations: list[dict], country: list[dict], submissions: list[dict], manifest: dict | None = None,
+              coverage: list[dict] | None = None) -> Snapshot:
+    return Snapshot({"observations": pd.DataFrame(observations), "regional": pd.DataFrame(), "country": pd.DataFrame(country),
+                     "coverage": pd.DataFrame(coverage or []), "revisions": pd.DataFrame(), "submissions": pd.DataFrame(submissions)}, manifest or {})
 
 
-def _obs(iso3: str, value: float | None, *, status: str = "reported", flags: str = "", file: str = "2026/GEO_2026.xlsx", cell: str = "E15",
-         origin: str = "submission", source: str = "") -> dict:
+def _obs(iso3: str, value: float | None, *, status: str = "reported", flags: str = "", file: str = "2026/GEO_2026.xlsx", sheet: str = "Data",
+         cell: str = "E15", origin: str = "submission", source: str = "") -> dict:
     return {"country_iso3": iso3, "year": 2026, "indicator": "TIP_VIC", "breakdown": "TOTAL", "value": value, "status": status, "flags": flags,
-            "source_file": file, "sheet": "Data" if origin == "submission" else "", "cell": cell if origin == "submission" else "",
-            "origin": origin, "source": source}
+            "source_file": file, "sheet": sheet, "cell": cell, "origin": origin, "source": source}
 
 
 def _national(iso3: str, value: float | None, *, status: str = "reported", flags: str = "") -> dict:
@@ -246,11 +244,23 @@ def _file(name: str, sha: str = "a" * 64, status: str = "accepted", date: str = 
 
 def test_an_imported_history_file_is_the_cause_of_the_figure_it_brings():
     old = _snapshot([], [], [])
-    new = _snapshot([_obs("GEO", 9.0, file="history/unodc.csv", origin="history", source="UNODC")], [_national("GEO", 9.0)],
-                    [_file("history/unodc.csv", status="history")])
+    # A history value names the published file it was read from; the evidence adds the file it was imported into.
+    new = _snapshot([_obs("GEO", 9.0, file="data_glotip.xlsx", sheet="data_glotip_1", cell="L218", origin="history", source="UNODC GLOTIP")],
+                    [_national("GEO", 9.0)], [_file("history/unodc_glotip.csv", status="history")])
     found = compare(old, new)
     assert found[["measure", "cause"]].values.tolist() == [["value", "history-import"]]
-    assert "history/unodc.csv (UNODC)" in found["evidence"][0]
+    assert found["evidence"][0] == "GEO TIP_VIC 2026: none → 9, data_glotip.xlsx data_glotip_1!L218 (UNODC GLOTIP), imported in history/unodc_glotip.csv"
+
+
+def test_a_late_submission_is_a_new_file_behind_the_value_and_the_coverage_it_brings():
+    coverage = {"country_iso3": "AZE", "indicator": "TIP_VIC", "year": 2026, "origin": ""}
+    old = _snapshot([], [_national("AZE", None, status="not_available")], [], coverage=[{**coverage, "coverage": "no_submission"}])
+    new = _snapshot([_obs("AZE", 33.0, file="2026/AZE_2026.xlsx")], [_national("AZE", 33.0)], [_file("2026/AZE_2026.xlsx", date="2026-03-10")],
+                    coverage=[{**coverage, "coverage": "reported", "origin": "submission"}])
+    found = compare(old, new)
+    assert found[["level", "measure", "old_status", "new_status", "cause"]].values.tolist() == [
+        ["national", "value", "not_available", "reported", "new-file"], ["coverage", "coverage", "no_submission", "reported", "new-file"]]
+    assert found["evidence"][1] == "AZE TIP_VIC 2026: none → 33, 2026/AZE_2026.xlsx Data!E15 (Cover date 2026-03-10) is new"
 
 
 def test_a_removed_file_is_the_cause_of_the_figures_that_went_with_it():
