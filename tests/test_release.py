@@ -162,7 +162,7 @@ def test_the_inputs_folder_given_must_exist(year_run, tmp_path):
         make_release(outputs, 2025, "draft", "", tmp_path / "elsewhere")
 
 
-def test_a_run_and_a_report_leave_the_releases_byte_for_byte(year_run, ref):
+def test_a_run_a_report_and_validate_leave_the_releases_byte_for_byte(year_run, ref):
     inputs, outputs = year_run
     assert release(inputs, outputs, "draft").exit_code == 0
     releases = outputs / "2025" / "releases"
@@ -173,6 +173,9 @@ def test_a_run_and_a_report_leave_the_releases_byte_for_byte(year_run, ref):
     assert snapshot(releases) == before
     assert (outputs / "2025" / "data" / "regional.csv").read_bytes() != (releases / "draft" / "data" / "regional.csv").read_bytes()
     result = invoke("report", "--year", "2025", "--outputs", outputs, "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert snapshot(releases) == before
+    result = invoke("validate", "--year", "2025", "--inputs", inputs, "--outputs", outputs)
     assert result.exit_code == 0, result.output
     assert snapshot(releases) == before
     assert load_release(outputs, 2025, "draft").label == "draft"
