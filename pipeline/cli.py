@@ -1207,8 +1207,9 @@ def release_command(year: int, label: str | None, note: str, list_them: bool, in
         if label is not None:
             raise click.UsageError("Give either --label (make a release) or --list, not both.")
         releases = list_releases(outputs_dir, year)
+        width = max((len(made.label) for made in releases), default=0)
         for made in releases:
-            click.echo(f"{made.label}  {made.released_utc}  {made.note}".rstrip())
+            click.echo(f"{made.label:<{width}}  {made.released_utc}  {' '.join(made.note.split())}".rstrip())  # a note typed on several lines: one line
         if not releases:
             click.echo(f"{year} has no release yet (make one with: crimetrends release --year {year} --label draft)")
         return

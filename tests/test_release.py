@@ -162,7 +162,7 @@ def test_the_inputs_folder_given_must_exist(year_run, tmp_path):
         make_release(outputs, 2025, "draft", "", tmp_path / "elsewhere")
 
 
-def test_a_run_and_a_report_leave_the_releases_byte_for_byte(year_run, ref):
+def test_a_run_a_report_and_validate_leave_the_releases_byte_for_byte(year_run, ref):
     inputs, outputs = year_run
     assert release(inputs, outputs, "draft").exit_code == 0
     releases = outputs / "2025" / "releases"
@@ -173,6 +173,9 @@ def test_a_run_and_a_report_leave_the_releases_byte_for_byte(year_run, ref):
     assert snapshot(releases) == before
     assert (outputs / "2025" / "data" / "regional.csv").read_bytes() != (releases / "draft" / "data" / "regional.csv").read_bytes()
     result = invoke("report", "--year", "2025", "--outputs", outputs, "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert snapshot(releases) == before
+    result = invoke("validate", "--year", "2025", "--inputs", inputs, "--outputs", outputs)
     assert result.exit_code == 0, result.output
     assert snapshot(releases) == before
     assert load_release(outputs, 2025, "draft").label == "draft"
@@ -211,8 +214,10 @@ def test_an_edited_frozen_file_is_named(draft):
     target = made.folder / "data" / "regional.csv"
     _writable(target)
     target.write_text(target.read_text(encoding="utf-8").replace("15", "16"), encoding="utf-8")
+    before = snapshot(made.folder)
     with pytest.raises(ReleaseError, match=r"regional\.csv no longer matches its sha256"):
         load_release(outputs, 2025, "draft")
+    assert snapshot(made.folder) == before, "a damaged release is named, never repaired"
     with pytest.raises(ReleaseError, match=r"regional\.csv no longer matches"):
         latest_release(outputs, 2025)
 
@@ -264,12 +269,13 @@ def test_list_prints_label_date_and_note_oldest_first(year_run):
     result = invoke("release", "--year", "2025", "--list", "--outputs", outputs)
     assert result.exit_code == 0, result.output
     assert result.stdout == "2025 has no release yet (make one with: crimetrends release --year 2025 --label draft)\n"
-    assert release(inputs, outputs, "draft", "--note", "sent to the Working Group").exit_code == 0
-    assert release(inputs, outputs, "final").exit_code == 0
+    assert release(inputs, outputs, "draft", "--note", "sent to the\nWorking Group").exit_code == 0
+    assert release(inputs, outputs, "final-1").exit_code == 0
     releases = list_releases(outputs, 2025)
+    assert releases[0].note == "sent to the\nWorking Group"
     result = invoke("release", "--year", "2025", "--list", "--outputs", outputs)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [f"draft  {releases[0].released_utc}  sent to the Working Group", f"final  {releases[1].released_utc}"]
+    assert result.stdout.splitlines() == [f"draft    {releases[0].released_utc}  sent to the Working Group", f"final-1  {releases[1].released_utc}"]
 
 
 def test_releases_sort_by_time_then_label(year_run):
