@@ -1336,7 +1336,7 @@ def test_with_nothing_changed_annex_f_is_its_heading_and_one_sentence(ref, regio
     assert mine["changes_causes"] == mine["changes_groups"] == mine["changes_findings"] == [] and mine["changes_findings_summary"] == ""
     out = render_report(TEMPLATE, mine, tmp_path / "r.docx")
     paragraphs = [p.text for p in docx.Document(str(out)).paragraphs if p.text.strip()]
-    at = paragraphs.index("Annex F. Changes since draft of 20 February 2026")
+    at = len(paragraphs) - 1 - paragraphs[::-1].index("Annex F. Changes since draft of 20 February 2026")  # the heading, not its contents entry
     assert paragraphs[at:] == ["Annex F. Changes since draft of 20 February 2026", "No published figure changed since draft of 20 February 2026."]
 
 
