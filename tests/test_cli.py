@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipeline import atomic, output_files, workbook_contract
 from pipeline.cli import _finding_lines, main
 from pipeline.findings import make_finding
 from pipeline.samples import fill_workbook, generate_sample_inputs
+from pipeline.template import build_workbook
 from tests.conftest import fail_the_staging_swap, require_soffice, write_submission
 
 pytestmark = pytest.mark.slow
@@ -944,3 +946,20 @@ def test_a_finding_wraps_to_the_terminal_width_with_a_hanging_indent(ref):
     assert len(lines) > 1 and all(len(line) < 60 for line in lines)
     assert lines[0].startswith("  Data!E2  error  value-negative: ") and all(line.startswith("      ") for line in lines[1:])
     assert " ".join(line.strip() for line in lines) == _finding_lines(finding, None)[0].strip()
+
+
+@pytest.mark.libreoffice
+def test_validate_an_ods_gives_feedback_in_the_template_written_as_xlsx(ref, tmp_path):
+    soffice = require_soffice()
+    filled = write_submission(tmp_path / "filled", ref, "GEO", 2026, {("TIP_OFF", "TOTAL"): -3})
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "ods", "--outdir", str(tmp_path / "sent"), str(filled)],
+                       check=True, capture_output=True, timeout=180)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "sent" / "GEO_2026.ods"), "--inputs", str(tmp_path / "none"), "--outputs", str(tmp_path / "outputs")])
+    assert result.exit_code == 1, result.output
+    assert "GEO_2026.ods: its feedback copy is made in the 2026 template" in result.stderr
+    copy = openpyxl.load_workbook(tmp_path / "outputs" / "validation" / "GEO_2026_feedback.xlsx")
+    data, template = copy[workbook_contract.DATA_SHEET], build_workbook(ref, "GEO", 2026)[workbook_contract.DATA_SHEET]
+    assert data.protection.sheet and len(data.data_validations.dataValidation) == len(template.data_validations.dataValidation) > 0
+    assert {k: d.width for k, d in data.column_dimensions.items()} == {k: d.width for k, d in template.column_dimensions.items()}
+    assert data["E2"].value == -3 and "(value-negative)" in data["E2"].comment.text
