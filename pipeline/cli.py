@@ -1119,10 +1119,11 @@ def _print_summary(submissions, findings, year: int, *, table: bool, ref: Refere
 def _print_files(shown, year: int) -> None:
     table = Table(title=f"Submissions for {year}, and files of other years that need a look", show_lines=False)
     for column in ("file", "country", "year", "status", "values", "errors", "warnings"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow screen folds a file name or status, never cuts it
     for row in shown.itertuples(index=False):
         table.add_row(row.file, row.country_iso3, "" if row.year is None or str(row.year) == "<NA>" else str(row.year), row.status, str(row.n_values), str(row.n_errors), str(row.n_warnings))
-    stderr.print(table)
+    # Into a file or a pipe (a log, a CI job): no screen to fit, so one line per file.
+    (stderr if stderr.is_terminal else Console(stderr=True, highlight=False, width=160)).print(table)
 
 
 # -- import ------------------------------------------------------------------------------------------
