@@ -110,14 +110,14 @@ def test_a_link_into_a_sheet_whose_name_has_an_apostrophe_doubles_it(ref):
 
 
 def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, tmp_path):
-    values = {("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0,
-              ("TIP_VIC", "AGE=ADULT"): 5, ("TIP_VIC", "AGE=CHILD"): 4, ("TIP_VIC", "AGE=UNK"): 0}
+    # The total flagged b with no comment (an info) and its sexes adding up to 9 (an error), both on the total's cell.
+    values = {("TIP_VIC", "TOTAL"): (20, "b", None), ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0}
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, values)
     [(sub, source)] = _checked([path], ref)
     [out] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
     cell = openpyxl.load_workbook(out)[workbook_contract.DATA_SHEET][_cell_of(path, "TIP_VIC")]
     assert cell.fill.start_color.rgb == RED
-    assert "by SEX" in cell.comment.text and "by AGE" in cell.comment.text
+    assert "(breakdown-sum-mismatch)" in cell.comment.text and "(break-undescribed)" in cell.comment.text
 
 
 def test_text_from_submissions_is_written_as_text_never_as_a_formula(ref, tmp_path):
