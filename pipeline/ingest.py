@@ -5,7 +5,9 @@ the Data rows (raw cell contents with their sheet and cell), the hidden template
 finding that stopped the file from being read. Workbooks are read with python-calamine (xlsx,
 xlsm, xls, ods), each cell converted as `pandas.read_excel(engine="calamine", header=None,
 dtype=object)` gives it (`_cell`); sheets are found by name or, when renamed, by their content, and
-columns by their header, so re-ordered rows, columns and extra columns still read. Calamine reads
+columns by their header, so re-ordered rows, columns and extra columns still read. A header that still
+names its column with a year or a note added ("Value (2026)") is read as that column, with an info
+(`header-renamed`) on its cell. Calamine reads
 error cells (#DIV/0!, Err:502) as blanks, so they are looked for in the Data sheet: in the sheet XML
 for xlsx/xlsm (by the inspection's scan) and ods (streamed, DTDs refused), with xlrd for legacy .xls.
 

@@ -10,7 +10,8 @@ are those of the domain rule table.
   `reference/unit_conversions.csv` knows the conversion (flag `e`, info); otherwise the value is left out.
 - Breakdowns (V03/V04): a breakdown whose every part is reported sums to its total (error); a
   partly reported one stays at or below the total (error above it). The parts are left out, the
-  total (the headline) is kept.
+  total (the headline) is kept. A total is one finding, on its cell, listing every breakdown that
+  disagrees with it, part by part with the sum.
 - Several forms per victim (V05): forms of exploitation flagged `d` may add up to more than the
   victims (a victim counted under each form suffered): a warning, the parts are kept.
 - Part and whole (V06, V08, V11): an "of which" figure above its total is an error (the part is left

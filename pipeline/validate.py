@@ -10,7 +10,14 @@ Value conventions (UN-CTS, Eurostat and ARQ practice): blank, `:`, `..`, `-`, `-
 `not known` mean *not available*, never 0; `<5` is a suppressed small count (confidential); a number
 typed as text is read with an info finding unless its meaning is ambiguous. A Unit cell other than the
 catalogue unit is converted when `reference/unit_conversions.csv` knows how (flag `e`); otherwise the
-value is left out. The content and time rules themselves are in `pipeline.rules`.
+value is left out. The content and time rules themselves are in `pipeline.rules`. The accepted forms
+are `workbook_contract.NOT_AVAILABLE_FORMS` and `SUPPRESSED_FORM`; a message about a form that is not
+accepted lists them (`workbook_contract.ACCEPTED_FORMS_TEXT`).
+
+Findings speak to the focal point: each names its row by the indicator's label with the code and
+breakdown in brackets (`rules.row_name`) and says what the cell holds. Data rows are matched to the
+catalogue by Code and Breakdown, never by position; a template row missing from the sheet, in it twice
+or out of the template's order is a finding naming the indicator.
 
 Revisions (rule R01): the Previous year value cell of each row is read under the same conventions
 (in the catalogue unit, whatever the Unit cell says: the template pre-fills it in that unit) and
@@ -625,10 +632,10 @@ def _check_rows(sub: Submission, ref: Reference, order: list[tuple[str, str]], p
     for i, (position, row) in enumerate(placed):
         if i in kept:
             continue
-        before = f"after {rules.row_name(ref, *order[position - 1])}" if position else "first"
+        expected = f"after {rules.row_name(ref, *order[position - 1])}" if position else "at the top of the table"
         sub.findings.append(make_finding(
             ref, "row-moved",
-            f"{rules.row_name(ref, *order[position])} is in row {row['row']}, not where the template has it ({before}). Rows are read by their Code and Breakdown, so its value is read all the same.",
+            f"{rules.row_name(ref, *order[position])} is in row {row['row']}, not where the template has it ({expected}). Rows are read by their Code and Breakdown, so its value is read all the same.",
             cell=row["code_cell"], value=row["code"], **where))
 
 
@@ -636,8 +643,8 @@ def _longest_run(positions: list[int]) -> set[int]:
     """The indexes of a longest increasing subsequence of `positions` (the rows still in template order).
 
     Quadratic, on at most one row per catalogue key (a hundred or so)."""
-    if not positions:
-        return set()
+    if all(a < b for a, b in zip(positions, positions[1:], strict=False)):  # the usual case: the template's order kept
+        return set(range(len(positions)))
     length, before = [1] * len(positions), [-1] * len(positions)
     for i, position in enumerate(positions):
         for j in range(i):

@@ -104,8 +104,9 @@ def name_claims(file: str, iso3_codes: Iterable[str]) -> NameClaims:
 
 
 # -- What a Value or Previous year value cell may hold -------------------------------------------
-# Validation reads these (`pipeline.validate.parse_value`); the template's input messages and the
-# findings list them from here, so the forms offered are the forms read. Most used first.
+# Validation reads these (`pipeline.validate.parse_value`); a message that offers the accepted forms
+# (a finding, an input message of the template) takes them from here, so the forms offered are the
+# forms read. Most used first.
 NOT_AVAILABLE_FORMS = (":", "n/a", "..", "...", "-", "--", "na", "n.a.", "not known", "not available")
 SUPPRESSED_FORM = "<5"  # a small count kept confidential: "<" and the threshold, any whole number
 ACCEPTED_FORMS_TEXT = (

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 
 from pipeline import feedback, ingest, workbook_contract, validate
+from pipeline.cli import main
 from pipeline.findings import Finding
 from pipeline.samples import generate_sample_inputs
 from tests.conftest import require_soffice, write_submission
@@ -465,3 +467,46 @@ def test_libreoffice_opens_feedback_copies_with_their_marks(ref, tmp_path, marke
         assert f"'{workbook_contract.DATA_SHEET}'!E2" in links
     _libreoffice(soffice, [copies[0]], tmp_path / "csv", "csv")
     assert feedback.TITLE in (tmp_path / "csv" / "a.csv").read_text(encoding="utf-8", errors="replace"), "the Findings sheet is the one LibreOffice opens on"
+
+
+def _code_row(ws, code: str, breakdown: str = "TOTAL") -> int:
+    return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
+
+
+def test_validate_file_puts_each_finding_a_focal_point_needs_on_its_cell_in_their_words(ref, tmp_path):
+    """`crimetrends validate FILE` on the usual slips: each finding is a comment on its cell, naming
+    the indicator by its label and what the cell holds."""
+    values = {
+        ("TIP_VIC", "TOTAL"): 549, ("TIP_VIC", "SEX=F"): 300, ("TIP_VIC", "SEX=M"): 239, ("TIP_VIC", "SEX=UNK"): 0,
+        ("SOM_MIG", "AGE=CHILD"): "—",
+    }
+    path = write_submission(tmp_path / "in", ref, "GEO", 2025, values, date=None)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    deleted = _code_row(ws, "TIP_SUS")
+    ws.delete_rows(deleted)
+    ws["E1"] = "Value (2025)"
+    wb.save(path)
+    dated = write_submission(tmp_path / "in", ref, "ARM", 2025, {}, date="02/10/2026")
+    (tmp_path / "empty").mkdir()
+
+    result = CliRunner().invoke(main, ["validate", str(path), str(dated), "--inputs", str(tmp_path / "empty"), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output  # the breakdown and the dash are errors
+
+    geo = openpyxl.load_workbook(tmp_path / "out" / "validation" / "GEO_2025_feedback.xlsx")
+    data = geo[workbook_contract.DATA_SHEET]
+    expected = {
+        ("Cover", "B10"): ["(cover-date-missing)", "no date submitted"],
+        ("Data", f"E{_code_row(data, 'TIP_VIC')}"): ["(breakdown-sum-mismatch)", "Identified victims of trafficking in persons (TIP_VIC) holds 549", "Female 300 + Male 239 + Sex unknown 0 = 539"],
+        ("Data", f"E{_code_row(data, 'SOM_MIG', 'AGE=CHILD')}"): ["(value-not-numeric)", "Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD): the cell holds '—'", "'n/a'"],
+        ("Data", f"A{deleted}"): ["(row-missing)", "Persons suspected or arrested for trafficking in persons (TIP_SUS)"],
+        ("Data", "E1"): ["(header-renamed)", "'Value (2025)'"],
+    }
+    for (sheet, cell), said in expected.items():
+        comment = geo[sheet][cell].comment
+        assert comment is not None, (sheet, cell)
+        for text in said:
+            assert text in comment.text, (sheet, cell, text)
+    arm = openpyxl.load_workbook(tmp_path / "out" / "validation" / "ARM_2025_feedback.xlsx")
+    comment = arm[workbook_contract.COVER_SHEET]["B10"].comment
+    assert "(cover-date-ambiguous)" in comment.text and "2 October 2026 (day first) or 10 February 2026 (month first)" in comment.text

@@ -1023,7 +1023,7 @@ def test_a_moved_row_says_where_the_template_has_it(ref, tmp_path):
     [sub] = _subs(spec_folder, ref).values()
     finding = _one(sub, "row-moved")
     assert finding.cell == cell
-    assert finding.message.startswith(f"Trafficking in persons offences recorded (TIP_OFF) is in row {cell[1:]}, not where the template has it (first).")
+    assert finding.message.startswith(f"Trafficking in persons offences recorded (TIP_OFF) is in row {cell[1:]}, not where the template has it (at the top of the table).")
     assert sub.observations.set_index(["indicator", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"] == 7
 
 
