@@ -5,7 +5,9 @@ the Data rows (raw cell contents with their sheet and cell), the hidden template
 finding that stopped the file from being read. Workbooks are read with python-calamine (xlsx,
 xlsm, xls, ods), each cell converted as `pandas.read_excel(engine="calamine", header=None,
 dtype=object)` gives it (`_cell`); sheets are found by name or, when renamed, by their content, and
-columns by their header, so re-ordered rows, columns and extra columns still read. Calamine reads
+columns by their header, so re-ordered rows, columns and extra columns still read. A header that still
+names its column with a year or a note added ("Value (2026)") is read as that column, with an info
+(`header-renamed`) on its cell. Calamine reads
 error cells (#DIV/0!, Err:502) as blanks, so they are looked for in the Data sheet: in the sheet XML
 for xlsx/xlsm (by the inspection's scan) and ods (streamed, DTDs refused), with xlrd for legacy .xls.
 
@@ -318,7 +320,9 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
     else:
         raw.data_sheet = data_name
         grid = sheets[data_name]
-        positions = _header_positions(grid, header_row)
+        positions, read_as = _data_columns(grid, header_row)
+        for name, j, text in read_as:
+            raw.findings.append(make_finding(ref, "header-renamed", f"The header of {cell_ref(header_row, j)} holds '{text}', which is read as the {name} column.", file=relative, sheet=data_name, cell=cell_ref(header_row, j), value=text))
         wanted = {positions.get(workbook_contract.normalise_label(name)) for name in (workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS)} - {None}
         error_cells = _error_cells(content, shape, data_name, wanted)
         raw.rows, missing = _read_data(grid, header_row, error_cells)
@@ -966,7 +970,7 @@ def _find_cover_sheet(sheets: dict[str, list[list]]) -> str | None:
 def _header_row(grid: list[list]) -> int | None:
     required = {workbook_contract.normalise_label(c) for c in workbook_contract.REQUIRED_DATA_COLUMNS}
     for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        labels = {workbook_contract.normalise_label(v) for v in row if isinstance(v, str)}
+        labels = {_loose_label(v) for v in row if isinstance(v, str)}
         if required <= labels:
             return i
     return None
@@ -990,14 +994,45 @@ def cell_ref(row_index: int, column_index: int) -> str:
     return f"{workbook_contract.column_letter(column_index)}{row_index + 1}"
 
 
+# What a focal point adds to a header that still names its column: a year or a note in brackets
+# ("Value (2026)", "Previous year value 2025", "Comment [optional]").
+_HEADER_ADDITIONS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|(?<!\d)(?:19|20)\d\d(?!\d)")
+_HEADER_SEPARATORS = " -\u2013\u2014:,;/"
+
+
+def _loose_label(text: str) -> str:
+    """A header label as matched when no header is its column's name: brackets and years left out."""
+    return workbook_contract.normalise_label(_HEADER_ADDITIONS.sub(" ", text)).strip(_HEADER_SEPARATORS)
+
+
 def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
-    """Normalised header label -> 0-based column, the first column holding it."""
+    """Normalised header label -> 0-based column, the first column holding it; a Data column no
+    header names exactly is found by its `_loose_label` ("Value (2026)" is the Value column)."""
+    return _data_columns(grid, header_row)[0]
+
+
+def _data_columns(grid: list[list], header_row: int) -> tuple[dict[str, int], list[tuple[str, int, str]]]:
+    """`_header_positions`, and (column name, 0-based column, header text) of each column ingest
+    reads whose header is not written as the template writes it ("Flag:", "Value (2026)")."""
     header = grid[header_row] if len(grid) > header_row else []
     positions: dict[str, int] = {}
     for j, label in enumerate(header):
         if isinstance(label, str):
             positions.setdefault(workbook_contract.normalise_label(label), j)
-    return positions
+    keys = [workbook_contract.normalise_label(name) for name in workbook_contract.DATA_COLUMNS]
+    claimed = {positions[key] for key in keys if key in positions}  # columns whose header is a column's name
+    for key in keys:
+        if key not in positions:
+            loose = next((j for j, label in enumerate(header) if isinstance(label, str) and j not in claimed and _loose_label(label) == key), None)
+            if loose is not None:
+                positions[key] = loose
+                claimed.add(loose)
+    read_as = []
+    for name in _READ_COLUMNS:
+        j = positions.get(workbook_contract.normalise_label(name))
+        if j is not None and header[j].strip() != name:
+            read_as.append((name, j, header[j]))
+    return positions, read_as
 
 
 def _merged_ranges(content: bytes, shape: WorkbookShape, sheet_name: str) -> list[tuple[int, int, int, int]]:

@@ -101,3 +101,15 @@ def name_claims(file: str, iso3_codes: Iterable[str]) -> NameClaims:
         name_year=years.pop() if len(years) == 1 else None,
         folder_year=folders[-1] if folders else None,
     )
+
+
+# -- What a Value or Previous year value cell may hold -------------------------------------------
+# Validation reads these (`pipeline.validate.parse_value`); a message that offers the accepted forms
+# (a finding, an input message of the template) takes them from here, so the forms offered are the
+# forms read. Most used first.
+NOT_AVAILABLE_FORMS = (":", "n/a", "..", "...", "-", "--", "na", "n.a.", "not known", "not available")
+SUPPRESSED_FORM = "<5"  # a small count kept confidential: "<" and the threshold, any whole number
+ACCEPTED_FORMS_TEXT = (
+    f"a number (0 for a real zero); {SUPPRESSED_FORM} or another <N for a small count kept confidential; "
+    f"or, when the figure is not available, blank, {', '.join(repr(form) for form in NOT_AVAILABLE_FORMS[:-1])} or {NOT_AVAILABLE_FORMS[-1]!r}"
+)

@@ -13,12 +13,14 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 
 from pipeline import feedback, ingest, workbook_contract, validate
+from pipeline.cli import main
 from pipeline.findings import Finding
 from pipeline.samples import generate_sample_inputs
 from pipeline.template import INPUT_FILL, build_workbook
@@ -112,14 +114,14 @@ def test_a_link_into_a_sheet_whose_name_has_an_apostrophe_doubles_it(ref):
 
 
 def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, tmp_path):
-    values = {("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0,
-              ("TIP_VIC", "AGE=ADULT"): 5, ("TIP_VIC", "AGE=CHILD"): 4, ("TIP_VIC", "AGE=UNK"): 0}
+    # The total flagged b with no comment (an info) and its sexes adding up to 9 (an error), both on the total's cell.
+    values = {("TIP_VIC", "TOTAL"): (20, "b", None), ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0}
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, values)
     [(sub, source)] = _checked([path], ref)
     [out] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
     cell = openpyxl.load_workbook(out)[workbook_contract.DATA_SHEET][_cell_of(path, "TIP_VIC")]
     assert cell.fill.start_color.rgb == RED
-    assert "by SEX" in cell.comment.text and "by AGE" in cell.comment.text
+    assert "(breakdown-sum-mismatch)" in cell.comment.text and "(break-undescribed)" in cell.comment.text
 
 
 def test_text_from_submissions_is_written_as_text_never_as_a_formula(ref, tmp_path):
@@ -589,3 +591,46 @@ def test_feedback_added_to_a_folder_keeps_the_other_files_and_replaces_its_own(r
     assert sorted(p.name for p in out.iterdir()) == ["GEO_2025_feedback_on_GEO_2025_v2.xlsx", "GEO_2026_feedback.xlsx", "findings.csv"]
     assert {file for file, _ in _listed(out)} <= {"GEO_2025.xlsx", "GEO_2025_v2.xlsx"}
     assert [code for file, code in _listed(out) if file == "GEO_2025.xlsx"] == sorted(f.code for sub, _ in _checked([geo], ref) for f in sub.findings)
+
+
+def _code_row(ws, code: str, breakdown: str = "TOTAL") -> int:
+    return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
+
+
+def test_validate_file_puts_each_finding_a_focal_point_needs_on_its_cell_in_their_words(ref, tmp_path):
+    """`crimetrends validate FILE` on the usual slips: each finding is a comment on its cell, naming
+    the indicator by its label and what the cell holds."""
+    values = {
+        ("TIP_VIC", "TOTAL"): 549, ("TIP_VIC", "SEX=F"): 300, ("TIP_VIC", "SEX=M"): 239, ("TIP_VIC", "SEX=UNK"): 0,
+        ("SOM_MIG", "AGE=CHILD"): "—",
+    }
+    path = write_submission(tmp_path / "in", ref, "GEO", 2025, values, date=None)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    deleted = _code_row(ws, "TIP_SUS")
+    ws.delete_rows(deleted)
+    ws["E1"] = "Value (2025)"
+    wb.save(path)
+    dated = write_submission(tmp_path / "in", ref, "ARM", 2025, {}, date="02/10/2026")
+    (tmp_path / "empty").mkdir()
+
+    result = CliRunner().invoke(main, ["validate", str(path), str(dated), "--inputs", str(tmp_path / "empty"), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output  # the breakdown and the dash are errors
+
+    geo = openpyxl.load_workbook(tmp_path / "out" / "validation" / "GEO_2025_feedback.xlsx")
+    data = geo[workbook_contract.DATA_SHEET]
+    expected = {
+        ("Cover", "B10"): ["(cover-date-missing)", "no date submitted"],
+        ("Data", f"E{_code_row(data, 'TIP_VIC')}"): ["(breakdown-sum-mismatch)", "Identified victims of trafficking in persons (TIP_VIC) holds 549", "Female 300 + Male 239 + Sex unknown 0 = 539"],
+        ("Data", f"E{_code_row(data, 'SOM_MIG', 'AGE=CHILD')}"): ["(value-not-numeric)", "Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD): the cell holds '—'", "'n/a'"],
+        ("Data", f"A{deleted}"): ["(row-missing)", "Persons suspected or arrested for trafficking in persons (TIP_SUS)"],
+        ("Data", "E1"): ["(header-renamed)", "'Value (2025)'"],
+    }
+    for (sheet, cell), said in expected.items():
+        comment = geo[sheet][cell].comment
+        assert comment is not None, (sheet, cell)
+        for text in said:
+            assert text in comment.text, (sheet, cell, text)
+    arm = openpyxl.load_workbook(tmp_path / "out" / "validation" / "ARM_2025_feedback.xlsx")
+    comment = arm[workbook_contract.COVER_SHEET]["B10"].comment
+    assert "(cover-date-ambiguous)" in comment.text and "2 October 2026 (day first) or 10 February 2026 (month first)" in comment.text

@@ -65,6 +65,29 @@ def test_reordered_columns_rows_extra_columns_and_renamed_sheet_still_read(ref, 
     assert row["value"] == 12 and row["value_cell"] == f"I{row['row']}"
 
 
+def test_a_header_that_still_names_its_column_is_read_as_it_with_an_info_on_its_cell(ref, tmp_path):
+    path = write_submission(tmp_path, ref, "GEO", 2026, {("TIP_VIC", "TOTAL"): (12, "p", None)}, previous={("TIP_VIC", "TOTAL"): 9})
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    ws["E1"], ws["F1"], ws["G1"] = "Value (2026)", "Previous year value (2025)", "Flag:"
+    wb.save(path)
+    raw = _read(path, ref)
+    assert _codes(raw) == [("header-renamed", "Data", "E1"), ("header-renamed", "Data", "F1"), ("header-renamed", "Data", "G1")]
+    assert [f.severity for f in raw.findings] == ["info"] * 3
+    assert raw.findings[0].value == "Value (2026)" and "'Value (2026)'" in raw.findings[0].message and "Value column" in raw.findings[0].message
+    row = raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL")]
+    assert (row["value"], row["previous_value"], row["flag"]) == (12, 9, "p")
+
+
+def test_a_header_that_names_no_column_is_not_guessed(ref, tmp_path):
+    """A bracket or a year is all that is left out: "Values" or "Value added" are other columns."""
+    path = write_submission(tmp_path, ref, "GEO", 2026, {})
+    wb = openpyxl.load_workbook(path)
+    wb[workbook_contract.DATA_SHEET]["E1"] = "Value added"
+    wb.save(path)
+    assert _codes(_read(path, ref)) == [("header-missing", "Data", "A1")]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "code"),
     [
