@@ -242,10 +242,10 @@ def pair_fails(part_row: int, whole_row: int, cells: RowCells) -> str:
 
 
 def pair_message(part_row: int, whole_row: int, whole: Indicator, breakdown: str, cells: RowCells, ref: Reference) -> str:
-    """"More than Corruption offences recorded (120). " when the part is above its whole."""
+    """'More than “Corruption offences recorded” (120). ' when the part is above its whole."""
     label = whole.label if breakdown == TOTAL else f"{whole.label}: {ref.breakdown_label(breakdown)}"
     label = label.replace('"', "'")
-    return f'IF({pair_fails(part_row, whole_row, cells)},"More than {label} ("&{cells.number(whole_row)}&"). ","")'
+    return f'IF({pair_fails(part_row, whole_row, cells)},"More than “{label}” ("&{cells.number(whole_row)}&"). ","")'
 
 
 def _left_out(code: str, breakdown: str, rows: dict[tuple[str, str], int], cells: RowCells, ref: Reference) -> list[str]:

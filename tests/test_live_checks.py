@@ -100,7 +100,7 @@ def test_part_whole_formula_names_the_whole(ref, template):
     formula = _check_cell(template, ref, "COR_BRB", "TOTAL").value
     part, whole = rows[("COR_BRB", "TOTAL")], rows[("COR_OFF", "TOTAL")]
     assert f"N('_checks'!B{part})>N('_checks'!B{whole})" in formula
-    assert '"More than Corruption offences recorded ("&' in formula
+    assert '"More than “Corruption offences recorded” ("&' in formula
     assert "More than" not in _check_cell(template, ref, "COR_OFF", "TOTAL").value
 
 
@@ -291,7 +291,7 @@ def test_messages_say_the_sum_and_the_total_in_plain_words(ref, tmp_path):
     wb = openpyxl.load_workbook(out / paths["mistakes"].name, data_only=True)
     assert _check_cell(wb, ref, "TIP_VIC", "TOTAL").value == (
         "By sex: parts add up to 539, total is 549. By age: the parts filled in add up to 600, more than the total 549.")
-    assert _check_cell(wb, ref, "COR_BRB", "TOTAL").value == "More than Corruption offences recorded (100)."
+    assert _check_cell(wb, ref, "COR_BRB", "TOTAL").value == "More than “Corruption offences recorded” (100)."
     assert _check_cell(wb, ref, "TIP_SUS", "TOTAL").value == "300 against 100 last year (+200 %): check it, or explain it in the Comment."
     assert _check_cell(wb, ref, "ML_OFF", "TOTAL").value == "0 against 40 last year: check it, or explain it in the Comment."
     assert _check_cell(wb, ref, "EXC_CIG", "TOTAL").value == "Not available, against 100 last year: explain it in the Comment."
