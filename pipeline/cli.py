@@ -444,8 +444,9 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
         log.log(logging.INFO if not previous_path.is_file() else logging.WARNING, "%s", previous.note)
     target = out_dir or outputs_dir / "templates" / str(year)
     atomic.require_writable(target)
+    thresholds = _thresholds(_session().settings())  # the live checks warn where validation will
     for iso3 in wanted:
-        path = write_template(ref, iso3, year, target, previous=previous.observations)
+        path = write_template(ref, iso3, year, target, previous=previous.observations, thresholds=thresholds)
         click.echo(str(path))
     log.info("Wrote %d submission workbook(s) for %d to %s", len(wanted), year, target)
 

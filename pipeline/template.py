@@ -4,7 +4,8 @@ Input: the `Reference`, a (country, year) and optionally the observations accept
 before (`<outputs>/<year-1>/data/observations.csv` of the previous run). Output: an .xlsx that follows
 `pipeline.workbook_contract`: a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data
 sheet (one row per indicator and breakdown; only Value, Previous year value, Flag and Comment
-editable), Instructions, and hidden sheets with the template version and the flag drop-down list.
+editable; the Check column shows the live checks of `pipeline.live_checks`), Instructions, and hidden
+sheets with the template version, the flag drop-down list and the live checks' helper cells.
 Writing is atomic (temporary file, then rename).
 
 Previous year value (rule R01, revisions) is pre-filled with what was accepted for year - 1 from the
@@ -36,10 +37,11 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pipeline import __version__, workbook_contract, output_files
+from pipeline import __version__, live_checks, workbook_contract, output_files
 from pipeline.atomic import write_atomically
 from pipeline.errors import PipelineError
 from pipeline.reference import Reference
+from pipeline.settings import Thresholds
 
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
 INPUT_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
@@ -55,6 +57,7 @@ COLUMN_WIDTHS = {
     workbook_contract.COL_PREVIOUS: 16,
     workbook_contract.COL_FLAG: 18,
     workbook_contract.COL_COMMENT: 40,
+    workbook_contract.COL_CHECK: 48,
     workbook_contract.COL_DEFINITION: 80,
 }
 
@@ -158,11 +161,13 @@ def previous_values(observations: pd.DataFrame | None, ref: Reference, iso3: str
     return found
 
 
-def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple[str, str], object] | None = None) -> Workbook:
+def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple[str, str], object] | None = None,
+                   thresholds: Thresholds | None = None) -> Workbook:
     """The submission workbook for one state and year, in memory.
 
     `previous` maps (code, breakdown) to what its Previous year value cell shows (`previous_values`);
-    rows it does not name stay blank.
+    rows it does not name stay blank. `thresholds`: those the validation uses (the settings'), for
+    the live checks; default the reference's `rule_thresholds.csv`.
     """
     state = ref.state_by_iso3[iso3]
     wb = Workbook()
@@ -172,6 +177,7 @@ def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple
     _write_data(wb.create_sheet(workbook_contract.DATA_SHEET), ref, year, previous or {})
     _write_instructions(wb.create_sheet(workbook_contract.INSTRUCTIONS_SHEET), ref, year)
     _write_lists(wb, ref)
+    live_checks.add_live_checks(wb, ref, thresholds)
     meta = wb.create_sheet(workbook_contract.META_SHEET)
     meta.append([workbook_contract.META_VERSION_KEY, workbook_contract.TEMPLATE_VERSION])
     meta.append([workbook_contract.META_DEMONSTRATION_KEY, "no"])
@@ -182,15 +188,17 @@ def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple
     return wb
 
 
-def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous: pd.DataFrame | None = None) -> Path:
+def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous: pd.DataFrame | None = None,
+                   thresholds: Thresholds | None = None) -> Path:
     """Write `<out_dir>/<ISO3>_<year>.xlsx` atomically and return its path.
 
     `previous`: observations of a previous run (`read_previous_observations`); the state's accepted
     values of `year - 1` pre-fill the Previous year value column. None: the column stays blank.
+    `thresholds`: as for `build_workbook`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / template_filename(iso3, year)
-    save_atomically(build_workbook(ref, iso3, year, previous_values(previous, ref, iso3, year)), target)
+    save_atomically(build_workbook(ref, iso3, year, previous_values(previous, ref, iso3, year), thresholds), target)
     return target
 
 
