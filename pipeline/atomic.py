@@ -1,7 +1,8 @@
 """Outputs a reader never sees half of: a file written through a temporary file beside it and a
 rename (`write_atomically`); a whole folder built in a staging folder and swapped into place only
 when everything in it was made (`staged_dir`, `staged_year_dir`), so a run that fails or is killed
-half-way leaves the previous outputs whole; and the lock that keeps two runs from writing the same
+half-way leaves the previous outputs whole, and the frozen releases in it (`RELEASES_DIR`) where
+they are; and the lock that keeps two runs from writing the same
 outputs at once (`outputs_lock`).
 
 A folder that cannot be written (read-only, a file where a folder should be, a full disk) is an
@@ -24,6 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import OutputError
+
+# <outputs>/<year>/releases/: the frozen copies of what was circulated (pipeline.release). A run or a
+# report replaces the year folder but moves this one across untouched, never copying or rewriting it.
+RELEASES_DIR = "releases"
+KEPT_IN_YEAR_DIR = (RELEASES_DIR,)
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int | None = 0o644) -> Path:
@@ -130,33 +136,44 @@ def _previous_dir(final: Path) -> Path:
 
 
 def restore_interrupted(outputs_dir: Path, year: int) -> None:
-    """If a run was killed between moving the old outputs aside and moving the new ones in, put the old back."""
-    _restore(outputs_dir / str(year))
+    """If a run was killed between moving the old outputs aside and moving the new ones in (or the
+    releases across), put them back."""
+    _restore(outputs_dir / str(year), KEPT_IN_YEAR_DIR)
 
 
-def _restore(final: Path) -> None:
+def _restore(final: Path, keep: tuple[str, ...] = ()) -> None:
     previous = _previous_dir(final)
-    if previous.exists() and not final.exists():
+    if not previous.exists():
+        return
+    if not final.exists():
         os.rename(previous, final)
+        return
+    for name in keep:
+        if (previous / name).exists() and not (final / name).exists():
+            os.rename(previous / name, final / name)
 
 
 @contextmanager
 def staged_year_dir(outputs_dir: Path, year: int) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it becomes `<outputs>/<year>`, on failure it is removed."""
-    with staged_dir(outputs_dir / str(year)) as staging:
+    """Yield an empty staging folder; on success it becomes `<outputs>/<year>`, on failure it is
+    removed. The year's releases (`RELEASES_DIR`) stay: they are moved into the new folder as they are."""
+    with staged_dir(outputs_dir / str(year), keep=KEPT_IN_YEAR_DIR) as staging:
         yield staging
 
 
 @contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
+def staged_dir(final: Path, *, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is
     removed. A folder that cannot be written is an `OutputError` naming it, and leaves no staging
-    folder (nor, when the swap itself fails, anything but the previous `final`)."""
+    folder (nor, when the swap itself fails, anything but the previous `final`).
+
+    `keep`: names of sub-folders of `final` that are not replaced but moved, untouched, into the new
+    `final` (renamed, never copied); the staging folder must not make them."""
     if final.exists() and not final.is_dir():  # the swap would replace the file with the folder
         raise cannot_write(final, NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(final)))
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        _restore(final)
+        _restore(final, keep)
         # Staging folders of runs that were killed (kill -9 runs no clean-up); callers hold the outputs
         # lock, so none of them belongs to a run still going.
         for stale in final.parent.glob(f".{final.name}.staging-*"):
@@ -170,18 +187,24 @@ def staged_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    made = [name for name in keep if (staging / name).exists()]
+    if made:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"{final / made[0]} is never replaced by a run; nothing was written")
     try:
-        _swap(staging, final)
+        _swap(staging, final, keep)
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         raise cannot_write(final.parent, err) from err  # both renames write in the folder holding `final`
 
 
-def _swap(staging: Path, final: Path) -> None:
-    """`staging` becomes `final`; the previous `final` is moved aside first and put back if the second rename fails."""
+def _swap(staging: Path, final: Path, keep: tuple[str, ...] = ()) -> None:
+    """`staging` becomes `final`; the previous `final` is moved aside first and put back if the second
+    rename fails; then its `keep` sub-folders are moved into the new `final`. A kill between these
+    renames leaves them in the previous folder, which `_restore` puts back before anything removes it."""
     previous = _previous_dir(final)
     if previous.exists():
-        shutil.rmtree(previous)
+        shutil.rmtree(previous)  # `_restore` took back what it kept
     moved_aside = final.exists()
     if moved_aside:
         os.rename(final, previous)
@@ -191,4 +214,7 @@ def _swap(staging: Path, final: Path) -> None:
         if moved_aside:
             os.rename(previous, final)
         raise
+    for name in keep:
+        if (previous / name).exists():
+            os.rename(previous / name, final / name)
     shutil.rmtree(previous, ignore_errors=True)

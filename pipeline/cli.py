@@ -6,6 +6,7 @@
     crimetrends validate --year 2025                 the same for every submission of a year
     crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
     crimetrends report --year 2025                   charts, report, annex and PDF again from the stored data
+    crimetrends release --year 2025 --label draft    freeze the year's outputs as circulated
     crimetrends import data_glotip.xlsx              published history beside the submissions
     crimetrends doctor                               is this machine ready? what to install
 
@@ -68,6 +69,7 @@ from pipeline.charts import PendingCharts
 from pipeline.errors import OutputError, PipelineError
 from pipeline.findings import Finding, findings_table as make_findings_table
 from pipeline.reference import Reference, load_reference
+from pipeline.release import ReleaseError, list_releases, make_release
 from pipeline.rules import Thresholds
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError, load_settings
 from pipeline.status import status_counts
@@ -237,7 +239,8 @@ def _stop(message: str, code: int) -> None:
 
 def _guarded(f):
     """The command's body, with logging set up and every fatal error turned into its exit code:
-    a settings error or an output that cannot be written (OutputError) is a usage error (2); any other
+    a settings error, a release that cannot be made or read (ReleaseError) or an output that cannot be
+    written (OutputError) is a usage error (2); any other
     PipelineError and any unexpected exception are internal errors (3) in one line ending with the log
     path, the traceback in the log (and on stderr with -v)."""
 
@@ -249,7 +252,7 @@ def _guarded(f):
             return f(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except SettingsError as err:
+        except (SettingsError, ReleaseError) as err:
             _stop(str(err), EXIT_USAGE)
         except OutputError as err:  # a folder that cannot be written, or another run writing it: the user's to fix
             log.debug("%s: %s", type(err).__name__, err, exc_info=True)
@@ -399,6 +402,7 @@ def main() -> None:
       crimetrends validate --year 2026     findings and a feedback workbook per submission; send them
       crimetrends run --year 2026          validate, aggregate, draw charts, write the report
       crimetrends report --year 2026       the report again after editing the template or the settings
+      crimetrends release --year 2026 --label draft   freeze what is circulated (draft, final...)
       crimetrends doctor                   check this machine (Python, packages, LibreOffice, fonts)
     Settings: crimetrends.toml in the current folder, or --settings FILE (crimetrends.example.toml
     lists every key). Exit codes: 0 done, 1 validation errors, 2 usage error, 3 internal error.
@@ -998,6 +1002,7 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
         is_demonstration = bool(manifest.get("is_demonstration", False))
         pdf_name = Path(report.REPORT_FILENAME.format(year=year)).with_suffix(".pdf").name
         rendered = {"charts", report.REPORT_FILENAME.format(year=year), pdf_name, _annex_name(year), provenance.MANIFEST_NAME, LOG_NAME}
+        rendered |= set(atomic.KEPT_IN_YEAR_DIR)  # moved into the new folder by the swap, never copied
         if (year_dir / pdf_name).is_file() and not wanted_pdf:
             # A PDF of the previous rendering would no longer match the report.
             log.info("The previous %s is removed: it no longer matches the report (make it again without --no-pdf).", pdf_name)
@@ -1201,3 +1206,49 @@ def doctor_command(inputs_dir: Path, outputs_dir: Path) -> None:
 def _escape(text: str) -> str:
 
     return escape(text)
+
+
+# -- release -----------------------------------------------------------------------------------------
+@main.command(name="release")
+@_year_option("Reporting year whose outputs are frozen (or whose releases are listed).")
+@click.option("--label", default=None, metavar="LABEL", help="Name of the release: letters, digits, '-', '_' and '.'. Never reused. Example: --label draft")
+@click.option("--note", default="", metavar="TEXT", help="A note kept with the release (to whom, why). Example: --note \"sent to the Working Group\"")
+@click.option("--list", "list_them", is_flag=True, help="List the year's releases (label, date, note) instead of making one. Example: --list")
+@_inputs_option
+@_outputs_option
+@_global_options
+@_guarded
+def release_command(year: int, label: str | None, note: str, list_them: bool, inputs_dir: Path, outputs_dir: Path) -> None:
+    """Freeze the year's outputs as circulated: a draft, the final, a corrigendum.
+
+    \b
+    Copies the report (.docx, and .pdf when there is one), the data annex, data/*.csv, manifest.json
+    and status.csv of <outputs>/<year>/ into <outputs>/<year>/releases/<LABEL>/ with release.json
+    (date, note, the sha256 of every file), and makes them read-only. A label is never reused, and a
+    run or a report never changes a release. Refused when a file in --inputs changed, appeared or
+    went since the run (run first), or when the year has no run.
+    With --list: one line per release, oldest first (label, date, note).
+    Exit code 2 for a label that is taken or not a plain name, inputs changed since the run, no run,
+    or a damaged release folder.
+    \b
+    Examples:
+      crimetrends release --year 2025 --label draft --note "sent to the Working Group"
+      crimetrends release --year 2025 --list
+    """
+
+    if list_them:
+        if label is not None:
+            raise click.UsageError("Give either --label (make a release) or --list, not both.")
+        releases = list_releases(outputs_dir, year)
+        width = max((len(made.label) for made in releases), default=0)
+        for made in releases:
+            click.echo(f"{made.label:<{width}}  {made.released_utc}  {' '.join(made.note.split())}".rstrip())  # a note typed on several lines: one line
+        if not releases:
+            click.echo(f"{year} has no release yet (make one with: crimetrends release --year {year} --label draft)")
+        return
+    if label is None:
+        raise click.UsageError("Give --label LABEL to make a release (for example --label draft), or --list to list them.")
+    if (outputs_dir / str(year) / provenance.MANIFEST_NAME).is_file():  # a year with no run gets no folder made for its log
+        _open_log(outputs_dir / str(year))
+    made = make_release(outputs_dir, year, label, note, inputs_dir)
+    log.info("Release %s of %d: %s (%s)", made.label, year, made.folder, made.released_utc)

@@ -11,8 +11,9 @@ run writing the same outputs) and 3 for the rest::
       SettingsError(PipelineError, ValueError)        pipeline.settings: a settings file is wrong
       UnrecognisedFileError(PipelineError, ValueError) pipeline.history: not a known published file
       PdfError(PipelineError)                         pipeline.pdf: LibreOffice could not make the PDF
+      ReleaseError(PipelineError)                     pipeline.release: a release cannot be made or read (exit 2)
 
-The last three live beside the code that raises them.
+The last four live beside the code that raises them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import pytest
 from pipeline import atomic
 from tests.conftest import fail_the_staging_swap
 from pipeline.atomic import outputs_lock, write_atomically
+from pipeline.errors import OutputError
 
 
 def test_writes_the_bytes_readable_by_all_making_the_folder(tmp_path):
@@ -82,6 +83,43 @@ def test_outputs_moved_aside_by_a_killed_run_are_restored(tmp_path):
     (tmp_path / ".2025.previous" / "report.docx").write_text("kept")
     atomic.restore_interrupted(tmp_path, 2025)
     assert (tmp_path / "2025" / "report.docx").read_text() == "kept"
+
+
+def test_the_year_folder_is_replaced_but_its_releases_are_moved_across_untouched(tmp_path):
+    with atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("first")
+    frozen = tmp_path / "2025" / atomic.RELEASES_DIR / "draft"
+    frozen.mkdir(parents=True)
+    (frozen / "report.docx").write_text("first")
+    inode = frozen.stat().st_ino
+    with atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / "report.docx").write_text("second")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "second"
+    assert (frozen / "report.docx").read_text() == "first"
+    assert frozen.stat().st_ino == inode, "moved, not copied"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_a_staging_folder_that_makes_a_kept_folder_is_refused_and_nothing_changes(tmp_path):
+    frozen = tmp_path / "2025" / atomic.RELEASES_DIR / "draft"
+    frozen.mkdir(parents=True)
+    (tmp_path / "2025" / "report.docx").write_text("first")
+    with pytest.raises(OutputError, match="never replaced by a run"), atomic.staged_year_dir(tmp_path, 2025) as staging:
+        (staging / atomic.RELEASES_DIR).mkdir()
+        (staging / "report.docx").write_text("second")
+    assert (tmp_path / "2025" / "report.docx").read_text() == "first"
+    assert frozen.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025"]
+
+
+def test_releases_left_in_the_folder_moved_aside_by_a_killed_run_are_restored(tmp_path):
+    (tmp_path / "2025").mkdir()
+    (tmp_path / "2025" / "report.docx").write_text("new")
+    (tmp_path / ".2025.previous" / atomic.RELEASES_DIR / "draft").mkdir(parents=True)
+    (tmp_path / ".2025.previous" / atomic.RELEASES_DIR / "draft" / "report.docx").write_text("frozen")
+    atomic.restore_interrupted(tmp_path, 2025)
+    assert (tmp_path / "2025" / atomic.RELEASES_DIR / "draft" / "report.docx").read_text() == "frozen"
+    assert (tmp_path / "2025" / "report.docx").read_text() == "new"
 
 
 def test_staged_dir_replaces_a_sub_folder_whole(tmp_path):

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("aggregate", {"aggregate", "status"}),
     ("charts", {"charts"}),
     ("report", {"report", "annex", "feedback", "pdf"}),
-    ("tools", {"template", "live_checks", "samples", "doctor", "lo_export"}),
+    ("tools", {"template", "live_checks", "samples", "doctor", "lo_export", "release"}),
     ("command line", {"cli", "__main__"}),
 ]
 LAYER_OF = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
