@@ -102,8 +102,8 @@ VALUE_FORMS = (
     "<5 (or <N for another small number): a small count that must stay confidential.",
 )
 CHECK_STEPS = (
-    "The Check column beside each total shows, as you type, whether its breakdowns add up to it, whether an \"of which\" "
-    "figure exceeds it, and whether it is far from the previous year value.",
+    "The Check column says, as you type, when the parts of a breakdown do not add up to the total, when an \"of which\" "
+    "figure is above its total, or when a figure is far from last year's without a comment. Blank means no problem found.",
     "The Cover counts the problems left to fix before sending. Correct the figure or, if it is right, explain it in the "
     "Comment column.",
 )
