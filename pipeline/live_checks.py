@@ -54,7 +54,7 @@ BREAK_FLAG = "b"
 MULTIPLE_COUNT_FLAG = "d"
 NOT_APPLICABLE_FLAG = "m"  # validate: a value not available and flagged m is not applicable, not a dropped series
 # Separators between flag codes that `validate.parse_flags` accepts.
-FLAG_SEPARATORS = (",", ";", "+", "/", " ")
+FLAG_SEPARATORS = tuple(validate.FLAG_SEPARATORS)
 INVALID_FLAGS = "?"
 CONFIDENTIALITY_KIND = "confidentiality"  # flags.csv kind: a value so flagged is confidential, not reported
 

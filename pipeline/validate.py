@@ -65,6 +65,9 @@ CONFIDENTIAL = "confidential"
 REJECTED = "rejected"
 
 NOT_AVAILABLE_TOKENS = frozenset(workbook_contract.NOT_AVAILABLE_FORMS)
+# Between flag codes typed together ("b, p", "b+p"); any other whitespace separates them too.
+FLAG_SEPARATORS = ",;+/ "
+_FLAG_SPLIT = re.compile(f"[{re.escape(FLAG_SEPARATORS)}\\s]+")
 # Spaces people and spreadsheets put inside numbers: ordinary, no-break, narrow no-break, thin.
 _NUMBER_SPACES = re.compile(r"[ \u00a0\u202f\u2009\u2007']")
 _SUPPRESSED = re.compile(r"^<\s*(\d+)$")
@@ -176,7 +179,7 @@ def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
     if word:
         return word, True
     codes: list[str] = []
-    for token in re.split(r"[,;+/\s]+", text):
+    for token in _FLAG_SPLIT.split(text):
         if not token:
             continue
         if token.casefold() in ref.flag_by_word:
