@@ -24,7 +24,7 @@ does not model, which our templates do not use but a state's own workbook might:
 An .ods or .xls, or an .xlsx openpyxl cannot open, is copied into the template of its state and year
 (`template_for`, the caller's: see below): each value is written into the template's cell of the same
 Data row (Code and Breakdown) and column (header), each Cover field beside its label, so the copy has
-the template's widths, yellow input cells, drop-downs and protection; the findings' cells are moved
+the template's widths, yellow input cells, input rules and protection; the findings' cells are moved
 with their values. It is written as .xlsx (the format the marks are written in) and the Findings sheet
 says why. When some of its content has no place in the template (a row whose Code and Breakdown the
 template does not have, or has twice; a value in a column the template does not have), or no
@@ -259,7 +259,7 @@ def _copy_of(content: bytes, suffix: str, blank_template: Callable[[], Workbook 
     try:
         return _value_copy(content), (
             f"This copy was rebuilt from the values of your {suffix} file: the cells are at the same "
-            "places, but formatting, drop-downs and protection are not kept. Correct your own file."
+            "places, but formatting, input rules and protection are not kept. Correct your own file."
         ), {}
     except Exception:  # noqa: BLE001 - the file could not be read at all: the findings say why
         return *_findings_only(), {}
@@ -267,7 +267,7 @@ def _copy_of(content: bytes, suffix: str, blank_template: Callable[[], Workbook 
 
 def _template_note(suffix: str, moved: dict[tuple[str, str], tuple[str, str]]) -> str:
     note = (f"Your {suffix} file was copied into the submission template, each value in its cell, so this copy has the "
-            "template's column widths, yellow input cells, drop-downs and protection. It is saved as .xlsx, the format "
+            "template's column widths, yellow input cells, input rules and protection. It is saved as .xlsx, the format "
             "the marks (colours and comments) are written in: correct this copy and send it back, or correct your own file.")
     if any((sheet, cell) != place for (sheet, cell), place in moved.items()):
         note += " Some of your rows or columns were elsewhere than in the template: the cells named here are this copy's."
