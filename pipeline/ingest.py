@@ -354,7 +354,7 @@ def _check_signature(path: Path, content: bytes) -> None:
 
 
 def _read_sheets(content: bytes) -> dict[str, list[list]]:
-    """Every worksheet in workbook order, name -> grid (row i, column j = cell (i+1, j+1)); the
+    """Every worksheet in workbook order but the template's helper sheets, name -> grid (row i, column j = cell (i+1, j+1)); the
     workbook was inspected first.
 
     Read with python-calamine, each cell converted by `_cell` to what `pandas.read_excel(
@@ -367,7 +367,8 @@ def _read_sheets(content: bytes) -> dict[str, list[list]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)) as book:
-                names = [sheet.name for sheet in book.sheets_metadata if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet]
+                names = [sheet.name for sheet in book.sheets_metadata
+                         if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet and sheet.name not in workbook_contract.HELPER_SHEETS]
                 sheets = {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=MAX_SHEET_ROWS + 1) for name in names}
     except Exception as err:  # noqa: BLE001 - any parser failure is a finding about this file, never a crash
         raise _unreadable(err) from err
@@ -393,11 +394,13 @@ def _plain_rectangle(rows: list[list]) -> bool:
 
 
 def _read_sheets_with_pandas(content: bytes) -> dict[str, list[list]]:
-    """Every worksheet through `pandas.read_excel` itself (see `_read_sheets`)."""
+    """Every worksheet but the helper sheets through `pandas.read_excel` itself (see `_read_sheets`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frames = pd.read_excel(io.BytesIO(content), sheet_name=None, header=None, engine="calamine", dtype=object, nrows=MAX_SHEET_ROWS + 1)
+            with pd.ExcelFile(io.BytesIO(content), engine="calamine") as book:
+                names = [name for name in book.sheet_names if name not in workbook_contract.HELPER_SHEETS]
+                frames = pd.read_excel(book, sheet_name=names, header=None, dtype=object, nrows=MAX_SHEET_ROWS + 1)
     except Exception as err:  # noqa: BLE001 - as in _read_sheets
         raise _unreadable(err) from err
     except BaseException as err:
@@ -633,6 +636,8 @@ def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[s
     for name, rel_id in sheets:
         if rel_id not in relationships:
             continue  # calamine refuses a sheet without its relationship
+        if name in workbook_contract.HELPER_SHEETS:
+            continue  # never read (`_read_sheets`); its part still has its prolog checked with the other parts
         wanted = _xlsx_part(relationships[rel_id])
         part = lower.get(wanted.lower()) or lower.get(wanted.replace("//", "/").lower())
         if part is None:

@@ -23,8 +23,10 @@ COVER_SHEET = "Cover"
 DATA_SHEET = "Data"
 INSTRUCTIONS_SHEET = "Instructions"
 META_SHEET = "_meta"  # hidden: template version and whether the workbook holds demonstration data
-LISTS_SHEET = "_lists"  # hidden: the flag drop-down list
+LISTS_SHEET = "_lists"  # hidden: the flag words and codes and the other lists the input rules read
 CHECKS_SHEET = "_checks"  # hidden: per Data row, the flag codes and the number the live checks use
+# The template's own helper sheets: nothing a state submits is on them, so ingest neither scans nor reads them.
+HELPER_SHEETS = frozenset({LISTS_SHEET, CHECKS_SHEET})
 
 # Data sheet columns, in template order. Only Value, Previous year value, Flag and Comment are for
 # the submitter. Check holds the live checks' formulas (`pipeline.live_checks`): ingest does not read it. Previous year value holds the figure for the year before the reporting year as
