@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+import textwrap
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -38,11 +39,13 @@ from typing import Any
 
 import click
 import pandas as pd
+from openpyxl.workbook import Workbook
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline import (
     __version__,
@@ -67,14 +70,13 @@ from pipeline import (
 from pipeline.atomic import outputs_lock
 from pipeline.charts import PendingCharts
 from pipeline.errors import OutputError, PipelineError
-from pipeline.feedback import SEVERITY_ORDER, status_text
-from pipeline.findings import findings_table as make_findings_table
+from pipeline.findings import Finding, findings_table as make_findings_table
 from pipeline.reference import Reference, load_reference
 from pipeline.release import ReleaseError, list_releases, make_release
 from pipeline.rules import Thresholds
 from pipeline.settings import DEFAULT_SETTINGS, Settings, SettingsError, load_settings
 from pipeline.status import status_counts
-from pipeline.template import default_previous_path, load_previous, write_template
+from pipeline.template import build_workbook, default_previous_path, load_previous, write_template
 from pipeline.validate import Submission
 
 DEFAULT_INPUTS = Path("inputs")
@@ -127,8 +129,8 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], None
 
 
 def _global_options(f):
-    f = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_remember("verbose"), help="Say more on stderr: every step, and the traceback of an internal error. Example: crimetrends -v run --year 2025")(f)
-    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_remember("quiet"), help="Only warnings and errors on stderr; no progress bars, no summary table. Example: crimetrends -q run --year 2025")(f)
+    f = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_remember("verbose"), help="Say more: every step and the traceback of an internal error on stderr; validate also prints the infos. Example: crimetrends -v run --year 2025")(f)
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_remember("quiet"), help="Only warnings and errors on stderr; no progress bars, no summary table; validate prints one status line per file. Example: crimetrends -q run --year 2025")(f)
     f = click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), expose_value=False, callback=_remember("settings_file"),
                      metavar="FILE", help="Settings file (TOML). Default: crimetrends.toml in the current folder when there is one, else the built-in defaults. Example: --settings crimetrends.toml")(f)
     return f
@@ -449,8 +451,9 @@ def template(year: int, countries: tuple[str, ...], out_dir: Path | None, previo
         log.log(logging.INFO if not previous_path.is_file() else logging.WARNING, "%s", previous.note)
     target = out_dir or outputs_dir / "templates" / str(year)
     atomic.require_writable(target)
+    thresholds = _thresholds(_session().settings())  # the live checks warn where validation will
     for iso3 in wanted:
-        path = write_template(ref, iso3, year, target, previous=previous.observations)
+        path = write_template(ref, iso3, year, target, previous=previous.observations, thresholds=thresholds)
         click.echo(str(path))
     log.info("Wrote %d submission workbook(s) for %d to %s", len(wanted), year, target)
 
@@ -544,11 +547,16 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     \b
     With FILES: checks those workbooks (a focal point's check before sending). Earlier years'
     submissions in --inputs, when that folder exists, are used for the checks on changes over time.
-    Writes <outputs>/validation/findings.csv and <outputs>/validation/<ISO3>_<year>_feedback.xlsx.
+    Adds or replaces these files' feedback in <outputs>/validation/: <ISO3>_<year>_feedback.xlsx and
+    their rows of findings.csv (the feedback of files checked before stays).
     With --year: checks every submission for that year in --inputs, as the run would, and writes
     <outputs>/<year>/feedback/findings.csv, one <ISO3>_<year>_feedback.xlsx per submission and
     <outputs>/<year>/status.csv (the tracker of `crimetrends status`).
-    Prints the findings of each submission. Exit code 1 when a submission in use has an error, else 0.
+    Prints per file one status line (accepted, accepted-with-warnings, accepted-with-errors,
+    rejected, superseded) and its errors and warnings by sheet and cell; the infos are in the files
+    (-v prints them too; -q prints the status lines only). An .ods or .xls submission's feedback is
+    a copy in the template, written as .xlsx.
+    Exit code 1 when a submission in use has an error, else 0.
     Exit code 2, with nothing written, when --inputs holds no workbook and no published history of --year.
     The files checked are only read, never changed.
     \b
@@ -576,12 +584,15 @@ def validate_command(files: tuple[Path, ...], year: int | None, inputs_dir: Path
     else:
         (checked, every), folder = _validate_year(year, inputs_dir, ref, strict=strict, thresholds=thresholds), outputs_dir / str(year) / FEEDBACK_DIR
     with outputs_lock(outputs_dir, year if year is not None else VALIDATION_DIR):
-        with atomic.staged_dir(folder) as staging:
-            _write_feedback(checked, staging, ref)
+        if files:  # a focal point's check: the feedback of the files checked before stays beside
+            feedback.add_feedback(checked, folder, ref, functools.partial(_blank_template, ref))
+        else:
+            with atomic.staged_dir(folder) as staging:
+                _write_feedback(checked, staging, ref)
         if year is not None:
             tracker = status.build_status(validate.submissions_frame(every), ref, year, settings.deadline_for(year), dt.date.today())
             output_files.write_csv(tracker, outputs_dir / str(year) / STATUS_NAME)
-    _print_findings([sub for sub, _ in checked], ref)
+    _print_findings([sub for sub, _ in checked], quiet=_session().quiet, verbose=_session().verbose)
     if year is not None:
         received = {sub.country_iso3 for sub, _ in checked}
         missing = [f"{ref.state_by_iso3[iso3].name} ({iso3})" for iso3 in ref.members_in(year) if iso3 not in received]
@@ -645,24 +656,54 @@ def refuse_mixed_demonstration(subs: list[Submission], inputs_dir: Path) -> None
             param_hint="--inputs")
 
 
-def _print_findings(subs: list[Submission], ref: Reference) -> None:
-    """One block per submission: what became of it, then its findings (errors first)."""
+def _print_findings(subs: list[Submission], *, quiet: bool, verbose: bool) -> None:
+    """Per file one status line; then, unless `quiet`, its errors and warnings (and with `verbose` its
+    infos), one per line in the order of the workbook (sheet, then cell), fitted to the terminal."""
 
-    out = Console(highlight=False)
-    colours = {"error": "red", "warning": "yellow", "info": "blue"}
+    out = Console(highlight=False, soft_wrap=True)
+    width = shutil.get_terminal_size().columns if out.is_terminal else None  # into a file or a pipe: one line per finding
+    shown = ("error", "warning", "info") if verbose else ("error", "warning")
     for sub in sorted(subs, key=lambda s: (s.country_iso3, s.year or 0, s.file)):
-        title = f"{sub.file} — {sub.country_iso3 or 'country not identified'} {sub.year or ''}".rstrip()
-        out.print(f"[bold]{title}[/bold]: {status_text(sub)}")
-        if not sub.findings:
-            continue
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("severity", "code", "cell", "message"):
-            table.add_column(column, overflow="fold")
-        for f in sorted(sub.findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)):
-            where = f"{f.sheet}!{f.cell}" if f.cell else f.sheet
-            table.add_row(f"[{colours.get(f.severity, 'white')}]{f.severity}[/]", f.code, where, f.message)
-        out.print(table)
-        out.print()
+        out.print(_status_line(sub, infos_hidden=not verbose), markup=False)
+        findings = [] if quiet else sorted((f for f in sub.findings if f.severity in shown), key=feedback.reading_order)
+        for finding in findings:
+            for line in _finding_lines(finding, width):
+                text = Text(line)
+                start = line.find(f"  {finding.severity}  ")
+                if line.startswith(FINDING_INDENT + _place(finding)) and start >= 0:  # the severity word in its colour
+                    text.stylize(FINDING_STYLES.get(finding.severity, ""), start + 2, start + 2 + len(finding.severity))
+                out.print(text)
+        if findings:
+            out.print()
+
+
+FINDING_STYLES = {"error": "bold red", "warning": "yellow", "info": "blue"}
+FINDING_INDENT, FINDING_HANGING_INDENT = "  ", "      "
+
+
+def _status_line(sub: Submission, *, infos_hidden: bool) -> str:
+    """`file — ISO3 year: status (why); n errors, n warnings, n infos`, the status in the words of
+    submissions.csv and the report; the counts only of what there is."""
+    where = " ".join(part for part in (sub.country_iso3 or "country not identified", "" if sub.year is None else str(sub.year)) if part)
+    why = f" ({sub.reason.rstrip('.')})" if sub.reason and sub.status in ("rejected", "superseded") else ""
+    counts = ", ".join(f"{n} {severity}{'s' if n > 1 else ''}" for severity in ("error", "warning", "info") if (n := sub.count(severity)))
+    if sub.count("info") and infos_hidden:
+        counts += " (infos in the feedback workbook; -v prints them)"
+    return f"{sub.file} — {where}: {sub.status}{why}{'; ' + counts if counts else ''}"
+
+
+def _place(finding: Finding) -> str:
+    return f"{finding.sheet}!{finding.cell}" if finding.cell else finding.sheet or "file"
+
+
+def _finding_lines(finding: Finding, width: int | None) -> list[str]:
+    """A finding as `  Sheet!Cell  severity  code: message`: one line, or wrapped to `width` with a
+    hanging indent (a narrow terminal still reads it as text, not as columns)."""
+    text = f"{_place(finding)}  {finding.severity}  {finding.code}: {' '.join(finding.message.split())}"
+    if width is None:
+        return [FINDING_INDENT + text]
+    return textwrap.wrap(text, width=max(40, width - 1), initial_indent=FINDING_INDENT, subsequent_indent=FINDING_HANGING_INDENT,
+                         break_long_words=False, break_on_hyphens=False) or [FINDING_INDENT]
 
 
 # -- run and report ----------------------------------------------------------------------------------
@@ -1068,9 +1109,15 @@ def _submissions_of_year(read: list[tuple[Submission, Path]], year: int, ref: Re
 def _write_feedback(read: list[tuple[Submission, Path]], folder: Path, ref: Reference) -> list[Path]:
     """The feedback workbooks and the list of their findings (findings.csv) into `folder`."""
 
-    paths = feedback.write_feedback_workbooks(read, folder, ref)
-    output_files.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / "findings.csv")
+    paths = feedback.write_feedback_workbooks(read, folder, ref, functools.partial(_blank_template, ref))
+    output_files.write_csv(validate.findings_frame([sub for sub, _ in read]), folder / feedback.FINDINGS_CSV)
     return paths
+
+
+def _blank_template(ref: Reference, iso3: str, year: int) -> Workbook | None:
+    """The blank submission workbook of a member state and year, which an .ods or .xls submission's
+    feedback copy is made in (feedback, an earlier stage, does not build templates itself)."""
+    return build_workbook(ref, iso3, year) if iso3 in ref.state_by_iso3 else None
 
 
 def _print_summary(submissions, findings, year: int, *, table: bool, ref: Reference) -> None:
@@ -1093,10 +1140,11 @@ def _print_summary(submissions, findings, year: int, *, table: bool, ref: Refere
 def _print_files(shown, year: int) -> None:
     table = Table(title=f"Submissions for {year}, and files of other years that need a look", show_lines=False)
     for column in ("file", "country", "year", "status", "values", "errors", "warnings"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow screen folds a file name or status, never cuts it
     for row in shown.itertuples(index=False):
         table.add_row(row.file, row.country_iso3, "" if row.year is None or str(row.year) == "<NA>" else str(row.year), row.status, str(row.n_values), str(row.n_errors), str(row.n_warnings))
-    stderr.print(table)
+    # Into a file or a pipe (a log, a CI job): no screen to fit, so one line per file.
+    (stderr if stderr.is_terminal else Console(stderr=True, highlight=False, width=160)).print(table)
 
 
 # -- import ------------------------------------------------------------------------------------------

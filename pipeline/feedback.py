@@ -21,20 +21,36 @@ does not model, which our templates do not use but a state's own workbook might:
 * macros (an .xlsm's copy is .xlsx, and its Findings sheet says so) and links to other workbooks;
 * threaded comments, which become the plain comment Excel writes beside each of them.
 
-An .ods or .xls, or an .xlsx openpyxl cannot open, is rebuilt from its cell values (calamine) at the
-same addresses, so every finding's cell still points at the right place; formatting is not kept and
-the Findings sheet says so. A file that could not be read at all gets a workbook with the Findings
-sheet only.
+An .ods or .xls, or an .xlsx openpyxl cannot open, is copied into the template of its state and year
+(`template_for`, the caller's: see below): each value is written into the template's cell of the same
+Data row (Code and Breakdown) and column (header), each Cover field beside its label, so the copy has
+the template's widths, yellow input cells, input rules and protection; the findings' cells are moved
+with their values. It is written as .xlsx (the format the marks are written in) and the Findings sheet
+says why. When some of its content has no place in the template (a row whose Code and Breakdown the
+template does not have, or has twice; a value in a column the template does not have), or no
+template is given, the file is rebuilt from its cell values at the same addresses instead, so every
+finding's cell still points at the right place; formatting is then not kept, and the Findings sheet
+says so. A file that could not be read at all gets a workbook with the Findings sheet only.
+
+The template workbook comes from the caller (`template_for(iso3, year)`; the CLI passes
+`pipeline.template.build_workbook`): the template is a tool of the last layer (tests/test_design.py),
+which also reads a previous run's outputs to pre-fill itself, so this module does not import it.
+
+`write_feedback_workbooks` writes a whole folder's feedback (the caller stages the folder);
+`add_feedback` adds or replaces the feedback of some files in a folder that holds other files'
+feedback too (`crimetrends validate FILE`), their workbooks and their rows of findings.csv.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
+import logging
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import openpyxl
@@ -47,10 +63,17 @@ from openpyxl.workbook import Workbook
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+import pandas as pd
+
 from pipeline import __version__, ingest, workbook_contract, output_files
-from pipeline.findings import Finding
+from pipeline.findings import FINDING_COLUMNS, Finding, findings_table
 from pipeline.reference import Reference
 from pipeline.validate import Submission
+
+log = logging.getLogger(__name__)
+
+# The blank template workbook of a state and year (None when there is none to give).
+TemplateFor = Callable[[str, int], Workbook | None]
 
 FINDINGS_SHEET = "Findings"
 TITLE = "Feedback on your submission"
@@ -65,18 +88,21 @@ _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d{1,7})$")
 FINDING_HEADER = ("Severity", "Code", "Sheet", "Cell", "Value", "What we found", "How to fix")
 FINDING_WIDTHS = (15, 26, 12, 8, 16, 70, 60)
 FACT_CHARS_PER_LINE = 180  # about what fits in the merged width of columns B to G
+FILE_FACT = "File"  # the Findings sheet's first fact: the file the feedback is on
+FINDINGS_CSV = "findings.csv"  # every finding of the folder's files, beside their workbooks
 
 
-def feedback_names(subs: Iterable[Submission]) -> dict[str, str]:
+def feedback_names(subs: Iterable[Submission], taken: Iterable[str] = ()) -> dict[str, str]:
     """File name of each submission's feedback workbook, keyed by the submission's file.
 
     The file in use for a country and year gets `<ISO3>_<year>_feedback.xlsx`; another file for the
     same country and year (superseded, or tied on its date) gets its own name appended, so no
     feedback overwrites another. A file not attributable to a country and year is named after itself.
+    `taken`: names already used by other files' feedback, which are not given again.
     """
     ordered = sorted(subs, key=lambda s: (not s.is_used, s.file))
     names: dict[str, str] = {}
-    taken: set[str] = set()
+    taken = set(taken)
     for sub in ordered:
         stem = _safe(Path(sub.file).stem)
         if sub.country_iso3 and sub.year is not None:
@@ -98,32 +124,106 @@ def _safe(text: str) -> str:
     return cleaned or "file"
 
 
-def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference) -> list[Path]:
+def write_feedback_workbooks(submissions: Iterable[tuple[Submission, Path]], out_dir: Path, ref: Reference,
+                             template_for: TemplateFor | None = None, *, taken: Iterable[str] = ()) -> list[Path]:
     """One feedback workbook per (submission, the file it was read from) into `out_dir`.
 
     Files that are not workbooks (a note, a lock file) are skipped: they are not submissions, and
-    submissions.csv lists them.
+    submissions.csv lists them. `template_for`: the blank template of a state and year, into which an
+    .ods or .xls is copied (module docstring). `taken`: names of other files' feedback in `out_dir`.
     """
     selected = [(sub, source) for sub, source in submissions if sub.status != "ignored"]
-    names = feedback_names([sub for sub, _ in selected])
+    names = feedback_names([sub for sub, _ in selected], taken)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_feedback(sub, source, out_dir / names[sub.file], ref) for sub, source in selected]
+    return [write_feedback(sub, source, out_dir / names[sub.file], ref, template_for) for sub, source in selected]
 
 
-def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference) -> Path:
+def add_feedback(submissions: list[tuple[Submission, Path]], folder: Path, ref: Reference, template_for: TemplateFor | None = None) -> list[Path]:
+    """Add or replace the feedback of these submissions in `folder`, keeping every other file's.
+
+    Each submission's workbook is written (atomically) under a name no other file's feedback in
+    `folder` holds (`feedback_owners`); a workbook of the same file under another name (its Cover
+    now says another year) is removed. findings.csv keeps the rows of the other files and gets these
+    files' rows in place of their old ones. Files are told apart by their name as the findings give it.
+    """
+    owners = feedback_owners(folder)
+    files = {sub.file for sub, _ in submissions}
+    paths = write_feedback_workbooks(submissions, folder, ref, template_for, taken=[name for name, file in owners.items() if file not in files])
+    kept = [f for f in _read_findings(folder / FINDINGS_CSV) if f.file not in files]
+    output_files.write_csv(findings_table(kept + [f for sub, _ in submissions for f in sub.findings]), folder / FINDINGS_CSV)
+    written = {path.name for path in paths}
+    for name, file in owners.items():
+        if file in files and name not in written:
+            (folder / name).unlink(missing_ok=True)
+    return paths
+
+
+def feedback_owners(folder: Path) -> dict[str, str]:
+    """The feedback workbooks in `folder`, each with the file it is on (its Findings sheet's File).
+
+    Workbooks that are not feedback (no Findings sheet saying which file) are not listed.
+    """
+    owners: dict[str, str] = {}
+    for path in sorted(folder.glob("*.xlsx")) if folder.is_dir() else []:
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True)
+        except Exception:  # noqa: BLE001 - not a workbook we can read: not ours to replace
+            continue
+        try:
+            if FINDINGS_SHEET in wb.sheetnames:
+                ws = wb[FINDINGS_SHEET]
+                if ws["A1"].value == TITLE:
+                    owners.update({path.name: str(value) for label, value in ws.iter_rows(min_row=3, max_row=4, max_col=2, values_only=True) if label == FILE_FACT})
+        finally:
+            wb.close()
+    return owners
+
+
+def _read_findings(path: Path) -> list[Finding]:
+    """The findings a findings.csv holds (none when there is none, or it cannot be read: said in the log)."""
+    if not path.is_file():
+        return []
+    try:
+        frame = output_files.restore_text_columns(pd.read_csv(path, dtype=str, keep_default_na=False))
+    except (ValueError, OSError, UnicodeDecodeError) as err:
+        log.warning("%s cannot be read (%s): written again with the findings of the files just checked only", path, err)
+        return []
+    if list(frame.columns) != FINDING_COLUMNS:
+        log.warning("%s has other columns than %s: written again with the findings of the files just checked only", path, ", ".join(FINDING_COLUMNS))
+        return []
+    rows = frame.to_dict("records")
+    return [Finding(**{**row, "year": int(row["year"]) if row["year"].strip() else None}) for row in rows]
+
+
+def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference, template_for: TemplateFor | None = None) -> Path:
     """Write the feedback workbook of one submission to `target` (atomically); `source` is only read.
 
     A file ingest refused (a bomb, a huge or unsafe workbook) is never opened again here: its feedback
-    holds the findings only.
+    holds the findings only. `template_for`: as for `write_feedback_workbooks`.
     """
     findings = sorted(sub.findings, key=_finding_order)
     if any(f.code in ingest.REFUSAL_CODES for f in sub.findings):
         wb, copy_note = _findings_only()
     else:
-        wb, copy_note = _copy_of(_read_bytes(source), source.suffix.lower())
+        def blank_template() -> Workbook | None:
+            if template_for is None or not sub.country_iso3 or sub.year is None:
+                return None
+            return template_for(sub.country_iso3, sub.year)
+
+        wb, copy_note, moved = _copy_of(_read_bytes(source), source.suffix.lower(), blank_template)
+        if moved:
+            findings = [_moved(f, moved) for f in findings]
+            log.info("%s: its feedback copy is made in the %s template, to keep the template's look, and written as .xlsx: %s", sub.file, sub.year, target.name)
     on_cells = _annotate(wb, findings)
     _write_findings_sheet(wb, sub, findings, on_cells, copy_note, ref)
     return output_files.write_workbook(wb, target, _stamp(sub))
+
+
+def _moved(finding: Finding, moved: dict[tuple[str, str], tuple[str, str]]) -> Finding:
+    """The finding on the cell its value went to in the template copy (itself when not moved)."""
+    match = _CELL.match(finding.cell or "")
+    place = moved.get((finding.sheet, f"{match.group(1)}{match.group(2)}")) if match else None
+    return dataclasses.replace(finding, sheet=place[0], cell=place[1]) if place else finding
 
 
 def _read_bytes(source: Path) -> bytes:
@@ -133,8 +233,9 @@ def _read_bytes(source: Path) -> bytes:
         return b""
 
 
-def _copy_of(content: bytes, suffix: str) -> tuple[Workbook, str]:
-    """The workbook to annotate, and a note for the Findings sheet when it is not a faithful copy."""
+def _copy_of(content: bytes, suffix: str, blank_template: Callable[[], Workbook | None]) -> tuple[Workbook, str, dict[tuple[str, str], tuple[str, str]]]:
+    """The workbook to annotate, a note for the Findings sheet when it is not a faithful copy, and
+    where a copy into the template moved each cell ((sheet, cell) -> (sheet, cell); empty otherwise)."""
     if suffix in (".xlsx", ".xlsm"):
         try:
             with warnings.catch_warnings():
@@ -145,22 +246,164 @@ def _copy_of(content: bytes, suffix: str) -> tuple[Workbook, str]:
                 wb = openpyxl.load_workbook(io.BytesIO(content), keep_vba=False, keep_links=False, rich_text=True)
             _drop_previous_feedback(wb)
             note = "Macros are not kept in this copy." if suffix == ".xlsm" else ""
-            return wb, note
-        except Exception:  # noqa: BLE001 - any failure falls back to the value copy below
+            return wb, note, {}
+        except Exception:  # noqa: BLE001 - any failure falls back to the copies below
+            pass
+    template = blank_template() if content else None
+    if template is not None:
+        try:
+            moved = _template_copy(content, template)
+            return template, _template_note(suffix, moved), moved
+        except Exception:  # noqa: BLE001 - content the template has no place for: the value copy keeps it all
             pass
     try:
         return _value_copy(content), (
             f"This copy was rebuilt from the values of your {suffix} file: the cells are at the same "
-            "places, but formatting, drop-downs and protection are not kept. Correct your own file."
-        )
+            "places, but formatting, input rules and protection are not kept. Correct your own file."
+        ), {}
     except Exception:  # noqa: BLE001 - the file could not be read at all: the findings say why
-        return _findings_only()
+        return *_findings_only(), {}
+
+
+def _template_note(suffix: str, moved: dict[tuple[str, str], tuple[str, str]]) -> str:
+    note = (f"Your {suffix} file was copied into the submission template, each value in its cell, so this copy has the "
+            "template's column widths, yellow input cells, input rules and protection. It is saved as .xlsx, the format "
+            "the marks (colours and comments) are written in: correct this copy and send it back, or correct your own file.")
+    if any((sheet, cell) != place for (sheet, cell), place in moved.items()):
+        note += " Some of your rows or columns were elsewhere than in the template: the cells named here are this copy's."
+    return note
 
 
 def _findings_only() -> tuple[Workbook, str]:
     wb = Workbook()
     wb.remove(wb.active)
     return wb, "Your file could not be read, so this workbook holds the findings only."
+
+
+# -- a copy into the template ------------------------------------------------------------------------
+class _NoPlace(ValueError):
+    """Content of the submission that the template has no cell for: the value copy keeps it instead."""
+
+
+def _template_copy(content: bytes, template: Workbook) -> dict[tuple[str, str], tuple[str, str]]:
+    """Write the submission's values (`content`, read by calamine) into `template`: Data values by
+    Code, Breakdown and header, Cover fields by label, the demonstration mark of `_meta`; sheets the
+    template does not have are added with their values. Returns where each cell went.
+    Raises `_NoPlace` for content the template has no cell for."""
+    source = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
+    grids = {meta.name: source.get_sheet_by_name(meta.name).to_python(skip_empty_area=False) for meta in source.sheets_metadata}
+    hidden = {meta.name for meta in source.sheets_metadata if str(meta.visible).lower().endswith("hidden")}
+    ours = {workbook_contract.normalise_label(name): name for name in template.sheetnames}
+    moved: dict[tuple[str, str], tuple[str, str]] = {}
+    data_found = False
+    for name, grid in grids.items():
+        own = ours.get(workbook_contract.normalise_label(name))
+        if own == workbook_contract.DATA_SHEET:
+            moved |= _place_data(grid, name, template[own])
+            data_found = True
+        elif own == workbook_contract.COVER_SHEET:
+            moved |= _place_cover(grid, name, template[own])
+        elif own == workbook_contract.META_SHEET:
+            _place_meta(grid, template[own])
+        elif own is None and any(_filled(value) for row in grid for value in row):
+            ws = template.create_sheet(_sheet_title(name, template))
+            ws.sheet_state = "hidden" if name in hidden else "visible"
+            for r, row in enumerate(grid, start=1):
+                for c, value in enumerate(row, start=1):
+                    if _filled(value):
+                        output_files.set_cell(ws.cell(row=r, column=c), value)
+                        moved[(name, f"{workbook_contract.column_letter(c - 1)}{r}")] = (ws.title, f"{workbook_contract.column_letter(c - 1)}{r}")
+    if not data_found:
+        raise _NoPlace("no Data sheet")
+    return moved
+
+
+def _filled(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def _as_typed(value: object) -> object:
+    # Calamine reads every number of an .ods as a float: 1154.0 goes back in as the 1154 typed.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _template_columns(ws: Worksheet) -> dict[str, int]:
+    return {workbook_contract.normalise_label(c.value): c.column for c in ws[1] if c.value is not None}
+
+
+def _column_of(label: object, columns: dict[str, int]) -> int | None:
+    """The template column a header names: the same label, else a label it starts with ("Value (2026)")."""
+    if not isinstance(label, str):
+        return None
+    text = workbook_contract.normalise_label(label)
+    if text in columns:
+        return columns[text]
+    prefixes = [known for known in columns if re.match(rf"{re.escape(known)}\b", text)]
+    return columns[max(prefixes, key=len)] if prefixes else None
+
+
+def _place_data(grid: list[list[object]], name: str, ws: Worksheet) -> dict[tuple[str, str], tuple[str, str]]:
+    columns = _template_columns(ws)
+    code_label, breakdown_label = (workbook_contract.normalise_label(label) for label in (workbook_contract.COL_CODE, workbook_contract.COL_BREAKDOWN))
+    header_row = next((i for i, row in enumerate(grid[:30]) if {code_label, breakdown_label} <= {workbook_contract.normalise_label(v) for v in row if isinstance(v, str)}), None)
+    if header_row is None or any(_filled(v) for row in grid[:header_row] for v in row):
+        raise _NoPlace("no header row at the top of the Data sheet")
+    placed: dict[int, int] = {}
+    for j, label in enumerate(grid[header_row]):
+        column = _column_of(label, columns)
+        if column is not None and column not in placed.values():
+            placed[j] = column
+    by_label = columns
+    code_j = next(j for j, c in placed.items() if c == by_label[code_label])
+    breakdown_j = next(j for j, c in placed.items() if c == by_label[breakdown_label])
+    editable = {by_label[workbook_contract.normalise_label(label)] for label in workbook_contract.EDITABLE_DATA_COLUMNS if workbook_contract.normalise_label(label) in by_label}
+    code_column, breakdown_column = by_label[code_label], by_label[breakdown_label]
+    rows = {(str(ws.cell(row=r, column=code_column).value).strip(), str(ws.cell(row=r, column=breakdown_column).value or "").strip()): r
+            for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=code_column).value is not None}
+    moved = {(name, f"{workbook_contract.column_letter(j)}{header_row + 1}"): (ws.title, f"{workbook_contract.column_letter(c - 1)}1") for j, c in placed.items()}
+    used: set[int] = set()
+    for i in range(header_row + 1, len(grid)):
+        row = grid[i]
+        if not any(_filled(v) for v in row):
+            continue
+        key = tuple(str(row[j]).strip() if j < len(row) and _filled(row[j]) else "" for j in (code_j, breakdown_j))
+        target = rows.get(key)
+        if target is None or target in used:
+            raise _NoPlace(f"row {i + 1}: {key} has no row of its own in the template")
+        used.add(target)
+        for j, value in enumerate(row):
+            if _filled(value) and j not in placed:
+                raise _NoPlace(f"row {i + 1}: a value in a column the template does not have")
+            if j in placed:
+                if placed[j] in editable and _filled(value):
+                    output_files.set_cell(ws.cell(row=target, column=placed[j]), _as_typed(value))
+                moved[(name, f"{workbook_contract.column_letter(j)}{i + 1}")] = (ws.title, f"{workbook_contract.column_letter(placed[j] - 1)}{target}")
+    return moved
+
+
+def _place_cover(grid: list[list[object]], name: str, ws: Worksheet) -> dict[tuple[str, str], tuple[str, str]]:
+    rows = {workbook_contract.normalise_label(c.value): c.row for c in ws["A"] if isinstance(c.value, str)}
+    fill = {workbook_contract.normalise_label(label) for label in workbook_contract.COVER_FILL_FIELDS}
+    moved = {}
+    for i, row in enumerate(grid):
+        label = workbook_contract.normalise_label(row[0]) if row and isinstance(row[0], str) and row[0].strip() else None
+        target = rows.get(label) if label else None
+        if target is None:
+            continue
+        moved[(name, f"A{i + 1}")] = (ws.title, f"A{target}")
+        moved[(name, f"B{i + 1}")] = (ws.title, f"B{target}")
+        if label in fill and len(row) > 1 and _filled(row[1]):
+            output_files.set_cell(ws.cell(row=target, column=2), _as_typed(row[1]))
+    return moved
+
+
+def _place_meta(grid: list[list[object]], ws: Worksheet) -> None:
+    """The demonstration mark as the submission has it (the template's version stays: the copy is the template)."""
+    submitted = {str(row[0]).strip(): row[1] for row in grid if len(row) > 1 and _filled(row[0])}
+    if workbook_contract.META_DEMONSTRATION_KEY in submitted:
+        for cell in ws["A"]:
+            if cell.value == workbook_contract.META_DEMONSTRATION_KEY:
+                output_files.set_cell(ws.cell(row=cell.row, column=2), submitted[workbook_contract.META_DEMONSTRATION_KEY])
 
 
 def _value_copy(content: bytes) -> Workbook:
@@ -195,10 +438,26 @@ def _drop_previous_feedback(wb: Workbook) -> None:
 
 
 def _finding_order(finding: Finding) -> tuple:
-    match = _CELL.match(finding.cell or "")
-    # Row, then column with "B" before "AA": reading order on the sheet.
-    position = (int(match.group(2)), len(match.group(1)), match.group(1)) if match else (0, 0, "")
-    return (SEVERITY_ORDER.get(finding.severity, 3), finding.sheet, *position, finding.code)
+    return (SEVERITY_ORDER.get(finding.severity, 3), finding.sheet, *cell_position(finding.cell), finding.code)
+
+
+def cell_position(cell: str) -> tuple[int, int, str]:
+    """A cell's place in reading order: row, then column with B before AA, so B10 comes after B9
+    ((0, 0, '') for no cell: before the others)."""
+    match = _CELL.match(cell or "")
+    return (int(match.group(2)), len(match.group(1)), match.group(1)) if match else (0, 0, "")
+
+
+# The sheets in the order the template has them; a sheet of the state's own comes after them.
+_SHEET_ORDER = {name: i for i, name in enumerate((workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET, workbook_contract.INSTRUCTIONS_SHEET,
+                                                   workbook_contract.META_SHEET, workbook_contract.LISTS_SHEET))}
+
+
+def reading_order(finding: Finding) -> tuple:
+    """Sort key of a finding as the state reads its workbook: the whole file first, then by sheet
+    (the template's order) and cell in reading order; on one cell, errors first."""
+    sheet_rank = -1 if not finding.sheet else _SHEET_ORDER.get(finding.sheet, len(_SHEET_ORDER))
+    return (sheet_rank, finding.sheet, *cell_position(finding.cell), SEVERITY_ORDER.get(finding.severity, 3), finding.code)
 
 
 # -- the marks on the state's cells and the Findings sheet ----------------------------------------------
@@ -233,7 +492,7 @@ def _facts(sub: Submission, findings: list[Finding], copy_note: str, ref: Refere
     state = ref.state_by_iso3.get(sub.country_iso3)
     counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in SEVERITY_ORDER}
     facts = [
-        ("File", sub.file),
+        (FILE_FACT, sub.file),
         ("Country", f"{state.name} ({state.iso3})" if state else sub.country_iso3 or "not identified"),
         ("Reporting year", sub.year if sub.year is not None else "not identified"),
         ("Status", status_text(sub)),

@@ -5,7 +5,9 @@ the Data rows (raw cell contents with their sheet and cell), the hidden template
 finding that stopped the file from being read. Workbooks are read with python-calamine (xlsx,
 xlsm, xls, ods), each cell converted as `pandas.read_excel(engine="calamine", header=None,
 dtype=object)` gives it (`_cell`); sheets are found by name or, when renamed, by their content, and
-columns by their header, so re-ordered rows, columns and extra columns still read. Calamine reads
+columns by their header, so re-ordered rows, columns and extra columns still read. A header that still
+names its column with a year or a note added ("Value (2026)") is read as that column, with an info
+(`header-renamed`) on its cell. Calamine reads
 error cells (#DIV/0!, Err:502) as blanks, so they are looked for in the Data sheet: in the sheet XML
 for xlsx/xlsm (by the inspection's scan) and ods (streamed, DTDs refused), with xlrd for legacy .xls.
 
@@ -318,7 +320,9 @@ def read_submission(path: Path, inputs_dir: Path, ref: Reference) -> RawSubmissi
     else:
         raw.data_sheet = data_name
         grid = sheets[data_name]
-        positions = _header_positions(grid, header_row)
+        positions, read_as = _data_columns(grid, header_row)
+        for name, j, text in read_as:
+            raw.findings.append(make_finding(ref, "header-renamed", f"The header of {cell_ref(header_row, j)} holds '{text}', which is read as the {name} column.", file=relative, sheet=data_name, cell=cell_ref(header_row, j), value=text))
         wanted = {positions.get(workbook_contract.normalise_label(name)) for name in (workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS)} - {None}
         error_cells = _error_cells(content, shape, data_name, wanted)
         raw.rows, missing = _read_data(grid, header_row, error_cells)
@@ -350,7 +354,7 @@ def _check_signature(path: Path, content: bytes) -> None:
 
 
 def _read_sheets(content: bytes) -> dict[str, list[list]]:
-    """Every worksheet in workbook order, name -> grid (row i, column j = cell (i+1, j+1)); the
+    """Every worksheet in workbook order but the template's helper sheets, name -> grid (row i, column j = cell (i+1, j+1)); the
     workbook was inspected first.
 
     Read with python-calamine, each cell converted by `_cell` to what `pandas.read_excel(
@@ -363,7 +367,8 @@ def _read_sheets(content: bytes) -> dict[str, list[list]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content)) as book:
-                names = [sheet.name for sheet in book.sheets_metadata if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet]
+                names = [sheet.name for sheet in book.sheets_metadata
+                         if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet and sheet.name not in workbook_contract.HELPER_SHEETS]
                 sheets = {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=MAX_SHEET_ROWS + 1) for name in names}
     except Exception as err:  # noqa: BLE001 - any parser failure is a finding about this file, never a crash
         raise _unreadable(err) from err
@@ -389,11 +394,13 @@ def _plain_rectangle(rows: list[list]) -> bool:
 
 
 def _read_sheets_with_pandas(content: bytes) -> dict[str, list[list]]:
-    """Every worksheet through `pandas.read_excel` itself (see `_read_sheets`)."""
+    """Every worksheet but the helper sheets through `pandas.read_excel` itself (see `_read_sheets`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frames = pd.read_excel(io.BytesIO(content), sheet_name=None, header=None, engine="calamine", dtype=object, nrows=MAX_SHEET_ROWS + 1)
+            with pd.ExcelFile(io.BytesIO(content), engine="calamine") as book:
+                names = [name for name in book.sheet_names if name not in workbook_contract.HELPER_SHEETS]
+                frames = pd.read_excel(book, sheet_name=names, header=None, dtype=object, nrows=MAX_SHEET_ROWS + 1)
     except Exception as err:  # noqa: BLE001 - as in _read_sheets
         raise _unreadable(err) from err
     except BaseException as err:
@@ -629,6 +636,8 @@ def _scan_xlsx_sheets(zf: zipfile.ZipFile, lower: dict[str, str], scanned: set[s
     for name, rel_id in sheets:
         if rel_id not in relationships:
             continue  # calamine refuses a sheet without its relationship
+        if name in workbook_contract.HELPER_SHEETS:
+            continue  # never read (`_read_sheets`); its part still has its prolog checked with the other parts
         wanted = _xlsx_part(relationships[rel_id])
         part = lower.get(wanted.lower()) or lower.get(wanted.replace("//", "/").lower())
         if part is None:
@@ -966,7 +975,7 @@ def _find_cover_sheet(sheets: dict[str, list[list]]) -> str | None:
 def _header_row(grid: list[list]) -> int | None:
     required = {workbook_contract.normalise_label(c) for c in workbook_contract.REQUIRED_DATA_COLUMNS}
     for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        labels = {workbook_contract.normalise_label(v) for v in row if isinstance(v, str)}
+        labels = {_loose_label(v) for v in row if isinstance(v, str)}
         if required <= labels:
             return i
     return None
@@ -990,14 +999,45 @@ def cell_ref(row_index: int, column_index: int) -> str:
     return f"{workbook_contract.column_letter(column_index)}{row_index + 1}"
 
 
+# What a focal point adds to a header that still names its column: a year or a note in brackets
+# ("Value (2026)", "Previous year value 2025", "Comment [optional]").
+_HEADER_ADDITIONS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|(?<!\d)(?:19|20)\d\d(?!\d)")
+_HEADER_SEPARATORS = " -\u2013\u2014:,;/"
+
+
+def _loose_label(text: str) -> str:
+    """A header label as matched when no header is its column's name: brackets and years left out."""
+    return workbook_contract.normalise_label(_HEADER_ADDITIONS.sub(" ", text)).strip(_HEADER_SEPARATORS)
+
+
 def _header_positions(grid: list[list], header_row: int) -> dict[str, int]:
-    """Normalised header label -> 0-based column, the first column holding it."""
+    """Normalised header label -> 0-based column, the first column holding it; a Data column no
+    header names exactly is found by its `_loose_label` ("Value (2026)" is the Value column)."""
+    return _data_columns(grid, header_row)[0]
+
+
+def _data_columns(grid: list[list], header_row: int) -> tuple[dict[str, int], list[tuple[str, int, str]]]:
+    """`_header_positions`, and (column name, 0-based column, header text) of each column ingest
+    reads whose header is not written as the template writes it ("Flag:", "Value (2026)")."""
     header = grid[header_row] if len(grid) > header_row else []
     positions: dict[str, int] = {}
     for j, label in enumerate(header):
         if isinstance(label, str):
             positions.setdefault(workbook_contract.normalise_label(label), j)
-    return positions
+    keys = [workbook_contract.normalise_label(name) for name in workbook_contract.DATA_COLUMNS]
+    claimed = {positions[key] for key in keys if key in positions}  # columns whose header is a column's name
+    for key in keys:
+        if key not in positions:
+            loose = next((j for j, label in enumerate(header) if isinstance(label, str) and j not in claimed and _loose_label(label) == key), None)
+            if loose is not None:
+                positions[key] = loose
+                claimed.add(loose)
+    read_as = []
+    for name in _READ_COLUMNS:
+        j = positions.get(workbook_contract.normalise_label(name))
+        if j is not None and header[j].strip() != name:
+            read_as.append((name, j, header[j]))
+    return positions, read_as
 
 
 def _merged_ranges(content: bytes, shape: WorkbookShape, sheet_name: str) -> list[tuple[int, int, int, int]]:

@@ -10,7 +10,8 @@ are those of the domain rule table.
   `reference/unit_conversions.csv` knows the conversion (flag `e`, info); otherwise the value is left out.
 - Breakdowns (V03/V04): a breakdown whose every part is reported sums to its total (error); a
   partly reported one stays at or below the total (error above it). The parts are left out, the
-  total (the headline) is kept.
+  total (the headline) is kept. A total is one finding, on its cell, listing every breakdown that
+  disagrees with it, part by part with the sum.
 - Several forms per victim (V05): forms of exploitation flagged `d` may add up to more than the
   victims (a victim counted under each form suffered): a warning, the parts are kept.
 - Part and whole (V06, V08, V11): an "of which" figure above its total is an error (the part is left
@@ -116,6 +117,17 @@ def _lookup(obs: pd.DataFrame | ObservationLookup) -> ObservationLookup:
     return obs if isinstance(obs, ObservationLookup) else ObservationLookup(obs)
 
 
+def row_name(ref: Reference, code: str, breakdown: str = TOTAL) -> str:
+    """How a finding names a Data row: its label as the template's Indicator column gives it, the
+    code and breakdown in brackets ("Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD)")."""
+    key = code if breakdown == TOTAL else f"{code} {breakdown}"
+    indicator = ref.indicator_by_code.get(code)
+    if indicator is None:
+        return key
+    label = indicator.label if breakdown == TOTAL else f"{indicator.label}: {ref.breakdown_label(breakdown)}"
+    return f"{label} ({key})"
+
+
 # -- one submission --------------------------------------------------------------------------------
 def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None:
     """What a value in `unit` is multiplied by to be in the catalogue unit (S06).
@@ -131,7 +143,13 @@ def unit_factor(ref: Reference, indicator: Indicator, unit: str) -> float | None
 
 
 def check_breakdowns(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
-    """Breakdown sums against totals; returns the findings and the (indicator, breakdown) parts to leave out."""
+    """Breakdown sums against totals; returns the findings and the (indicator, breakdown) parts to leave out.
+
+    A total that its breakdowns disagree with is one finding on the total's cell, listing each
+    breakdown that disagrees with its sum (`breakdown-sum-mismatch` when one of them is complete,
+    else `breakdown-exceeds-total`); forms of exploitation counted more than once (flag d) are a
+    warning of their own, as their parts are kept.
+    """
     lookup = _lookup(obs)
     values, cells, statuses, flags, sheet = lookup.number, lookup.cell, lookup.status, lookup.flags, lookup.sheet
     findings: list[Finding] = []
@@ -140,25 +158,42 @@ def check_breakdowns(obs: pd.DataFrame | ObservationLookup, ref: Reference, file
         total = values.get((indicator.code, TOTAL))
         if total is None:
             continue
+        disagreeing: list[str] = []
+        complete_any = False
+        where = {"file": file, "sheet": sheet, "cell": cells[(indicator.code, TOTAL)], "value": plain_number(total)}
         for dim, parts in ref.breakdown_parts(indicator):
             reported = {p: values[p] for p in parts if p in values}
             if not reported:
                 continue
             complete = all(statuses.get(p) == REPORTED for p in parts)
             part_sum = sum(reported.values())
-            where = {"file": file, "sheet": sheet, "cell": cells[(indicator.code, TOTAL)], "value": plain_number(part_sum)}
             multiple = dim in MULTIPLE_COUNT_DIMENSIONS and any("d" in flags.get(p, "") for p in reported)
             if multiple and part_sum > total:
-                findings.append(make_finding(ref, "breakdown-multiple-forms", f"{indicator.code} by {dim}: the parts add up to {plain_number(part_sum)}, more than the total {plain_number(total)}, as flag d says a person may be counted under several of them; the parts are kept.", **where))
+                findings.append(make_finding(ref, "breakdown-multiple-forms", f"{row_name(ref, indicator.code)} holds {plain_number(total)}; {_sum_text(ref, reported, part_sum)}, more than the total, as flag d says a person may be counted under several of them; the parts are kept.", **where))
             elif complete and part_sum != total:
                 # With flag d the parts may exceed the total but never fall short of it: every person
                 # has at least one part (the unknown part included).
-                findings.append(make_finding(ref, "breakdown-sum-mismatch", f"{indicator.code} by {dim}: the parts add up to {plain_number(part_sum)}, the total is {plain_number(total)}; the parts are not used.", **where))
+                disagreeing.append(_sum_text(ref, reported, part_sum))
+                complete_any = True
                 dropped.update(reported)
             elif not complete and part_sum > total:
-                findings.append(make_finding(ref, "breakdown-exceeds-total", f"{indicator.code} by {dim}: the reported parts add up to {plain_number(part_sum)}, more than the total {plain_number(total)}; the parts are not used.", **where))
+                missing = [ref.breakdown_label(part[1]) for part in parts if part not in reported]
+                disagreeing.append(f"{_sum_text(ref, reported, part_sum)} ({', '.join(missing)} not given), more than the total")
                 dropped.update(reported)
+        if disagreeing:
+            these = "this breakdown are" if len(disagreeing) == 1 else "these breakdowns are"
+            message = (f"{row_name(ref, indicator.code)} holds {plain_number(total)}, but its parts add up to another figure: {'; '.join(disagreeing)}. "
+                       f"The parts of {these} not used, the total is. Please correct the parts or the total.")
+            if complete_any:
+                findings.append(make_finding(ref, "breakdown-sum-mismatch", message, **where))
+            else:
+                findings.append(make_finding(ref, "breakdown-exceeds-total", message, **where))
     return findings, dropped
+
+
+def _sum_text(ref: Reference, parts: Mapping[tuple[str, str], float], part_sum: float) -> str:
+    """"Female 300 + Male 239 + Sex unknown 0 = 539": each part by its label, and their sum."""
+    return f"{' + '.join(f'{ref.breakdown_label(key)} {plain_number(value)}' for (_, key), value in parts.items())} = {plain_number(part_sum)}"
 
 
 def check_consistency_pairs(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: str) -> tuple[list[Finding], set[tuple[str, str]]]:
@@ -179,8 +214,7 @@ def check_consistency_pairs(obs: pd.DataFrame | ObservationLookup, ref: Referenc
                 continue
             drops = ref.finding_codes[pair.code].effect == "drop-value"
             ask = f"{pair.part} is not used." if drops else "Please confirm or explain in a comment."
-            shown = pair.part if key == TOTAL else f"{pair.part} {key}"
-            findings.append(make_finding(ref, pair.code, f"{shown} ({plain_number(part)}) is above {pair.whole} ({plain_number(whole)}). {pair.note} {ask}", file=file, sheet=sheet, cell=cells[(pair.part, key)], value=plain_number(part)))
+            findings.append(make_finding(ref, pair.code, f"{row_name(ref, pair.part, key)} holds {plain_number(part)}, more than {row_name(ref, pair.whole, key)}, which holds {plain_number(whole)}. {pair.note} {ask}", file=file, sheet=sheet, cell=cells[(pair.part, key)], value=plain_number(part)))
             if drops:
                 dropped.add((pair.part, key))
     return findings, dropped
@@ -196,7 +230,7 @@ def check_funnel(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: st
         present = [(code, values[(code, TOTAL)]) for code in stages if (code, TOTAL) in values]
         for (earlier, before), (later, after) in zip(present, present[1:], strict=False):
             if after > before:
-                findings.append(make_finding(ref, "funnel-inverted", f"{later} ({plain_number(after)}) is above {earlier} ({plain_number(before)}): later stages of the justice process usually count fewer persons. Please confirm or explain in a comment.", file=file, sheet=sheet, cell=cells[(later, TOTAL)], value=plain_number(after)))
+                findings.append(make_finding(ref, "funnel-inverted", f"{row_name(ref, later)} holds {plain_number(after)}, more than {row_name(ref, earlier)}, which holds {plain_number(before)}: later stages of the justice process usually count fewer persons. Please confirm or explain in a comment.", file=file, sheet=sheet, cell=cells[(later, TOTAL)], value=plain_number(after)))
     return findings
 
 
@@ -211,7 +245,7 @@ def check_victims_without_offences(obs: pd.DataFrame | ObservationLookup, ref: R
     for victims, offences in VICTIMS_AND_OFFENCES:
         people, recorded = values.get((victims, TOTAL)), values.get((offences, TOTAL))
         if people is not None and recorded is not None and people > 0 and recorded == 0:
-            findings.append(make_finding(ref, "victims-without-offences", f"{victims} is {plain_number(people)} but {offences} is 0: victims were identified while no offence was recorded. Please confirm or explain in a comment.", file=file, sheet=lookup.sheet, cell=cells[(offences, TOTAL)], value="0"))
+            findings.append(make_finding(ref, "victims-without-offences", f"{row_name(ref, offences)} holds 0, but {row_name(ref, victims)} is {plain_number(people)}: victims were identified while no offence was recorded. Please confirm or explain in a comment.", file=file, sheet=lookup.sheet, cell=cells[(offences, TOTAL)], value="0"))
     return findings
 
 
@@ -219,13 +253,13 @@ def check_breaks(obs: pd.DataFrame | ObservationLookup, ref: Reference, file: st
     """Flag `b` (break in series) with an empty Comment (T04, info): users need to know what broke."""
     if isinstance(obs, ObservationLookup):
         return [
-            make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=obs.sheet, cell=obs.cell[(indicator, breakdown)], value=flags)
+            make_finding(ref, "break-undescribed", f"{row_name(ref, indicator, breakdown)} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=obs.sheet, cell=obs.cell[(indicator, breakdown)], value=flags)
             for (indicator, breakdown), flags in obs.flags.items()
             if "b" in flags and obs.comment[(indicator, breakdown)].strip() == ""
         ]
     columns = ("indicator", "breakdown", "flags", "comment", "sheet", "cell")
     return [
-        make_finding(ref, "break-undescribed", f"{indicator} {breakdown} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=sheet, cell=cell, value=flags)
+        make_finding(ref, "break-undescribed", f"{row_name(ref, indicator, breakdown)} is flagged b (break in series) but the Comment does not say what changed.", file=file, sheet=sheet, cell=cell, value=flags)
         for indicator, breakdown, flags, comment, sheet, cell in zip(*(obs[name].tolist() for name in columns), strict=True)
         if "b" in flags and comment.strip() == ""
     ]
@@ -331,10 +365,10 @@ def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells,
     # from more than `change_abs_min` warns, as for changes. A fall to "not available" always does.
     dropped = last_value > 0 and (status == NOT_AVAILABLE or (status == REPORTED and value == 0 and last_value > thresholds.change_abs_min))
     if dropped and (iso3, year, indicator, breakdown) in blank_cells:
-        return make_finding(ref, "value-blank-unexplained", f"{indicator} {breakdown} is blank although {plain_number(last_value)} was reported for {year - 1}. Enter the value, 0 for a real zero, or : if it is not available.", **_where(place))
+        return make_finding(ref, "value-blank-unexplained", f"{row_name(ref, indicator, breakdown)}: the cell is blank although {plain_number(last_value)} was reported for {year - 1}. A blank reads as not available: enter the figure, or say that it is not available. Accepted: {workbook_contract.ACCEPTED_FORMS_TEXT}.", **_where(place))
     if dropped and not comment.strip():
         now = "0" if status == REPORTED else "not available"
-        return make_finding(ref, "series-dropped", f"{indicator} {breakdown} is {now} although {plain_number(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **_where(place))
+        return make_finding(ref, "series-dropped", f"{row_name(ref, indicator, breakdown)} is {now} although {plain_number(last_value)} was reported for {year - 1}. Please confirm or explain in a comment.", value=now, **_where(place))
     if not dropped and status == REPORTED and "b" not in flags and not comment.strip():
         change = value - last_value
         # The tests that need no mean first (they end most calls); then the change against the mean of
@@ -344,7 +378,7 @@ def _change_or_drop(series, year, indicator, breakdown, thresholds, blank_cells,
         window = [series[y][0] for y in range(year - 3, year) if y in series and series[y][1] == REPORTED]
         mean = sum(window) / len(window)
         if abs(change) > max(thresholds.change_abs_min, thresholds.change_share_of_mean * mean):
-            return make_finding(ref, "change-unexplained", f"{indicator} {breakdown}: {plain_number(value)} against {plain_number(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=plain_number(value), **_where(place))
+            return make_finding(ref, "change-unexplained", f"{row_name(ref, indicator, breakdown)}: the cell holds {plain_number(value)}, against {plain_number(last_value)} in {year - 1} ({change / last_value * 100:+.0f} %) with no comment. Please confirm and explain the change in the Comment column.", value=plain_number(value), **_where(place))
     return None
 
 
@@ -376,7 +410,7 @@ def _outlier(value, history, indicator, breakdown, thresholds, iso3, place, ref)
     if abs(z) <= thresholds.outlier_z:
         return None
     span = f"{plain_number(history[0])} to {plain_number(history[-1])}"
-    return make_finding(ref, "value-outlier", f"{indicator} {breakdown}: {plain_number(value)} lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **_where(place))
+    return make_finding(ref, "value-outlier", f"{row_name(ref, indicator, breakdown)}: the cell holds {plain_number(value)}, which lies outside {iso3}'s {len(history)} earlier years ({span}, median {plain_number(typical)}; robust z {z:+.1f}) with no comment. Please confirm and explain it in the Comment column.", value=plain_number(value), **_where(place))
 
 
 # -- revisions -------------------------------------------------------------------------------------
@@ -395,16 +429,16 @@ def check_revision(ref: Reference, thresholds: Thresholds, indicator: str, break
     `revision_warn_pct` % (any change from 0 is), else `value-revised` (info). `old_where`: the file
     and cell of the accepted figure, "" when there is none.
     """
-    shown = indicator if breakdown == TOTAL else f"{indicator} {breakdown}"
+    shown = row_name(ref, indicator, breakdown)
     if math.isnan(old_value):
         before = {"": "no value was accepted", NOT_AVAILABLE: "it was not available", "not_applicable": "it was not applicable", "confidential": "it was a confidential small count"}.get(old_status, "its value was left out")
         change_pct, large = float("nan"), False
-        what = f"{shown} {year}: {plain_number(new_value)} given as the previous year value, where {before}"
+        what = f"{shown}: the previous year value holds {plain_number(new_value)} for {year}, where {before}"
     else:
         change_pct = (new_value - old_value) / old_value * 100 if old_value else float("nan")
         large = old_value == 0 or abs(change_pct) > thresholds.revision_warn_pct
         change = f" ({change_pct:+.1f} %)" if old_value else ""
-        what = f"{shown} {year} revised from {plain_number(old_value)} to {plain_number(new_value)}{change}"
+        what = f"{shown}: the previous year value holds {plain_number(new_value)}, which revises the {year} figure from {plain_number(old_value)} to {plain_number(new_value)}{change}"
     replaces = f"; it replaces the figure accepted from {old_where}" if old_where else f"; it becomes the {year} figure"
     ask = "" if comment.strip() else " Please give the reason for the revision in the Comment column."
     message = f"{what}{replaces}.{ask}"

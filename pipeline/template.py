@@ -4,7 +4,11 @@ Input: the `Reference`, a (country, year) and optionally the observations accept
 before (`<outputs>/<year-1>/data/observations.csv` of the previous run). Output: an .xlsx that follows
 `pipeline.workbook_contract`: a Cover (country and year locked, agency/contact/e-mail/date to fill in), a Data
 sheet (one row per indicator and breakdown; only Value, Previous year value, Flag and Comment
-editable), Instructions, and hidden sheets with the template version and the flag drop-down list.
+editable, the first three with an input rule that accepts what validation reads; the Check column
+shows the live checks of `pipeline.live_checks`), Instructions, and hidden sheets with the template
+version, the lists the input rules read and the live checks' helper cells. Every visible sheet prints
+on A4 (Cover on one page, Data landscape one page wide with its header row on each page, Instructions
+one page wide).
 Writing is atomic (temporary file, then rename).
 
 Previous year value (rule R01, revisions) is pre-filled with what was accepted for year - 1 from the
@@ -33,35 +37,145 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 
-from pipeline import __version__, workbook_contract, output_files
+from pipeline import __version__, live_checks, workbook_contract, output_files
 from pipeline.atomic import write_atomically
 from pipeline.errors import PipelineError
 from pipeline.reference import Reference
+from pipeline.settings import Thresholds
+from pipeline.validate import FLAG_SEPARATORS, NOT_AVAILABLE_TOKENS
 
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
 INPUT_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
 TOTAL_FONT = Font(bold=True)
 UNLOCKED = Protection(locked=False)
+# Characters: the Instructions sheet's one column, its text wrapped to it. A single column is never
+# scaled to fit the page (it cannot be split over two), so it must fit portrait A4 as it is: 75 does
+# in LibreOffice with DejaVu Sans, whose characters are wider than Calibri's.
+INSTRUCTIONS_WIDTH = 75
+LINE_HEIGHT = 15  # points: one line of 11-point text
 
+# Widths in characters, small enough that the Data sheet printed landscape and one page wide stays
+# readable; the long texts (Indicator, Definition) wrap in their cells.
 COLUMN_WIDTHS = {
     workbook_contract.COL_CODE: 13,
     workbook_contract.COL_BREAKDOWN: 13,
-    workbook_contract.COL_INDICATOR: 58,
+    workbook_contract.COL_INDICATOR: 50,
     workbook_contract.COL_UNIT: 9,
-    workbook_contract.COL_VALUE: 14,
-    workbook_contract.COL_PREVIOUS: 16,
-    workbook_contract.COL_FLAG: 18,
-    workbook_contract.COL_COMMENT: 40,
-    workbook_contract.COL_DEFINITION: 80,
+    workbook_contract.COL_VALUE: 12,
+    workbook_contract.COL_PREVIOUS: 12,
+    workbook_contract.COL_FLAG: 10,
+    workbook_contract.COL_COMMENT: 30,
+    workbook_contract.COL_CHECK: 30,
+    workbook_contract.COL_DEFINITION: 60,
 }
+WRAPPED_COLUMNS = (workbook_contract.COL_INDICATOR, workbook_contract.COL_DEFINITION)
 
 
 # What a previous run's observations.csv must hold for the pre-fill.
 PREVIOUS_RUN_COLUMNS = ("country_iso3", "year", "indicator", "breakdown", "value", "status")
 NOT_AVAILABLE_MARK = ":"  # what the pre-fill writes for a value accepted as not available
+
+
+# -- What a focal point may type, and the steps they follow ------------------------------------------
+# One source for the Instructions sheet, the input messages of the Data sheet and the one-page part of
+# docs/focal-points-guide.md: tests/test_template.py checks that the guide holds every line. The
+# spellings of "not available" are the ones validation reads (`NOT_AVAILABLE_TOKENS`), ":" first.
+NOT_AVAILABLE_FORMS = tuple(sorted(NOT_AVAILABLE_TOKENS, key=lambda token: (token != NOT_AVAILABLE_MARK, len(token), token)))
+FILL_STEPS = (
+    "Cover: fill in the reporting agency, contact person, e-mail and the date you send the workbook (YYYY-MM-DD).",
+    "Data: type each figure of the reporting year in the Value column. The Definition column says what to count, "
+    "the Unit column in what unit.",
+    "Previous year value shows last year's figure as accepted. If it was revised, type the new figure over it and say "
+    "why in the Comment column.",
+    "Breakdowns (sex, age, form of exploitation) add up to their total when every part is known: the unknown part goes "
+    "in the UNK row. An \"of which\" figure cannot exceed its total.",
+    "Comment: explain large changes, revised figures, breaks in series and definitions that differ from the BSEC one.",
+    "Do not rename sheets, delete rows, or change the Code, Breakdown or header cells.",
+)
+VALUE_FORMS = (
+    "A number, 0 or more: whole for counts (cases, persons, items), decimals allowed for kg and EUR. No thousands "
+    "separators or units.",
+    "0 is a real zero: there were none. Never type 0 for a figure that is not available.",
+    f"Not available: leave the cell blank or type {NOT_AVAILABLE_MARK} (colon). "
+    f"Also read as not available: {', '.join(NOT_AVAILABLE_FORMS[1:])} (any case).",
+    "<5 (or <N for another small number): a small count that must stay confidential.",
+)
+CHECK_STEPS = (
+    "The Check column says, as you type, when the parts of a breakdown do not add up to the total, when an \"of which\" "
+    "figure is above its total, or when a figure is far from last year's without a comment. Blank means no problem found.",
+    "The Cover counts the problems left to fix before sending. Correct the figure or, if it is right, explain it in the "
+    "Comment column.",
+)
+SENDING_STEPS = (
+    "Look at the Cover: no problem should be left unless explained. Where crimetrends is installed, crimetrends validate "
+    "FILE checks the workbook as the Secretariat will; the Coordinator can do it for you.",
+    "Save as .xlsx (.ods or .xls also accepted) and send it to the Country Coordinator by the deadline. A corrected "
+    "workbook needs a later Date submitted: the latest is used.",
+)
+FEEDBACK_STEPS = (
+    "The feedback workbook (GEO_2026_feedback.xlsx for GEO_2026.xlsx) is a copy of your workbook. Its first sheet, "
+    "Findings, gives the file's status and one row per finding: its cell (a link), what was found, how to fix it.",
+    "Red cell: an error, the value is not used until corrected. Amber cell: a warning, correct it or confirm it in the "
+    "Comment column. Correct your own workbook, not the feedback copy, and send it again.",
+)
+
+
+def flag_forms(ref: Reference) -> str:
+    """The line on flags, with every code and word of `reference/flags.csv`."""
+    return ("Flag (optional): one or more codes (bp) or a flag's word: "
+            + ", ".join(f"{flag.code} {flag.word}" for flag in ref.flags) + ".")
+
+
+def instruction_sections(ref: Reference) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(heading, lines) of the Instructions sheet, in order; the guide's first page has the same lines."""
+    return (
+        ("Fill in", FILL_STEPS),
+        ("What you may type in Value and Previous year value", (*VALUE_FORMS, flag_forms(ref))),
+        ("Checks while you type", CHECK_STEPS),
+        ("Before sending", SENDING_STEPS),
+        ("Reading the feedback", FEEDBACK_STEPS),
+    )
+
+
+# -- Input rules of the Data sheet --------------------------------------------------------------------
+# Named ranges on the hidden lists sheet that the rules read: Excel lets a rule reach another sheet only
+# through a defined name, and refuses array constants in a rule.
+FLAG_LIST = "FlagList"  # the flag words
+FLAG_CHARACTERS = "FlagCharacters"  # each flag code and each separator between codes, one a cell
+NOT_AVAILABLE_LIST = "NotAvailable"  # NOT_AVAILABLE_FORMS
+DIGITS = "Digits"  # 0 to 9, as text
+SHORT_FORMS = f"{NOT_AVAILABLE_MARK} or n/a when not available, <5 for a confidential small count, or leave it blank"
+
+
+def value_rule(cell: str, is_count: bool) -> str:
+    """The custom validation formula of the Value or Previous year value cell `cell` (its top-left cell).
+
+    True for what validation reads as a value without an error: a number 0 or more (whole for a
+    count); a spelling of "not available" (any case: spreadsheets compare text so); text of spaces
+    only; or `<` and digits, spaces allowed after `<` (a suppressed small count: the digits counted
+    in what follows `<` are all of it once leading spaces are trimmed). Evaluating it never gives an
+    error value, which Excel would take for "invalid" too, and it stays under the 255 characters a
+    rule may have in Excel.
+    """
+    text = f"TRIM({cell})"
+    after = f"MID({text},2,99)"
+    number = f"INT(ABS({cell}))={cell}" if is_count else f"{cell}>=0"
+    not_available = f"SUMPRODUCT(--({text}={NOT_AVAILABLE_LIST}))>0"
+    suppressed = (f'AND(LEFT({text}&"<")="<",LEN({text})<>1,'
+                  f'SUMPRODUCT(LEN({after})-LEN(SUBSTITUTE({after},{DIGITS},"")))=LEN(TRIM({after})))')
+    return f"IF(ISNUMBER({cell}),{number},OR({not_available},{suppressed}))"
+
+
+def flag_rule(cell: str) -> str:
+    """The custom validation formula of the Flag cell `cell`: a flag's word (any case), or flag codes
+    (case matters: C is not c) with separators, as `pipeline.validate.parse_flags` reads them."""
+    return (f"OR(SUMPRODUCT(--(TRIM({cell})={FLAG_LIST}))>0,"
+            f'SUMPRODUCT(LEN({cell})-LEN(SUBSTITUTE({cell},{FLAG_CHARACTERS},"")))=LEN({cell}))')
 
 
 def template_filename(iso3: str, year: int) -> str:
@@ -158,11 +272,13 @@ def previous_values(observations: pd.DataFrame | None, ref: Reference, iso3: str
     return found
 
 
-def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple[str, str], object] | None = None) -> Workbook:
+def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple[str, str], object] | None = None,
+                   thresholds: Thresholds | None = None) -> Workbook:
     """The submission workbook for one state and year, in memory.
 
     `previous` maps (code, breakdown) to what its Previous year value cell shows (`previous_values`);
-    rows it does not name stay blank.
+    rows it does not name stay blank. `thresholds`: those the validation uses (the settings'), for
+    the live checks; default the reference's `rule_thresholds.csv`.
     """
     state = ref.state_by_iso3[iso3]
     wb = Workbook()
@@ -172,6 +288,7 @@ def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple
     _write_data(wb.create_sheet(workbook_contract.DATA_SHEET), ref, year, previous or {})
     _write_instructions(wb.create_sheet(workbook_contract.INSTRUCTIONS_SHEET), ref, year)
     _write_lists(wb, ref)
+    live_checks.add_live_checks(wb, ref, thresholds)
     meta = wb.create_sheet(workbook_contract.META_SHEET)
     meta.append([workbook_contract.META_VERSION_KEY, workbook_contract.TEMPLATE_VERSION])
     meta.append([workbook_contract.META_DEMONSTRATION_KEY, "no"])
@@ -182,15 +299,17 @@ def build_workbook(ref: Reference, iso3: str, year: int, previous: Mapping[tuple
     return wb
 
 
-def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous: pd.DataFrame | None = None) -> Path:
+def write_template(ref: Reference, iso3: str, year: int, out_dir: Path, previous: pd.DataFrame | None = None,
+                   thresholds: Thresholds | None = None) -> Path:
     """Write `<out_dir>/<ISO3>_<year>.xlsx` atomically and return its path.
 
     `previous`: observations of a previous run (`read_previous_observations`); the state's accepted
     values of `year - 1` pre-fill the Previous year value column. None: the column stays blank.
+    `thresholds`: as for `build_workbook`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / template_filename(iso3, year)
-    save_atomically(build_workbook(ref, iso3, year, previous_values(previous, ref, iso3, year)), target)
+    save_atomically(build_workbook(ref, iso3, year, previous_values(previous, ref, iso3, year), thresholds), target)
     return target
 
 
@@ -239,6 +358,13 @@ def _write_cover(ws, iso3: str, name: str, year: int) -> None:
             dv.add(cell.coordinate)
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 48
+    # One page: the title runs on past column B (cells are never merged: a merged cell cannot take a
+    # value or a feedback comment), and fitting the sheet to one page keeps the title whole.
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1
     ws.protection.sheet = True
 
 
@@ -249,7 +375,9 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
         header = ws.cell(row=1, column=index)
         header.font = Font(bold=True, color="FFFFFFFF")
         header.fill = HEADER_FILL
+        header.alignment = Alignment(wrap_text=True, vertical="top")
         ws.column_dimensions[header.column_letter].width = COLUMN_WIDTHS[name]
+    ws.row_dimensions[1].height = max(_wrapped_height(name, COLUMN_WIDTHS[name], LINE_HEIGHT) for name in col)
     ws.cell(row=1, column=col[workbook_contract.COL_PREVIOUS]).comment = Comment(
         f"The {year - 1} figure as accepted last year, pre-filled by the Secretariat: a number, or : when it "
         "was not available. Blank when nothing was accepted, or when the figure was a confidential small "
@@ -257,10 +385,7 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
         "the revision in the Comment column. Otherwise leave it as it is.",
         "BSEC Secretariat",
     )
-    count_rows: list[str] = []
-    quantity_rows: list[str] = []
-    count_previous: list[str] = []
-    quantity_previous: list[str] = []
+    kinds: list[bool] = []  # is_count of each Data row, from row 2
     row = 1
     for ind in ref.indicators:
         for key in ref.breakdowns_of(ind):
@@ -271,6 +396,10 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
             ws.cell(row=row, column=col[workbook_contract.COL_INDICATOR], value=label)
             ws.cell(row=row, column=col[workbook_contract.COL_UNIT], value=ind.unit)
             ws.cell(row=row, column=col[workbook_contract.COL_DEFINITION], value=ind.definition)
+            for name, index in col.items():
+                ws.cell(row=row, column=index).alignment = Alignment(wrap_text=name in WRAPPED_COLUMNS, vertical="top")
+            ws.row_dimensions[row].height = max(_wrapped_height(str(ws.cell(row=row, column=col[name]).value), COLUMN_WIDTHS[name], LINE_HEIGHT)
+                                                for name in WRAPPED_COLUMNS)
             if key == "TOTAL":
                 for name in (workbook_contract.COL_CODE, workbook_contract.COL_INDICATOR):
                     ws.cell(row=row, column=col[name]).font = TOTAL_FONT
@@ -281,100 +410,137 @@ def _write_data(ws, ref: Reference, year: int, previous: Mapping[tuple[str, str]
                 cell.fill = INPUT_FILL
             value_cell = ws.cell(row=row, column=col[workbook_contract.COL_VALUE])
             value_cell.number_format = "#,##0" if ind.is_count else "#,##0.###"
-            (count_rows if ind.is_count else quantity_rows).append(value_cell.coordinate)
             previous_cell = ws.cell(row=row, column=col[workbook_contract.COL_PREVIOUS])
             previous_cell.number_format = value_cell.number_format
             previous_cell.value = previous.get((ind.code, key))
-            (count_previous if ind.is_count else quantity_previous).append(previous_cell.coordinate)
+            kinds.append(ind.is_count)
     last = row
-    flag_letter = ws.cell(row=1, column=col[workbook_contract.COL_FLAG]).column_letter
-
-    # errorStyle "warning": the submitter may still type ":" (not available) or "<5" after the warning;
-    # ingest is the real gate, these only help at typing time.
-    revise = f"The {year - 1} figure as accepted last year. Correct it only if it was revised, and explain why in the Comment column."
-    for kind, cells, title, message in (
-        ("whole", count_rows, "Value", "A whole number, 0 or more. 0 is a real zero; leave blank or type : when not available."),
-        ("decimal", quantity_rows, "Value", "A number, 0 or more (decimals allowed). Leave blank or type : when not available."),
-        ("whole", count_previous, "Previous year value", f"{revise} A whole number, 0 or more, or : when not available."),
-        ("decimal", quantity_previous, "Previous year value", f"{revise} A number, 0 or more, or : when not available."),
-    ):
-        dv = DataValidation(
-            type=kind,
-            operator="greaterThanOrEqual",
-            formula1="0",
-            showErrorMessage=True,
-            showInputMessage=True,
-            errorStyle="warning",
-            promptTitle=title,
-            prompt=message,
-            errorTitle="Not a valid value",
-            error=message,
-        )
-        ws.add_data_validation(dv)
-        for coordinate in cells:
-            dv.add(coordinate)
-    flag_dv = DataValidation(
-        type="list",
-        formula1="FlagList",
-        allow_blank=True,
-        showErrorMessage=True,
-        showInputMessage=True,
-        errorStyle="warning",
-        promptTitle="Flag",
-        prompt="Optional. Choose a flag, or type codes together (for example bp).",
-        errorTitle="Unknown flag",
-        error="Use a flag from the list, or combine codes such as bp.",
-    )
-    ws.add_data_validation(flag_dv)
-    flag_dv.add(f"{flag_letter}2:{flag_letter}{last}")
+    _add_input_rules(ws, col, kinds, year, ref)
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(workbook_contract.DATA_COLUMNS)).column_letter}{last}"
+    # Landscape, one page wide, the header row on every page.
+    _fit_to_width(ws, landscape=True, title_rows="1:1")
     ws.protection.sheet = True
     ws.protection.autoFilter = False
     ws.protection.sort = False
 
 
+def _add_input_rules(ws, col: Mapping[str, int], kinds: list[bool], year: int, ref: Reference) -> None:
+    """The custom validations of the Value, Previous year value and Flag cells of Data rows 2 onwards
+    (`kinds`: is_count of each row).
+
+    A rule is written for the top-left cell of its range and moves with each cell, so every range is
+    one block of rows of one kind (Excel and LibreOffice agree on which cell a rule is written for only
+    when its range is one block). Error style "warning": the focal point may keep a value after the
+    message. Validation is the real gate, and it reads a few forms a rule cannot tell from mistakes
+    (a number typed as text, '1 154'); a value pasted in is never checked by the rule anyway.
+    """
+    revise = f"The {year - 1} figure as accepted last year: correct it only if it was revised, and say why in the Comment column."
+    messages = {  # (column, is_count) -> (prompt title, prompt, error)
+        (workbook_contract.COL_VALUE, True): ("Value", f"A whole number, 0 or more (0 is a real zero); {SHORT_FORMS}."),
+        (workbook_contract.COL_VALUE, False): ("Value", f"A number, 0 or more, decimals allowed (0 is a real zero); {SHORT_FORMS}."),
+        (workbook_contract.COL_PREVIOUS, True): ("Previous year value", f"{revise} A whole number 0 or more; {SHORT_FORMS}."),
+        (workbook_contract.COL_PREVIOUS, False): ("Previous year value", f"{revise} A number 0 or more; {SHORT_FORMS}."),
+    }
+    first_row = 2
+    blocks: list[tuple[int, int, bool]] = []  # (first row, last row, is_count)
+    for offset, is_count in enumerate(kinds):
+        row = first_row + offset
+        if blocks and blocks[-1][2] == is_count:
+            blocks[-1] = (blocks[-1][0], row, is_count)
+        else:
+            blocks.append((row, row, is_count))
+    for name in (workbook_contract.COL_VALUE, workbook_contract.COL_PREVIOUS):
+        letter = get_column_letter(col[name])
+        for top, bottom, is_count in blocks:
+            title, prompt = messages[(name, is_count)]
+            kind = "a whole number 0 or more" if is_count else "a number 0 or more"
+            _add_rule(ws, f"{letter}{top}:{letter}{bottom}", value_rule(f"{letter}{top}", is_count), title, prompt,
+                      f"Not accepted here. Type {kind}, {SHORT_FORMS}. Other spellings of not available: Instructions sheet.")
+    flag_letter = get_column_letter(col[workbook_contract.COL_FLAG])
+    last_row = first_row + len(kinds) - 1
+    _add_rule(ws, f"{flag_letter}{first_row}:{flag_letter}{last_row}", flag_rule(f"{flag_letter}{first_row}"), "Flag",
+              "Optional. A code, several together (bp), or the word: " + ", ".join(f"{flag.code} {flag.word}" for flag in ref.flags) + ".",
+              "Not a flag. Type one or more codes, together such as bp, or a flag's word: see the Instructions sheet.")
+
+
+def _add_rule(ws, cells: str, formula: str, title: str, prompt: str, error: str) -> None:
+    rule = DataValidation(
+        type="custom",
+        formula1=formula,
+        allow_blank=True,
+        showErrorMessage=True,
+        showInputMessage=True,
+        errorStyle="warning",
+        promptTitle=title,
+        prompt=prompt,
+        errorTitle="Not an accepted value",
+        error=error,
+    )
+    ws.add_data_validation(rule)
+    rule.add(cells)
+
+
 def _write_lists(wb: Workbook, ref: Reference) -> None:
+    """The hidden sheet of lists the Data sheet's rules read, one a column, each behind a defined name."""
     ws = wb.create_sheet(workbook_contract.LISTS_SHEET)
-    for i, flag in enumerate(ref.flags, start=1):
-        ws.cell(row=i, column=1, value=flag.word)
-        ws.cell(row=i, column=2, value=flag.code)
-    wb.defined_names["FlagList"] = DefinedName("FlagList", attr_text=f"'{workbook_contract.LISTS_SHEET}'!$A$1:$A${len(ref.flags)}")
+    columns = (
+        (FLAG_LIST, [flag.word for flag in ref.flags]),
+        (None, [flag.code for flag in ref.flags]),  # each word's code beside it, for a reader of the sheet
+        (FLAG_CHARACTERS, list(dict.fromkeys("".join(flag.code for flag in ref.flags) + FLAG_SEPARATORS))),
+        (NOT_AVAILABLE_LIST, list(NOT_AVAILABLE_FORMS)),
+        (DIGITS, list("0123456789")),
+    )
+    for column, (name, values) in enumerate(columns, start=1):
+        for row, value in enumerate(values, start=1):
+            ws.cell(row=row, column=column, value=value)
+        if name is not None:
+            letter = get_column_letter(column)
+            wb.defined_names[name] = DefinedName(name, attr_text=f"{quote_sheetname(workbook_contract.LISTS_SHEET)}!${letter}$1:${letter}${len(values)}")
     ws.sheet_state = "hidden"
     ws.protection.sheet = True
 
 
 def _write_instructions(ws, ref: Reference, year: int) -> None:
-    lines = [
-        (f"How to fill in the submission workbook for {year}", "title"),
-        ("", None),
-        ("1. On the Cover, fill in the reporting agency, contact person, e-mail and the date you send the workbook.", None),
-        (f"2. On the Data sheet, enter each figure for the calendar year {year} in the Value column, one row per indicator and breakdown.", None),
-        ("   The Definition column (and the note on each indicator) says what to count.", None),
-        (f"   The column Previous year value shows the {year - 1} figure as accepted last year. If a {year - 1} figure has been revised since,", None),
-        ("   type the revised figure over it and explain the revision in the Comment column; otherwise leave it as it is.", None),
-        ("   It is blank where no figure was accepted, or where it was a confidential small count (<5).", None),
-        ("3. Values:", "bold"),
-        ("   • A number, 0 or more. Counts (cases, persons, items, requests) are whole numbers; kg and EUR may have decimals.", None),
-        ("   • 0 means a real zero: there were none.", None),
-        ("   • Leave the cell blank, or type : (colon), when the figure is not available. Never type 0 for 'not available'.", None),
-        ("   • <5 marks a small count that must stay confidential.", None),
-        ("   • Type numbers as numbers, without thousands separators or units.", None),
-        ("4. Flags (optional, column Flag): choose from the drop-down list or type the codes; codes can be combined (bp).", "bold"),
+    """The steps and accepted forms (`instruction_sections`), then the flags with their meaning."""
+    ws.column_dimensions["A"].width = INSTRUCTIONS_WIDTH
+    rows: list[tuple[str, Font | None]] = [
+        (f"How to fill in the submission workbook for {year}", Font(bold=True, size=14)),
+        (f"Reporting year {year}: type the {year} figures in Value. Previous year value holds the {year - 1} figures.", None),
     ]
-    lines += [(f"   {f.code}  {f.word}: {f.meaning}", None) for f in ref.flags]
-    lines += [
-        ("5. Comment: explain large changes on last year, revised previous-year figures, breaks in series and definitions that differ from ours.", None),
-        ("6. Breakdowns (by sex, age, form of exploitation) should add up to the total when every part is known; use UNK for the unknown part.", None),
-        ("7. Do not rename sheets, or change the Code, Breakdown or header cells: the workbook is read by these.", None),
-        ("8. Send the workbook back to the BSEC Secretariat as .xlsx (an .ods or .xls file saved by LibreOffice is also accepted).", None),
-    ]
-    for row, (text, style) in enumerate(lines, start=1):
+    for heading, lines in instruction_sections(ref):
+        rows.append(("", None))
+        rows.append((heading, Font(bold=True)))
+        rows += [(f"• {line}", None) for line in lines]
+    rows += [("", None), ("Flags", Font(bold=True))]
+    rows += [(f"{flag.code}  {flag.word}: {flag.meaning}", None) for flag in ref.flags]
+    for row, (text, font) in enumerate(rows, start=1):
         cell = ws.cell(row=row, column=1, value=text)
-        cell.alignment = Alignment(wrap_text=False)
-        if style == "title":
-            cell.font = Font(bold=True, size=14)
-        elif style == "bold":
-            cell.font = Font(bold=True)
-    ws.column_dimensions["A"].width = 120
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if font is not None:
+            cell.font = font
+        ws.row_dimensions[row].height = _wrapped_height(text, INSTRUCTIONS_WIDTH, 18 if row == 1 else LINE_HEIGHT)
+    _fit_to_width(ws, landscape=False)
     ws.protection.sheet = True
+
+
+def _wrapped_height(text: str, width: float, line_height: float) -> float:
+    """Row height in points for `text` wrapped in a column `width` characters wide.
+
+    Spreadsheet programs keep a row's stored height on opening, so a wrapped text needs its height
+    written. A column `width` characters wide holds about 1.2 `width` characters of running text
+    (measured with DejaVu Sans, what LibreOffice uses without Calibri, whose characters are wider).
+    """
+    return line_height * max(1, math.ceil(len(text) / (width * 1.2)))
+
+
+def _fit_to_width(ws, *, landscape: bool, title_rows: str | None = None) -> None:
+    """Print `ws` on A4 scaled to one page wide, as many pages long as it takes."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if landscape else ws.ORIENTATION_PORTRAIT
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # 0: as many pages as needed
+    ws.page_margins.left = ws.page_margins.right = 0.4  # inches
+    if title_rows:
+        ws.print_title_rows = title_rows

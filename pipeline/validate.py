@@ -10,7 +10,14 @@ Value conventions (UN-CTS, Eurostat and ARQ practice): blank, `:`, `..`, `-`, `-
 `not known` mean *not available*, never 0; `<5` is a suppressed small count (confidential); a number
 typed as text is read with an info finding unless its meaning is ambiguous. A Unit cell other than the
 catalogue unit is converted when `reference/unit_conversions.csv` knows how (flag `e`); otherwise the
-value is left out. The content and time rules themselves are in `pipeline.rules`.
+value is left out. The content and time rules themselves are in `pipeline.rules`. The accepted forms
+are `workbook_contract.NOT_AVAILABLE_FORMS` and `SUPPRESSED_FORM`; a message about a form that is not
+accepted lists them (`workbook_contract.ACCEPTED_FORMS_TEXT`).
+
+Findings speak to the focal point: each names its row by the indicator's label with the code and
+breakdown in brackets (`rules.row_name`) and says what the cell holds. Data rows are matched to the
+catalogue by Code and Breakdown, never by position; a template row missing from the sheet, in it twice
+or out of the template's order is a finding naming the indicator.
 
 Revisions (rule R01): the Previous year value cell of each row is read under the same conventions
 (in the catalogue unit, whatever the Unit cell says: the template pre-fills it in that unit) and
@@ -26,7 +33,7 @@ import functools
 import math
 import operator
 import re
-from collections import Counter, namedtuple
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import NamedTuple
@@ -57,7 +64,10 @@ NOT_APPLICABLE = "not_applicable"
 CONFIDENTIAL = "confidential"
 REJECTED = "rejected"
 
-NOT_AVAILABLE_TOKENS = frozenset({":", "..", "...", "-", "--", "n/a", "na", "n.a.", "not known", "not available"})
+NOT_AVAILABLE_TOKENS = frozenset(workbook_contract.NOT_AVAILABLE_FORMS)
+# Between flag codes typed together ("b, p", "b+p"); any other whitespace separates them too.
+FLAG_SEPARATORS = ",;+/ "
+_FLAG_SPLIT = re.compile(f"[{re.escape(FLAG_SEPARATORS)}\\s]+")
 # Spaces people and spreadsheets put inside numbers: ordinary, no-break, narrow no-break, thin.
 _NUMBER_SPACES = re.compile(r"[ \u00a0\u202f\u2009\u2007']")
 _SUPPRESSED = re.compile(r"^<\s*(\d+)$")
@@ -86,36 +96,42 @@ class ParsedValue(NamedTuple):
 def parse_value(raw: object, is_count: bool) -> ParsedValue:
     """Read one Value cell. Never raises; `status == "invalid"` carries the finding code."""
     if raw.__class__ is float and raw == raw or raw.__class__ is int:  # a plain number (not NaN), the usual case
-        return _checked(float(raw), is_count)  # type: ignore[arg-type]
+        return _checked(float(raw), is_count, raw)  # type: ignore[arg-type]
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return _NOT_AVAILABLE
     if isinstance(raw, CellError) or (isinstance(raw, str) and _ERROR_TEXT.match(raw.strip())):
         return ParsedValue(None, "invalid", "value-error-cell", f"the cell holds {raw!s}, not a value")
     if isinstance(raw, bool):
-        return ParsedValue(None, "invalid", "value-not-numeric", f"'{raw}' is not a number")
+        return ParsedValue(None, "invalid", "value-not-numeric", f"the cell holds {raw}, which is not a number. {_ACCEPTED}")
     if isinstance(raw, int | float):
-        return _checked(float(raw), is_count)
+        return _checked(float(raw), is_count, raw)
     if isinstance(raw, dt.date | dt.datetime | dt.time | pd.Timestamp):
-        return ParsedValue(None, "invalid", "value-not-numeric", f"a date ({raw}) is not a number")
+        return ParsedValue(None, "invalid", "value-not-numeric", f"the cell holds a date ({raw}), which is not a number. {_ACCEPTED}")
     text = str(raw).strip()
     if not text or text.casefold() in NOT_AVAILABLE_TOKENS:
         return ParsedValue(None, NOT_AVAILABLE)
     suppressed = _SUPPRESSED.match(text)
     if suppressed:
-        return ParsedValue(None, CONFIDENTIAL, "value-confidential", f"suppressed small count '{text}' kept as confidential")
+        return ParsedValue(None, CONFIDENTIAL, "value-confidential", f"the cell holds '{text}', a suppressed small count, kept as confidential")
     compact = _NUMBER_SPACES.sub("", text)
     number, ambiguous = _number_from_text(compact, is_count)
     if ambiguous:
-        return ParsedValue(None, "invalid", "value-ambiguous", f"'{text}' could be read in more than one way")
+        return ParsedValue(None, "invalid", "value-ambiguous", f"the cell holds '{text}', which could be read in more than one way; type the number without separators")
     if number is None:
-        return ParsedValue(None, "invalid", "value-not-numeric", f"'{text}' is not a number")
-    checked = _checked(number, is_count)
+        return ParsedValue(None, "invalid", "value-not-numeric", f"the cell holds '{text}', which is neither a number nor a form the workbook accepts. {_ACCEPTED}")
+    checked = _checked(number, is_count, text)
     if checked.status == "invalid":
         return checked
-    return ParsedValue(checked.number, REPORTED, "value-text-number", f"'{text}' was typed as text and read as {plain_number(number)}")
+    return ParsedValue(checked.number, REPORTED, "value-text-number", f"the cell holds '{text}', typed as text and read as {plain_number(number)}")
 
 
 _NOT_AVAILABLE = ParsedValue(None, NOT_AVAILABLE)
+
+
+class _Held(str):
+    """What a cell holds, worded for a note as it is (not quoted as typed text is)."""
+
+_ACCEPTED = f"Accepted: {workbook_contract.ACCEPTED_FORMS_TEXT}"
 
 
 def _number_from_text(text: str, is_count: bool) -> tuple[float | None, bool]:
@@ -137,15 +153,18 @@ def _number_from_text(text: str, is_count: bool) -> tuple[float | None, bool]:
     return None, False
 
 
-def _checked(number: float, is_count: bool) -> ParsedValue:
+def _checked(number: float, is_count: bool, held: object) -> ParsedValue:
+    """`number` judged as a value; the note of one that is not says what the cell holds (`held`:
+    the cell's text, quoted in the note, or its number; a `_Held` is shown as it is)."""
     if 0 <= number < math.inf and (not is_count or number.is_integer()):  # the usual case: one test
         return ParsedValue(number, REPORTED)
+    shown = held if isinstance(held, _Held) else f"'{held}'" if isinstance(held, str) else plain_number(held) if math.isfinite(held) else str(held)
     if math.isnan(number) or math.isinf(number):
-        return ParsedValue(None, "invalid", "value-not-numeric", "not a finite number")
+        return ParsedValue(None, "invalid", "value-not-numeric", f"the cell holds {shown}, which is not a finite number")
     if number < 0:
-        return ParsedValue(None, "invalid", "value-negative", f"{plain_number(number)} is negative")
+        return ParsedValue(None, "invalid", "value-negative", f"the cell holds {shown}, which is negative")
     if is_count and number != int(number):
-        return ParsedValue(None, "invalid", "value-not-whole", f"{plain_number(number)} is not a whole number")
+        return ParsedValue(None, "invalid", "value-not-whole", f"the cell holds {shown}, which is not a whole number")
     return ParsedValue(number, REPORTED)
 
 
@@ -160,7 +179,7 @@ def parse_flags(raw: object, ref: Reference) -> tuple[str, bool]:
     if word:
         return word, True
     codes: list[str] = []
-    for token in re.split(r"[,;+/\s]+", text):
+    for token in _FLAG_SPLIT.split(text):
         if not token:
             continue
         if token.casefold() in ref.flag_by_word:
@@ -397,16 +416,54 @@ def _check_cover(raw: RawSubmission, sub: Submission, ref: Reference) -> None:
     else:
         sub.country_iso3 = iso3
 
-    date_field = raw.cover.get(workbook_contract.COVER_DATE)
-    blank_date = date_field is None or date_field.value is None or (isinstance(date_field.value, str) and not date_field.value.strip())
-    if not blank_date:
-        sub.date_submitted = _as_date(date_field.value)
-        if sub.date_submitted is None:
-            sub.findings.append(make_finding(ref, "cover-date-invalid", f"The date submitted '{date_field.value}' cannot be read as a date.", file=raw.file, sheet=sheet, cell=date_field.cell, value=date_field.value))
-    else:
-        # The focal point fills it in: the finding goes into their feedback, not only the coordinator's tracker.
-        sub.findings.append(make_finding(ref, "cover-date-missing", "The Cover gives no date submitted: enter the day the workbook is sent.", file=raw.file, sheet=sheet, cell=date_field.cell if date_field else ""))
+    _check_date(raw, sub, ref, sheet)
     _check_name(raw, sub, ref, sheet)
+
+
+# A date typed as text with the day and the month both written as numbers: 02/10/2027, 2-10-2027.
+# Dots (02.10.2027) are left out: month-first dates are written with slashes or dashes, never dots.
+_DAY_MONTH_TEXT = re.compile(r"\s*(\d{1,2})([/-])(\d{1,2})\2(\d{4})\s*")
+
+
+def _check_date(raw: RawSubmission, sub: Submission, ref: Reference, sheet: str) -> None:
+    """The date submitted: missing, unreadable or ambiguous, each a warning on its Cover cell.
+
+    The focal point fills it in, so the finding goes into their feedback, not only the coordinator's
+    tracker. Text such as '02/10/2027' is read day first (2 October 2027), as the member states
+    write dates; when the month-first reading (10 February 2027) is a date too, a warning names both,
+    since the date decides which of two files sent for one year is used.
+    """
+    date_field = raw.cover.get(workbook_contract.COVER_DATE)
+    where = {"file": raw.file, "sheet": sheet, "cell": date_field.cell if date_field else ""}
+    typed = "Type it as a date, or as YYYY-MM-DD (for example 2026-02-15)"
+    if date_field is None or date_field.value is None or (isinstance(date_field.value, str) and not date_field.value.strip()):
+        sub.findings.append(make_finding(ref, "cover-date-missing", f"The Cover gives no date submitted. Please enter the day the workbook is sent: it says which file is current when the workbook is sent again. {typed}.", **where))
+        return
+    value = date_field.value
+    sub.date_submitted = _as_date(value)
+    if sub.date_submitted is None:
+        sub.findings.append(make_finding(ref, "cover-date-invalid", f"The date submitted holds '{value}', which cannot be read as a date. {typed}.", value=value, **where))
+        return
+    day_month = _DAY_MONTH_TEXT.fullmatch(value) if isinstance(value, str) else None
+    if day_month is None:
+        return
+    first, _, second, year = day_month.groups()
+    try:
+        month_first = dt.date(int(year), int(first), int(second))
+    except ValueError:
+        return  # only the day-first reading is a date: nothing to choose
+    if month_first == sub.date_submitted:
+        return
+    read, other = _long_date(sub.date_submitted), _long_date(month_first)
+    sub.findings.append(make_finding(
+        ref, "cover-date-ambiguous",
+        f"The date submitted holds '{value.strip()}', typed as text: it could be {read} (day first) or {other} (month first). It is read as {read}, "
+        f"and that date decides which file is used if the workbook is sent again. Please type it as a date, or as {sub.date_submitted.isoformat()} (YYYY-MM-DD), so it cannot be misread.",
+        value=value, **where))
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B} {day.year}"
 
 
 def _check_name(raw: RawSubmission, sub: Submission, ref: Reference, sheet: str) -> None:
@@ -472,30 +529,37 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
     """One observation per Data row, and the Previous year value cells read: rows of `OBSERVATION_COLUMNS`
     and `PREVIOUS_COLUMNS` as `Submission` keeps them (a value is a float, NaN for none).
 
-    Rows that cannot be placed give findings and neither.
+    Rows are matched to the catalogue by Code and Breakdown, never by position. Rows that cannot be
+    placed give findings and neither; so do template rows missing from the sheet, or in it twice, and
+    rows out of template order (`_check_rows`).
     """
     sheet = raw.data_sheet
     rows = raw.data_rows()
-    keys = [(row["code"].upper(), (row["breakdown"] or TOTAL).upper()) for row in rows]
-    seen = Counter(keys)
+    keys = [(row["code"].strip().upper(), _normalise_breakdown(row["breakdown"])) for row in rows]
+    rows_of: dict[tuple[str, str], list[int]] = {}
+    for row, key in zip(rows, keys, strict=True):
+        rows_of.setdefault(key, []).append(row["row"])
     observed = []  # tuples in OBSERVATION_COLUMNS order
     previous = []
+    placed = []  # (template position, row) of each row read, in sheet order
+    order = template_order(ref)
+    positions = {key: i for i, key in enumerate(order)}
     where = {"file": raw.file, "sheet": sheet}
     # Plain dicts, not iterrows(): a Series per row costs more than everything done with it.
-    for row, key in zip(rows, keys, strict=True):
-        is_duplicate = seen[key] > 1
-        code = row["code"].strip().upper()
-        breakdown = _normalise_breakdown(row["breakdown"])
+    for row, (code, breakdown) in zip(rows, keys, strict=True):
         indicator = ref.indicator_by_code.get(code)
         if indicator is None:
-            sub.findings.append(make_finding(ref, "code-unknown", f"Row {row['row']}: '{row['code']}' is not an indicator code of the catalogue; the row is not used.", cell=row["code_cell"], value=row["code"], **where))
+            sub.findings.append(make_finding(ref, "code-unknown", f"Row {row['row']}: the Code cell holds '{row['code']}', which is not an indicator code of the catalogue; the row is not used.", cell=row["code_cell"], value=row["code"], **where))
             continue
         if breakdown not in ref.breakdowns_of(indicator):
-            sub.findings.append(make_finding(ref, "breakdown-unknown", f"Row {row['row']}: {code} does not take the breakdown '{row['breakdown']}'; the row is not used.", cell=row["code_cell"], value=row["breakdown"], **where))
+            sub.findings.append(make_finding(ref, "breakdown-unknown", f"Row {row['row']}: {rules.row_name(ref, code)} does not take the breakdown '{row['breakdown']}'; the row is not used.", cell=row["code_cell"], value=row["breakdown"], **where))
             continue
-        if is_duplicate:
-            sub.findings.append(make_finding(ref, "row-duplicate", f"Row {row['row']}: {code} {breakdown} appears in more than one row; none of them is used.", cell=row["code_cell"], value=f"{code} {breakdown}", **where))
+        name = rules.row_name(ref, code, breakdown)
+        copies = rows_of[(code, breakdown)]
+        if len(copies) > 1:
+            sub.findings.append(make_finding(ref, "row-duplicate", f"{name} is in {len(copies)} rows ({_and(copies)}); none of them is used. Please keep one row and delete the others.", cell=row["code_cell"], value=f"{code} {breakdown}", **where))
             continue
+        placed.append((positions[(code, breakdown)], row))
 
         if row["value"] is None or (isinstance(row["value"], float) and math.isnan(row["value"])):
             sub.blank_keys.add((code, breakdown))
@@ -506,9 +570,9 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
         status = parsed.status
         number = parsed.number
         if parsed.finding_code:
-            sub.findings.append(make_finding(ref, parsed.finding_code, f"{code} {breakdown}: {parsed.note}.", cell=row["value_cell"], value=row["value"], **where))
+            sub.findings.append(make_finding(ref, parsed.finding_code, f"{name}: {parsed.note}.", cell=row["value_cell"], value=row["value"], **where))
         if not flags_ok:
-            sub.findings.append(make_finding(ref, "flag-unknown", f"{code} {breakdown}: '{flags}' is not a known flag; the value is not used.", cell=row["flag_cell"], value=flags, **where))
+            sub.findings.append(make_finding(ref, "flag-unknown", f"{name}: the Flag cell holds '{flags}', which is not a flag; the value is not used. {_flags_accepted(ref)}", cell=row["flag_cell"], value=flags, **where))
             status, number = "invalid", None
         elif number is not None and factor != 1.0:
             status, number, flags = _converted(sub, ref, row, indicator, breakdown, factor, number, status, flags, where)
@@ -522,7 +586,90 @@ def _observations(raw: RawSubmission, sub: Submission, ref: Reference) -> tuple[
         if read is not None:
             previous.append(read)
         observed.append((sub.country_iso3, sub.year, code, breakdown, _NAN if number is None else float(number), status, flags, row["comment"], raw.file, sheet, row["value_cell"]))
+    if not any(f.code == "header-missing" for f in raw.findings):  # else no row could be read: that finding says why
+        code_column = rows[0]["code_cell"].rstrip("0123456789") if rows else ""
+        _check_rows(sub, ref, order, placed, rows_of, code_column, where)
     return observed, previous
+
+
+def template_order(ref: Reference) -> list[tuple[str, str]]:
+    """The (code, breakdown) of each Data row of the template, in its order (`pipeline.template` writes them so)."""
+    return [(indicator.code, breakdown) for indicator in ref.indicators for breakdown in ref.breakdowns_of(indicator)]
+
+
+def _check_rows(sub: Submission, ref: Reference, order: list[tuple[str, str]], placed: list[tuple[int, dict]], rows_of: dict[tuple[str, str], list[int]], code_column: str, where: dict) -> None:
+    """Template rows missing from the Data sheet (`row-missing`) and rows out of template order (`row-moved`).
+
+    A missing row's indicator would silently read as not available: one warning per gap, on the Code
+    cell just below the row of the template row before it that the sheet has (the first row of the
+    table when there is none), naming every row missing there. Rows are read by Code and Breakdown
+    wherever they are, so a moved row only gets an info: the rows kept in place are the longest run
+    in template order, every other row is moved. `rows_of`: the sheet's rows of each key read.
+    """
+    first_row = min((min(rows) for rows in rows_of.values()), default=None)
+    gaps: dict[str, list[str]] = {}  # the cell a gap is shown on -> the names of the rows missing there
+    places: dict[str, str] = {}
+    before = None  # the row of the nearest template row before this one that the sheet has
+    for key in order:
+        if key in rows_of:
+            before = rows_of[key][0]
+            continue
+        if before is not None:
+            cell, place = f"{code_column}{before + 1}", f"below row {before}"
+        elif first_row is not None:
+            cell, place = f"{code_column}{first_row}", f"at the top of the table, row {first_row}"
+        else:
+            cell, place = "", "in the Data sheet"
+        gaps.setdefault(cell, []).append(rules.row_name(ref, *key))
+        places[cell] = place
+    for cell, names in gaps.items():
+        one = len(names) == 1
+        rows = "row" if one else "rows"
+        sub.findings.append(make_finding(
+            ref, "row-missing",
+            f"The {rows} of {_and(names)} {'is' if one else 'are'} missing from the Data sheet (the template has {'it' if one else 'them'} {places[cell]}), so {'its value is' if one else 'their values are'} read as not available. "
+            f"Please copy the {rows} back from the template.",
+            cell=cell, **where))
+
+    kept = _longest_run([position for position, _ in placed])
+    for i, (position, row) in enumerate(placed):
+        if i in kept:
+            continue
+        expected = f"after {rules.row_name(ref, *order[position - 1])}" if position else "at the top of the table"
+        sub.findings.append(make_finding(
+            ref, "row-moved",
+            f"{rules.row_name(ref, *order[position])} is in row {row['row']}, not where the template has it ({expected}). Rows are read by their Code and Breakdown, so its value is read all the same.",
+            cell=row["code_cell"], value=row["code"], **where))
+
+
+def _longest_run(positions: list[int]) -> set[int]:
+    """The indexes of a longest increasing subsequence of `positions` (the rows still in template order).
+
+    Quadratic, on at most one row per catalogue key (a hundred or so)."""
+    if all(a < b for a, b in zip(positions, positions[1:], strict=False)):  # the usual case: the template's order kept
+        return set(range(len(positions)))
+    length, before = [1] * len(positions), [-1] * len(positions)
+    for i, position in enumerate(positions):
+        for j in range(i):
+            if positions[j] < position and length[j] + 1 > length[i]:
+                length[i], before[i] = length[j] + 1, j
+    i = max(range(len(positions)), key=lambda k: (length[k], -k))
+    kept = set()
+    while i != -1:
+        kept.add(i)
+        i = before[i]
+    return kept
+
+
+def _and(items: list) -> str:
+    """"a", "a and b", "a, b and c"."""
+    texts = [str(item) for item in items]
+    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
+
+
+def _flags_accepted(ref: Reference) -> str:
+    """The flags a Flag cell may hold, from `flags.csv`."""
+    return f"Flags: {', '.join(f'{flag.code} ({flag.word})' for flag in ref.flags)}; several may be combined, such as bp."
 
 
 _NAN = float("nan")
@@ -559,7 +706,7 @@ def _previous_value(sub: Submission, ref: Reference, row, indicator, breakdown: 
         return None
     parsed = parse_value(raw_value, indicator.is_count)
     if parsed.finding_code:
-        message = f"{indicator.code} {breakdown}, previous year value ({sub.year - 1}): {parsed.note}."
+        message = f"{rules.row_name(ref, indicator.code, breakdown)}, previous year value ({sub.year - 1}): {parsed.note}."
         if parsed.status == "invalid":
             message += " The revision is not used."
         sub.findings.append(make_finding(ref, parsed.finding_code, message, cell=row["previous_cell"], value=raw_value, **where))
@@ -571,16 +718,17 @@ def _previous_value(sub: Submission, ref: Reference, row, indicator, breakdown: 
 
 def _converted(sub: Submission, ref: Reference, row, indicator, breakdown: str, factor: float | None, number: float, status: str, flags: str, where: dict) -> tuple[str, float | None, str]:
     """A value whose Unit cell is not the catalogue unit (S06): converted and flagged `e`, or left out."""
-    code = indicator.code
+    name = rules.row_name(ref, indicator.code, breakdown)
     if factor is None:
-        sub.findings.append(make_finding(ref, "unit-unknown", f"{code} {breakdown}: the unit '{row['unit']}' is not {indicator.unit} and has no known conversion; the value is not used.", cell=row["unit_cell"], value=row["unit"], **where))
+        sub.findings.append(make_finding(ref, "unit-unknown", f"{name}: the Unit cell holds '{row['unit']}', which is not {indicator.unit} and has no known conversion; the value is not used.", cell=row["unit_cell"], value=row["unit"], **where))
         return REJECTED, None, flags
     # Rounded so that 1154 g is 1.154 kg, not 1.1540000000000001 kg.
-    checked = _checked(round(number * factor, 9), indicator.is_count)
+    converted = round(number * factor, 9)
+    checked = _checked(converted, indicator.is_count, _Held(f"{plain_number(number)} {row['unit']}, that is {plain_number(converted)} {indicator.unit},"))
     if checked.status == "invalid":
-        sub.findings.append(make_finding(ref, checked.finding_code, f"{code} {breakdown}: in {indicator.unit}, {checked.note}.", cell=row["value_cell"], value=row["value"], **where))
+        sub.findings.append(make_finding(ref, checked.finding_code, f"{name}: {checked.note}.", cell=row["value_cell"], value=row["value"], **where))
         return REJECTED, None, flags
-    sub.findings.append(make_finding(ref, "unit-converted", f"{code} {breakdown}: {plain_number(number)} {row['unit']} converted to {plain_number(checked.number)} {indicator.unit} (cell {row['value_cell']}) and flagged e.", cell=row["unit_cell"], value=row["unit"], **where))
+    sub.findings.append(make_finding(ref, "unit-converted", f"{name}: {plain_number(number)} {row['unit']} converted to {plain_number(checked.number)} {indicator.unit} (cell {row['value_cell']}) and flagged e.", cell=row["unit_cell"], value=row["unit"], **where))
     return status, checked.number, flags if "e" in flags else flags + "e"
 
 

@@ -13,19 +13,23 @@ from typing import NamedTuple
 
 from openpyxl.utils import get_column_letter
 
-TEMPLATE_VERSION = "2026.2"  # 2026.2: the "Previous year value" column (revisions, rule R01)
+TEMPLATE_VERSION = "2026.3"  # 2026.3: live checks (the Check column, the hidden _checks sheet, the Cover count)
 # Versions ingest still reads without a finding. 2026.1 has no previous-year column: it reads as
-# a workbook that revises nothing.
-KNOWN_TEMPLATE_VERSIONS = frozenset({"2026.1", TEMPLATE_VERSION})
+# a workbook that revises nothing. 2026.2 adds the "Previous year value" column (revisions, rule R01).
+# 2026.1 and 2026.2 have no Check column: ingest never reads it.
+KNOWN_TEMPLATE_VERSIONS = frozenset({"2026.1", "2026.2", TEMPLATE_VERSION})
 
 COVER_SHEET = "Cover"
 DATA_SHEET = "Data"
 INSTRUCTIONS_SHEET = "Instructions"
 META_SHEET = "_meta"  # hidden: template version and whether the workbook holds demonstration data
-LISTS_SHEET = "_lists"  # hidden: the flag drop-down list
+LISTS_SHEET = "_lists"  # hidden: the flag words and codes and the other lists the input rules read
+CHECKS_SHEET = "_checks"  # hidden: per Data row, the flag codes and the number the live checks use
+# The template's own helper sheets: nothing a state submits is on them, so ingest neither scans nor reads them.
+HELPER_SHEETS = frozenset({LISTS_SHEET, CHECKS_SHEET})
 
 # Data sheet columns, in template order. Only Value, Previous year value, Flag and Comment are for
-# the submitter. Previous year value holds the figure for the year before the reporting year as
+# the submitter. Check holds the live checks' formulas (`pipeline.live_checks`): ingest does not read it. Previous year value holds the figure for the year before the reporting year as
 # accepted last year (pre-filled by `crimetrends template`); a state corrects it to revise that figure.
 COL_CODE = "Code"
 COL_BREAKDOWN = "Breakdown"
@@ -35,8 +39,9 @@ COL_VALUE = "Value"
 COL_PREVIOUS = "Previous year value"
 COL_FLAG = "Flag"
 COL_COMMENT = "Comment"
+COL_CHECK = "Check"
 COL_DEFINITION = "Definition"
-DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_INDICATOR, COL_UNIT, COL_VALUE, COL_PREVIOUS, COL_FLAG, COL_COMMENT, COL_DEFINITION)
+DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_INDICATOR, COL_UNIT, COL_VALUE, COL_PREVIOUS, COL_FLAG, COL_COMMENT, COL_CHECK, COL_DEFINITION)
 REQUIRED_DATA_COLUMNS = (COL_CODE, COL_BREAKDOWN, COL_VALUE)
 EDITABLE_DATA_COLUMNS = (COL_VALUE, COL_PREVIOUS, COL_FLAG, COL_COMMENT)
 
@@ -101,3 +106,15 @@ def name_claims(file: str, iso3_codes: Iterable[str]) -> NameClaims:
         name_year=years.pop() if len(years) == 1 else None,
         folder_year=folders[-1] if folders else None,
     )
+
+
+# -- What a Value or Previous year value cell may hold -------------------------------------------
+# Validation reads these (`pipeline.validate.parse_value`); a message that offers the accepted forms
+# (a finding, an input message of the template) takes them from here, so the forms offered are the
+# forms read. Most used first.
+NOT_AVAILABLE_FORMS = (":", "n/a", "..", "...", "-", "--", "na", "n.a.", "not known", "not available")
+SUPPRESSED_FORM = "<5"  # a small count kept confidential: "<" and the threshold, any whole number
+ACCEPTED_FORMS_TEXT = (
+    f"a number (0 for a real zero); {SUPPRESSED_FORM} or another <N for a small count kept confidential; "
+    f"or, when the figure is not available, blank, {', '.join(repr(form) for form in NOT_AVAILABLE_FORMS[:-1])} or {NOT_AVAILABLE_FORMS[-1]!r}"
+)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from pipeline import pdf
 from pipeline.reference import Reference, load_reference
 from pipeline.samples import fill_workbook
 from pipeline.template import build_workbook
@@ -51,6 +52,16 @@ def require_soffice() -> str:
             pytest.fail("LibreOffice (soffice) is required in CI: .ci/run installs it")
         pytest.skip("LibreOffice (soffice) is not installed")
     return binary
+
+
+def require_uno_python(soffice: str) -> str:
+    """The Python with `uno`; like require_soffice, skips locally and fails in CI when missing."""
+    python = pdf.find_uno_python(soffice)
+    if python is None:
+        if os.environ.get("CI"):
+            pytest.fail("python3-uno is required in CI: .ci/run installs it")
+        pytest.skip("no Python with the LibreOffice UNO bridge (python3-uno)")
+    return python
 
 
 def fail_the_staging_swap(monkeypatch: pytest.MonkeyPatch) -> None:

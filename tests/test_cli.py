@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -23,8 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import atomic, output_files, workbook_contract
-from pipeline.cli import main
+from pipeline.cli import _finding_lines, main
+from pipeline.findings import make_finding
 from pipeline.samples import fill_workbook, generate_sample_inputs
+from pipeline.template import build_workbook
 from tests.conftest import fail_the_staging_swap, require_soffice, write_submission
 
 pytestmark = pytest.mark.slow
@@ -217,7 +220,45 @@ def test_validate_a_file_before_sending_it(run_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "validation").iterdir()) == ["ROU_2025_feedback.xlsx", "findings.csv"]
     good = runner.invoke(main, ["validate", str(inputs / "2025" / "BGR_2025.xlsx"), "--outputs", str(tmp_path)])
     assert good.exit_code == 0, good.output
-    assert sorted(p.name for p in (tmp_path / "validation").iterdir()) == ["BGR_2025_feedback.xlsx", "findings.csv"]
+
+
+def _validation_findings(outputs: Path) -> pd.DataFrame:
+    return pd.read_csv(outputs / "validation" / "findings.csv", dtype=str, keep_default_na=False)
+
+
+def test_validating_one_file_keeps_the_feedback_of_the_others(ref, tmp_path):
+    """validate A, then B: A's workbook and A's rows of findings.csv stay; validate A again: its rows
+    are replaced, not doubled."""
+    folder = tmp_path / "sent"
+    a = write_submission(folder, ref, "GEO", 2026, {("TIP_OFF", "TOTAL"): -3, ("TIP_VIC", "TOTAL"): "1 154"})
+    b = write_submission(folder, ref, "ARM", 2026, {("TIP_OFF", "TOTAL"): -4})
+    outputs = tmp_path / "outputs"
+    validate = ["validate", "--inputs", str(tmp_path / "none"), "--outputs", str(outputs)]
+    runner = CliRunner()
+    assert runner.invoke(main, [*validate, str(a)]).exit_code == 1
+    a_rows = _validation_findings(outputs)
+    assert set(a_rows["file"]) == {"GEO_2026.xlsx"} and "value-negative" in set(a_rows["code"])
+    a_workbook = (outputs / "validation" / "GEO_2026_feedback.xlsx").read_bytes()
+
+    assert runner.invoke(main, [*validate, str(b)]).exit_code == 1
+    assert sorted(p.name for p in (outputs / "validation").iterdir()) == ["ARM_2026_feedback.xlsx", "GEO_2026_feedback.xlsx", "findings.csv"]
+    assert (outputs / "validation" / "GEO_2026_feedback.xlsx").read_bytes() == a_workbook
+    both = _validation_findings(outputs)
+    assert set(both["file"]) == {"GEO_2026.xlsx", "ARM_2026.xlsx"}
+    assert both[both["file"] == "GEO_2026.xlsx"].reset_index(drop=True).equals(a_rows)
+
+    assert runner.invoke(main, [*validate, str(a)]).exit_code == 1
+    again = _validation_findings(outputs)
+    assert len(again) == len(both)
+    assert sorted(again[again["file"] == "GEO_2026.xlsx"].itertuples(index=False)) == sorted(a_rows.itertuples(index=False))
+
+    # A corrected A replaces its own rows and workbook: none of its old findings is left.
+    write_submission(folder, ref, "GEO", 2026, {("TIP_OFF", "TOTAL"): 3})
+    assert runner.invoke(main, [*validate, str(a)]).exit_code == 0
+    corrected = _validation_findings(outputs)
+    assert "value-negative" not in set(corrected.loc[corrected["file"] == "GEO_2026.xlsx", "code"])
+    assert "value-negative" in set(corrected.loc[corrected["file"] == "ARM_2026.xlsx", "code"])
+    assert sorted(p.name for p in (outputs / "validation").iterdir()) == ["ARM_2026_feedback.xlsx", "GEO_2026_feedback.xlsx", "findings.csv"]
 
 
 def test_validate_a_year_writes_the_feedback_folder_and_fails_on_errors(run_dir, tmp_path):
@@ -826,3 +867,106 @@ def test_real_year_reads_no_shipped_demonstration_input(real_year):
     assert manifest["is_demonstration"] is False
     read = sorted(pd.read_csv(real_year["real"] / "outputs" / "2026" / "data" / "submissions.csv", keep_default_na=False)["file"])
     assert [f for f in read if not f.startswith("history/")] == ["2026/ARM_2026.xlsx", "2026/GEO_2026.xlsx", "2026/MKD_2026.xlsx"]
+
+
+# -- the console: what `validate` prints for people ---------------------------------------------------
+_FINDING_LINE = re.compile(r"^  (\S+)  (error|warning|info)  ([a-z0-9-]+): ")
+
+
+def _natural(place: str) -> tuple:
+    sheet, _, cell = place.partition("!")
+    match = re.fullmatch(r"([A-Z]+)(\d+)", cell)
+    return (sheet, int(match.group(2)), len(match.group(1)), match.group(1)) if match else (sheet, 0, 0, "")
+
+
+@pytest.fixture(scope="module")
+def three_submissions(ref, tmp_path_factory):
+    """Three 2026 submissions: a clean one; one with errors, a warning and an info, on rows before and
+    after row 10; one with an info only."""
+    inputs = tmp_path_factory.mktemp("console") / "inputs"
+    write_submission(inputs / "2026", ref, "ALB", 2026, {("TIP_VIC", "TOTAL"): 12, ("TIP_OFF", "TOTAL"): 3})
+    write_submission(inputs / "2026", ref, "GEO", 2026, {
+        ("TIP_OFF", "TOTAL"): -3,  # an error on row 2
+        ("TIP_PRO", "TOTAL"): 10, ("TIP_CON", "TOTAL"): 14,  # a warning
+        ("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 4, ("TIP_VIC", "SEX=M"): 6, ("TIP_VIC", "SEX=UNK"): 0,  # parts that do not add up, below row 10
+        ("SOM_MIG", "TOTAL"): "1 154",  # an info
+    })
+    write_submission(inputs / "2026", ref, "MDA", 2026, {("TIP_VIC", "TOTAL"): "1 154"})
+    return inputs
+
+
+def _validate_year(inputs: Path, outputs: Path, *options: str):
+    result = CliRunner().invoke(main, [*options, "validate", "--year", "2026", "--inputs", str(inputs), "--outputs", str(outputs)])
+    findings = pd.read_csv(outputs / "2026" / "feedback" / "findings.csv", dtype=str, keep_default_na=False)
+    return result, findings
+
+
+def _printed(stdout: str) -> dict[str, list[tuple[str, str, str]]]:
+    """(place, severity, code) of each finding line, under the status line of its file."""
+    blocks: dict[str, list[tuple[str, str, str]]] = {}
+    current = None
+    for line in stdout.splitlines():
+        match = _FINDING_LINE.match(line)
+        if match:
+            blocks[current].append(match.groups())
+        elif line.strip():
+            current = line.split(" — ")[0]
+            blocks[current] = []
+    return blocks
+
+
+def test_validate_prints_per_file_a_status_line_and_its_errors_and_warnings_in_sheet_and_cell_order(three_submissions, tmp_path):
+    result, findings = _validate_year(three_submissions, tmp_path)
+    assert result.exit_code == 1, result.output  # GEO has errors
+    assert {"error", "warning", "info"} <= set(findings["severity"]), "the inputs give every severity"
+    printed = _printed(result.stdout)
+    assert sorted(printed) == ["2026/ALB_2026.xlsx", "2026/GEO_2026.xlsx", "2026/MDA_2026.xlsx"]
+    for file, lines in printed.items():
+        expected = findings[(findings["file"] == file) & findings["severity"].isin(["error", "warning"])]
+        assert sorted(lines) == sorted((f"{r.sheet}!{r.cell}" if r.cell else r.sheet, r.severity, r.code) for r in expected.itertuples()), file
+        assert [place for place, _, _ in lines] == sorted((place for place, _, _ in lines), key=_natural), f"{file}: sheet, then cell in reading order"
+    rows = {int(re.sub(r"\D", "", place.partition("!")[2]) or 0) for place, _, _ in printed["2026/GEO_2026.xlsx"]}
+    assert min(rows) < 10 <= max(rows), "the inputs put findings on both sides of row 10"
+    statuses = {line.split(" — ")[0]: line for line in result.stdout.splitlines() if " — " in line}
+    assert statuses["2026/ALB_2026.xlsx"].endswith(": accepted")
+    assert ": accepted-with-errors; " in statuses["2026/GEO_2026.xlsx"]
+    assert ": accepted; 1 info" in statuses["2026/MDA_2026.xlsx"]
+
+
+def test_validate_q_prints_one_line_per_file_and_v_adds_the_infos(three_submissions, tmp_path):
+    quiet, _ = _validate_year(three_submissions, tmp_path / "quiet", "-q")
+    assert quiet.exit_code == 1
+    assert [line.split(" — ")[0] for line in quiet.stdout.splitlines()] == ["2026/ALB_2026.xlsx", "2026/GEO_2026.xlsx", "2026/MDA_2026.xlsx"]
+
+    verbose, findings = _validate_year(three_submissions, tmp_path / "verbose", "-v")
+    assert verbose.exit_code == 1
+    printed = _printed(verbose.stdout)
+    for file in printed:
+        mine = findings[findings["file"] == file]
+        assert sorted(printed[file]) == sorted((f"{r.sheet}!{r.cell}" if r.cell else r.sheet, r.severity, r.code) for r in mine.itertuples()), file
+    assert any(severity == "info" for lines in printed.values() for _, severity, _ in lines)
+
+
+def test_a_finding_wraps_to_the_terminal_width_with_a_hanging_indent(ref):
+    finding = make_finding(ref, "value-negative", "TIP_OFF TOTAL is -3: a count cannot be negative. " * 4, file="GEO_2026.xlsx", sheet="Data", cell="E2")
+    lines = _finding_lines(finding, 60)
+    assert len(lines) > 1 and all(len(line) < 60 for line in lines)
+    assert lines[0].startswith("  Data!E2  error  value-negative: ") and all(line.startswith("      ") for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == _finding_lines(finding, None)[0].strip()
+
+
+@pytest.mark.libreoffice
+def test_validate_an_ods_gives_feedback_in_the_template_written_as_xlsx(ref, tmp_path):
+    soffice = require_soffice()
+    filled = write_submission(tmp_path / "filled", ref, "GEO", 2026, {("TIP_OFF", "TOTAL"): -3})
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "ods", "--outdir", str(tmp_path / "sent"), str(filled)],
+                       check=True, capture_output=True, timeout=180)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "sent" / "GEO_2026.ods"), "--inputs", str(tmp_path / "none"), "--outputs", str(tmp_path / "outputs")])
+    assert result.exit_code == 1, result.output
+    assert "GEO_2026.ods: its feedback copy is made in the 2026 template" in result.stderr
+    copy = openpyxl.load_workbook(tmp_path / "outputs" / "validation" / "GEO_2026_feedback.xlsx")
+    data, template = copy[workbook_contract.DATA_SHEET], build_workbook(ref, "GEO", 2026)[workbook_contract.DATA_SHEET]
+    assert data.protection.sheet and len(data.data_validations.dataValidation) == len(template.data_validations.dataValidation) > 0
+    assert {k: d.width for k, d in data.column_dimensions.items()} == {k: d.width for k, d in template.column_dimensions.items()}
+    assert data["E2"].value == -3 and "(value-negative)" in data["E2"].comment.text

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("charts", {"charts"}),
     ("changes", {"changes"}),
     ("report", {"report", "annex", "feedback", "pdf"}),
-    ("tools", {"template", "samples", "doctor", "lo_export", "release"}),
+    ("tools", {"template", "live_checks", "samples", "doctor", "lo_export", "release"}),
     ("command line", {"cli", "__main__"}),
 ]
 LAYER_OF = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}

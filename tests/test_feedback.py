@@ -11,15 +11,19 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 
 from pipeline import feedback, ingest, workbook_contract, validate
+from pipeline.cli import main
 from pipeline.findings import Finding
 from pipeline.samples import generate_sample_inputs
+from pipeline.template import INPUT_FILL, build_workbook
 from tests.conftest import require_soffice, write_submission
 
 RED, AMBER = "FFFFC7CE", "FFFFEB9C"
@@ -110,14 +114,14 @@ def test_a_link_into_a_sheet_whose_name_has_an_apostrophe_doubles_it(ref):
 
 
 def test_a_cell_with_two_findings_gets_the_worst_colour_and_both_messages(ref, tmp_path):
-    values = {("TIP_VIC", "TOTAL"): 20, ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0,
-              ("TIP_VIC", "AGE=ADULT"): 5, ("TIP_VIC", "AGE=CHILD"): 4, ("TIP_VIC", "AGE=UNK"): 0}
+    # The total flagged b with no comment (an info) and its sexes adding up to 9 (an error), both on the total's cell.
+    values = {("TIP_VIC", "TOTAL"): (20, "b", None), ("TIP_VIC", "SEX=F"): 5, ("TIP_VIC", "SEX=M"): 4, ("TIP_VIC", "SEX=UNK"): 0}
     path = write_submission(tmp_path / "in", ref, "GEO", 2025, values)
     [(sub, source)] = _checked([path], ref)
     [out] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref)
     cell = openpyxl.load_workbook(out)[workbook_contract.DATA_SHEET][_cell_of(path, "TIP_VIC")]
     assert cell.fill.start_color.rgb == RED
-    assert "by SEX" in cell.comment.text and "by AGE" in cell.comment.text
+    assert "(breakdown-sum-mismatch)" in cell.comment.text and "(break-undescribed)" in cell.comment.text
 
 
 def test_text_from_submissions_is_written_as_text_never_as_a_formula(ref, tmp_path):
@@ -194,6 +198,99 @@ def test_ods_and_xls_are_rebuilt_with_every_value_at_its_cell(ref, tmp_path, geo
     assert wb[workbook_contract.DATA_SHEET][negative].fill.start_color.rgb == RED
     assert [r[1] for r in _findings_rows(wb[feedback.FINDINGS_SHEET])] == ["value-negative", "funnel-inverted", "value-text-number"]
     assert any("rebuilt from the values" in str(c.value) for row in wb[feedback.FINDINGS_SHEET].iter_rows() for c in row)
+
+
+def _template_for(ref):
+    return lambda iso3, year: build_workbook(ref, iso3, year)
+
+
+def _note_of(wb) -> str:
+    return next(str(row[1]) for row in wb[feedback.FINDINGS_SHEET].iter_rows(values_only=True) if row[0] == "Note")
+
+
+def _assert_looks_like_the_template(copy, template) -> None:
+    """The template's sheets after the Findings sheet, each with the template's widths, drop-downs,
+    protection and visibility, and its yellow input cells (where no finding coloured them)."""
+    assert copy.sheetnames == [feedback.FINDINGS_SHEET, *template.sheetnames]
+    yellow = 0
+    for name in template.sheetnames:
+        a, b = template[name], copy[name]
+        assert _widths(b) == _widths(a), name
+        assert _validations(b) == _validations(a), name
+        assert (b.protection.sheet, b.sheet_state, b.freeze_panes) == (a.protection.sheet, a.sheet_state, a.freeze_panes), name
+        inputs = [c.coordinate for row in a.iter_rows() for c in row if c.fill.start_color.rgb == INPUT_FILL.start_color.rgb]
+        kept = [cell for cell in inputs if b[cell].fill.start_color.rgb not in (RED, AMBER)]
+        assert all(b[cell].fill.start_color.rgb == INPUT_FILL.start_color.rgb and not b[cell].protection.locked for cell in kept), name
+        yellow += len(kept)
+    assert yellow > 0, "the template has yellow input cells"
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("fmt", ["ods", "xls"])
+def test_an_ods_or_xls_copy_is_made_in_the_template_with_every_value_and_finding_on_its_cell(ref, tmp_path, geo, fmt):
+    soffice = require_soffice()
+    _libreoffice(soffice, [geo], tmp_path / fmt, fmt)
+    converted = tmp_path / fmt / f"GEO_2025.{fmt}"
+    [(sub, source)] = _checked([converted], ref)
+    [path] = feedback.write_feedback_workbooks([(sub, source)], tmp_path / "out", ref, _template_for(ref))
+    assert path.name == "GEO_2025_feedback.xlsx"
+    copy, original = openpyxl.load_workbook(path), openpyxl.load_workbook(geo)
+    _assert_looks_like_the_template(copy, build_workbook(ref, "GEO", 2025))
+    for name in (workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET):
+        assert _values(copy[name]) == _values(original[name]), name
+    assert {f.code for f in sub.findings} >= {"value-negative", "funnel-inverted", "value-text-number"}
+    _assert_marked(path, sub.findings)
+    assert [r[1] for r in _findings_rows(copy[feedback.FINDINGS_SHEET])] == [f.code for f in sorted(sub.findings, key=feedback._finding_order)]
+    assert f"Your .{fmt} file was copied into the submission template" in _note_of(copy) and "saved as .xlsx" in _note_of(copy)
+
+
+def _unreadable_by_openpyxl(monkeypatch) -> None:
+    """openpyxl cannot open the state's file (as an .ods), so the copy is made from calamine's values."""
+    def fail(*args, **kwargs):
+        raise KeyError("There is no item named 'xl/styles.xml' in the archive")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", fail)
+
+
+def test_rows_moved_in_the_states_file_go_back_to_their_template_rows_with_their_findings(ref, tmp_path, geo, monkeypatch):
+    wb = openpyxl.load_workbook(geo)
+    ws = wb[workbook_contract.DATA_SHEET]
+    last = ws.max_row
+    for column in range(1, ws.max_column + 1):  # TIP_OFF TOTAL (row 2) and the last row change places
+        ws.cell(row=2, column=column).value, ws.cell(row=last, column=column).value = ws.cell(row=last, column=column).value, ws.cell(row=2, column=column).value
+    moved = tmp_path / "moved" / "GEO_2025.xlsx"
+    moved.parent.mkdir()
+    wb.save(moved)
+    [(sub, source)] = _checked([moved], ref)
+    negative = next(f for f in sub.findings if f.code == "value-negative")
+    assert negative.cell == f"E{last}"
+    _unreadable_by_openpyxl(monkeypatch)
+    path = feedback.write_feedback(sub, source, tmp_path / "out.xlsx", ref, _template_for(ref))
+    monkeypatch.undo()
+    copy = openpyxl.load_workbook(path)
+    data = copy[workbook_contract.DATA_SHEET]
+    assert (data["A2"].value, data["E2"].value) == ("TIP_OFF", -3)
+    assert data["E2"].fill.start_color.rgb == RED and "(value-negative)" in data["E2"].comment.text
+    assert data[f"E{last}"].comment is None
+    assert ("Error", "value-negative", workbook_contract.DATA_SHEET, "E2") in _findings_rows(copy[feedback.FINDINGS_SHEET])
+    assert "the cells named here are this copy's" in _note_of(copy)
+
+
+def test_content_the_template_has_no_place_for_keeps_the_copy_of_values(ref, tmp_path, geo, monkeypatch):
+    wb = openpyxl.load_workbook(geo)
+    ws = wb[workbook_contract.DATA_SHEET]
+    ws.cell(row=ws.max_row + 1, column=1, value="MY_OWN")
+    ws.cell(row=ws.max_row, column=5, value=7)
+    extra = tmp_path / "extra" / "GEO_2025.xlsx"
+    extra.parent.mkdir()
+    wb.save(extra)
+    [(sub, source)] = _checked([extra], ref)
+    _unreadable_by_openpyxl(monkeypatch)
+    path = feedback.write_feedback(sub, source, tmp_path / "out.xlsx", ref, _template_for(ref))
+    monkeypatch.undo()
+    copy = openpyxl.load_workbook(path)
+    assert copy[workbook_contract.DATA_SHEET][f"A{ws.max_row}"].value == "MY_OWN"
+    assert "rebuilt from the values of your .xlsx file" in _note_of(copy)
 
 
 # -- what a focal point sees in the copy of their own workbook ----------------------------------------------
@@ -465,3 +562,75 @@ def test_libreoffice_opens_feedback_copies_with_their_marks(ref, tmp_path, marke
         assert f"'{workbook_contract.DATA_SHEET}'!E2" in links
     _libreoffice(soffice, [copies[0]], tmp_path / "csv", "csv")
     assert feedback.TITLE in (tmp_path / "csv" / "a.csv").read_text(encoding="utf-8", errors="replace"), "the Findings sheet is the one LibreOffice opens on"
+
+
+# -- a folder holding the feedback of files checked one by one (crimetrends validate FILE) ---------------
+def _listed(folder: Path) -> list[tuple[str, str]]:
+    frame = pd.read_csv(folder / feedback.FINDINGS_CSV, dtype=str, keep_default_na=False)
+    return sorted(zip(frame["file"], frame["code"], strict=True))
+
+
+def test_feedback_added_to_a_folder_keeps_the_other_files_and_replaces_its_own(ref, tmp_path, geo):
+    out = tmp_path / "validation"
+    first = _checked([geo], ref)
+    feedback.add_feedback(first, out, ref)
+    second_file = write_submission(tmp_path / "v2", ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): -5}, name="GEO_2025_v2.xlsx")
+    second = _checked([second_file], ref)
+    feedback.add_feedback(second, out, ref)
+    # The same state and year from another file: a name of its own, the first file's feedback kept.
+    assert sorted(p.name for p in out.iterdir()) == ["GEO_2025_feedback.xlsx", "GEO_2025_feedback_on_GEO_2025_v2.xlsx", "findings.csv"]
+    assert feedback.feedback_owners(out) == {"GEO_2025_feedback.xlsx": "GEO_2025.xlsx", "GEO_2025_feedback_on_GEO_2025_v2.xlsx": "GEO_2025_v2.xlsx"}
+    both = _listed(out)
+    assert sorted({file for file, _ in both}) == ["GEO_2025.xlsx", "GEO_2025_v2.xlsx"]
+    # Checked again, the first file's rows are replaced, not doubled.
+    feedback.add_feedback(_checked([geo], ref), out, ref)
+    assert _listed(out) == both
+    # Its Cover now says 2026: its 2025 feedback goes, the other file's stays.
+    write_submission(geo.parent, ref, "GEO", 2026, {("TIP_OFF", "TOTAL"): 1}, name=geo.name)
+    feedback.add_feedback(_checked([geo], ref), out, ref)
+    assert sorted(p.name for p in out.iterdir()) == ["GEO_2025_feedback_on_GEO_2025_v2.xlsx", "GEO_2026_feedback.xlsx", "findings.csv"]
+    assert {file for file, _ in _listed(out)} <= {"GEO_2025.xlsx", "GEO_2025_v2.xlsx"}
+    assert [code for file, code in _listed(out) if file == "GEO_2025.xlsx"] == sorted(f.code for sub, _ in _checked([geo], ref) for f in sub.findings)
+
+
+def _code_row(ws, code: str, breakdown: str = "TOTAL") -> int:
+    return next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (code, breakdown))
+
+
+def test_validate_file_puts_each_finding_a_focal_point_needs_on_its_cell_in_their_words(ref, tmp_path):
+    """`crimetrends validate FILE` on the usual slips: each finding is a comment on its cell, naming
+    the indicator by its label and what the cell holds."""
+    values = {
+        ("TIP_VIC", "TOTAL"): 549, ("TIP_VIC", "SEX=F"): 300, ("TIP_VIC", "SEX=M"): 239, ("TIP_VIC", "SEX=UNK"): 0,
+        ("SOM_MIG", "AGE=CHILD"): "—",
+    }
+    path = write_submission(tmp_path / "in", ref, "GEO", 2025, values, date=None)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    deleted = _code_row(ws, "TIP_SUS")
+    ws.delete_rows(deleted)
+    ws["E1"] = "Value (2025)"
+    wb.save(path)
+    dated = write_submission(tmp_path / "in", ref, "ARM", 2025, {}, date="02/10/2026")
+    (tmp_path / "empty").mkdir()
+
+    result = CliRunner().invoke(main, ["validate", str(path), str(dated), "--inputs", str(tmp_path / "empty"), "--outputs", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output  # the breakdown and the dash are errors
+
+    geo = openpyxl.load_workbook(tmp_path / "out" / "validation" / "GEO_2025_feedback.xlsx")
+    data = geo[workbook_contract.DATA_SHEET]
+    expected = {
+        ("Cover", "B10"): ["(cover-date-missing)", "no date submitted"],
+        ("Data", f"E{_code_row(data, 'TIP_VIC')}"): ["(breakdown-sum-mismatch)", "Identified victims of trafficking in persons (TIP_VIC) holds 549", "Female 300 + Male 239 + Sex unknown 0 = 539"],
+        ("Data", f"E{_code_row(data, 'SOM_MIG', 'AGE=CHILD')}"): ["(value-not-numeric)", "Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD): the cell holds '—'", "'n/a'"],
+        ("Data", f"A{deleted}"): ["(row-missing)", "Persons suspected or arrested for trafficking in persons (TIP_SUS)"],
+        ("Data", "E1"): ["(header-renamed)", "'Value (2025)'"],
+    }
+    for (sheet, cell), said in expected.items():
+        comment = geo[sheet][cell].comment
+        assert comment is not None, (sheet, cell)
+        for text in said:
+            assert text in comment.text, (sheet, cell, text)
+    arm = openpyxl.load_workbook(tmp_path / "out" / "validation" / "ARM_2025_feedback.xlsx")
+    comment = arm[workbook_contract.COVER_SHEET]["B10"].comment
+    assert "(cover-date-ambiguous)" in comment.text and "2 October 2026 (day first) or 10 February 2026 (month first)" in comment.text

@@ -392,6 +392,22 @@ def _xxe_sheet(folder, ref):
     return _refused("file-unsafe-xml")
 
 
+def _helper_part(path: Path) -> str:
+    """The zip part of the template's hidden `_checks` sheet, which ingest never reads."""
+    parts = _parts(path)
+    rel_id = re.search(rf'<sheet [^>]*name="{workbook_contract.CHECKS_SHEET}"[^>]*r:id="([^"]+)"', parts["xl/workbook.xml"].decode()).group(1)
+    target = re.search(rf'<Relationship [^>]*Id="{rel_id}"[^>]*Target="([^"]+)"|<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rel_id}"', parts["xl/_rels/workbook.xml.rels"].decode())
+    return "xl/" + (target.group(1) or target.group(2)).removeprefix("/xl/")
+
+
+@case("external entity in helper sheet.xlsx")
+def _xxe_helper_sheet(folder, ref):
+    # the `_checks` sheet is neither measured nor read, but its part is still checked for a DTD
+    path = _good(folder, ref, "ALB", "external entity in helper sheet.xlsx", 1)
+    _rezip(path, {_helper_part(path): _with_doctype(XXE, "")})
+    return _refused("file-unsafe-xml")
+
+
 @case("external entity in properties.xlsx")
 def _xxe_unread_part(folder, ref):
     # docProps/core.xml is read by no parser here; the workbook is refused all the same

@@ -65,6 +65,29 @@ def test_reordered_columns_rows_extra_columns_and_renamed_sheet_still_read(ref, 
     assert row["value"] == 12 and row["value_cell"] == f"I{row['row']}"
 
 
+def test_a_header_that_still_names_its_column_is_read_as_it_with_an_info_on_its_cell(ref, tmp_path):
+    path = write_submission(tmp_path, ref, "GEO", 2026, {("TIP_VIC", "TOTAL"): (12, "p", None)}, previous={("TIP_VIC", "TOTAL"): 9})
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    ws["E1"], ws["F1"], ws["G1"] = "Value (2026)", "Previous year value (2025)", "Flag:"
+    wb.save(path)
+    raw = _read(path, ref)
+    assert _codes(raw) == [("header-renamed", "Data", "E1"), ("header-renamed", "Data", "F1"), ("header-renamed", "Data", "G1")]
+    assert [f.severity for f in raw.findings] == ["info"] * 3
+    assert raw.findings[0].value == "Value (2026)" and "'Value (2026)'" in raw.findings[0].message and "Value column" in raw.findings[0].message
+    row = raw.data.set_index(["code", "breakdown"]).loc[("TIP_VIC", "TOTAL")]
+    assert (row["value"], row["previous_value"], row["flag"]) == (12, 9, "p")
+
+
+def test_a_header_that_names_no_column_is_not_guessed(ref, tmp_path):
+    """A bracket or a year is all that is left out: "Values" or "Value added" are other columns."""
+    path = write_submission(tmp_path, ref, "GEO", 2026, {})
+    wb = openpyxl.load_workbook(path)
+    wb[workbook_contract.DATA_SHEET]["E1"] = "Value added"
+    wb.save(path)
+    assert _codes(_read(path, ref)) == [("header-missing", "Data", "A1")]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "code"),
     [
@@ -269,13 +292,14 @@ def test_merged_value_cells_are_found_in_every_kind(ref, tmp_path, fmt):
 
 
 def test_the_template_sits_far_inside_every_limit(ref, tmp_path):
-    """The real template sits far inside every limit: its inspection finds its five sheets and their extents."""
+    """The real template sits far inside every limit: its inspection measures the four sheets ingest
+    reads (not the helper sheets `_lists` and `_checks`, which it never reads) and their extents."""
     path = write_submission(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "TOTAL"): 12})
     shape = ingest.inspect_workbook(path, path.read_bytes())
     assert shape.kind == "xlsx" and not shape.macros
-    assert set(shape.extents) == {workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET, workbook_contract.INSTRUCTIONS_SHEET, workbook_contract.LISTS_SHEET, workbook_contract.META_SHEET}
+    assert set(shape.extents) == {workbook_contract.COVER_SHEET, workbook_contract.DATA_SHEET, workbook_contract.INSTRUCTIONS_SHEET, workbook_contract.META_SHEET}
     rows, columns = shape.extents[workbook_contract.DATA_SHEET]
-    assert rows * 100 < ingest.MAX_SHEET_ROWS and columns * 100 < ingest.MAX_SHEET_COLUMNS
+    assert rows * 100 < ingest.MAX_SHEET_ROWS and columns * 100 <= ingest.MAX_SHEET_COLUMNS
     assert path.stat().st_size * 100 < ingest.MAX_FILE_BYTES
 
 

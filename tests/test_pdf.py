@@ -24,7 +24,7 @@ from docx.oxml.ns import qn
 
 from pipeline import pdf
 from pipeline.cli import run_pipeline
-from tests.conftest import require_soffice, write_submission
+from tests.conftest import require_soffice, require_uno_python, write_submission
 
 YEAR = 2025
 VALUES = {  # what the two focal points reported: TIP_VIC 15 + 700 = 715 is the headline total
@@ -37,16 +37,6 @@ PAGES_RANGE = range(3, 80)  # the sample report with all 13 states has 33 pages
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def require_uno_python(soffice: str) -> str:
-    """The Python with `uno`; like require_soffice, skips locally and fails in CI when missing."""
-    python = pdf.find_uno_python(soffice)
-    if python is None:
-        if os.environ.get("CI"):
-            pytest.fail("python3-uno is required in CI: .ci/run installs it")
-        pytest.skip("no Python with the LibreOffice UNO bridge (python3-uno)")
-    return python
-
-
 def pdf_pages(path: Path) -> list[str]:
     """The text of each page, as pdftotext reads it."""
     if shutil.which("pdftotext") is None:

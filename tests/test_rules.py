@@ -65,6 +65,33 @@ def test_partial_breakdown_may_fall_short_but_not_exceed(ref, tmp_path):
     assert _flat(_run(tmp_path / "b", ref), "breakdown-exceeds-total") == [("breakdown-exceeds-total", "GEO_2025.xlsx", f"E{_row(path, 'TIP_VIC')}")]
 
 
+def test_one_wrong_total_is_one_finding_on_its_cell_listing_each_breakdown_and_its_sum(ref, tmp_path):
+    values = {
+        ("TIP_VIC", "TOTAL"): 549,
+        ("TIP_VIC", "SEX=F"): 300, ("TIP_VIC", "SEX=M"): 239, ("TIP_VIC", "SEX=UNK"): 0,
+        ("TIP_VIC", "AGE=CHILD"): 100, ("TIP_VIC", "AGE=ADULT"): 420, ("TIP_VIC", "AGE=UNK"): 9,
+        **{("TIP_VIC", f"EXPL={form}"): n for form, n in (("SEX", 200), ("LAB", 150), ("CRIM", 50), ("OTH", 30), ("UNK", 9))},
+    }
+    path = _write(tmp_path, ref, "GEO", 2025, values)
+    [sub] = _run(tmp_path, ref)
+    [finding] = sub.findings
+    assert (finding.code, finding.cell, finding.value) == ("breakdown-sum-mismatch", f"E{_row(path, 'TIP_VIC')}", "549")  # the total's cell holds 549
+    assert finding.message.startswith("Identified victims of trafficking in persons (TIP_VIC) holds 549, but its parts add up to another figure: ")
+    assert "Female 300 + Male 239 + Sex unknown 0 = 539; " in finding.message
+    assert "Children (under 18) 100 + Adults (18 and over) 420 + Age unknown 9 = 529; " in finding.message
+    assert "Sexual exploitation 200 + Forced labour 150 + Forced criminality 50 + Other forms of exploitation 30 + Form of exploitation unknown 9 = 439." in finding.message
+    assert (sub.observations["status"] == "rejected").sum() == 3 + 3 + 5
+
+
+def test_a_total_is_named_once_whatever_its_breakdowns_say(ref, tmp_path):
+    """One complete breakdown that does not add up and one partial one above the total: one finding, both listed."""
+    values = {("TIP_VIC", "TOTAL"): 10, ("TIP_VIC", "SEX=F"): 6, ("TIP_VIC", "SEX=M"): 3, ("TIP_VIC", "SEX=UNK"): 0, ("TIP_VIC", "AGE=CHILD"): 12}
+    path = _write(tmp_path, ref, "GEO", 2025, values)
+    [sub] = _run(tmp_path, ref)
+    assert [(f.code, f.cell) for f in sub.findings] == [("breakdown-sum-mismatch", f"E{_row(path, 'TIP_VIC')}")]
+    assert "Female 6 + Male 3 + Sex unknown 0 = 9; Children (under 18) 12 = 12 (Adults (18 and over), Age unknown not given), more than the total." in sub.findings[0].message
+
+
 def test_funnel_inverted_is_a_warning(ref, tmp_path):
     path = _write(tmp_path, ref, "GEO", 2025, {("TIP_SUS", "TOTAL"): 10, ("TIP_PRO", "TOTAL"): 8, ("TIP_CON", "TOTAL"): 9})
     [sub] = _run(tmp_path, ref)
@@ -177,7 +204,7 @@ def test_later_stage_above_earlier_warns_and_keeps_both(ref, tmp_path):
     _write(tmp_path, ref, "GEO", 2025, {("ML_FRZ", "TOTAL"): 1000.5, ("ML_CNF", "TOTAL"): 2000, ("OCG_DIS", "TOTAL"): 4, ("OCG_MEM", "TOTAL"): 4})
     [sub] = _run(tmp_path, ref)
     assert [(f.code, f.severity) for f in sub.findings] == [("later-stage-exceeds-earlier", "warning")]  # 4 groups, 4 members: fine
-    assert "ML_CNF (2000) is above ML_FRZ (1000.5)" in sub.findings[0].message
+    assert "Value of assets confiscated (ML_CNF) holds 2000, more than Value of assets frozen or seized (ML_FRZ), which holds 1000.5" in sub.findings[0].message
     assert _obs(sub).loc[("ML_CNF", "TOTAL"), "value"] == 2000
 
 

@@ -129,7 +129,11 @@ def test_unknown_code_unknown_breakdown_and_duplicate_rows(ref, tmp_path):
         ws["A8"], ws["B8"] = "TIP_SUS", "TOTAL"  # row 8 (TIP_PRO SEX=F) becomes a second TIP_SUS TOTAL
 
     sub = _validate(_edit(path, edit), ref)
-    assert _flat(sub) == [("code-unknown", "Data", "A2"), ("row-duplicate", "Data", "A3"), ("breakdown-unknown", "Data", "A4"), ("row-duplicate", "Data", "A8")]
+    # The three template rows overwritten (TIP_OFF, TIP_SUS SEX=F, TIP_PRO SEX=F) are missing, each where it was.
+    assert _flat(sub) == [
+        ("code-unknown", "Data", "A2"), ("row-duplicate", "Data", "A3"), ("breakdown-unknown", "Data", "A4"), ("row-duplicate", "Data", "A8"),
+        ("row-missing", "Data", "A2"), ("row-missing", "Data", "A4"), ("row-missing", "Data", "A8"),
+    ]
     assert sub.status == "accepted-with-errors"
 
 
@@ -400,6 +404,12 @@ def _spec_cover_date_invalid(folder, ref):
     return [("cover-date-invalid", "Cover", "B10")]
 
 
+@spec("cover-date-ambiguous")
+def _spec_cover_date_ambiguous(folder, ref):
+    _write(folder, ref, "GEO", 2025, {}, date="02/10/2026")  # 2 October or 10 February 2026
+    return [("cover-date-ambiguous", "Cover", "B10")]
+
+
 @spec("cover-metadata-missing")
 def _spec_cover_metadata_missing(folder, ref):
     _write(folder, ref, "GEO", 2025, {}, agency=None, contact=None)  # None: the Cover field stays blank
@@ -425,31 +435,62 @@ def _spec_template_version_unknown(folder, ref):
 
 
 # rows
+def _append_row(path, code, breakdown):
+    """A row added below the template's rows (the Data sheet's rows all stay): its row number."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[workbook_contract.DATA_SHEET]
+    row = ws.max_row + 1
+    ws[f"A{row}"], ws[f"B{row}"], ws[f"E{row}"] = code, breakdown, 3
+    wb.save(path)
+    return row
+
+
 @spec("code-unknown")
 def _spec_code_unknown(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {})
-    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__(f"A{_row_of(path, 'TIP_OFF')}", "TIP_XXX"))
-    return [("code-unknown", "Data", f"A{_row_of(path, 'TIP_XXX')}")]
+    return [("code-unknown", "Data", f"A{_append_row(path, 'TIP_XXX', 'TOTAL')}")]
 
 
 @spec("breakdown-unknown")
 def _spec_breakdown_unknown(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {})
-    row = _row_of(path, "TIP_SUS", "SEX=F")
-    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__(f"B{row}", "SEX=Q"))
-    return [("breakdown-unknown", "Data", f"A{row}")]
+    return [("breakdown-unknown", "Data", f"A{_append_row(path, 'TIP_SUS', 'SEX=Q')}")]  # TIP_SUS takes SEX, but not Q
 
 
 @spec("row-duplicate")
 def _spec_row_duplicate(folder, ref):
     path = _write(folder, ref, "GEO", 2025, {})
-    total, copy = _row_of(path, "TIP_SUS"), _row_of(path, "TIP_PRO", "SEX=F")
+    total = _row_of(path, "TIP_SUS")
+    copy = _append_row(path, "TIP_SUS", "TOTAL")
+    return [("row-duplicate", "Data", f"A{total}"), ("row-duplicate", "Data", f"A{copy}")]
+
+
+@spec("row-missing")
+def _spec_row_missing(folder, ref):
+    path = _write(folder, ref, "GEO", 2025, {})
+    row = _row_of(path, "TIP_SUS")
+    _edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].delete_rows(row))
+    return [("row-missing", "Data", f"A{row}")]  # on the row that took its place: the template has it above
+
+
+@spec("row-moved")
+def _spec_row_moved(folder, ref):
+    path = _write(folder, ref, "GEO", 2025, {("TIP_OFF", "TOTAL"): 7})
+    first = _row_of(path, "TIP_OFF")
 
     def edit(wb):
-        wb[workbook_contract.DATA_SHEET][f"A{copy}"], wb[workbook_contract.DATA_SHEET][f"B{copy}"] = "TIP_SUS", "TOTAL"
+        ws = wb[workbook_contract.DATA_SHEET]
+        ws.move_range(f"A{first}:I{first}", rows=ws.max_row + 1 - first)  # to the bottom of the sheet
+        ws.delete_rows(first)
 
     _edit(path, edit)
-    return [("row-duplicate", "Data", f"A{total}"), ("row-duplicate", "Data", f"A{copy}")]
+    return [("row-moved", "Data", f"A{_row_of(path, 'TIP_OFF')}")]
+
+
+@spec("header-renamed")
+def _spec_header_renamed(folder, ref):
+    _edit(_write(folder, ref, "GEO", 2025, {}), lambda wb: wb[workbook_contract.DATA_SHEET].__setitem__("E1", "Value (2025)"))
+    return [("header-renamed", "Data", "E1")]
 
 
 # values, flags and units
@@ -876,3 +917,144 @@ def test_cells_are_judged_as_they_hold_their_values_not_as_a_frame_column_types_
     sub = validate.validate_submission(ingest.read_submission(path, path.parent, ref), ref)
     [negative] = [f for f in sub.findings if f.code == "value-negative"]
     assert (negative.cell, negative.value) == (_value(path, "TIP_SUS"), "-5")
+
+
+# -- what a focal point reads: the indicator by its label, what the cell holds, how to fix it ------
+def _one(sub, code):
+    [finding] = [f for f in sub.findings if f.code == code]
+    return finding
+
+
+@pytest.mark.parametrize("typed", ["—", "nil", "none", "abc"])
+def test_a_form_that_is_not_accepted_names_the_row_the_cell_and_every_accepted_form(ref, tmp_path, typed):
+    path = _write(tmp_path, ref, "GEO", 2025, {("SOM_MIG", "AGE=CHILD"): typed})
+    finding = _one(_validate(path, ref), "value-not-numeric")
+    assert (finding.sheet, finding.cell, finding.value) == ("Data", _value(path, "SOM_MIG", "AGE=CHILD"), typed)
+    assert finding.message.startswith("Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD): the cell holds '" + typed + "'")
+    assert workbook_contract.ACCEPTED_FORMS_TEXT in finding.message
+    assert all(repr(form) in finding.message for form in workbook_contract.NOT_AVAILABLE_FORMS) and "<5" in finding.message
+
+
+def test_every_form_the_messages_offer_is_read(ref):
+    """The accepted forms are the forms read: each not-available form reads as not available, <5 as confidential."""
+    for form in workbook_contract.NOT_AVAILABLE_FORMS:
+        assert parse_value(form, True).status == validate.NOT_AVAILABLE, form
+        assert parse_value(form.upper(), True).status == validate.NOT_AVAILABLE, form
+    assert parse_value(workbook_contract.SUPPRESSED_FORM, True).status == validate.CONFIDENTIAL
+
+
+def test_a_blank_cell_is_told_every_accepted_form(ref, tmp_path):
+    _write(tmp_path, ref, "GEO", 2024, {("SOM_MIG", "AGE=CHILD"): 338})
+    path = _write(tmp_path, ref, "GEO", 2025, {})
+    subs = list(_subs(tmp_path, ref).values())
+    validate.apply_time_rules(subs, ref)
+    finding = next(f for s in subs for f in s.findings if f.code == "value-blank-unexplained")
+    assert finding.cell == _value(path, "SOM_MIG", "AGE=CHILD")
+    assert finding.message.startswith("Smuggled migrants detected: Children (under 18) (SOM_MIG AGE=CHILD): the cell is blank although 338 was reported for 2024.")
+    assert "':', 'n/a'" in finding.message and workbook_contract.ACCEPTED_FORMS_TEXT in finding.message
+
+
+@pytest.mark.parametrize(
+    ("code", "typed", "said"),
+    [
+        ("value-negative", -4, "the cell holds -4, which is negative"),
+        ("value-not-whole", 2.5, "the cell holds 2.5, which is not a whole number"),
+        ("value-text-number", "1 154", "the cell holds '1 154', typed as text and read as 1154"),
+        ("value-ambiguous", "1.154", "the cell holds '1.154'"),
+        ("value-confidential", "<5", "the cell holds '<5'"),
+    ],
+)
+def test_a_value_finding_names_the_row_by_its_label_and_says_what_the_cell_holds(ref, tmp_path, code, typed, said):
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_VIC", "AGE=CHILD"): typed})
+    finding = _one(_validate(path, ref), code)
+    assert finding.cell == _value(path, "TIP_VIC", "AGE=CHILD")
+    assert finding.message.startswith(f"Identified victims of trafficking in persons: Children (under 18) (TIP_VIC AGE=CHILD): {said}")
+
+
+def test_a_duplicated_row_names_the_indicator_and_both_rows(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {})
+    total, copy = _row_of(path, "TIP_SUS"), _append_row(path, "TIP_SUS", "TOTAL")
+    sub = _validate(path, ref)
+    assert [f.cell for f in sub.findings] == [f"A{total}", f"A{copy}"]
+    assert all(f.message.startswith(f"Persons suspected or arrested for trafficking in persons (TIP_SUS) is in 2 rows ({total} and {copy})") for f in sub.findings)
+
+
+def test_a_deleted_row_is_a_warning_naming_the_indicator_where_it_belongs(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {("TIP_SUS", "TOTAL"): 12, ("TIP_OFF", "TOTAL"): 9})
+    row = _row_of(path, "TIP_SUS")
+    sub = _validate(_edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].delete_rows(row)), ref)
+    finding = _one(sub, "row-missing")
+    assert (finding.severity, finding.sheet, finding.cell) == ("warning", "Data", f"A{row}")
+    assert finding.message.startswith(f"The row of Persons suspected or arrested for trafficking in persons (TIP_SUS) is missing from the Data sheet (the template has it below row {row - 1})")
+    assert ("TIP_SUS", "TOTAL") not in set(zip(sub.observations["indicator"], sub.observations["breakdown"], strict=True))
+    assert sub.status == "accepted-with-warnings"
+
+
+def test_rows_missing_together_are_one_finding(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {})
+    first = _row_of(path, "TIP_SUS")
+    sub = _validate(_edit(path, lambda wb: wb[workbook_contract.DATA_SHEET].delete_rows(first, 4)), ref)  # TIP_SUS and its three sexes
+    assert _flat(sub) == [("row-missing", "Data", f"A{first}")]
+    assert "The rows of Persons suspected or arrested for trafficking in persons (TIP_SUS), " in sub.findings[0].message
+    assert "Persons suspected or arrested for trafficking in persons: Sex unknown (TIP_SUS SEX=UNK) are missing" in sub.findings[0].message
+
+
+def test_rows_are_matched_by_code_and_breakdown_so_a_sorted_sheet_reads_the_same(ref, tmp_path):
+    values = {("TIP_OFF", "TOTAL"): 7, ("TIP_SUS", "TOTAL"): 12, ("TIP_SUS", "SEX=F"): 5}
+    path = _write(tmp_path, ref, "GEO", 2025, values)
+
+    def reverse(wb):
+        ws = wb[workbook_contract.DATA_SHEET]
+        rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+        for i, row in enumerate(reversed(rows), start=2):
+            for j, value in enumerate(row, start=1):
+                ws.cell(row=i, column=j, value=value)
+
+    sub = _validate(_edit(path, reverse), ref)
+    assert {f.code for f in sub.findings} == {"row-moved"} and {f.severity for f in sub.findings} == {"info"}
+    assert len(sub.findings) == len(validate.template_order(ref)) - 1  # one row stays in place: the longest run in order is 1
+    read = sub.observations.set_index(["indicator", "breakdown"])["value"]
+    assert {key: read[key] for key in values} == values
+
+
+def test_a_moved_row_says_where_the_template_has_it(ref, tmp_path):
+    spec_folder = tmp_path / "spec"
+    [(code, sheet, cell)] = SPEC_CASES["row-moved"](spec_folder, ref)
+    [sub] = _subs(spec_folder, ref).values()
+    finding = _one(sub, "row-moved")
+    assert finding.cell == cell
+    assert finding.message.startswith(f"Trafficking in persons offences recorded (TIP_OFF) is in row {cell[1:]}, not where the template has it (at the top of the table).")
+    assert sub.observations.set_index(["indicator", "breakdown"]).loc[("TIP_OFF", "TOTAL"), "value"] == 7
+
+
+# -- the date submitted ------------------------------------------------------------------------------
+def test_a_day_and_month_typed_as_text_are_read_day_first_with_a_warning_naming_both(ref, tmp_path):
+    path = _write(tmp_path, ref, "GEO", 2025, {}, date="02/10/2026")
+    sub = _validate(path, ref)
+    assert sub.date_submitted == dt.date(2026, 10, 2)
+    finding = _one(sub, "cover-date-ambiguous")
+    assert (finding.severity, finding.sheet, finding.cell, finding.value) == ("warning", "Cover", "B10", "02/10/2026")
+    for said in ("'02/10/2026'", "2 October 2026 (day first)", "10 February 2026 (month first)", "It is read as 2 October 2026", "2026-10-02 (YYYY-MM-DD)"):
+        assert said in finding.message
+
+
+@pytest.mark.parametrize("typed", ["13/10/2026", "05/05/2026", "2026-10-02", "02.10.2026", dt.date(2026, 10, 2)])
+def test_a_date_that_reads_one_way_only_says_nothing(ref, tmp_path, typed):
+    sub = _validate(_write(tmp_path, ref, "GEO", 2025, {}, date=typed), ref)
+    assert _flat(sub) == [] and sub.date_submitted is not None
+
+
+def test_an_ambiguous_date_takes_part_in_the_resubmissions_as_read_day_first(ref, tmp_path):
+    """'02/10/2026' is 2 October 2026: later than a file dated 1 March 2026, so it is the one used."""
+    _write(tmp_path, ref, "GEO", 2025, {}, name="GEO_2025.xlsx", date="02/10/2026")
+    _write(tmp_path, ref, "GEO", 2025, {}, name="GEO_2025_v2.xlsx", date=dt.date(2026, 3, 1))
+    subs = _subs(tmp_path, ref)
+    assert subs["GEO_2025.xlsx"].status == "accepted-with-warnings" and subs["GEO_2025_v2.xlsx"].status == "superseded"
+
+
+def test_an_unreadable_or_missing_date_is_a_warning_on_its_cell_saying_how_to_type_it(ref, tmp_path):
+    unreadable = _one(_validate(_write(tmp_path / "a", ref, "GEO", 2025, {}, date="soon"), ref), "cover-date-invalid")
+    missing = _one(_validate(_write(tmp_path / "b", ref, "GEO", 2025, {}, date=None), ref), "cover-date-missing")
+    assert (unreadable.cell, unreadable.value, missing.cell) == ("B10", "soon", "B10")
+    assert "holds 'soon'" in unreadable.message
+    assert all("YYYY-MM-DD" in f.message for f in (unreadable, missing))
