@@ -1,15 +1,15 @@
 """Data annex: the tables behind the report as one workbook, `BSEC_Annual_Assessment_<year>_data.xlsx`.
 
 Input: the frames the run writes to `data/*.csv` (regional, country, observations, coverage,
-findings, revisions, submissions), the `Reference` and whether the year's data are a demonstration.
+findings, revisions, submissions, changes), the `Reference` and whether the year's data are a demonstration.
 Output: one .xlsx beside the report, for readers who work in a spreadsheet:
 
 * `README` first: title, year, what each sheet holds, what each column means, the flags, the
   symbols convention (an empty value and the status column saying why), the source line, and that
   the same data are in `data/*.csv`;
 * one sheet per CSV (`Regional`, `National`, `Observations`, `Coverage`, `Findings`, `Revisions`,
-  `Submissions`) with the CSV's columns, same names, same order; Regional, National and
-  Observations also get `indicator_label` and `unit` next to `indicator`. Bold frozen header row and
+  `Submissions`, `Changes`) with the CSV's columns, same names, same order; Regional, National,
+  Observations and Changes also get `indicator_label` and `unit` next to `indicator`. Bold frozen header row and
   an auto-filter over the data.
 
 Cells: numbers are numbers (years as integers), an empty cell is "no number" (never 0, never
@@ -40,6 +40,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from pipeline import __version__
 from pipeline.atomic import write_atomically
+from pipeline.changes import empty_changes
 from pipeline.reference import Reference
 from pipeline.settings import DEFAULT_SETTINGS, Settings
 from pipeline.validate import CONFIDENTIAL, NOT_APPLICABLE, NOT_AVAILABLE, REJECTED
@@ -65,6 +66,7 @@ SHEETS = (
     SheetSpec("Findings", "findings.csv", "Every finding of validation: code, severity, where (file, sheet, cell), the value as submitted and the message."),
     SheetSpec("Revisions", "revisions.csv", "Every figure of an earlier year a state revised: old and new value, change and the state's comment."),
     SheetSpec("Submissions", "submissions.csv", "Every input file and what became of it (accepted, rejected, superseded, history...), with counts of values, errors and warnings."),
+    SheetSpec("Changes", "changes.csv", "Every published figure that changed since the release the run was compared with (none without a release): old and new value, status and flags, the cause(s) and the evidence.", True),
 )
 
 # What each column holds; (sheet, column) overrides the general meaning where a name means something else there.
@@ -114,6 +116,14 @@ COLUMN_MEANINGS = {
     "n_errors": "Errors found.",
     "n_warnings": "Warnings found.",
     "sha256": "SHA-256 of the file as read.",
+    "level": "regional (a regional figure), national (a member state's) or coverage (the coverage matrix).",
+    "measure": "Which figure of the row changed: total, n_reporting, rate_per_100k, change_pct, change_pct_same_reporters, value or coverage.",
+    "difference": "New value minus old value, when both are numbers.",
+    "new_status": "Status of the figure now (coverage for the coverage level).",
+    "old_flags": "Flags of the figure in the release.",
+    "new_flags": "Flags of the figure now.",
+    "cause": "Why it changed, one or more cause codes separated by ';' (see docs/outputs.md): resubmission, revision, new-file, removed-file, population-update, history-import, settings-change, version-change, reference-change, other.",
+    "evidence": "What shows each cause: the state, indicator and year behind the figure, the old and new value, and the file, sheet!cell (or reference file, setting) it comes from.",
 }
 SHEET_COLUMN_MEANINGS = {
     ("Findings", "value"): "The cell's content as submitted (text).",
@@ -124,6 +134,10 @@ SHEET_COLUMN_MEANINGS = {
     ("Submissions", "status"): "accepted, accepted-with-warnings, accepted-with-errors (values in error left out), rejected, superseded, ignored or history.",
     ("Submissions", "year"): "Reporting year of the file; empty when it could not be read.",
     ("Coverage", "year"): "Reference year.",
+    ("Changes", "old_value"): "The figure in the release compared with; empty when there was no number.",
+    ("Changes", "new_value"): "The figure now; empty when there is no number.",
+    ("Changes", "old_status"): "Status of the figure in the release (coverage for the coverage level).",
+    ("Changes", "country_iso3"): "Member state; empty for a regional figure.",
 }
 STATUS_MEANINGS = (
     (NOT_AVAILABLE, "Not available: not reported or not collected (a blank, ':', '..', 'n/a'...), or no submission."),
@@ -137,7 +151,7 @@ RATE_FORMAT = "0.0"
 COUNT_FORMAT = "#,##0"
 DECIMAL_FORMAT = "#,##0.0##"  # a quantity with decimals (kg, thousand EUR)
 RATE_COLUMNS = frozenset({"rate_per_100k", "change_pct", "change_pct_same_reporters"})
-VALUE_COLUMNS = frozenset({"value", "total", "old_value", "new_value"})  # whole numbers as counts, others with decimals
+VALUE_COLUMNS = frozenset({"value", "total", "old_value", "new_value", "difference"})  # whole numbers as counts, others with decimals
 COUNT_COLUMNS = frozenset({"population", "n_reporting", "n_expected", "n_rate", "n_same_reporters", "n_history", "n_values", "n_errors", "n_warnings"})
 INTEGER_COLUMNS = frozenset({"year", "population_year"}) | COUNT_COLUMNS  # written as int, never 2025.0
 
@@ -163,9 +177,13 @@ def write_data_annex(
     ref: Reference,
     is_demonstration: bool,
     settings: Settings = DEFAULT_SETTINGS,
+    changes: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the data annex to `path` (atomically, same bytes for the same data) and return `path`."""
-    frames = dict(zip((s.name for s in SHEETS), (regional, country, observations, coverage, findings, revisions, submissions), strict=True))
+    """Write the data annex to `path` (atomically, same bytes for the same data) and return `path`.
+
+    `changes`: data/changes.csv (None: no release to compare with, the sheet has its header only)."""
+    changes = empty_changes() if changes is None else changes
+    frames = dict(zip((s.name for s in SHEETS), (regional, country, observations, coverage, findings, revisions, submissions, changes), strict=True))
     tables = {spec.name: _with_labels(frames[spec.name], ref) if spec.with_labels else frames[spec.name] for spec in SHEETS}
     buffer = io.BytesIO()
     # constant_memory: each row goes to a temporary file once written (the annex has ~350,000 cells),

@@ -7,6 +7,7 @@
     crimetrends run --year 2025                      ingest -> validate -> aggregate -> charts -> report
     crimetrends report --year 2025                   charts, report, annex and PDF again from the stored data
     crimetrends release --year 2025 --label draft    freeze the year's outputs as circulated
+    crimetrends changes --year 2025                  which published figures changed since a release, and why
     crimetrends import data_glotip.xlsx              published history beside the submissions
     crimetrends doctor                               is this machine ready? what to install
 
@@ -51,6 +52,7 @@ from pipeline import (
     aggregate,
     annex,
     atomic,
+    changes,
     charts,
     doctor,
     feedback,
@@ -59,6 +61,7 @@ from pipeline import (
     output_files,
     pdf,
     provenance,
+    release,
     report,
     rules,
     status,
@@ -769,6 +772,7 @@ class YearTables:
 
 
 _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Also write the report as PDF (needs LibreOffice; without it the command says so and goes on). Default: [outputs] pdf of the settings (true). Example: --no-pdf")
+_AGAINST_OPTION = click.option("--against", metavar="LABEL", default=None, help="Compare with this release of the year (crimetrends release) for data/changes.csv and the report's changes annex. Default: the latest release; none: nothing to compare with. Example: --against draft-1")
 
 
 @main.command()
@@ -777,9 +781,10 @@ _PDF_OPTION = click.option("--pdf/--no-pdf", "make_pdf", default=None, help="Als
 @_outputs_option
 @click.option("--strict", is_flag=True, help="Reject any submission with an error, instead of leaving out only the values in error. Example: --strict")
 @_PDF_OPTION
+@_AGAINST_OPTION
 @_global_options
 @_guarded
-def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None) -> None:
+def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: bool | None, against: str | None) -> None:
     """Run every stage for one reporting year and write <outputs>/<year>/.
 
     \b
@@ -788,7 +793,8 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
       <outputs>/<year>/BSEC_Annual_Assessment_<year>.pdf     the report as PDF (LibreOffice)
       <outputs>/<year>/BSEC_Annual_Assessment_<year>_data.xlsx   the data annex (a sheet per CSV)
       <outputs>/<year>/data/*.csv                            observations, regional, country, coverage,
-                                                             revisions, findings, submissions
+                                                             revisions, findings, submissions, changes
+                                                             (changes since the latest release, or --against)
       <outputs>/<year>/feedback/                             one annotated workbook per submission
       <outputs>/<year>/status.csv                            the submission tracker (crimetrends status)
       <outputs>/<year>/manifest.json                         what the run was made from (sha256)
@@ -809,9 +815,11 @@ def run(year: int, inputs_dir: Path, outputs_dir: Path, strict: bool, make_pdf: 
     _require_apart(inputs_dir, outputs_dir)
     atomic.require_writable(outputs_dir, outputs_dir / str(year))
     _require_year_in_inputs(year, inputs_dir, load_reference())
+    release_to_compare(outputs_dir, year, against)  # an unknown or damaged release stops the run before it starts
     _open_log(outputs_dir / str(year))
     with _progress() as progress:
-        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress)
+        result = run_pipeline(year, inputs_dir, outputs_dir, strict=strict, make_pdf=wanted_pdf, settings=settings, progress=progress,
+                              against=against)
     _say_written(result, wanted_pdf)
     if result.has_errors:
         log.info("Exit code 1: submissions for %d have errors (see data/findings.csv and feedback/).", year)
@@ -827,7 +835,7 @@ def _say_written(result: RunResult, wanted_pdf: bool) -> None:
 
 
 def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool = False, make_pdf: bool = False,
-                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None) -> RunResult:
+                 settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None, against: str | None = None) -> RunResult:
     """ingest -> validate -> aggregate -> charts -> report, written atomically into <outputs>/<year>;
     then, with `make_pdf`, the report as PDF beside it (a failed conversion leaves the rest whole).
 
@@ -835,11 +843,11 @@ def run_pipeline(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool
     """
     with outputs_lock(outputs_dir, year):
         return _run_stages(year, inputs_dir, outputs_dir, strict=strict, make_pdf=make_pdf, settings=settings,
-                           progress=progress or Progress(disable=True))
+                           progress=progress or Progress(disable=True), against=against)
 
 
 def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool, make_pdf: bool, settings: Settings,
-                progress: Progress) -> RunResult:
+                progress: Progress, against: str | None = None) -> RunResult:
 
 
     ref = load_reference()
@@ -869,6 +877,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
             others = {"observations": observations, "coverage": coverage, "revisions": revisions, "findings": findings_table, "submissions": submissions_table}
             YearTables.write_tables(data_dir, **others)
             tables = YearTables(**stored, **YearTables.read_tables(data_dir, tuple(others)))
+            comparison = compare_run_with_release(outputs_dir, year, staging, inputs_dir, submissions_table, settings, against)
             of_year = _submissions_of_year(read, year, ref)
             # Any demonstration workbook in use, of any year (the trends read every year), makes the run a
             # demonstration: its report says so, and next year's templates are not pre-filled from it.
@@ -880,7 +889,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
                     _write_feedback(of_year, staging / FEEDBACK_DIR, ref)
 
             report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
-                                                      while_drawing=while_drawing, pending=pending)
+                                                      while_drawing=while_drawing, pending=pending, comparison=comparison)
         manifest = provenance.build_manifest(
             year=year,
             inputs_dir=inputs_dir,
@@ -915,7 +924,7 @@ def _run_stages(year: int, inputs_dir: Path, outputs_dir: Path, *, strict: bool,
 
 def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, settings: Settings, *, is_demonstration: bool, progress: Progress,
                    while_drawing: Callable[[], object] | None = None,
-                   pending: PendingCharts | None = None) -> tuple[Path, dict[str, Path]]:
+                   pending: PendingCharts | None = None, comparison: changes.Comparison | None = None) -> tuple[Path, dict[str, Path]]:
     """The outputs drawn from the year's tables, into `folder` (a staging folder): the charts, the
     report .docx and, with [outputs] data_annex, the data annex. Shared by `run` and `report`, so a
     re-rendered report is the one the run would write with the same tables and settings.
@@ -924,7 +933,8 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
     The charts are drawn in other processes (when there are many) while this one writes the annex,
     calls `while_drawing` (the run's feedback workbooks) and builds the report's text; the report is
     rendered once they are all written. `pending`: the charts of these tables, started by the caller
-    (who then owns them); else they are started here.
+    (who then owns them); else they are started here. `comparison`: the tables compared with a release,
+    for the report's changes annex and the annex's Changes sheet (None: no release).
     """
 
     task = progress.add_task("Drawing the charts, writing the annex and the report", total=None)
@@ -936,10 +946,10 @@ def render_outputs(folder: Path, year: int, tables: YearTables, ref: Reference, 
             annex.write_data_annex(
                 annex.annex_path(folder, year), year=year, regional=tables.regional, country=tables.country, observations=tables.observations,
                 coverage=tables.coverage, findings=tables.findings, revisions=tables.revisions, submissions=tables.submissions,
-                ref=ref, is_demonstration=is_demonstration, settings=settings,
+                ref=ref, is_demonstration=is_demonstration, settings=settings, changes=comparison.changes if comparison else None,
             )
         context = report.build_context(year, tables.regional, tables.country, tables.submissions, tables.findings, ref, started.paths, settings,
-                                       is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions)
+                                       is_demonstration=is_demonstration, coverage=tables.coverage, revisions=tables.revisions, comparison=comparison)
         chart_paths = started.wait()
     log.debug("%d chart(s) drawn", len(chart_paths))
     report_path = report.render_report(REPORT_TEMPLATE, context, folder / report.REPORT_FILENAME.format(year=year))
@@ -968,16 +978,18 @@ def _session_quiet() -> bool:
 @_year_option("Reporting year whose stored outputs are rendered again.")
 @_outputs_option
 @_PDF_OPTION
+@_AGAINST_OPTION
 @_global_options
 @_guarded
-def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
+def report_command(year: int, outputs_dir: Path, make_pdf: bool | None, against: str | None) -> None:
     """Render the report, its charts, the data annex and the PDF again from the stored outputs.
 
     \b
     After editing the report template or the settings (title, status line, chart years...): reads
     <outputs>/<year>/data/*.csv as the last run wrote them and writes the charts, the .docx, the data
-    annex and the PDF again; the inputs are not read, and data/, feedback/ and status.csv stay as they
-    are (the manifest records the new settings). To take in new or corrected workbooks, use `run`.
+    annex and the PDF again; the inputs are not read, and data/ (but data/changes.csv, compared again
+    with the latest release or --against), feedback/ and status.csv stay as they are (the manifest
+    records the new settings). To take in new or corrected workbooks, use `run`.
     Exit code 2, with nothing written, when <outputs>/<year> holds no stored data (the message names
     the years that do) or cannot be written.
     Example:
@@ -991,6 +1003,7 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
     atomic.require_writable(outputs_dir, year_dir)
     settings = _session().settings()
     wanted_pdf = settings.pdf if make_pdf is None else make_pdf
+    release_to_compare(outputs_dir, year, against)  # an unknown or damaged release stops the rendering before it starts
     _open_log(year_dir)
     ref = load_reference()
     with outputs_lock(outputs_dir, year), _progress() as progress:
@@ -1010,7 +1023,9 @@ def report_command(year: int, outputs_dir: Path, make_pdf: bool | None) -> None:
             for item in year_dir.iterdir():
                 if item.name not in rendered and not item.name.startswith("."):
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
-            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress)
+            comparison = compare_stored_with_release(outputs_dir, year, staging, manifest, settings, against)
+            report_path, chart_paths = render_outputs(staging, year, tables, ref, settings, is_demonstration=is_demonstration, progress=progress,
+                                                      comparison=comparison)
             if manifest:
                 manifest["settings"] = asdict(settings)
                 manifest["options"] = {**manifest.get("options", {}), "pdf": wanted_pdf}
@@ -1252,3 +1267,110 @@ def release_command(year: int, label: str | None, note: str, list_them: bool, in
         _open_log(outputs_dir / str(year))
     made = make_release(outputs_dir, year, label, note, inputs_dir)
     log.info("Release %s of %d: %s (%s)", made.label, year, made.folder, made.released_utc)
+
+
+# -- changes since a release ---------------------------------------------------------------------------
+LARGEST_CHANGES_SHOWN = 20
+
+
+def release_to_compare(outputs_dir: Path, year: int, against: str | None) -> release.Release | None:
+    """The release `against` names, else the latest release of the year, else None; checked against its
+    release.json either way (a ReleaseError, exit 2, names an unknown, damaged or misplaced release)."""
+    if against:
+        return release.load_release(outputs_dir, year, against)
+    return release.latest_release(outputs_dir, year)
+
+
+def compare_run_with_release(outputs_dir: Path, year: int, staging: Path, inputs_dir: Path, submissions_table: pd.DataFrame,
+                             settings: Settings, against: str | None) -> changes.Comparison | None:
+    """The run's tables (already in `staging/data/`) compared with the release: data/changes.csv
+    written there (its header only without a release), and the comparison for the report and annex."""
+    found = release_to_compare(outputs_dir, year, against)
+    manifest: dict[str, Any] = {}
+    if found is not None:  # what the run's manifest will say of its settings, version and reference files
+        manifest = provenance.build_manifest(year=year, inputs_dir=inputs_dir, input_hashes=dict(zip(submissions_table["file"], submissions_table["sha256"], strict=True)),
+                                             settings=settings, counts={}, options={})
+    return _compare_and_write(found, year, staging, manifest)
+
+
+def compare_stored_with_release(outputs_dir: Path, year: int, staging: Path, manifest: dict[str, Any], settings: Settings,
+                                against: str | None) -> changes.Comparison | None:
+    """`report`: the stored tables (copied into `staging/data/`) compared with the release, with the
+    settings of this rendering; data/changes.csv written again."""
+    return _compare_and_write(release_to_compare(outputs_dir, year, against), year, staging, {**manifest, "settings": asdict(settings)})
+
+
+def _compare_and_write(found: release.Release | None, year: int, folder: Path, manifest: dict[str, Any]) -> changes.Comparison | None:
+    path = folder / output_files.DATA_DIR / changes.CHANGES_NAME
+    if found is None:
+        log.info("No release of %d to compare with (crimetrends release): data/changes.csv lists no change.", year)
+        output_files.write_csv(changes.empty_changes(), path)
+        return None
+    frame = changes.compare(changes.read_snapshot(found.folder), changes.Snapshot(changes.read_snapshot(folder).tables, manifest))
+    output_files.write_csv(frame, path)
+    log.info("Compared with release %s of %s: %d published figure(s) changed (data/changes.csv).", found.label, found.released_utc[:10], len(frame))
+    old_findings = report.read_key_findings(found.folder / report.REPORT_FILENAME.format(year=year))
+    return changes.Comparison(found.label, found.released_utc[:10], frame, old_findings)
+
+
+@main.command(name="changes")
+@_year_option("Reporting year whose stored outputs are compared with a release.")
+@click.option("--against", metavar="LABEL", default=None, help="The release to compare with. Default: the latest release of the year. Example: --against draft-1")
+@_outputs_option
+@_global_options
+@_guarded
+def changes_command(year: int, against: str | None, outputs_dir: Path) -> None:
+    """Print which published figures changed since a release, and why: counts by cause, then the 20 largest changes.
+
+    \b
+    Compares <outputs>/<year>/data/*.csv and manifest.json, as the last run wrote them, with the
+    release (crimetrends release); runs nothing and writes nothing. The full list is data/changes.csv
+    of the last run or report. The largest changes are ranked by the size of the change as a % of the
+    figure in the release (for a change on the previous year, its difference in percentage points; a
+    figure that appeared or went away counts as 100, a change of status or flags only as 0), then by
+    the absolute difference.
+    Exit code 2 for an unknown label, a damaged or edited release, a release of another year, or a
+    year without stored outputs.
+    Example:
+      crimetrends changes --year 2025
+      crimetrends changes --year 2025 --against draft-1
+    """
+    _require_stored_year(year, outputs_dir)
+    found = release_to_compare(outputs_dir, year, against)
+    if found is None:
+        log.info("No release of %d to compare with: make one with `crimetrends release --year %d --label LABEL`.", year, year)
+        return
+    frame = changes.compare(changes.read_snapshot(found.folder), changes.read_snapshot(outputs_dir / str(year)))
+    _print_changes(frame, found, year)
+
+
+def _print_changes(frame: pd.DataFrame, found: release.Release, year: int) -> None:
+    out = Console(highlight=False)
+    if not out.is_terminal:  # into a file or a pipe: one line per change
+        out = Console(highlight=False, width=200)
+    since = f"release {found.label} of {found.released_utc[:10]}"
+    if frame.empty:
+        out.print(f"No published figure of {year} changed since {since}.")
+        return
+    out.print(f"{len(frame)} published figure(s) of {year} changed since {since}.")
+    causes = Table(title="Changed figures by cause", caption="a figure with several causes counts under each", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("cause", "figures", "what it means"):
+        causes.add_column(column, justify="right" if column == "figures" else "left")
+    for code, count in changes.counts_by_cause(frame):
+        causes.add_row(code, str(count), changes.CAUSES[code])
+    out.print(causes)
+    largest = Table(title=f"The {min(LARGEST_CHANGES_SHOWN, len(frame))} largest changes", caption="ranked by the change as a % of the figure in the release (changes on the previous year: by their difference in points)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("figure", "measure", "before", "now", "cause", "evidence"):
+        largest.add_column(column, overflow="fold", justify="right" if column in ("before", "now") else "left")
+    for row in changes.largest(frame, LARGEST_CHANGES_SHOWN).itertuples(index=False):
+        where = row.country_iso3 if isinstance(row.country_iso3, str) and row.country_iso3 else "BSEC"
+        breakdown = "" if row.breakdown == "TOTAL" else f" {row.breakdown}"
+        largest.add_row(f"{where} {row.indicator}{breakdown} {row.year}", str(row.measure), _change_value(row.old_value, row.old_status, row.old_flags),
+                        _change_value(row.new_value, row.new_status, row.new_flags), str(row.cause), _escape(str(row.evidence)))
+    out.print(largest)
+    log.info("The full list: data/changes.csv (written by `crimetrends run` or `report`).")
+
+
+def _change_value(value: object, status: object, flags: object) -> str:
+    shown = status if _missing(value) else f"{value:,.6g}" if isinstance(value, float) else str(value)
+    return f"{shown or ':'} {flags}".strip() if not _missing(flags) else str(shown or ":")

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+import docx
 import jinja2
 import pandas as pd
 from docx.document import Document
@@ -54,7 +55,9 @@ from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta
 
+from pipeline import changes as changes_module
 from pipeline import output_files
+from pipeline.changes import Comparison
 from pipeline.charts import ensure_columns, is_series_break, round_half_up, trend_chart_data, year_span
 from pipeline.errors import ReportRenderError
 from pipeline.ingest import HISTORY_DIR
@@ -896,6 +899,152 @@ def _revisions_summary(rows: list[dict[str, str]], year: int) -> str:
     )
 
 
+# -- changes since a release -------------------------------------------------------------------------
+CHANGES_CSV = "data/changes.csv"
+CHANGES_ANNEX = "F"
+CHANGE_DECIMALS, MAX_CHANGE_DECIMALS = 3, 6  # a changed figure the report's precision would print unchanged (a rate 0.294 → 0.288)
+KEY_FINDINGS_HEADING = "Key findings"  # the heading of chapter 1 in the template, after its number
+KEY_FINDING_STYLE = "List Bullet"
+MEASURE_WORDS = {
+    "total": "regional total",
+    "n_reporting": "states reporting (n)",
+    "rate_per_100k": "rate per 100,000",
+    "change_pct": "change on the previous year",
+    "change_pct_same_reporters": "change on the previous year (same states)",
+    "value": "value",
+    "coverage": "coverage",
+}
+LEVEL_WORDS = {"regional": "BSEC region", "national": "", "coverage": ""}
+
+
+def read_key_findings(path: Path) -> tuple[str, ...]:
+    """The key-findings sentences of a rendered report: the bullets under its "1. Key findings" heading
+    (() when the file is missing or has no such chapter)."""
+    if not path.is_file():
+        return ()
+    found, inside = [], False
+    for paragraph in docx.Document(str(path)).paragraphs:
+        style = paragraph.style.name if paragraph.style is not None else ""
+        if style.startswith("Heading 1"):
+            inside = paragraph.text.strip().rstrip(".").endswith(KEY_FINDINGS_HEADING)
+        elif inside and style == KEY_FINDING_STYLE and paragraph.text.strip():
+            found.append(paragraph.text.strip())
+    return tuple(found)
+
+
+def changes_context(comparison: Comparison | None, key_findings_now: list[str], ref: Reference) -> dict[str, Any]:
+    """The annex "Changes since LABEL of DATE": absent (changes_annex false) without a release to compare with."""
+    if comparison is None:
+        return {"changes_annex": False, "changes_heading": "", "changes_summary": "", "changes_causes": [], "changes_groups": [],
+                "changes_findings_summary": "", "changes_findings": []}
+    released = _release_date(comparison.released)
+    since = f"{comparison.label} of {released}"
+    frame = comparison.changes
+    counts = changes_module.counts_by_cause(frame)
+    old_only = [s for s in comparison.old_key_findings if s not in key_findings_now]
+    new_only = [s for s in key_findings_now if s not in comparison.old_key_findings]
+    pairs = [{"old": old_only[i] if i < len(old_only) else "(none)", "new": new_only[i] if i < len(new_only) else "(none)"}
+             for i in range(max(len(old_only), len(new_only)))]
+    if frame.empty:
+        summary = f"No published figure changed since {since}."
+    else:
+        summary = (
+            f"{_plural(len(frame), 'published figure')} changed since {since}. Table {CHANGES_ANNEX}1 counts them by cause "
+            f"(a figure with several causes counts under each); Table {CHANGES_ANNEX}2 lists them by crime area and cause, "
+            f"with the figure in {comparison.label} and now, and the evidence: the file, sheet and cell behind each change. "
+            f"The same list is in {CHANGES_CSV} and in the Changes sheet of the data annex."
+        )
+    if frame.empty and not pairs:
+        findings_summary = ""
+    elif not comparison.old_key_findings:
+        findings_summary = f"The report of {comparison.label} has no key findings to compare with."
+    elif pairs:
+        findings_summary = f"Key findings that read differently since {comparison.label}, the earlier wording beside the present one:"
+    else:
+        findings_summary = f"The key findings read as they did in {comparison.label}."
+    return {
+        "changes_annex": True,
+        "changes_heading": f"Annex {CHANGES_ANNEX}. Changes since {since}",
+        "changes_summary": summary,
+        "changes_causes": [{"cause": code, "meaning": changes_module.CAUSES[code], "figures": format_count(n)} for code, n in counts],
+        "changes_groups": _changes_groups(frame, ref, comparison.label),
+        "changes_findings_summary": findings_summary,
+        "changes_findings": pairs,
+    }
+
+
+def _release_date(released: str) -> str:
+    try:
+        return format_date(dt.date.fromisoformat(released[:10]))
+    except ValueError:
+        return released
+
+
+def _changes_groups(frame: pd.DataFrame, ref: Reference, label: str) -> list[dict[str, Any]]:
+    """The changed figures by crime area (in the catalogue's order) and cause, as printed."""
+    if frame.empty:
+        return []
+    area_order = {category.code: i for i, category in enumerate(ref.categories)}
+    cause_order = {code: i for i, code in enumerate(changes_module.CAUSES)}
+    groups: dict[tuple, list[dict[str, str]]] = {}
+    for row in frame.itertuples(index=False):
+        indicator = ref.indicator_by_code.get(_text(row.indicator))
+        area = ref.category_by_code.get(indicator.category) if indicator is not None else None
+        codes = tuple(code.strip() for code in _text(row.cause).split(";") if code.strip())
+        group_key = (area_order.get(area.code, len(area_order)) if area else len(area_order), area.label if area else "Other indicators",
+                     tuple(cause_order.get(code, len(cause_order)) for code in codes), codes)
+        groups.setdefault(group_key, []).append(_change_row_text(row, indicator, ref))
+    return [{"heading": f"{area}: {' and '.join(changes_module.cause_labels(codes))}", "rows": rows}
+            for (_, area, _, codes), rows in sorted(groups.items(), key=lambda item: item[0][:3])]
+
+
+def _change_row_text(row: Any, indicator: Indicator | None, ref: Reference) -> dict[str, str]:
+    iso3 = _text(row.country_iso3)
+    state = ref.state_by_iso3.get(iso3)
+    where = LEVEL_WORDS.get(_text(row.level)) or (state.name if state else iso3)
+    breakdown = _text(row.breakdown)
+    label = (indicator.label if indicator else _text(row.indicator)) + ("" if breakdown in ("", TOTAL) else f" ({breakdown})")
+    measure = _text(row.measure)
+    flags_changed = _text(row.old_flags) != _text(row.new_flags)
+    old = _changed_cell(row.old_value, _text(row.old_status), _text(row.old_flags), measure, indicator, flags_changed)
+    new = _changed_cell(row.new_value, _text(row.new_status), _text(row.new_flags), measure, indicator, flags_changed)
+    decimals = CHANGE_DECIMALS
+    while old == new and decimals <= MAX_CHANGE_DECIMALS and _is_number(row.old_value) and _is_number(row.new_value):  # finer than the report prints
+        old, new = (_changed_cell(value, "", flags, measure, indicator, flags_changed, decimals)
+                    for value, flags in ((row.old_value, _text(row.old_flags)), (row.new_value, _text(row.new_flags))))
+        decimals += 1
+    return {
+        "figure": f"{where}: {label}, {int(row.year)}",
+        "measure": MEASURE_WORDS.get(measure, measure),
+        "old": old,
+        "new": new,
+        "evidence": _text(row.evidence),
+    }
+
+
+def _changed_cell(value: object, status: str, flags: str, measure: str, indicator: Indicator | None, flags_changed: bool,
+                  decimals: int | None = None) -> str:
+    """A figure of the changes annex as the report prints figures; a rate's flag (e) only when it changed,
+    as the report's tables leave it to data/*.csv. With `decimals`, the number with that many decimals."""
+    if measure == "rate_per_100k" and not flags_changed:
+        flags = ""
+    if decimals is not None and _is_number(value):
+        return with_flags(_format_decimal(float(value), decimals), flags)  # type: ignore[arg-type]
+    if measure == "coverage":
+        return status.replace("_", " ") or NOT_AVAILABLE
+    if not _is_number(value):
+        shown = {"confidential": CONFIDENTIAL, "not_applicable": NOT_APPLICABLE}.get(status, NOT_AVAILABLE)
+    elif measure in ("change_pct", "change_pct_same_reporters"):
+        shown = format_change(value)
+    elif measure == "rate_per_100k":
+        shown = format_rate(value)
+    elif measure == "n_reporting" or indicator is None:
+        shown = format_count(value)
+    else:
+        shown = format_figure(value, indicator)
+    return with_flags(shown, flags)
+
+
 # -- flag footnotes ---------------------------------------------------------------------------------
 _SUBMITTER_NOTE = re.compile(r"\s*\(say [^)]*\)")  # "(say why in the comment)": meant for the workbook
 
@@ -1622,6 +1771,7 @@ def build_context(
     coverage: pd.DataFrame | None = None,
     revisions: pd.DataFrame | None = None,
     generated_on: dt.date | None = None,
+    comparison: Comparison | None = None,
 ) -> dict[str, Any]:
     """Everything the template prints, formatted; chart paths stay `Path`s (or None when absent).
 
@@ -1670,6 +1820,7 @@ def build_context(
     quality_rows, codes_named = _quality_rows(submissions, findings, year, ref)
     previous = year - 1
     chart_years = [y for y in years if year - settings.trend_years < y <= year]
+    key_findings_now = _key_findings(year, regional_rows, country_rows, country, received, ref, settings, FIRST_AREA_CHAPTER)
     profiles, without_figures = _profiles(year, country_rows, received, coverage_rows if len(coverage) else [], ref, chart_paths,
                                           _went_elsewhere(submissions, year, ref))
     return {
@@ -1688,7 +1839,7 @@ def build_context(
             "law-enforcement and judicial authorities and how they record it, as well as crime itself, so they "
             "describe what was recorded, not how much crime there is."
         ),
-        "key_findings": _key_findings(year, regional_rows, country_rows, country, received, ref, settings, FIRST_AREA_CHAPTER),
+        "key_findings": key_findings_now,
         "scope_summary": (
             f"This assessment covers the {n_expected} member states of BSEC in {year} and "
             f"{len(ref.categories)} crime areas, with the figures the states submitted for {year} and earlier years "
@@ -1759,6 +1910,7 @@ def build_context(
         "profiles": profiles,
         "profiles_without_figures_heading": f"Member states without figures for {year}",
         "profiles_without_figures": without_figures,
+        **changes_context(comparison, key_findings_now, ref),
     }
 
 

@@ -537,6 +537,7 @@ def _annex(doc) -> None:
     _definitions_annex(doc)
     _portrait_section(doc)
     _profiles_annex(doc)
+    _changes_annex(doc)
 
 
 def _landscape_section(doc) -> None:
@@ -705,6 +706,43 @@ def _profiles_annex(doc) -> None:
     _tag(doc, "{%p for prof in profiles_without_figures %}")
     _paragraph(doc, "{{ prof.heading }}: {{ prof.summary }}")
     _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p endif %}")
+
+
+def _changes_annex(doc) -> None:
+    """Annex F, portrait, only in a report compared with a release: what changed since it, and why."""
+    _tag(doc, "{%p if changes_annex %}")
+    _paragraph(doc, "{{ changes_heading }}", "Heading 1", page_break_before=True)
+    _paragraph(doc, "{{ changes_summary }}")
+    _tag(doc, "{%p if changes_causes %}")
+    _paragraph(doc, "Table F1. Changed figures by cause", "Caption", keep_with_next=True)
+    _loop_table(doc, [("Cause", "cause", 36, False), ("What it means", "meaning", 104, False), ("Figures", "figures", 20, True)],
+                "row in changes_causes")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p if changes_groups %}")
+    _paragraph(doc, "Table F2. Changed figures by crime area and cause", "Caption", keep_with_next=True)
+    _tag(doc, "{%p for group in changes_groups %}")
+    _paragraph(doc, "{{ group.heading }}", SUBHEADING, keep_with_next=True)
+    _loop_table(
+        doc,
+        [
+            ("Figure", "figure", 42, False),
+            ("Measure", "measure", 24, False),
+            ("Before", "old", 17, True),
+            ("Now", "new", 17, True),
+            ("Evidence (file, sheet!cell)", "evidence", 60, False),
+        ],
+        "row in group.rows",
+    )
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p if changes_findings_summary %}")
+    _paragraph(doc, "Key findings then and now", "Heading 2")
+    _paragraph(doc, "{{ changes_findings_summary }}")
+    _tag(doc, "{%p if changes_findings %}")
+    _loop_table(doc, [("Before", "old", 80, False), ("Now", "new", 80, False)], "row in changes_findings")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p endif %}")
     _tag(doc, "{%p endif %}")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline import annex, output_files
+from pipeline.changes import COLUMNS as CHANGE_COLUMNS
 from pipeline.aggregate import COUNTRY_COLUMNS, COVERAGE_COLUMNS, REGIONAL_COLUMNS
 from pipeline.findings import FINDING_COLUMNS
 from pipeline.validate import OBSERVATION_COLUMNS, REVISION_COLUMNS, SUBMISSION_COLUMNS
@@ -77,7 +78,13 @@ def _frames() -> dict[str, pd.DataFrame]:
         ],
         columns=SUBMISSION_COLUMNS,
     ).astype({"year": "Int64"})
-    return {"regional": regional, "country": country, "observations": observations, "coverage": coverage, "findings": findings, "revisions": revisions, "submissions": submissions}
+    changes = pd.DataFrame(
+        [["national", "BGR", "TIP_OFF", "TOTAL", 2024, "value", 145.0, 151.0, 6.0, "reported", "reported", "", "", "revision",
+          "BGR TIP_OFF 2024: 145 → 151, revised in 2025/BGR_2025.xlsx Data!F2 (Previous year value)"]],
+        columns=CHANGE_COLUMNS,
+    )
+    return {"regional": regional, "country": country, "observations": observations, "coverage": coverage, "findings": findings, "revisions": revisions,
+            "submissions": submissions, "changes": changes}
 
 
 def _write(path, ref, *, is_demonstration=False, **changes):
@@ -111,11 +118,11 @@ def _calamine(path, sheet: str) -> pd.DataFrame:
 
 
 def test_every_sheet_has_the_columns_of_its_csv_in_the_same_order(wb, tmp_path):
-    assert wb.sheetnames == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions"]
+    assert wb.sheetnames == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions", "Changes"]
     frames = _frames()
     for sheet, frame in zip(SHEET_CSV, frames.values(), strict=True):
         csv_header = output_files.write_csv(frame, tmp_path / SHEET_CSV[sheet]).read_text(encoding="utf-8").splitlines()[0].split(",")
-        if sheet in ("Regional", "National", "Observations"):  # the two reader columns sit right after indicator
+        if sheet in ("Regional", "National", "Observations", "Changes"):  # the two reader columns sit right after indicator
             at = csv_header.index("indicator") + 1
             csv_header[at:at] = ["indicator_label", "unit"]
         assert [c.value for c in wb[sheet][1]] == csv_header, sheet
@@ -139,7 +146,7 @@ def test_text_from_submissions_stays_text_and_no_sheet_holds_a_formula(wb, annex
     assert _rows(wb["Revisions"])[0]["comment"] == "+6 cases added"
     with zipfile.ZipFile(annex_file) as z:
         sheets = [name for name in z.namelist() if name.startswith("xl/worksheets/")]
-        assert len(sheets) == 8
+        assert len(sheets) == 9
         for name in sheets:
             assert not re.search(r"<(\w+:)?f[ >/]", z.read(name).decode("utf-8")), name
 
@@ -284,7 +291,7 @@ def test_text_with_spaces_line_breaks_and_controls_comes_back_as_written(tmp_pat
 def test_the_annex_reads_the_same_with_calamine(annex_file):
     """A second reader (the one ingest uses) sees the same sheets, header and numbers."""
     sheets = pd.read_excel(annex_file, sheet_name=None, engine="calamine")
-    assert list(sheets) == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions"]
+    assert list(sheets) == ["README", "Regional", "National", "Observations", "Coverage", "Findings", "Revisions", "Submissions", "Changes"]
     assert sheets["Regional"]["total"].tolist()[0] == 1234 and math.isnan(sheets["Regional"]["total"].tolist()[1])
     assert sheets["Observations"]["comment"].tolist()[4] == DANGEROUS[0]
 
@@ -299,3 +306,12 @@ def test_the_package_is_well_formed(annex_file):
         for name in names:
             minidom.parseString(z.read(name))  # every part parses as XML
         assert b'<definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">' in z.read("xl/workbook.xml")
+
+
+def test_the_changes_sheet_holds_the_figures_changed_since_the_release_and_only_its_header_without_one(wb, ref, tmp_path):
+    row = _rows(wb["Changes"])[0]
+    assert (row["country_iso3"], row["indicator"], row["year"], row["measure"], row["old_value"], row["new_value"], row["cause"]) == (
+        "BGR", "TIP_OFF", 2024, "value", 145, 151, "revision")
+    assert "2025/BGR_2025.xlsx Data!F2" in row["evidence"]
+    without = openpyxl.load_workbook(_write(tmp_path / "none.xlsx", ref, changes=None))
+    assert [c.value for c in without["Changes"][1]][:3] == ["level", "country_iso3", "indicator"] and without["Changes"].max_row == 1

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("history", {"history"}),
     ("aggregate", {"aggregate", "status"}),
     ("charts", {"charts"}),
+    ("changes", {"changes"}),
     ("report", {"report", "annex", "feedback", "pdf"}),
     ("tools", {"template", "live_checks", "samples", "doctor", "lo_export", "release"}),
     ("command line", {"cli", "__main__"}),

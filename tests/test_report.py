@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import report
+from pipeline.changes import Comparison
 from pipeline.errors import ReportRenderError
 from pipeline.reference import load_reference
 from pipeline.report import (
@@ -1256,7 +1257,12 @@ def test_readme_documents_every_loop_field_the_template_uses_and_only_fields_the
     revisions = pd.DataFrame([{"country_iso3": "MDA", "indicator": "CYB_OFF", "breakdown": "TOTAL", "year": YEAR - 1,
                                "old_value": 211.0, "old_status": "reported", "new_value": 274.0, "change_pct": 29.85,
                                "comment": "", "file": "MDA.xlsx", "cell": "F76"}])
-    other = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions)
+    # ... and a comparison with a release, for the changes annex.
+    changed = pd.DataFrame([{"level": "national", "country_iso3": "GEO", "indicator": "TIP_OFF", "breakdown": "TOTAL", "year": YEAR, "measure": "value",
+                             "old_value": 10.0, "new_value": 12.0, "difference": 2.0, "old_status": "reported", "new_status": "reported",
+                             "old_flags": "", "new_flags": "", "cause": "resubmission", "evidence": "GEO TIP_OFF: GEO.xlsx Data!E7"}])
+    other = build_context(YEAR, pd.DataFrame(), country, pd.DataFrame(), pd.DataFrame(), ref, {}, revisions=revisions,
+                          comparison=Comparison("draft-1", "2026-02-15", changed, ("A sentence of the draft.",)))
     supplied = context_fields(context) | context_fields(other)
     assert documented <= supplied, sorted(documented - supplied)
 
@@ -1308,3 +1314,45 @@ def test_a_state_with_earlier_figures_but_none_for_the_year_gets_a_line_not_a_pa
     profiles, without = report._profiles(2026, {}, {}, [], ref, {"profile_ALB": Path("profile_ALB.png")})
     assert profiles == []
     assert without[0] == {"heading": "Albania", "summary": "No submission for 2026 was received."}
+
+
+# -- Annex F: changes since a release ---------------------------------------------------------------------
+def test_without_a_release_the_report_has_no_changes_annex(context, rendered):
+    assert context["changes_annex"] is False
+    assert not [p.text for p in rendered.paragraphs if p.style.name == "Heading 1" and p.text.startswith("Annex F")]
+
+
+def test_the_key_findings_are_read_back_from_a_rendered_report(context, tmp_path):
+    out = render_report(TEMPLATE, context, tmp_path / "r.docx")
+    assert report.read_key_findings(out) == tuple(context["key_findings"]) and len(context["key_findings"]) > 1
+    assert report.read_key_findings(tmp_path / "absent.docx") == ()
+
+
+def test_with_nothing_changed_annex_f_is_its_heading_and_one_sentence(ref, regional, country, submissions, findings, chart_paths, context, tmp_path):
+    same = Comparison("draft", "2026-02-20T09:30:00Z", pd.DataFrame(columns=report.changes_module.COLUMNS), tuple(context["key_findings"]))
+    mine = build_context(YEAR, regional, country, submissions, findings, ref, chart_paths, generated_on=dt.date(2025, 3, 31), comparison=same)
+    assert (mine["changes_heading"], mine["changes_summary"]) == ("Annex F. Changes since draft of 20 February 2026",
+                                                                  "No published figure changed since draft of 20 February 2026.")
+    assert mine["changes_causes"] == mine["changes_groups"] == mine["changes_findings"] == [] and mine["changes_findings_summary"] == ""
+    out = render_report(TEMPLATE, mine, tmp_path / "r.docx")
+    paragraphs = [p.text for p in docx.Document(str(out)).paragraphs if p.text.strip()]
+    at = len(paragraphs) - 1 - paragraphs[::-1].index("Annex F. Changes since draft of 20 February 2026")  # the heading, not its contents entry
+    assert paragraphs[at:] == ["Annex F. Changes since draft of 20 February 2026", "No published figure changed since draft of 20 February 2026."]
+
+
+def test_a_changed_key_finding_is_set_beside_the_one_it_replaces(ref, regional, country, submissions, findings, chart_paths, context):
+    old = list(context["key_findings"])
+    old[1] = "A sentence the draft had."
+    changed = pd.DataFrame([{"level": "national", "country_iso3": "GEO", "indicator": "TIP_VIC", "breakdown": "TOTAL", "year": YEAR,
+                             "measure": "rate_per_100k", "old_value": 0.2943, "new_value": 0.2861, "difference": -0.0082, "old_status": "",
+                             "new_status": "", "old_flags": "e", "new_flags": "e", "cause": "population-update",
+                             "evidence": "pipeline/reference/population.csv: GEO 2024 3,699,557 → 3,800,000"}])
+    mine = build_context(YEAR, regional, country, submissions, findings, ref, chart_paths, comparison=Comparison("draft", "2026-02-20", changed, tuple(old)))
+    assert mine["changes_findings"] == [{"old": "A sentence the draft had.", "new": context["key_findings"][1]}]
+    assert mine["changes_causes"] == [{"cause": "population-update", "meaning": "a population reference update", "figures": "1"}]
+    (group,) = mine["changes_groups"]
+    assert group["heading"] == "Trafficking in persons: a population reference update"
+    # The report prints rates with 1 decimal: a change it would hide gets the decimals that show it; the
+    # rate's flag e only when it changed (the tables leave it to data/*.csv).
+    assert [(r["figure"], r["measure"], r["old"], r["new"]) for r in group["rows"]] == [
+        ("Georgia: Identified victims of trafficking in persons, " + str(YEAR), "rate per 100,000", "0.294", "0.286")]
