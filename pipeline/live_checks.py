@@ -7,9 +7,10 @@ the `Reference`. Output: the same workbook with
 - a hidden, protected sheet `workbook_contract.CHECKS_SHEET` holding, for each Data row, the flag
   codes of its Flag cell (column A, "?" when the cell is not a flag the validation accepts) and the
   number the rules would use (column B: the Value when it is a number the validation reports, else
-  empty: blank, `:`, `<5`, text, a negative or fractional count, a confidential flag);
-- on the Data sheet, the `workbook_contract.COL_CHECK` column (locked): a short message per problem,
-  empty when the row is fine, with conditional formatting on the message and on the Value cell;
+  empty: blank, `:`, `<5`, text, a negative or fractional count, a confidential flag) and the row's
+  message (column C: a short message per problem, empty when the row is fine);
+- on the Data sheet, the `workbook_contract.COL_CHECK` column (locked), each cell showing its row's
+  message, with conditional formatting on the message and on the Value cell;
 - on the Cover, a line "n problems to fix before sending", or a reassuring text when there are none.
 
 The formulas are generated from the reference data the rules use, with the rules' own semantics:
@@ -58,6 +59,7 @@ FLAG_SEPARATORS = tuple(validate.FLAG_SEPARATORS)
 INVALID_FLAGS = "?"
 CONFIDENTIALITY_KIND = "confidentiality"  # flags.csv kind: a value so flagged is confidential, not reported
 
+MESSAGE_COLUMN = "C"  # on the helper sheet: each Data row's message, which its Check cell shows
 COVER_LABEL = "Checks before sending"
 NO_PROBLEMS_TEXT = "No problems found by the checks in this workbook."
 CHECK_HEADER_NOTE = (
@@ -97,9 +99,11 @@ def add_live_checks(wb: Workbook, ref: Reference, thresholds: Thresholds | None 
     helper.sheet_state = "hidden"
     helper.protection.sheet = True
 
+    # The long message formulas sit on the hidden helper sheet and each Check cell shows its row's
+    # message: the Data sheet that focal points see, and ingest reads and measures, stays small.
     for (code, breakdown), row in rows.items():
-        check = data[f"{col[workbook_contract.COL_CHECK]}{row}"]
-        check.value = "=" + check_formula(code, breakdown, rows, cells, ref, thresholds)
+        helper[f"{MESSAGE_COLUMN}{row}"] = "=" + check_formula(code, breakdown, rows, cells, ref, thresholds)
+        data[f"{col[workbook_contract.COL_CHECK]}{row}"] = f"={quote_sheetname(workbook_contract.CHECKS_SHEET)}!{MESSAGE_COLUMN}{row}"
     check_letter = col[workbook_contract.COL_CHECK]
     data[f"{check_letter}1"].comment = Comment(CHECK_HEADER_NOTE, "BSEC Secretariat")
     flagged = f"LEN(${check_letter}{first})>0"

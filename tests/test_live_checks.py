@@ -44,9 +44,18 @@ def template(ref):
     return build_workbook(ref, "GEO", 2026)
 
 
-def _check_cell(wb, ref, code, breakdown):
+def _shown(wb, code, breakdown):
+    """What the row's Check cell shows (a workbook recalculated and read with data_only=True)."""
     ws = wb[workbook_contract.DATA_SHEET]
     return ws[f"{_column(ws, workbook_contract.COL_CHECK)}{_rows(ws)[(code, breakdown)]}"]
+
+
+def _check_cell(wb, ref, code, breakdown):
+    """The cell holding the row's message formula: on the helper sheet, shown by the row's Check cell."""
+    ws = wb[workbook_contract.DATA_SHEET]
+    row = _rows(ws)[(code, breakdown)]
+    assert ws[f"{_column(ws, workbook_contract.COL_CHECK)}{row}"].value == f"='_checks'!{live_checks.MESSAGE_COLUMN}{row}"
+    return wb[workbook_contract.CHECKS_SHEET][f"{live_checks.MESSAGE_COLUMN}{row}"]
 
 
 # -- the workbook's layout ------------------------------------------------------------------------------
@@ -125,8 +134,7 @@ def test_crimetrends_template_uses_the_thresholds_the_validation_uses(tmp_path):
     settings.write_text("[validation]\nchange_pct = 35\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["--settings", str(settings), "template", "--year", "2026", "--country", "GEO", "--out", str(tmp_path / "t"), "--outputs", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    ws = openpyxl.load_workbook(tmp_path / "t" / "GEO_2026.xlsx")[workbook_contract.DATA_SHEET]
-    formula = ws[f"{_column(ws, workbook_contract.COL_CHECK)}{_rows(ws)[('TIP_OFF', 'TOTAL')]}"].value
+    formula = _check_cell(openpyxl.load_workbook(tmp_path / "t" / "GEO_2026.xlsx"), None, "TIP_OFF", "TOTAL").value
     assert "*100>35," in formula and "*100>50," not in formula
 
 
@@ -289,11 +297,11 @@ def test_messages_say_the_sum_and_the_total_in_plain_words(ref, tmp_path):
     out = tmp_path / "recalculated"
     _recalculated([paths["mistakes"]], out)
     wb = openpyxl.load_workbook(out / paths["mistakes"].name, data_only=True)
-    assert _check_cell(wb, ref, "TIP_VIC", "TOTAL").value == (
+    assert _shown(wb, "TIP_VIC", "TOTAL").value == (
         "By sex: parts add up to 539, total is 549. By age: the parts filled in add up to 600, more than the total 549.")
-    assert _check_cell(wb, ref, "COR_BRB", "TOTAL").value == "More than “Corruption offences recorded” (100)."
-    assert _check_cell(wb, ref, "TIP_SUS", "TOTAL").value == "300 against 100 last year (+200 %): check it, or explain it in the Comment."
-    assert _check_cell(wb, ref, "ML_OFF", "TOTAL").value == "0 against 40 last year: check it, or explain it in the Comment."
-    assert _check_cell(wb, ref, "EXC_CIG", "TOTAL").value == "Not available, against 100 last year: explain it in the Comment."
-    assert _check_cell(wb, ref, "TIP_VIC", "SEX=F").value is None  # a part left out with its breakdown is not compared
-    assert _check_cell(wb, ref, "DRG_OFF", "TOTAL").value is None  # explained in the Comment
+    assert _shown(wb, "COR_BRB", "TOTAL").value == "More than “Corruption offences recorded” (100)."
+    assert _shown(wb, "TIP_SUS", "TOTAL").value == "300 against 100 last year (+200 %): check it, or explain it in the Comment."
+    assert _shown(wb, "ML_OFF", "TOTAL").value == "0 against 40 last year: check it, or explain it in the Comment."
+    assert _shown(wb, "EXC_CIG", "TOTAL").value == "Not available, against 100 last year: explain it in the Comment."
+    assert _shown(wb, "TIP_VIC", "SEX=F").value is None  # a part left out with its breakdown is not compared
+    assert _shown(wb, "DRG_OFF", "TOTAL").value is None  # explained in the Comment
