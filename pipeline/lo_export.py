@@ -29,7 +29,7 @@ EXIT_NO_CONNECTION = 3
 EXIT_CONVERSION_FAILED = 4
 
 
-def _props(uno, **values):
+def props(uno, **values):
     """A tuple of com.sun.star.beans.PropertyValue from keyword arguments."""
     props = []
     for name, value in values.items():
@@ -39,7 +39,7 @@ def _props(uno, **values):
     return tuple(props)
 
 
-def _connect(uno, pipe: str, timeout: float):
+def connect(uno, pipe: str, timeout: float):
     """The component context of the soffice listening on `pipe`, polled until `timeout` seconds pass."""
     from com.sun.star.connection import NoConnectException  # noqa: PLC0415 (exists only once uno is imported)
 
@@ -72,18 +72,18 @@ def _update(doc) -> tuple[int, int]:
 
 def convert(uno, pipe: str, connect_timeout: float, source: Path, target: Path) -> tuple[int, int]:
     """Load `source` hidden, update it, store it as PDF at `target`; returns (tables of contents, indexes)."""
-    ctx = _connect(uno, pipe, connect_timeout)
+    ctx = connect(uno, pipe, connect_timeout)
     desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
     try:
         doc = desktop.loadComponentFromURL(
             uno.systemPathToFileUrl(str(source.resolve())), "_blank", 0,
-            _props(uno, Hidden=True, ReadOnly=False, FilterName=WORD_FILTER, UpdateDocMode=0))
+            props(uno, Hidden=True, ReadOnly=False, FilterName=WORD_FILTER, UpdateDocMode=0))
         if doc is None or not hasattr(doc, "getDocumentIndexes"):
             raise RuntimeError("the file did not open as a Word document")
         try:
             counts = _update(doc)
             doc.storeToURL(uno.systemPathToFileUrl(str(target.resolve())),
-                           _props(uno, FilterName=PDF_FILTER, Overwrite=True))
+                           props(uno, FilterName=PDF_FILTER, Overwrite=True))
         finally:
             doc.close(True)
         return counts

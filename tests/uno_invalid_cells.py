@@ -9,27 +9,22 @@ Loads the workbook hidden, lifts the sheet's protection (the detective draws on 
 Calc to mark every invalid value (`com.sun.star.sheet.XSheetAuditing.showInvalid`, the
 Tools > Detective > Mark Invalid Data command). Calc draws an ellipse around each such cell; this
 prints the address of each, one a line (`E5`), and nothing else. Exit codes: 0 done, 3 no connection,
-4 the workbook could not be loaded or audited. Standard library and `uno` only.
+4 the workbook could not be loaded or audited. Standard library, `uno` and `pipeline/lo_export.py` only.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
+from pathlib import Path
+
+# The connection and property helpers of the PDF export script (standard library and uno only, like this one).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
+import lo_export  # noqa: E402
 
 ELLIPSE = "com.sun.star.drawing.EllipseShape"
 EXIT_NO_CONNECTION = 3
 EXIT_FAILED = 4
-
-
-def _props(uno, **values):
-    props = []
-    for name, value in values.items():
-        prop = uno.createUnoStruct("com.sun.star.beans.PropertyValue")
-        prop.Name, prop.Value = name, value
-        props.append(prop)
-    return tuple(props)
 
 
 def _column_letters(index: int) -> str:
@@ -42,22 +37,10 @@ def _column_letters(index: int) -> str:
 
 
 def invalid_cells(uno, pipe: str, timeout: float, path: str, sheet_name: str) -> list[str]:
-    from com.sun.star.connection import NoConnectException  # noqa: PLC0415 exists only once uno is imported
-
-    local = uno.getComponentContext()
-    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            ctx = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
-            break
-        except NoConnectException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    ctx = lo_export.connect(uno, pipe, timeout)
     desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
     try:
-        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0, _props(uno, Hidden=True))
+        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0, lo_export.props(uno, Hidden=True))
         try:
             sheet = doc.Sheets.getByName(sheet_name)
             sheet.unprotect("")
