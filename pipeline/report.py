@@ -789,7 +789,8 @@ def _series_rows(regional_rows: dict[tuple, Any], series_years: list[int], ref: 
             cells = _regional_cells(this, headline, len(ref.members_in(year)))
             reporting, _, expected = cells["coverage"].partition(" of ")
             before = _regional_row(regional_rows, headline.code, year - 1) if index > 0 else None
-            mark = f" {SERIES_BREAK_MARK}" if _is_break(before, this) else ""
+            flagged = SERIES_BREAK_MARK in cells["total"].split()[1:]  # a state's own flag b, carried by the total
+            mark = f" {SERIES_BREAK_MARK}" if _is_break(before, this) and not flagged else ""
             row[f"y{index}"] = f"{cells['total']}{mark} ({reporting}/{expected})"
         rows.append(row)
     return rows
@@ -803,13 +804,15 @@ def _is_break(before: Any | None, after: Any | None) -> bool:
 
 
 def _series_note(series: list[dict[str, str]]) -> str:
-    """The note under Table 4 when a total in it carries the break-in-series mark; else empty."""
-    if not any(f" {SERIES_BREAK_MARK} (" in value for row in series for value in row.values()):
+    """The note under Table 4 when a total in it carries the break-in-series flag (computed or a state's
+    own); else empty."""
+    if not any(SERIES_BREAK_MARK in value.split(" (")[0].split()[1:] for row in series for value in row.values()):
         return ""
     return (
-        f"{SERIES_BREAK_MARK}: break in series. Fewer than half of the member states behind this total also reported the "
-        "year before, or its figures come mostly from another source (published UNODC or Eurostat data instead of "
-        "submissions): it cannot be compared with the year before's total (section 2.5)."
+        f"{SERIES_BREAK_MARK}: break in series: the total cannot be compared with the year before's. A member state "
+        "flagged a break in its own series, or fewer than half of the member states behind the total also reported "
+        "the year before, or its figures come mostly from another source (published UNODC or Eurostat data instead "
+        "of submissions); section 2.5."
     )
 
 

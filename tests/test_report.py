@@ -1305,8 +1305,13 @@ def test_a_total_not_comparable_with_the_year_before_is_marked_b_in_the_series_t
     assert trafficking["y0"] == "40,884 (6/13)"
     assert trafficking["y1"] == "1,100 b (3/13)"
     assert trafficking["y2"] == "1,200 (3/13)"
-    assert report._series_note(series).startswith("b: break in series.")
+    assert report._series_note(series).startswith("b: break in series: the total cannot be compared")
     assert report._series_note(report._series_rows(regional_rows, [2024], ref)) == ""
+    # A state's own flag b, carried by the total, is not marked twice, and the note explains it too.
+    rows[1]["flags"] = "b"
+    flagged = report._series_rows(report._rows_by_key(pd.DataFrame(rows), report.REGIONAL_KEY), [2022, 2023], ref)
+    assert next(row for row in flagged if row["indicator"].startswith("Trafficking in persons"))["y1"] == "1,100 b (3/13)"
+    assert "A member state flagged a break in its own series" in report._series_note(flagged)
 
 
 def test_a_state_with_earlier_figures_but_none_for_the_year_gets_a_line_not_a_page(ref):
