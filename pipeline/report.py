@@ -482,19 +482,23 @@ def _findings_of_year(findings: pd.DataFrame, year: int) -> pd.DataFrame:
     return findings[(years == year) | years.isna()]
 
 
-def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
-    """The errors and warnings of `year` (and of files without a year), one row each.
+def _finding_rows(findings: pd.DataFrame, year: int, submissions: pd.DataFrame | None = None) -> list[dict[str, str]]:
+    """The errors and warnings of `year` (and of files without a year), one row each: those of the files
+    in use first, then those of files replaced by a later submission, marked "(superseded)".
 
     Notes (info) are left out to keep the annex readable; they are all in data/findings.csv.
     """
     selected = _findings_of_year(findings, year)
     selected = selected[_texts(selected["severity"]).isin(["error", "warning"])]
+    superseded: set[str] = set()
+    if submissions is not None and len(submissions) and {"file", "status"} <= set(submissions.columns):
+        superseded = set(_texts(submissions.loc[_texts(submissions["status"]) == "superseded", "file"]))
     rows = [
         {
             "code": _text(r.code),
             "severity": _text(r.severity),
             "state": _text(r.country_iso3) or NOT_APPLICABLE,
-            "file": _text(r.file),
+            "file": _text(r.file) + (" (superseded)" if _text(r.file) in superseded else ""),
             "sheet": _text(r.sheet),
             "cell": _text(r.cell),
             "message": _for_the_working_group(_text(r.message)),
@@ -502,7 +506,7 @@ def _finding_rows(findings: pd.DataFrame, year: int) -> list[dict[str, str]]:
         for r in selected.itertuples(index=False)
     ]
     # Errors first; within a severity keep the validation's own order (cells in sheet order).
-    rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), r["state"], r["file"]))
+    rows.sort(key=lambda r: (r["file"].endswith(" (superseded)"), SEVERITY_ORDER.get(r["severity"], 9), r["state"], r["file"]))
     return rows
 
 
@@ -1893,7 +1897,7 @@ def build_context(
         "revisions_caption": f"Table C1. Figures revised in the {year} submissions",
         "revisions": revision_rows,
         "findings_summary": _findings_summary(findings, year),
-        "findings": _finding_rows(findings, year),
+        "findings": _finding_rows(findings, year, submissions),
         "definitions_summary": (
             f"The {len(ref.indicators)} indicators of the catalogue, by crime area, as defined in the submission "
             "workbook (its Definition column). The ICCS code is that of the International Classification of Crime "

@@ -1287,6 +1287,17 @@ def test_rows_by_key_gives_each_key_its_last_row():
     assert rows[("TIP_VIC", 2024)].total == 9.0 and type(rows[("DRG_SZ_HER", 2025)].year) is int
 
 
+def test_findings_of_a_superseded_file_come_last_and_say_so():
+    findings = pd.DataFrame([
+        {"code": "breakdown-sum-mismatch", "severity": "error", "country_iso3": "GEO", "year": 2025, "file": "2025/GEO_2025.xlsx", "sheet": "Data", "cell": "E15", "message": "m1"},
+        {"code": "change-unexplained", "severity": "warning", "country_iso3": "BGR", "year": 2025, "file": "2025/BGR_2025.xlsx", "sheet": "Data", "cell": "E40", "message": "m2"},
+    ])
+    submissions = pd.DataFrame({"file": ["2025/GEO_2025.xlsx", "2025/GEO_2025_v2.xlsx", "2025/BGR_2025.xlsx"],
+                                "status": ["superseded", "accepted", "accepted-with-warnings"]})
+    rows = report._finding_rows(findings, 2025, submissions)
+    assert [(r["file"], r["severity"]) for r in rows] == [("2025/BGR_2025.xlsx", "warning"), ("2025/GEO_2025.xlsx (superseded)", "error")]
+
+
 def test_the_series_table_has_every_year_of_its_range_even_without_data():
     assert report._series_years([2019, 2020, 2021, 2026], 2026) == [2022, 2023, 2024, 2025, 2026]
     assert report._series_years([2023, 2024, 2025], 2025) == [2023, 2024, 2025]  # never before the first year with data
