@@ -219,9 +219,21 @@ def write_feedback(sub: Submission, source: Path, target: Path, ref: Reference, 
     return output_files.write_workbook(wb, target, _stamp(sub))
 
 
+ROW_MISSING = "row-missing"  # on the cell just below the row before the gap: the template copy has the row itself
+
+
 def _moved(finding: Finding, moved: dict[tuple[str, str], tuple[str, str]]) -> Finding:
-    """The finding on the cell its value went to in the template copy (itself when not moved)."""
+    """The finding on the cell its value went to in the template copy (itself when not moved).
+
+    A missing row's finding sits in the state's file just below the row before the gap, which holds
+    another row (or nothing); in the copy the template has the missing row itself, just below where
+    the row before went."""
     match = _CELL.match(finding.cell or "")
+    if match and finding.code == ROW_MISSING:
+        above = moved.get((finding.sheet, f"{match.group(1)}{int(match.group(2)) - 1}"))
+        above_match = _CELL.match(above[1]) if above else None
+        if above_match:
+            return dataclasses.replace(finding, sheet=above[0], cell=f"{above_match.group(1)}{int(above_match.group(2)) + 1}")
     place = moved.get((finding.sheet, f"{match.group(1)}{match.group(2)}")) if match else None
     return dataclasses.replace(finding, sheet=place[0], cell=place[1]) if place else finding
 

@@ -276,6 +276,28 @@ def test_rows_moved_in_the_states_file_go_back_to_their_template_rows_with_their
     assert "the cells named here are this copy's" in _note_of(copy)
 
 
+@pytest.mark.parametrize(("deleted_code", "deleted_breakdown"), [("TIP_SUS", "TOTAL"), ("TIP_OFF", "TOTAL")])
+def test_a_row_deleted_in_the_states_file_is_marked_on_that_row_of_the_template_copy(ref, tmp_path, geo, monkeypatch, deleted_code, deleted_breakdown):
+    """TIP_SUS TOTAL (in the middle) or TIP_OFF TOTAL (the first row) deleted: the copy has the template's row
+    back, and the row-missing comment sits on its Code cell, not on the row that took its place."""
+    wb = openpyxl.load_workbook(geo)
+    ws = wb[workbook_contract.DATA_SHEET]
+    row = next(r[0].row for r in ws.iter_rows(min_row=2) if (r[0].value, r[1].value) == (deleted_code, deleted_breakdown))
+    ws.delete_rows(row)
+    gap = tmp_path / "gap" / "GEO_2025.xlsx"
+    gap.parent.mkdir()
+    wb.save(gap)
+    [(sub, source)] = _checked([gap], ref)
+    assert [f.cell for f in sub.findings if f.code == "row-missing"] == [f"A{row}"]
+    _unreadable_by_openpyxl(monkeypatch)
+    path = feedback.write_feedback(sub, source, tmp_path / "out.xlsx", ref, _template_for(ref))
+    monkeypatch.undo()
+    data = openpyxl.load_workbook(path)[workbook_contract.DATA_SHEET]
+    template_row = next(r[0].row for r in data.iter_rows(min_row=2) if (r[0].value, r[1].value) == (deleted_code, deleted_breakdown))
+    assert "(row-missing)" in data[f"A{template_row}"].comment.text
+    assert all(data[f"A{r}"].comment is None for r in range(2, data.max_row + 1) if r != template_row)
+
+
 def test_content_the_template_has_no_place_for_keeps_the_copy_of_values(ref, tmp_path, geo, monkeypatch):
     wb = openpyxl.load_workbook(geo)
     ws = wb[workbook_contract.DATA_SHEET]
