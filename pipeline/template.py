@@ -47,7 +47,7 @@ from pipeline.atomic import write_atomically
 from pipeline.errors import PipelineError
 from pipeline.reference import Reference
 from pipeline.settings import Thresholds
-from pipeline.validate import FLAG_SEPARATORS, NOT_AVAILABLE_TOKENS
+from pipeline.validate import FLAG_SEPARATORS
 
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF1F4E79", end_color="FF1F4E79")
 INPUT_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
@@ -84,8 +84,8 @@ NOT_AVAILABLE_MARK = ":"  # what the pre-fill writes for a value accepted as not
 # -- What a focal point may type, and the steps they follow ------------------------------------------
 # One source for the Instructions sheet, the input messages of the Data sheet and the one-page part of
 # docs/focal-points-guide.md: tests/test_template.py checks that the guide holds every line. The
-# spellings of "not available" are the ones validation reads (`NOT_AVAILABLE_TOKENS`), ":" first.
-NOT_AVAILABLE_FORMS = tuple(sorted(NOT_AVAILABLE_TOKENS, key=lambda token: (token != NOT_AVAILABLE_MARK, len(token), token)))
+# spellings of "not available" are the ones validation reads (`workbook_contract.NOT_AVAILABLE_FORMS`, ":" first).
+NOT_AVAILABLE_FORMS = workbook_contract.NOT_AVAILABLE_FORMS
 FILL_STEPS = (
     "Cover: fill in the reporting agency, contact person, e-mail and the date you send the workbook (YYYY-MM-DD).",
     "Data: type each figure of the reporting year in the Value column. The Definition column says what to count, "
